@@ -1,0 +1,176 @@
+"""What the ``mmapsim`` commands do; the command line only forwards to these.
+
+Each function prints to the consoles it is given and returns the exit status:
+0 when every ``expect`` held (or, for ``diff``, when both kernels agreed), 1 when
+one did not, 2 for a scenario that cannot be read or run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.text import Text
+
+from mmapsim.scenario.checker import check_scenario
+from mmapsim.scenario.compare import Observer, StepDiff
+from mmapsim.scenario.errors import ScenarioError
+from mmapsim.scenario.machine_api import MachineAPI
+from mmapsim.scenario.parser import parse_file
+from mmapsim.scenario.render import INDENT, KERNELS, Printer, summary_text, to_json
+from mmapsim.scenario.runner import Runner, StepResult
+from mmapsim.scenario.syntax import Note, Scenario
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """Where a command prints: results to ``out``, mistakes to ``err``."""
+
+    out: Console
+    err: Console
+
+
+class KernelUnavailableError(Exception):
+    """The machine asked for cannot be made here."""
+
+
+def make_machine(kernel: str) -> MachineAPI:
+    """A new machine: ``sim`` is the simulator, ``host`` this computer's kernel."""
+    if kernel == "sim":
+        from mmapsim import Machine
+
+        machine: MachineAPI = Machine()
+        return machine
+    try:
+        from mmapsim.host import HostMachine
+    except ImportError as err:  # only on a computer without Linux's calls
+        raise KernelUnavailableError(f"the real kernel cannot be used here: {err}") from None
+    host: MachineAPI = HostMachine()
+    return host
+
+
+@contextmanager
+def machine_for(kernel: str) -> Iterator[MachineAPI]:
+    """A machine that is closed (its processes ended) when the block ends."""
+    machine = make_machine(kernel)
+    try:
+        yield machine
+    finally:
+        machine.close()
+
+
+def load(paths: Sequence[str]) -> list[Scenario]:
+    """Parse and check every file first, so that a bad one runs nothing."""
+    scenarios = []
+    for path in paths:
+        scenario = parse_file(path)
+        check_scenario(scenario)
+        scenarios.append(scenario)
+    return scenarios
+
+
+def run_files(
+    paths: Sequence[str], output: Output, *, kernel: str, trace: bool, as_json: bool
+) -> int:
+    """``mmapsim run``: run each file, print every step; 1 if an expect failed."""
+    try:
+        scenarios = load(paths)
+        reports = [run_one(s, output, kernel=kernel, trace=trace, quiet=as_json) for s in scenarios]
+    except (ScenarioError, KernelUnavailableError) as err:
+        output.err.print(Text(str(err)))
+        return EXIT_BAD
+    if as_json:
+        runs = [to_json(s.path, kernel, r) for s, r in zip(scenarios, reports, strict=True)]
+        output.out.print_json(json.dumps(runs[0] if len(runs) == 1 else runs))
+    failed = any(r.expect is not None and not r.expect.ok for rs in reports for r in rs)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def run_one(
+    scenario: Scenario, output: Output, *, kernel: str, trace: bool, quiet: bool = False
+) -> list[StepResult]:
+    """Run one scenario on a new machine, printing as it goes unless ``quiet``."""
+    printer = Printer(output.out)
+    results: list[StepResult] = []
+    with machine_for(kernel) as machine:
+        if not quiet:
+            printer.header(scenario.path, kernel)
+            if trace and kernel != "sim":
+                printer.emit(Text("(the real kernel gives no trace of its events)", "dim"))
+        pending = iter(Runner(machine, trace=trace).run(scenario))
+        for item in scenario.items:
+            if isinstance(item, Note):
+                if not quiet:
+                    printer.note(item)
+                continue
+            result = _next_result(pending, item.line, scenario.path)
+            results.append(result)
+            if not quiet:
+                printer.result(result)
+    if not quiet:
+        printer.emit("")
+        printer.emit(summary_text(results))
+        printer.emit("")
+    return results
+
+
+def _next_result(pending: Iterator[StepResult], line: int, path: str) -> StepResult:
+    """The next result; a process that vanished is the scenario's mistake, not a crash."""
+    try:
+        return next(pending)
+    except ProcessLookupError:
+        raise ScenarioError("that process is no longer running", line, 1, path) from None
+
+
+def diff_files(paths: Sequence[str], output: Output) -> int:
+    """``mmapsim diff``: run on both kernels, show where they disagree; 1 if they do."""
+    try:
+        scenarios = load(paths)
+        differs = [diff_one(scenario, output) for scenario in scenarios]
+    except (ScenarioError, KernelUnavailableError) as err:
+        output.err.print(Text(str(err)))
+        return EXIT_BAD
+    return EXIT_FAILED if any(differs) else EXIT_OK
+
+
+def diff_one(scenario: Scenario, output: Output) -> bool:
+    """Run one scenario on both kernels in step; print each step; True if they differ."""
+    printer = Printer(output.out)
+    printer.emit(Text(f"== {scenario.path}: {KERNELS['sim']} against the real one ==", "bold"))
+    diffs: list[StepDiff] = []
+    with machine_for("sim") as sim, machine_for("host") as host:
+        runs = {"sim": Runner(sim), "host": Runner(host)}
+        observers = {"sim": Observer(), "host": Observer()}
+        for step in scenario.steps:
+            seen = {}
+            for kernel, runner in runs.items():
+                try:
+                    seen[kernel] = observers[kernel].observe(runner.run_step(step))
+                except ScenarioError as err:
+                    seen[kernel] = f"cannot run: {err.message}"
+            diffs.append(StepDiff(step.line, seen["sim"], seen["host"]))
+            printer.emit(printer.source_line(step))
+            _print_diff(printer, diffs[-1])
+            if seen["sim"].startswith("cannot run") or seen["host"].startswith("cannot run"):
+                break
+    different = [d.line for d in diffs if not d.same]
+    if different:
+        where = ", ".join(map(str, different))
+        printer.emit(Text(f"the kernels disagree at line {where}", style="bold red"))
+    else:
+        printer.emit(Text(f"{len(diffs)} steps: the kernels agree", style="bold green"))
+    printer.emit("")
+    return bool(different)
+
+
+def _print_diff(printer: Printer, diff: StepDiff) -> None:
+    if diff.same:
+        printer.emit(Text(f"{INDENT}= {diff.left}", style="dim"))
+        return
+    printer.emit(Text(f"{INDENT}≠ simulated: {diff.left}", style="bold red"))
+    printer.emit(Text(f"{INDENT}  real:      {diff.right}", style="bold red"))

@@ -1,0 +1,357 @@
+"""Evaluating checked expressions and statements against a machine.
+
+A call that fails returns what C returns (``-1``, or ``MAP_FAILED`` for mmap)
+and leaves its errno in :attr:`Evaluator.errno`, so a scenario line behaves like
+the C line it mirrors.  A load or store that the kernel answers with a signal
+raises :class:`mmapsim.ProcessKilled` out of the evaluator; the runner reports it.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmapsim.constants import C_CONSTANTS, MAP_FAILED
+from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
+from mmapsim.scenario.errors import ScenarioError
+from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, syscall
+from mmapsim.scenario.subset import BINOPS
+from mmapsim.scenario.values import Addr, Stat, Value, WrongValueError, as_int, kind_of, to_c
+
+MAX_ACCESS = 64 << 20  # one load or store moves at most this many bytes
+
+
+@dataclass
+class CallRecord:
+    """One call made by a step, with what it returned or the errno it failed with."""
+
+    process: str | None
+    name: str
+    args: tuple[int | bytes | str, ...]
+    result: Value | None
+    errno: int | None
+
+
+@dataclass
+class Scope:
+    """A process as a scenario knows it: the machine's process and its variables."""
+
+    name: str
+    process: ProcessAPI
+    variables: dict[str, Value] = field(default_factory=dict)
+    ended: str | None = None  # why it can run nothing more, once it cannot
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Memory named by a subscript: where, how many bytes, and as what."""
+
+    addr: int
+    size: int | None
+    view: tuple[int, bool] | None
+
+
+class Evaluator:
+    """Evaluates the expressions of one step, in one process (or none)."""
+
+    def __init__(
+        self, machine: MachineAPI, scope: Scope | None, globals_: dict[str, Value], line: int
+    ) -> None:
+        self.machine = machine
+        self.scope = scope
+        self.globals = globals_
+        self.line = line
+        self.calls: list[CallRecord] = []
+        self.errno: int | None = None
+        self.stores: list[tuple[int, int]] = []  # (address, size) of each store
+
+    def error(self, message: str, node: ast.AST) -> ScenarioError:
+        """A ScenarioError at ``node``."""
+        return ScenarioError(message, self.line, getattr(node, "col_offset", 0) + 1)
+
+    # -- statements ---------------------------------------------------------
+
+    def execute(self, stmt: ast.stmt) -> tuple[Value | None, list[tuple[str, Value]]]:
+        """Run one statement: its value and the names it bound."""
+        if isinstance(stmt, ast.Assign):
+            value = self.eval(stmt.value)
+            return value, self.assign(stmt.targets[0], value)
+        if isinstance(stmt, ast.AugAssign):
+            current = self.eval(_loaded(stmt.target))
+            value = self.binop(stmt.op, current, self.eval(stmt.value), stmt)
+            return value, self.assign(stmt.target, value)
+        assert isinstance(stmt, ast.Expr)
+        return self.eval(stmt.value), []
+
+    def assign(self, target: ast.expr, value: Value) -> list[tuple[str, Value]]:
+        """Bind names, or store into memory; the names bound."""
+        if isinstance(target, ast.Subscript):
+            self.store(target, value)
+            return []
+        if isinstance(target, ast.Tuple):
+            if not isinstance(value, tuple) or len(value) != len(target.elts):
+                raise self.error(f"cannot unpack {kind_of(value)} into names", target)
+            pairs: list[tuple[str, Value]] = [
+                (_name_of(t), v) for t, v in zip(target.elts, value, strict=True)
+            ]
+        else:
+            pairs = [(_name_of(target), value)]
+        variables = self.scope.variables if self.scope is not None else self.globals
+        variables.update(pairs)
+        return pairs
+
+    # -- expressions --------------------------------------------------------
+
+    def eval(self, node: ast.expr) -> Value:
+        """The value of a checked expression."""
+        try:
+            return self._eval(node)
+        except WrongValueError as err:
+            raise self.error(str(err), node) from None
+
+    def _eval(self, node: ast.expr) -> Value:
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, str):
+                return value.encode()
+            if isinstance(value, int | bytes):
+                return value
+            raise self.error("this constant is not part of the language", node)
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.BinOp):
+            return self.binop(node.op, self.eval(node.left), self.eval(node.right), node)
+        if isinstance(node, ast.UnaryOp):
+            number = as_int(self.eval(node.operand))
+            if isinstance(node.op, ast.USub):
+                return -number
+            return ~number if isinstance(node.op, ast.Invert) else number
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Subscript):
+            return self.load(node)
+        if isinstance(node, ast.Attribute):
+            base = self.eval(node.value)
+            if not isinstance(base, Stat):
+                raise self.error(f".{node.attr} is a field of fstat's answer", node)
+            return int(getattr(base, node.attr))
+        raise self.error("this expression is not part of the language", node)
+
+    def name(self, node: ast.Name) -> Value:
+        """A variable, a global, NULL or a C constant."""
+        if self.scope is not None and node.id in self.scope.variables:
+            return self.scope.variables[node.id]
+        if node.id in self.globals:
+            return self.globals[node.id]
+        if node.id == NULL:
+            return Addr(0)
+        if node.id in C_CONSTANTS:
+            value = C_CONSTANTS[node.id]
+            return Addr(value) if value == MAP_FAILED else value
+        raise self.error(f"undefined variable '{node.id}'", node)
+
+    def binop(self, op: ast.operator, left: Value, right: Value, node: ast.AST) -> Value:
+        """``left op right`` with C's integer arithmetic, and bytes joined or repeated."""
+        symbol = BINOPS[type(op)]
+        if isinstance(left, bytes) and isinstance(right, bytes) and symbol == "+":
+            return left + right
+        if symbol == "*":
+            repeated = _repeat(left, right)
+            if repeated is not None:
+                return repeated
+        try:
+            return _arith(symbol, as_int(left), as_int(right))
+        except WrongValueError:
+            what = f"{kind_of(left)} and {kind_of(right)}"
+            raise self.error(f"cannot apply '{symbol}' to {what}", node) from None
+        except ZeroDivisionError:
+            raise self.error("division by zero", node) from None
+
+    # -- calls --------------------------------------------------------------
+
+    def call(self, node: ast.Call) -> Value:
+        """A system call or a helper, by its C name."""
+        assert isinstance(node.func, ast.Name)
+        name = node.func.id
+        spec = CALLS[name]
+        args = []
+        for arg, (_, ctype) in zip(node.args, spec.params, strict=False):
+            try:
+                args.append(to_c(self.eval(arg), ctype))
+            except WrongValueError as err:
+                raise self.error(str(err), arg) from None
+        if name == "len":
+            if not isinstance(args[0], bytes):
+                raise self.error("len() measures bytes", node)
+            return len(args[0])
+        if name == "file":
+            return self._invoke(name, args, lambda: self.machine.read_file(str(args[0])))
+        process = self.process(node)
+        if name in ("memcpy", "memset"):
+            return self._memory_call(process, name, args, node)
+        result = self._invoke(name, args, lambda: syscall(process, name)(*args))
+        if name in ("exit", "_exit") and self.scope is not None:
+            self.scope.ended = "exited"
+        return result
+
+    def _invoke(self, name: str, args: list[Any], run: Any) -> Value:
+        """Run ``run()``; a failing call gives C's failure value and sets errno."""
+        process = self.scope.name if self.scope is not None else None
+        try:
+            result = run()
+        except OSError as err:
+            self.errno = err.errno
+            failed: Value = Addr(MAP_FAILED) if CALLS[name].returns is Returns.ADDR else -1
+            self.calls.append(CallRecord(process, name, tuple(args), None, err.errno))
+            return failed
+        wrapped = _wrap(CALLS[name].returns, result)
+        self.calls.append(CallRecord(process, name, tuple(args), wrapped, None))
+        return wrapped
+
+    def _memory_call(self, process: ProcessAPI, name: str, args: list[Any], node: ast.AST) -> Value:
+        dest, middle, count = args
+        if count > MAX_ACCESS:
+            raise self.error(f"{name} of more than {MAX_ACCESS} bytes", node)
+        if name == "memcpy":
+            data = process.load(middle, count)
+        else:
+            data = bytes([middle & 0xFF]) * count
+        process.store(dest, data)
+        return Addr(dest)
+
+    def process(self, node: ast.AST) -> ProcessAPI:
+        """The process this step runs in (a memory access or call needs one)."""
+        if self.scope is None:
+            raise self.error("this runs in a process: label the line, as in 'A: ...'", node)
+        return self.scope.process
+
+    # -- memory -------------------------------------------------------------
+
+    def load(self, node: ast.Subscript) -> Value:
+        """``p[i]``, ``p[a:b]``, ``p.int[i]`` as a load; slicing when the base is bytes."""
+        base_node, view = _view_of(node)
+        base = self.eval(base_node)
+        if isinstance(base, bytes) and view is None:
+            return self._slice_bytes(base, node)
+        place = self._place(node, base, view)
+        if place.size is None:
+            raise self.error("a load needs an end: p[a:b]", node.slice)
+        data = self.process(node).load(place.addr, place.size)
+        if place.view is not None:
+            return int.from_bytes(data, "little", signed=place.view[1])
+        return data
+
+    def store(self, node: ast.Subscript, value: Value) -> None:
+        """``p[i] = v``, ``p[a:b] = v``, ``p.int[i] = v``: the CPU writes memory."""
+        base_node, view = _view_of(node)
+        base = self.eval(base_node)
+        if isinstance(base, bytes):
+            raise self.error("bytes values cannot change; store into memory: p[0] = ...", node)
+        place = self._place(node, base, view)
+        data = _store_bytes(place, value)
+        if data is None:
+            size = place.size if place.size is not None else "any number of"
+            raise self.error(f"cannot store {kind_of(value)} into {size} bytes", node)
+        self.process(node).store(place.addr, data)
+        self.stores.append((place.addr, len(data)))
+
+    def _place(self, node: ast.Subscript, base: Value, view: tuple[int, bool] | None) -> _Place:
+        if not isinstance(base, int) or isinstance(base, bool):
+            raise self.error(f"cannot index {kind_of(base)}", node)
+        unit = view[0] if view is not None else 1
+        index = node.slice
+        if not isinstance(index, ast.Slice):
+            offset = as_int(self.eval(index)) * unit
+            return _Place((base + offset) % (1 << 64), unit, view)
+        if view is not None:
+            raise self.error("index a view with one number: p.int[0]", index)
+        low = as_int(self.eval(index.lower)) if index.lower is not None else 0
+        high = as_int(self.eval(index.upper)) if index.upper is not None else None
+        if high is not None and not 0 <= high - low <= MAX_ACCESS:
+            raise self.error(f"a slice covers 0 to {MAX_ACCESS} bytes", index)
+        size = None if high is None else high - low
+        return _Place((base + low) % (1 << 64), size, None)
+
+    def _slice_bytes(self, base: bytes, node: ast.Subscript) -> Value:
+        index = node.slice
+        if isinstance(index, ast.Slice):
+            low = as_int(self.eval(index.lower)) if index.lower is not None else None
+            high = as_int(self.eval(index.upper)) if index.upper is not None else None
+            return base[low:high]
+        position = as_int(self.eval(index))
+        if not -len(base) <= position < len(base):
+            raise self.error(f"index {position} is outside {len(base)} bytes", index)
+        return base[position : position + 1 or None]
+
+
+def _repeat(left: Value, right: Value) -> bytes | None:
+    """``"x" * 4096`` (or ``4096 * "x"``), when it is that and not too long."""
+    if isinstance(left, int) and isinstance(right, bytes):
+        left, right = right, left
+    if isinstance(left, bytes) and isinstance(right, int) and len(left) * right <= MAX_ACCESS:
+        return left * max(right, 0)
+    return None
+
+
+def _arith(symbol: str, a: int, b: int) -> int:
+    ops = {
+        "|": int.__or__,
+        "&": int.__and__,
+        "^": int.__xor__,
+        "+": int.__add__,
+        "-": int.__sub__,
+        "*": int.__mul__,
+        "/": int.__floordiv__,
+        "//": int.__floordiv__,
+        "%": int.__mod__,
+        "<<": int.__lshift__,
+        ">>": int.__rshift__,
+    }
+    if symbol in ("<<", ">>") and not 0 <= b < 128:
+        raise WrongValueError("a shift by 0 to 127 bits")
+    return ops[symbol](a, b)
+
+
+def _wrap(returns: Returns, raw: Any) -> Value:
+    """A call's answer as a scenario value."""
+    if returns is Returns.ADDR:
+        return Addr(raw)
+    if returns is Returns.PAIR:
+        return tuple(int(fd) for fd in raw)
+    if returns is Returns.STAT:
+        return Stat.of(raw)
+    if raw is None:
+        return 0
+    return raw if isinstance(raw, bytes) else int(raw)
+
+
+def _store_bytes(place: _Place, value: Value) -> bytes | None:
+    """The bytes that ``value`` stores at ``place``, or None when it does not fit."""
+    if place.view is not None and isinstance(value, int):
+        size = place.view[0]
+        return (value % (1 << (8 * size))).to_bytes(size, "little")
+    if isinstance(value, int) and place.size == 1:
+        return bytes([value & 0xFF])
+    fits = place.size is None or (isinstance(value, bytes) and place.size == len(value))
+    if isinstance(value, bytes) and place.view is None and fits:
+        return value
+    return None
+
+
+def _view_of(node: ast.Subscript) -> tuple[ast.expr, tuple[int, bool] | None]:
+    value = node.value
+    if isinstance(value, ast.Attribute) and value.attr in VIEWS:
+        return value.value, VIEWS[value.attr]
+    return value, None
+
+
+def _name_of(node: ast.expr) -> str:
+    assert isinstance(node, ast.Name)
+    return node.id
+
+
+def _loaded(target: ast.expr) -> ast.expr:
+    if isinstance(target, ast.Name):
+        return ast.Name(target.id, ast.Load(), col_offset=target.col_offset)
+    return target

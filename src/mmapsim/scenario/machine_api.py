@@ -1,0 +1,56 @@
+"""The part of API.md that the scenario runner uses, as typing protocols.
+
+Both ``mmapsim.Machine`` and ``mmapsim.host.HostMachine`` satisfy these; the
+runner depends on nothing else, so a scenario runs unchanged on either kernel.
+System calls are reached by their C name (``getattr(process, "mmap")``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from mmapsim.pageinfo import PageInfo
+
+
+class ProcessAPI(Protocol):
+    """A process of either machine (API.md, Process)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def alive(self) -> bool: ...
+
+    def load(self, addr: int, size: int) -> bytes: ...
+
+    def store(self, addr: int, data: bytes) -> None: ...
+
+    def fork(self) -> Any: ...
+
+    def maps(self) -> str: ...
+
+    def smaps(self) -> str: ...
+
+    def pagemap(self, va: int) -> PageInfo: ...
+
+
+class MachineAPI(Protocol):
+    """A machine of either kind (API.md, Machine)."""
+
+    def spawn(self, name: str | None = None) -> Any: ...
+
+    def write_file(self, path: str, data: bytes) -> None: ...
+
+    def read_file(self, path: str) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+MachineFactory = Callable[[], MachineAPI]
+
+
+def syscall(process: ProcessAPI, name: str) -> Callable[..., Any]:
+    """The method of ``process`` that performs the C call ``name``."""
+    method: Callable[..., Any] = getattr(process, "exit" if name == "_exit" else name)
+    return method

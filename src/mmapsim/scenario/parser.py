@@ -1,0 +1,299 @@
+"""Scenario text to steps: the statement syntax around Python expressions.
+
+A line is, after an optional process label ``NAME:``, one of::
+
+    file PATH DATA                     the file holds DATA (written from outside)
+    show KIND [PROCESS] [ARGS]          maps, smaps, pages, file or vars
+    expect CONDITION                    a comparison that must hold
+    expect STATEMENT fails ERRNO        the call must fail with that errno
+    expect STATEMENT kills SIGNAL       the access must kill the process
+    CHILD = fork(PARENT)                a new process, a copy of PARENT
+    STATEMENT                           a call, an assignment, a load or a store
+
+The Python parts are read by :func:`ast.parse` and checked by
+:mod:`mmapsim.scenario.subset`; names are resolved later by
+:mod:`mmapsim.scenario.checker`.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from mmapsim.scenario import subset
+from mmapsim.scenario.calls import FORK, KEYWORDS, SHOW_KINDS
+from mmapsim.scenario.errors import ScenarioError
+from mmapsim.scenario.lexer import ScannedLine, Word, scan_line
+from mmapsim.scenario.syntax import (
+    Do,
+    Expect,
+    ExpectMode,
+    FileSetup,
+    Fork,
+    Note,
+    Scenario,
+    Show,
+    Step,
+)
+
+_PREFIX = "if 1:\n "
+
+
+def parse_file(path: str | Path) -> Scenario:
+    """Parse the scenario file at ``path``; errors name the file."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ScenarioError(f"cannot read the scenario: {err}", 1, 1, name) from None
+    return parse_text(text, name)
+
+
+def parse_text(text: str, path: str = "<scenario>") -> Scenario:
+    """Parse a whole scenario (names are not checked here)."""
+    scenario = Scenario(path)
+    for number, line in enumerate(text.splitlines(), start=1):
+        try:
+            scenario.items.append(parse_line(line, number))
+        except ScenarioError as err:
+            raise err.in_file(path) from None
+    return scenario
+
+
+def parse_line(text: str, number: int) -> Step | Note:
+    """Parse one line of a scenario."""
+    scanned = scan_line(text, number)
+    if not scanned.code.strip():
+        return Note(number, scanned.comment)
+    label, start = _label(scanned)
+    first = scanned.word_after(start)
+    if first is not None and _is_keyword_at(scanned, first, start):
+        if first.text == "file":
+            return _parse_file_setup(scanned, label, first)
+        if first.text == "show":
+            return _parse_show(scanned, label, first)
+        return _parse_expect(scanned, label, first)
+    stmt = parse_python(scanned, start, len(scanned.code))
+    subset.check_stmt(stmt, number)
+    fork = _as_fork(stmt, scanned, label)
+    return fork if fork is not None else Do(*_common(scanned, label, start), stmt)
+
+
+def _common(
+    scanned: ScannedLine, label: str | None, start: int
+) -> tuple[int, str, str | None, str | None]:
+    return (scanned.number, scanned.code[start:].strip(), scanned.comment, label)
+
+
+def _label(scanned: ScannedLine) -> tuple[str | None, int]:
+    """The process label of the line and where the rest of the line starts."""
+    if not scanned.words or scanned.code[: scanned.words[0].start].strip():
+        return None, 0
+    first = scanned.words[0]
+    rest = scanned.code[first.end :]
+    stripped = rest.lstrip()
+    if not stripped.startswith(":") or stripped.startswith(":="):
+        return None, 0
+    if first.text in KEYWORDS:
+        raise ScenarioError(
+            f"'{first.text}' cannot name a process", scanned.number, first.start + 1
+        )
+    colon = first.end + (len(rest) - len(stripped))
+    return first.text, colon + 1
+
+
+def _is_keyword_at(scanned: ScannedLine, word: Word, start: int) -> bool:
+    """Whether ``word`` opens the statement as a keyword (not ``file(...)`` or ``show = 1``)."""
+    if word.text not in ("file", "show", "expect") or scanned.code[start : word.start].strip():
+        return False
+    after = scanned.code[word.end :]
+    return after[:1] in (" ", "\t") and not after.strip().startswith("=")
+
+
+def parse_python(scanned: ScannedLine, start: int, end: int) -> ast.stmt:
+    """Parse ``code[start:end]`` as one Python statement, columns kept line-true."""
+    snippet = scanned.code[start:end]
+    blanked = " " * start + snippet
+    try:
+        tree = ast.parse(_PREFIX + blanked)
+    except SyntaxError as err:
+        col = (err.offset or 2) - 1 if err.lineno == 2 else start + 1
+        raise ScenarioError(_syntax_message(err.msg), scanned.number, max(col, 1)) from None
+    body = tree.body[0]
+    assert isinstance(body, ast.If)
+    if len(body.body) != 1:
+        raise ScenarioError("one statement per line", scanned.number, start + 1)
+    stmt = body.body[0]
+    _fix_columns(stmt, start, snippet)
+    return stmt
+
+
+def parse_expr(scanned: ScannedLine, start: int, end: int) -> ast.expr:
+    """Parse ``code[start:end]`` as one expression."""
+    stmt = parse_python(scanned, start, end)
+    if not isinstance(stmt, ast.Expr):
+        raise subset.fail("an expression is needed here, not a statement", scanned.number, stmt)
+    return stmt.value
+
+
+def _fix_columns(stmt: ast.stmt, start: int, snippet: str) -> None:
+    """Turn ast's UTF-8 byte offsets into 0-based character columns of the line."""
+    encoded = snippet.encode()
+
+    def to_char(byte_col: int) -> int:
+        in_snippet = byte_col - 1 - start
+        if in_snippet <= 0:
+            return start + min(in_snippet, 0)
+        return start + len(encoded[:in_snippet].decode(errors="ignore"))
+
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.expr | ast.stmt):
+            node.col_offset = to_char(node.col_offset)
+            if node.end_col_offset is not None:
+                node.end_col_offset = to_char(node.end_col_offset)
+
+
+def _syntax_message(msg: str) -> str:
+    if msg.startswith("leading zeros"):
+        return "C's octal 0644 is written 0o644 here"
+    if msg.startswith("unterminated string"):
+        return "unterminated string"
+    if msg == "invalid syntax":
+        return "syntax error"
+    return msg.replace("invalid syntax", "syntax error")
+
+
+def _as_fork(stmt: ast.stmt, scanned: ScannedLine, label: str | None) -> Fork | None:
+    """``C = fork(A)`` as a Fork step, or None when ``stmt`` calls no fork."""
+    calls_fork = any(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == FORK
+        for node in ast.walk(stmt)
+    )
+    if not calls_fork:
+        return None
+    hint = "fork makes a new process: write 'C = fork(A)' on a line of its own, without a label"
+    value = stmt.value if isinstance(stmt, ast.Assign | ast.Expr) else None
+    shaped = (
+        label is None
+        and isinstance(stmt, ast.Assign)
+        and isinstance(stmt.targets[0], ast.Name)
+        and isinstance(value, ast.Call)
+        and len(value.args) == 1
+        and isinstance(value.args[0], ast.Name)
+    )
+    if not shaped:
+        raise subset.fail(hint, scanned.number, stmt)
+    assert isinstance(stmt, ast.Assign)
+    assert isinstance(value, ast.Call)
+    child, parent = stmt.targets[0], value.args[0]
+    assert isinstance(child, ast.Name)
+    assert isinstance(parent, ast.Name)
+    return Fork(scanned.number, scanned.code.strip(), scanned.comment, None, child.id, parent.id)
+
+
+def _parse_expect(scanned: ScannedLine, label: str | None, keyword: Word) -> Expect:
+    """``expect COND`` / ``expect STMT fails ERRNO`` / ``expect STMT kills SIGNAL``."""
+    common = _common(scanned, label, keyword.start)
+    body_start = keyword.end
+    if not scanned.code[body_start:].strip():
+        raise ScenarioError("expect what?", scanned.number, keyword.end + 1)
+    split = _trailing_mode(scanned, body_start)
+    if split is None:
+        cond = parse_expr(scanned, body_start, len(scanned.code))
+        subset.check_expr(cond, scanned.number, compare=True)
+        return Expect(*common, ast.Expr(cond), "holds")
+    mode_word, code_word = split
+    stmt = parse_python(scanned, body_start, mode_word.start)
+    subset.check_stmt(stmt, scanned.number)
+    if code_word is None:
+        what = "an errno name, such as EINVAL" if mode_word.text == "fails" else "a signal"
+        raise ScenarioError(f"'{mode_word.text}' needs {what}", scanned.number, mode_word.end + 1)
+    mode: ExpectMode = "fails" if mode_word.text == "fails" else "kills"
+    return Expect(*common, stmt, mode, code_word.text, code_word.start)
+
+
+def _trailing_mode(scanned: ScannedLine, start: int) -> tuple[Word, Word | None] | None:
+    """The ``fails``/``kills`` word and the name after it, when the line ends so."""
+    words = [w for w in scanned.words if w.start >= start]
+    for i, word in enumerate(words):
+        if word.text in ("fails", "kills"):
+            rest = words[i + 1 :]
+            code = rest[0] if rest else None
+            tail = scanned.code[(code or word).end :].strip()
+            if len(rest) > 1 or tail:
+                col = (code or word).end + 1
+                raise ScenarioError(f"nothing may follow '{word.text} NAME'", scanned.number, col)
+            return word, code
+    return None
+
+
+def _parse_show(scanned: ScannedLine, label: str | None, keyword: Word) -> Show:
+    """``show KIND [PROCESS] [EXPR, ...]`` or ``show file PATH``."""
+    common = _common(scanned, label, keyword.start)
+    kind_word = scanned.word_after(keyword.end)
+    if kind_word is None or scanned.code[keyword.end : kind_word.start].strip():
+        kinds = ", ".join(SHOW_KINDS)
+        raise ScenarioError(f"show what? ({kinds})", scanned.number, keyword.end + 2)
+    if kind_word.text not in SHOW_KINDS:
+        kinds = ", ".join(SHOW_KINDS)
+        msg = f"cannot show '{kind_word.text}' (show {kinds})"
+        raise ScenarioError(msg, scanned.number, kind_word.start + 1)
+    if kind_word.text == "file":
+        path, _ = _path_at(scanned, kind_word.end)
+        return Show(*common, "file", None, (), path)
+    target, rest = label, kind_word.end
+    if label is None:
+        proc = scanned.word_after(kind_word.end)
+        if proc is None or scanned.code[kind_word.end : proc.start].strip():
+            msg = f"show {kind_word.text} of which process? (show {kind_word.text} A)"
+            raise ScenarioError(msg, scanned.number, kind_word.end + 1)
+        target, rest = proc.text, proc.end
+    args: tuple[ast.expr, ...] = ()
+    if scanned.code[rest:].strip():
+        expr = parse_expr(scanned, rest, len(scanned.code))
+        args = tuple(expr.elts) if isinstance(expr, ast.Tuple) else (expr,)
+        for arg in args:
+            subset.check_expr(arg, scanned.number)
+    return Show(*common, kind_word.text, target, args)
+
+
+def _parse_file_setup(scanned: ScannedLine, label: str | None, keyword: Word) -> FileSetup:
+    """``file PATH DATA``: PATH bare (``/tmp/f``) or quoted; DATA an expression."""
+    if label is not None:
+        msg = "a file line stands on its own: it is written from outside every process"
+        raise ScenarioError(msg, scanned.number, 1)
+    path, end = _path_at(scanned, keyword.end)
+    if not scanned.code[end:].strip():
+        raise ScenarioError('the file needs its contents, such as ""', scanned.number, end + 1)
+    data = parse_expr(scanned, end, len(scanned.code))
+    subset.check_expr(data, scanned.number)
+    return FileSetup(*_common(scanned, None, keyword.start), path, data)
+
+
+def _path_at(scanned: ScannedLine, start: int) -> tuple[str, int]:
+    """A path at ``start``: a quoted string or a bare word starting with '/'."""
+    code = scanned.code
+    offset = len(code[start:]) - len(code[start:].lstrip())
+    begin = start + offset
+    if begin >= len(code):
+        raise ScenarioError("a path is needed here, such as /tmp/f", scanned.number, begin + 1)
+    if code[begin] in "'\"":
+        end = _string_end(code, begin)
+        value = ast.literal_eval(code[begin:end])
+        assert isinstance(value, str)
+        return value, end
+    end = begin
+    while end < len(code) and not code[end].isspace():
+        end += 1
+    if code[begin] != "/":
+        msg = f"a path starts with '/', not '{code[begin:end]}'"
+        raise ScenarioError(msg, scanned.number, begin + 1)
+    return code[begin:end], end
+
+
+def _string_end(code: str, begin: int) -> int:
+    """The column just after the string literal that opens at ``begin``."""
+    pos = begin + 1
+    while code[pos] != code[begin]:
+        pos += 2 if code[pos] == "\\" else 1
+    return pos + 1

@@ -1,0 +1,196 @@
+"""Printing a run: each step with what it returned, in colour on a terminal.
+
+The same lines are produced whether or not there is colour; colour is only
+styling (rich), so output piped to a file is plain and stable, which is what the
+golden files of the examples store.  :func:`to_json` gives the same facts to
+machines.
+"""
+
+from __future__ import annotations
+
+import ast
+import errno as errno_module
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from mmapsim.scenario.runner import StepResult
+from mmapsim.scenario.syntax import Do, Note, Scenario, Show, Step
+from mmapsim.scenario.values import Value, format_value
+
+KERNELS = {"sim": "the simulated kernel", "host": "this computer's Linux kernel"}
+_PALETTE = ("cyan", "magenta", "yellow", "blue", "green", "bright_red")
+INDENT = " " * 8
+
+
+def make_console(*, color: bool | None = None) -> Console:
+    """A console that colours on a terminal (or when ``color``) and never wraps lines."""
+    force = None if color is None else color
+    return Console(
+        force_terminal=force,
+        no_color=color is False,
+        highlight=False,
+        soft_wrap=True,
+        emoji=False,
+    )
+
+
+class Printer:
+    """Prints headers, narration, step results and summaries to a console."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._colors: dict[str, str] = {}
+        self._blank = True
+
+    def emit(self, text: Text | str) -> None:
+        """Print one line."""
+        self.console.print(text)
+        self._blank = not str(text).strip()
+
+    def header(self, path: str, kernel: str) -> None:
+        """The scenario's title line."""
+        self.emit(Text(f"== {path} on {KERNELS.get(kernel, kernel)} ==", style="bold"))
+
+    def note(self, note: Note) -> None:
+        """Narration (a comment line), or one blank line for any run of blank lines."""
+        if note.text is None:
+            if not self._blank:
+                self.emit("")
+            return
+        self.emit(Text(f"# {note.text}", style="italic dim"))
+
+    def result(self, result: StepResult) -> None:
+        """A step's source line, then what it did."""
+        self.emit(self.source_line(result.step))
+        for line in result_lines(result):
+            self.emit(line)
+
+    def source_line(self, step: Step) -> Text:
+        """``  12  A: p = mmap(...)   # comment``, the label coloured per process."""
+        text = Text(f"{step.line:>4}  ", style="dim")
+        if step.process is not None:
+            text.append(f"{step.process}: ", style=f"bold {self._color(step.process)}")
+        text.append(step.source)
+        if step.comment:
+            text.append(f"   # {step.comment}", style="dim")
+        return text
+
+    def _color(self, process: str) -> str:
+        if process not in self._colors:
+            self._colors[process] = _PALETTE[len(self._colors) % len(_PALETTE)]
+        return self._colors[process]
+
+    def summary(self, results: Iterable[StepResult]) -> None:
+        """How many expects held."""
+        self.emit(summary_text(list(results)))
+
+
+def run_items(scenario: Scenario, results: Iterable[StepResult]) -> Iterable[Note | StepResult]:
+    """Notes and results in source order, as the steps run."""
+    pending = iter(results)
+    for item in scenario.items:
+        if isinstance(item, Note):
+            yield item
+        else:
+            yield next(pending)
+
+
+def result_lines(result: StepResult) -> list[Text]:
+    """The lines under a step: its outcome, then any shown text and traced events."""
+    lines: list[Text] = []
+    outcome = outcome_text(result)
+    if outcome is not None:
+        lines.append(Text(INDENT) + outcome)
+    if result.output is not None:
+        lines.extend(Text(INDENT + "  " + line) for line in result.output.splitlines())
+    for event in result.events or ():
+        lines.append(Text(f"{INDENT}  · {event}", style="dim"))
+    return lines
+
+
+def outcome_text(result: StepResult) -> Text | None:
+    """One line saying what the step did (None for a plain ``show``)."""
+    if result.expect is not None:
+        if result.expect.ok:
+            return Text(f"✓ {result.expect.message}", style="green")
+        return Text(f"✗ FAILED: {result.expect.message}", style="bold red")
+    if result.killed is not None:
+        death = result.killed
+        return Text(f"✗ {death.process} killed by {death.signal} at {death.addr:#x}", "red")
+    if result.note is not None:
+        return Text(f"→ {result.note}", style="blue")
+    if isinstance(result.step, Show):
+        return None
+    return Text(f"→ {plain_outcome(result)}", style="yellow" if result.errno else "")
+
+
+def plain_outcome(result: StepResult) -> str:
+    """What a call, assignment, load or store gave, as text."""
+    failure = _errno_text(result.errno) if result.call_value and result.errno else ""
+    if result.bindings:
+        shown = ", ".join(f"{name} = {format_value(value)}" for name, value in result.bindings)
+        return shown + failure
+    step = result.step
+    if isinstance(step, Do) and isinstance(step.stmt, ast.Assign | ast.AugAssign):
+        return ", ".join(f"{size} bytes stored at {addr:#x}" for addr, size in result.stores)
+    return format_value(result.value) + failure
+
+
+def _errno_text(code: int) -> str:
+    name = errno_module.errorcode.get(code, str(code))
+    return f" {name} ({os.strerror(code)})"
+
+
+def summary_text(results: list[StepResult]) -> Text:
+    """``N steps; M expects, all hold`` or which ones failed."""
+    expects = [r for r in results if r.expect is not None]
+    failed = [r for r in expects if r.expect is not None and not r.expect.ok]
+    head = f"{len(results)} steps, {len(expects)} expects"
+    if not failed:
+        return Text(f"{head}: all hold", style="bold green")
+    lines = ", ".join(str(r.step.line) for r in failed)
+    return Text(f"{head}: {len(failed)} FAILED (line {lines})", style="bold red")
+
+
+def to_json(path: str, kernel: str, results: list[StepResult]) -> dict[str, Any]:
+    """The facts of a run, for machines."""
+    steps = [_step_json(result) for result in results]
+    failed = [s["line"] for s in steps if s["expect"] is not None and not s["expect"]["ok"]]
+    return {"file": path, "kernel": kernel, "steps": steps, "failed_expects": failed}
+
+
+def _step_json(result: StepResult) -> dict[str, Any]:
+    step = result.step
+    death = result.killed
+    return {
+        "line": step.line,
+        "process": step.process,
+        "source": step.source,
+        "kind": type(step).__name__.lower(),
+        "value": _json_value(result.value),
+        "bindings": {name: _json_value(value) for name, value in result.bindings},
+        "errno": errno_module.errorcode.get(result.errno) if result.errno else None,
+        "killed": None
+        if death is None
+        else {"process": death.process, "signal": death.signal, "addr": death.addr},
+        "expect": None
+        if result.expect is None
+        else {"ok": result.expect.ok, "message": result.expect.message},
+        "output": result.output,
+        "note": result.note,
+        "events": result.events,
+    }
+
+
+def _json_value(value: Value | None) -> Any:
+    if value is None or isinstance(value, int):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    if isinstance(value, tuple):
+        return list(value)
+    return {"st_size": value.st_size, "st_mode": value.st_mode}

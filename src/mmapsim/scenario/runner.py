@@ -1,0 +1,260 @@
+"""Running a scenario's steps on a machine, one :class:`StepResult` per step.
+
+The runner works with any object that implements API.md (the simulated
+``mmapsim.Machine`` or ``mmapsim.host.HostMachine``).  The first line labelled
+with a process name spawns that process; ``C = fork(A)`` forks.  Results are
+plain data: :mod:`mmapsim.scenario.render` prints them and
+:mod:`mmapsim.scenario.compare` compares two runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import errno as errno_module
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmapsim.errors import ProcessKilled
+from mmapsim.scenario import show
+from mmapsim.scenario.errors import ScenarioError
+from mmapsim.scenario.evaluator import CallRecord, Evaluator, Scope
+from mmapsim.scenario.machine_api import MachineAPI
+from mmapsim.scenario.syntax import Do, Expect, FileSetup, Fork, Scenario, Show, Step
+from mmapsim.scenario.values import Value, equal, format_value
+
+
+@dataclass(frozen=True, slots=True)
+class Killed:
+    """A process died of a signal during a step."""
+
+    process: str
+    signal: str
+    addr: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectOutcome:
+    """Whether an ``expect`` held, and what was seen, in words."""
+
+    ok: bool
+    message: str
+
+
+@dataclass
+class StepResult:
+    """What one step did: its value, the names it bound, its errno, a death, ..."""
+
+    step: Step
+    value: Value | None = None
+    bindings: list[tuple[str, Value]] = field(default_factory=list)
+    errno: int | None = None
+    call_value: bool = False  # the value is what a call returned (-1 on failure)
+    killed: Killed | None = None
+    expect: ExpectOutcome | None = None
+    output: str | None = None
+    note: str | None = None
+    events: list[str] | None = None
+    calls: list[CallRecord] = field(default_factory=list)
+    stores: list[tuple[int, int]] = field(default_factory=list)
+
+
+class Runner:
+    """Runs steps in order on one machine, keeping each process's variables."""
+
+    def __init__(self, machine: MachineAPI, *, trace: bool = False) -> None:
+        self.machine = machine
+        self.trace = trace
+        self.scopes: dict[str, Scope] = {}
+        self.globals: dict[str, Value] = {}
+
+    def run(self, scenario: Scenario) -> Iterator[StepResult]:
+        """Each step's result, as the step runs; errors name the scenario's file."""
+        for step in scenario.steps:
+            try:
+                yield self.run_step(step)
+            except ScenarioError as err:
+                raise err.in_file(scenario.path) from None
+
+    def run_step(self, step: Step) -> StepResult:
+        """Run one step (with the kernel's events when tracing)."""
+        with self._recording() as events:
+            result = self._dispatch(step)
+        if events is not None:
+            result.events = [event.describe() for event in events]
+        return result
+
+    def _recording(self) -> AbstractContextManager[list[Any] | None]:
+        bus = getattr(self.machine, "events", None)
+        if self.trace and bus is not None:
+            recording: AbstractContextManager[list[Any]] = bus.record()
+            return recording
+        return nullcontext(None)
+
+    def _dispatch(self, step: Step) -> StepResult:
+        if isinstance(step, FileSetup):
+            data = Evaluator(self.machine, None, self.globals, step.line).eval(step.data)
+            if not isinstance(data, bytes):
+                raise ScenarioError("a file holds bytes or a string", step.line, 1)
+            self.machine.write_file(step.path, data)
+            return StepResult(step, note=f"{step.path} holds {len(data)} bytes")
+        if isinstance(step, Fork):
+            return self._fork(step)
+        if isinstance(step, Show):
+            return self._show(step)
+        if isinstance(step, Expect):
+            return self._expect(step)
+        assert isinstance(step, Do)
+        result = StepResult(step)
+        self._execute(step, step.stmt, result)
+        return result
+
+    def scope(self, name: str, line: int) -> Scope:
+        """The process called ``name``, spawned at its first use."""
+        scope = self.scopes.get(name)
+        if scope is None:
+            scope = Scope(name, self.machine.spawn(name))
+            self.scopes[name] = scope
+        if scope.ended is not None:
+            raise ScenarioError(f"process {name} has {scope.ended}; it runs nothing more", line, 1)
+        return scope
+
+    def _fork(self, step: Fork) -> StepResult:
+        parent = self.scope(step.parent, step.line)
+        child = Scope(step.child, parent.process.fork(), dict(parent.variables))
+        self.scopes[step.child] = child
+        return StepResult(step, note=f"{step.child} is a new process, a copy of {step.parent}")
+
+    def _execute(self, step: Step, stmt: ast.stmt, result: StepResult) -> Evaluator:
+        """Run ``stmt`` in the step's process, filling ``result``."""
+        scope = self.scope(step.process, step.line) if step.process is not None else None
+        evaluator = Evaluator(self.machine, scope, self.globals, step.line)
+        try:
+            result.value, result.bindings = evaluator.execute(stmt)
+        except ProcessKilled as death:
+            assert scope is not None
+            result.killed = Killed(scope.name, death.signal.name, death.addr)
+            scope.ended = f"been killed by {death.signal.name} at line {step.line}"
+        result.errno = evaluator.errno
+        result.calls = evaluator.calls
+        result.stores = evaluator.stores
+        value_node = stmt.value if isinstance(stmt, ast.Assign | ast.Expr) else None
+        result.call_value = isinstance(value_node, ast.Call)
+        return evaluator
+
+    def _expect(self, step: Expect) -> StepResult:
+        result = StepResult(step)
+        if step.mode == "holds":
+            result.expect = self._holds(step, result)
+            return result
+        self._execute(step, step.action, result)
+        if step.mode == "fails":
+            result.expect = _judge_failure(result, step.code or "")
+        else:
+            result.expect = _judge_death(result, step.code or "")
+        return result
+
+    def _holds(self, step: Expect, result: StepResult) -> ExpectOutcome:
+        """``expect COND``: evaluate the condition in the step's process."""
+        assert isinstance(step.action, ast.Expr)
+        cond = step.action.value
+        scope = self.scope(step.process, step.line) if step.process is not None else None
+        evaluator = Evaluator(self.machine, scope, self.globals, step.line)
+        try:
+            return _condition(evaluator, cond)
+        except ProcessKilled as death:
+            assert scope is not None
+            result.killed = Killed(scope.name, death.signal.name, death.addr)
+            scope.ended = f"been killed by {death.signal.name} at line {step.line}"
+            return ExpectOutcome(False, f"{scope.name} was killed by {death.signal.name}")
+        finally:
+            result.calls = evaluator.calls
+            result.errno = evaluator.errno
+
+    def _show(self, step: Show) -> StepResult:
+        result = StepResult(step)
+        if step.kind == "file":
+            assert step.path is not None
+            result.output = show.file_view(self.machine, step.path)
+            return result
+        assert step.target is not None
+        scope = self.scopes.get(step.target)
+        if scope is None or scope.ended is not None:
+            result.output = f"(process {step.target} is not running)"
+            return result
+        evaluator = Evaluator(self.machine, scope, self.globals, step.line)
+        args = [evaluator.eval(arg) for arg in step.args]
+        result.output = self._show_text(step, scope, args)
+        return result
+
+    def _show_text(self, step: Show, scope: Scope, args: list[Value]) -> str:
+        numbers = [int(arg) for arg in args if isinstance(arg, int)]
+        if len(numbers) != len(args):
+            raise ScenarioError("show takes an address, and a length", step.line, 1)
+        if step.kind == "maps":
+            return scope.process.maps().rstrip("\n")
+        if step.kind == "smaps":
+            text = scope.process.smaps()
+            return show.smaps_at(text, numbers[0]) if numbers else text.rstrip("\n")
+        if step.kind == "pages":
+            if not numbers:
+                raise ScenarioError("show pages needs an address: show pages A p", step.line, 1)
+            length = numbers[1] if len(numbers) > 1 else None
+            return show.page_table(scope.process, numbers[0], length)
+        return show.variables_view(scope.variables)
+
+
+def _condition(evaluator: Evaluator, cond: ast.expr) -> ExpectOutcome:
+    """Evaluate an expect's condition; on failure say what each side was."""
+    if not isinstance(cond, ast.Compare):
+        value = evaluator.eval(cond)
+        truthy = bool(value) if isinstance(value, int | bytes) else True
+        what = f"{ast.unparse(cond)} is {format_value(value)}"
+        return ExpectOutcome(truthy, what)
+    left_node, left = cond.left, evaluator.eval(cond.left)
+    for op, right_node in zip(cond.ops, cond.comparators, strict=True):
+        right = evaluator.eval(right_node)
+        if not _compare(op, left, right):
+            shown = f"{ast.unparse(left_node)} is {format_value(left)}"
+            if not isinstance(right_node, ast.Constant):
+                shown += f", {ast.unparse(right_node)} is {format_value(right)}"
+            return ExpectOutcome(False, shown)
+        left_node, left = right_node, right
+    return ExpectOutcome(True, ast.unparse(cond))
+
+
+def _compare(op: ast.cmpop, left: Value, right: Value) -> bool:
+    if isinstance(op, ast.Eq | ast.NotEq):
+        return equal(left, right) == isinstance(op, ast.Eq)
+    if not isinstance(left, int) or not isinstance(right, int):
+        return False
+    if isinstance(op, ast.Lt):
+        return left < right
+    if isinstance(op, ast.LtE):
+        return left <= right
+    if isinstance(op, ast.Gt):
+        return left > right
+    return left >= right
+
+
+def _judge_failure(result: StepResult, code: str) -> ExpectOutcome:
+    """``expect ... fails ERRNO``."""
+    if result.killed is not None:
+        return ExpectOutcome(False, f"killed by {result.killed.signal}; expected -1 {code}")
+    if result.errno is None:
+        return ExpectOutcome(False, f"succeeded ({format_value(result.value)}); expected -1 {code}")
+    name = errno_module.errorcode.get(result.errno, str(result.errno))
+    if name != code and getattr(errno_module, code, None) != result.errno:
+        return ExpectOutcome(False, f"failed with {name}; expected {code}")
+    return ExpectOutcome(True, f"-1 {name}")
+
+
+def _judge_death(result: StepResult, code: str) -> ExpectOutcome:
+    """``expect ... kills SIGNAL``."""
+    death = result.killed
+    if death is None:
+        return ExpectOutcome(False, f"no signal; expected {code}")
+    if death.signal != code:
+        return ExpectOutcome(False, f"killed by {death.signal}; expected {code}")
+    return ExpectOutcome(True, f"{death.process} killed by {death.signal} at {death.addr:#x}")

@@ -1,0 +1,81 @@
+"""``show``: the views a scenario can print (maps, smaps, page tables, files, variables)."""
+
+from __future__ import annotations
+
+import re
+
+from mmapsim.constants import PAGE_SIZE
+from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI
+from mmapsim.scenario.values import Value, format_bytes, format_value
+
+MAX_PAGES = 64  # a page table shows at most this many pages
+_RANGE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) ")
+
+
+def mapping_at(maps: str, addr: int) -> tuple[int, int] | None:
+    """The ``(start, end)`` of the line of ``maps`` that contains ``addr``."""
+    for line in maps.splitlines():
+        match = _RANGE.match(line)
+        if match and int(match[1], 16) <= addr < int(match[2], 16):
+            return int(match[1], 16), int(match[2], 16)
+    return None
+
+
+def smaps_at(smaps: str, addr: int) -> str:
+    """The block of ``smaps`` that describes the mapping containing ``addr``."""
+    blocks: list[list[str]] = []
+    for line in smaps.splitlines():
+        if _RANGE.match(line):
+            blocks.append([])
+        if blocks:
+            blocks[-1].append(line)
+    for block in blocks:
+        if mapping_at(block[0], addr) is not None:
+            return "\n".join(block)
+    return f"(no mapping contains {addr:#x})"
+
+
+def page_table(process: ProcessAPI, addr: int, length: int | None) -> str:
+    """What the page table says of each page of ``[addr, addr + length)``.
+
+    Without a length, the whole mapping that contains ``addr`` is shown.
+    """
+    start = addr - addr % PAGE_SIZE
+    if length is None:
+        found = mapping_at(process.maps(), addr)
+        if found is None:
+            return f"(no mapping contains {addr:#x})"
+        start, end = found
+    else:
+        end = addr + max(length, 1)
+    pages = range(start, end, PAGE_SIZE)
+    lines = [_page_line(process, va) for va in pages[:MAX_PAGES]]
+    if len(pages) > MAX_PAGES:
+        lines.append(f"... and {len(pages) - MAX_PAGES} more pages")
+    return "\n".join(lines)
+
+
+def _page_line(process: ProcessAPI, va: int) -> str:
+    info = process.pagemap(va)
+    if not info.present:
+        return f"{va:#x}  not present"
+    frame = f"pfn {info.pfn:#x}" if info.pfn else "pfn hidden"
+    kind = "file/shared" if info.file_or_shared else "anonymous"
+    owner = "exclusive" if info.exclusive else "shared"
+    return f"{va:#x}  present  {frame}  {kind}  {owner}"
+
+
+def file_view(machine: MachineAPI, path: str) -> str:
+    """A file's bytes as a string literal, and its size."""
+    try:
+        data = machine.read_file(path)
+    except OSError as err:
+        return f"{path}: {err.strerror}"
+    return f"{path} ({len(data)} bytes): {format_bytes(data)}"
+
+
+def variables_view(variables: dict[str, Value]) -> str:
+    """Each variable of a process with its value."""
+    if not variables:
+        return "(no variables)"
+    return "\n".join(f"{name} = {format_value(value)}" for name, value in variables.items())

@@ -1,0 +1,98 @@
+"""The parsed form of a scenario: a list of steps, each from one source line.
+
+Expressions stay Python :mod:`ast` nodes (checked against the language's subset
+by the parser); their ``col_offset`` has been rewritten to the 0-based character
+column in the source line, so any node can be reported as ``line:col``.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Literal
+
+ExpectMode = Literal["holds", "fails", "kills"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What every step has: its line, its code, its comment and its process label."""
+
+    line: int
+    source: str
+    comment: str | None
+    process: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A line with only a comment (narration), or a blank line (``text`` is None)."""
+
+    line: int
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Do(Step):
+    """A call, an assignment, a load or a store: ``A: p = mmap(...)``, ``A: p[0] = "x"``."""
+
+    stmt: ast.stmt
+
+
+@dataclass(frozen=True, slots=True)
+class Expect(Step):
+    """``expect COND``, ``expect STMT fails ERRNO`` or ``expect STMT kills SIGNAL``."""
+
+    action: ast.stmt
+    mode: ExpectMode
+    code: str | None = None
+    code_col: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Show(Step):
+    """``show maps A``, ``show pages A p, 8192``, ``show file /tmp/f``, ..."""
+
+    kind: str
+    target: str | None
+    args: tuple[ast.expr, ...] = ()
+    path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileSetup(Step):
+    """``file /tmp/f "bytes"``: the file is (re)written from outside every process."""
+
+    path: str
+    data: ast.expr
+
+
+@dataclass(frozen=True, slots=True)
+class Fork(Step):
+    """``C = fork(A)``: C is a new process, a copy of A."""
+
+    child: str
+    parent: str
+
+
+@dataclass(slots=True)
+class Scenario:
+    """A whole scenario file."""
+
+    path: str
+    items: list[Step | Note] = field(default_factory=list)
+
+    @property
+    def steps(self) -> list[Step]:
+        """The steps alone, without notes."""
+        return [item for item in self.items if isinstance(item, Step)]
+
+    @property
+    def title(self) -> str | None:
+        """The first comment of the file, if the file starts with one."""
+        for item in self.items:
+            if isinstance(item, Note) and item.text:
+                return item.text
+            if isinstance(item, Step):
+                return None
+        return None

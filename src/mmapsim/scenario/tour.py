@@ -1,0 +1,73 @@
+"""``mmapsim tour``: the lecture, one narrated scenario per slide, on the simulator.
+
+The scenarios are package data (``mmapsim/tour/NN_name.mmap``), run in the order
+of their numbers; each begins with the slide's title as its first comment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+from rich.text import Text
+
+from mmapsim.scenario.checker import check_scenario
+from mmapsim.scenario.commands import EXIT_BAD, EXIT_FAILED, EXIT_OK, Output, run_one
+from mmapsim.scenario.errors import ScenarioError
+from mmapsim.scenario.parser import parse_text
+from mmapsim.scenario.syntax import Scenario
+
+
+@dataclass(frozen=True, slots=True)
+class Slide:
+    """One stop of the tour: its number, its file name and its text."""
+
+    number: int
+    name: str
+    text: str
+
+    def scenario(self) -> Scenario:
+        """The slide's scenario, parsed and checked."""
+        scenario = parse_text(self.text, f"tour/{self.name}")
+        check_scenario(scenario)
+        return scenario
+
+    @property
+    def title(self) -> str:
+        return self.scenario().title or self.name
+
+
+def slides() -> list[Slide]:
+    """Every slide of the tour, in order."""
+    folder = resources.files("mmapsim") / "tour"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".mmap"):
+            number = int(entry.name.split("_", 1)[0])
+            found.append(Slide(number, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found, key=lambda slide: slide.number)
+
+
+def list_slides(output: Output) -> int:
+    """``mmapsim tour --list``: the slides' numbers and titles."""
+    for slide in slides():
+        output.out.print(f"{slide.number:>2}  {slide.title}")
+    return EXIT_OK
+
+
+def run_tour(output: Output, *, only: int | None = None, trace: bool = False) -> int:
+    """``mmapsim tour``: run every slide (or slide ``only``) on the simulator."""
+    chosen = [s for s in slides() if only is None or s.number == only]
+    if not chosen:
+        output.err.print(f"there is no slide {only}; mmapsim tour --list shows them")
+        return EXIT_BAD
+    failed = False
+    for slide in chosen:
+        output.out.print(Text(f"Slide {slide.number} of {len(slides())}", style="bold reverse"))
+        try:
+            results = run_one(slide.scenario(), output, kernel="sim", trace=trace)
+        except ScenarioError as err:
+            output.err.print(Text(str(err)))
+            return EXIT_BAD
+        failed = failed or any(r.expect is not None and not r.expect.ok for r in results)
+    return EXIT_FAILED if failed else EXIT_OK
