@@ -1,0 +1,139 @@
+"""The numbers of Linux on x86-64, as <sys/mman.h> and <fcntl.h> define them.
+
+Public names (``PROT_READ``, ``MAP_SHARED``, ...) are plain ints so that a value
+printed by the simulator means the same on the real kernel.  Inside the kernel the
+same values travel as the typed flags below (``Prot``, ``MapFlag``, ``MsFlag``,
+``OpenFlag``): raw integers stop at the system-call layer.
+"""
+
+from __future__ import annotations
+
+from enum import IntFlag
+from typing import Final
+
+PAGE_SHIFT: Final = 12
+PAGE_SIZE: Final = 1 << PAGE_SHIFT
+PAGE_MASK: Final = ~(PAGE_SIZE - 1)
+
+
+class Prot(IntFlag):
+    """``prot`` bits of mmap(2) and mprotect(2)."""
+
+    NONE = 0
+    READ = 0x1
+    WRITE = 0x2
+    EXEC = 0x4
+    GROWSDOWN = 0x01000000
+    GROWSUP = 0x02000000
+
+
+class MapFlag(IntFlag):
+    """``flags`` bits of mmap(2) (asm-generic/mman-common.h, x86 mman.h)."""
+
+    SHARED = 0x01
+    PRIVATE = 0x02
+    SHARED_VALIDATE = 0x03
+    DROPPABLE = 0x08
+    TYPE = 0x0F
+    FIXED = 0x10
+    ANONYMOUS = 0x20
+    BIT32 = 0x40
+    GROWSDOWN = 0x0100
+    DENYWRITE = 0x0800
+    EXECUTABLE = 0x1000
+    LOCKED = 0x2000
+    NORESERVE = 0x4000
+    POPULATE = 0x8000
+    NONBLOCK = 0x10000
+    STACK = 0x20000
+    HUGETLB = 0x40000
+    SYNC = 0x80000
+    FIXED_NOREPLACE = 0x100000
+    UNINITIALIZED = 0x4000000
+
+
+class MsFlag(IntFlag):
+    """``flags`` of msync(2)."""
+
+    ASYNC = 1
+    INVALIDATE = 2
+    SYNC = 4
+
+
+class OpenFlag(IntFlag):
+    """``flags`` of open(2) on x86-64."""
+
+    RDONLY = 0
+    WRONLY = 0o1
+    RDWR = 0o2
+    ACCMODE = 0o3
+    CREAT = 0o100
+    EXCL = 0o200
+    NOCTTY = 0o400
+    TRUNC = 0o1000
+    APPEND = 0o2000
+    NONBLOCK = 0o4000
+    DIRECTORY = 0o200000
+    NOFOLLOW = 0o400000
+    CLOEXEC = 0o2000000
+
+
+PROT_NONE: Final = int(Prot.NONE)
+PROT_READ: Final = int(Prot.READ)
+PROT_WRITE: Final = int(Prot.WRITE)
+PROT_EXEC: Final = int(Prot.EXEC)
+PROT_GROWSDOWN: Final = int(Prot.GROWSDOWN)
+PROT_GROWSUP: Final = int(Prot.GROWSUP)
+
+MAP_SHARED: Final = int(MapFlag.SHARED)
+MAP_PRIVATE: Final = int(MapFlag.PRIVATE)
+MAP_SHARED_VALIDATE: Final = int(MapFlag.SHARED_VALIDATE)
+MAP_TYPE: Final = int(MapFlag.TYPE)
+MAP_FIXED: Final = int(MapFlag.FIXED)
+MAP_ANONYMOUS: Final = int(MapFlag.ANONYMOUS)
+MAP_ANON: Final = MAP_ANONYMOUS
+MAP_32BIT: Final = int(MapFlag.BIT32)
+MAP_GROWSDOWN: Final = int(MapFlag.GROWSDOWN)
+MAP_DENYWRITE: Final = int(MapFlag.DENYWRITE)
+MAP_EXECUTABLE: Final = int(MapFlag.EXECUTABLE)
+MAP_LOCKED: Final = int(MapFlag.LOCKED)
+MAP_NORESERVE: Final = int(MapFlag.NORESERVE)
+MAP_POPULATE: Final = int(MapFlag.POPULATE)
+MAP_NONBLOCK: Final = int(MapFlag.NONBLOCK)
+MAP_STACK: Final = int(MapFlag.STACK)
+MAP_HUGETLB: Final = int(MapFlag.HUGETLB)
+MAP_SYNC: Final = int(MapFlag.SYNC)
+MAP_FIXED_NOREPLACE: Final = int(MapFlag.FIXED_NOREPLACE)
+MAP_UNINITIALIZED: Final = int(MapFlag.UNINITIALIZED)
+MAP_FAILED: Final = 2**64 - 1
+
+MS_ASYNC: Final = int(MsFlag.ASYNC)
+MS_INVALIDATE: Final = int(MsFlag.INVALIDATE)
+MS_SYNC: Final = int(MsFlag.SYNC)
+
+O_RDONLY: Final = int(OpenFlag.RDONLY)
+O_WRONLY: Final = int(OpenFlag.WRONLY)
+O_RDWR: Final = int(OpenFlag.RDWR)
+O_ACCMODE: Final = int(OpenFlag.ACCMODE)
+O_CREAT: Final = int(OpenFlag.CREAT)
+O_EXCL: Final = int(OpenFlag.EXCL)
+O_NOCTTY: Final = int(OpenFlag.NOCTTY)
+O_TRUNC: Final = int(OpenFlag.TRUNC)
+O_APPEND: Final = int(OpenFlag.APPEND)
+O_NONBLOCK: Final = int(OpenFlag.NONBLOCK)
+O_DIRECTORY: Final = int(OpenFlag.DIRECTORY)
+O_NOFOLLOW: Final = int(OpenFlag.NOFOLLOW)
+O_CLOEXEC: Final = int(OpenFlag.CLOEXEC)
+
+SEEK_SET: Final = 0
+SEEK_CUR: Final = 1
+SEEK_END: Final = 2
+
+#: Every public constant by its C name, for scenario files and shells.
+C_CONSTANTS: Final[dict[str, int]] = {
+    name: value
+    for name, value in dict(globals()).items()
+    if name.isupper()
+    and isinstance(value, int)
+    and name.split("_")[0] in {"PAGE", "PROT", "MAP", "MS", "O", "SEEK"}
+}

@@ -1,0 +1,1 @@
+"""The file system: inodes, the page cache, open file descriptions, fd tables."""

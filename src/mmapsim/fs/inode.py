@@ -1,0 +1,126 @@
+"""Inodes: what a file is, apart from its names and its openers.
+
+An inode has its bytes on "disk" (``disk``, always ``size`` bytes long: the size
+is metadata and reaches the disk at once) and its page cache (``cache``: page
+offset -> frame, some of them ``dirty``: newer than the disk).  ``read()`` and
+``write()`` and shared mappings all go through the cache (the unified page
+cache of Linux); only writeback changes ``disk``.
+
+``mappings`` is the inode's reverse map (Linux's ``i_mmap``): every VMA that
+maps it, so truncation and writeback can find the page-table entries.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mmapsim.fs.pipe import Pipe
+    from mmapsim.mm.vma import Vma
+    from mmapsim.physmem import Frame
+
+
+class InodeKind(Enum):
+    """The file types the machine has (st_mode's S_IFMT)."""
+
+    REGULAR = "regular file"
+    DIRECTORY = "directory"
+    CHARDEV = "character device"
+    FIFO = "fifo"
+    SHMEM = "shared memory"  # the hidden inode behind MAP_SHARED|MAP_ANONYMOUS
+
+
+S_IFMT = {
+    InodeKind.REGULAR: 0o100000,
+    InodeKind.DIRECTORY: 0o040000,
+    InodeKind.CHARDEV: 0o020000,
+    InodeKind.FIFO: 0o010000,
+    InodeKind.SHMEM: 0o100000,
+}
+
+#: Linux's MAX_LFS_FILESIZE on 64-bit: the largest file offset.
+MAX_LFS_FILESIZE = 2**63 - 1
+
+
+class Clock:
+    """Wall-clock nanoseconds that never repeat: a change is always 'later'."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def now_ns(self) -> int:
+        now = max(time.time_ns(), self._last + 1)
+        self._last = now
+        return now
+
+
+class Inode:
+    """One file's metadata, disk image and page cache.
+
+    Invariant: ``len(disk) == size`` for regular files; ``dirty`` is exactly the
+    set of page offsets whose cached frame has ``frame.dirty`` set.
+    """
+
+    __slots__ = (
+        "atime_ns",
+        "cache",
+        "ctime_ns",
+        "dev",
+        "dirty",
+        "disk",
+        "ino",
+        "kind",
+        "mappings",
+        "mode",
+        "mtime_ns",
+        "name",
+        "nlink",
+        "opens",
+        "pipe",
+        "size",
+    )
+
+    def __init__(self, ino: int, kind: InodeKind, mode: int, now_ns: int, dev: int) -> None:
+        self.ino = ino
+        self.kind = kind
+        self.mode = mode & 0o7777
+        self.dev = dev
+        self.size = 0
+        self.disk = bytearray()
+        self.cache: dict[int, Frame] = {}
+        self.dirty: set[int] = set()
+        self.nlink = 0
+        self.opens = 0  # live open file descriptions
+        self.name = ""  # the path it was last linked at (for maps and traces)
+        self.mtime_ns = self.ctime_ns = self.atime_ns = now_ns
+        self.mappings: set[Vma] = set()
+        self.pipe: Pipe | None = None
+
+    @property
+    def st_mode(self) -> int:
+        return S_IFMT[self.kind] | self.mode
+
+    @property
+    def is_regular(self) -> bool:
+        return self.kind is InodeKind.REGULAR
+
+    @property
+    def mappable(self) -> bool:
+        """Whether the file has an ``mmap`` operation (pipes and directories do not)."""
+        return self.kind in (InodeKind.REGULAR, InodeKind.CHARDEV, InodeKind.SHMEM)
+
+    @property
+    def unreachable(self) -> bool:
+        """No name, no opener, no mapping: its pages can be freed."""
+        return self.nlink == 0 and self.opens == 0 and not self.mappings
+
+    def touch(self, now_ns: int) -> None:
+        """Mark the data changed: mtime and ctime, as a write does."""
+        self.mtime_ns = self.ctime_ns = now_ns
+
+    def __repr__(self) -> str:
+        return f"<Inode {self.ino} {self.kind.value} {self.name!r} size={self.size}>"

@@ -1,0 +1,129 @@
+"""The file system's names: paths to inodes, directories, devices, pipes.
+
+Simulated processes run as root (API.md), so read and write permission is
+always granted, as Linux grants it to CAP_DAC_OVERRIDE; executing still needs
+an execute bit.  Paths are absolute (a relative path is taken from ``/``).
+"""
+
+from __future__ import annotations
+
+import errno
+import posixpath
+
+from mmapsim.errors import syscall_error
+from mmapsim.fs.inode import Clock, Inode, InodeKind
+from mmapsim.fs.pagecache import PageCache
+
+#: Directories every machine has.
+STANDARD_DIRS = (
+    "/",
+    "/bin",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/proc",
+    "/tmp",
+    "/usr",
+    "/usr/bin",
+    "/usr/lib",
+    "/var",
+    "/var/tmp",
+)
+
+DISK_DEV = 0x0801  # "08:01", the device of the simulated disk
+SHMEM_DEV = 0x0001  # "00:01", where shared anonymous memory lives
+
+
+def normalize(path: str) -> str:
+    """The absolute, normalised form of ``path``."""
+    return posixpath.normpath(posixpath.join("/", path)).replace("//", "/")
+
+
+class FileSystem:
+    """Every inode of the machine and the names that lead to them."""
+
+    __slots__ = ("_next_ino", "clock", "names", "pagecache")
+
+    def __init__(self, pagecache: PageCache, clock: Clock) -> None:
+        self.pagecache = pagecache
+        self.clock = clock
+        self.names: dict[str, Inode] = {}
+        self._next_ino = 2
+        for d in STANDARD_DIRS:
+            self._link(d, self.new_inode(InodeKind.DIRECTORY, 0o755))
+        for dev in ("/dev/zero", "/dev/null"):
+            self._link(dev, self.new_inode(InodeKind.CHARDEV, 0o666))
+
+    def new_inode(self, kind: InodeKind, mode: int) -> Inode:
+        """A fresh inode with no name."""
+        dev = SHMEM_DEV if kind is InodeKind.SHMEM else DISK_DEV
+        inode = Inode(self._next_ino, kind, mode, self.clock.now_ns(), dev)
+        self._next_ino += 1
+        return inode
+
+    def _link(self, path: str, inode: Inode) -> None:
+        self.names[path] = inode
+        inode.nlink += 1
+        inode.name = path
+
+    def lookup(self, path: str) -> Inode:
+        """The inode at ``path``; ENOENT or ENOTDIR as path walking gives them."""
+        if not path:
+            raise syscall_error(errno.ENOENT)
+        path = normalize(path)
+        inode = self.names.get(path)
+        if inode is not None:
+            return inode
+        self._check_parent(path)
+        raise syscall_error(errno.ENOENT)
+
+    def _check_parent(self, path: str) -> None:
+        parent = posixpath.dirname(path)
+        while parent not in self.names and parent != "/":
+            parent = posixpath.dirname(parent)
+        if self.names[parent].kind is not InodeKind.DIRECTORY:
+            raise syscall_error(errno.ENOTDIR)
+        if parent != posixpath.dirname(path):
+            raise syscall_error(errno.ENOENT)
+
+    def create(self, path: str, mode: int) -> Inode:
+        """A new empty regular file at ``path`` (the parent must exist)."""
+        path = normalize(path)
+        self._check_parent(path)
+        inode = self.new_inode(InodeKind.REGULAR, mode)
+        self._link(path, inode)
+        return inode
+
+    def unlink(self, path: str) -> Inode:
+        """Remove the name; the inode lives on while it is open or mapped."""
+        path = normalize(path)
+        inode = self.lookup(path)
+        if inode.kind is InodeKind.DIRECTORY:
+            raise syscall_error(errno.EISDIR)
+        del self.names[path]
+        inode.nlink -= 1
+        inode.ctime_ns = self.clock.now_ns()
+        return inode
+
+    def write_file(self, path: str, data: bytes) -> Inode:
+        """Create or rewrite a file in place (same inode), as a tool outside would."""
+        path = normalize(path)
+        inode = self.names.get(path)
+        if inode is None:
+            inode = self.create(path, 0o644)
+        elif inode.kind is not InodeKind.REGULAR:
+            raise syscall_error(errno.EISDIR if inode.kind is InodeKind.DIRECTORY else errno.EINVAL)
+        self.pagecache.resize(inode, 0)
+        self.pagecache.write(inode, 0, data)
+        self.pagecache.writeback(inode)
+        return inode
+
+    def read_file(self, path: str) -> bytes:
+        """The whole file as read() sees it now (page cache included)."""
+        inode = self.lookup(path)
+        if inode.kind is InodeKind.DIRECTORY:
+            raise syscall_error(errno.EISDIR)
+        if inode.kind is not InodeKind.REGULAR:
+            raise syscall_error(errno.EINVAL)
+        return self.pagecache.read(inode, 0, inode.size)

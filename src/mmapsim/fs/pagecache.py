@@ -1,0 +1,177 @@
+"""The page cache: per-inode frames over the disk image, dirty state, writeback.
+
+Linux semantics modelled here:
+
+- A cache miss reads the page from disk into a new frame (a *major* fault when a
+  mapping caused it).  Bytes of the last page beyond end of file read as zeros.
+- ``write()`` and a store through a shared mapping change the cached frame and
+  mark it dirty; the disk changes only at writeback (``fsync``,
+  ``msync(MS_SYNC)``), which also write-protects every mapping of the page
+  (``page_mkclean``), so the next store faults and dirties it again.
+- Truncation removes the cached pages beyond the new end of file and every
+  page-table entry that maps them, copy-on-write copies included
+  (``unmap_mapping_range`` with ``even_cows``), and zeroes the tail of the last
+  page, so a later access there gives SIGBUS or zeros, never stale data.
+
+The page cache does not know about address spaces (that layer is above it): the
+kernel installs ``mkclean`` and ``unmap_range`` hooks that reach the page tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
+from mmapsim.events import EventBus, PageCacheRead, PageDirtied, Writeback
+from mmapsim.fs.inode import Clock, Inode
+from mmapsim.physmem import Frame, PhysicalMemory
+
+
+def _no_mkclean(frame: Frame) -> None:
+    return None
+
+
+def _no_unmap(inode: Inode, first_pgoff: int) -> None:
+    return None
+
+
+class PageCache:
+    """The machine's page cache: all inodes' cached frames share one allocator."""
+
+    __slots__ = ("bus", "clock", "mkclean", "physmem", "unmap_range")
+
+    def __init__(self, physmem: PhysicalMemory, bus: EventBus, clock: Clock) -> None:
+        self.physmem = physmem
+        self.bus = bus
+        self.clock = clock
+        self.mkclean: Callable[[Frame], None] = _no_mkclean
+        self.unmap_range: Callable[[Inode, int], None] = _no_unmap
+
+    # -- lookup -------------------------------------------------------------
+
+    def find_or_read(self, inode: Inode, pgoff: int) -> tuple[Frame, bool]:
+        """The cached frame of ``inode`` at ``pgoff``, read from disk on a miss.
+
+        Returns ``(frame, major)``; ``major`` is True when the disk was read.
+        """
+        frame = inode.cache.get(pgoff)
+        if frame is not None:
+            return frame, False
+        start = pgoff << PAGE_SHIFT
+        data = bytearray(inode.disk[start : start + PAGE_SIZE])
+        if len(data) < PAGE_SIZE:
+            data.extend(bytes(PAGE_SIZE - len(data)))
+        frame = self.physmem.alloc(data)
+        frame.inode = inode
+        frame.pgoff = pgoff
+        inode.cache[pgoff] = frame
+        self.physmem.get(frame)
+        if self.bus.active:
+            self.bus.emit(PageCacheRead(inode.name, pgoff, frame.pfn))
+        return frame, True
+
+    def set_dirty(self, frame: Frame) -> None:
+        """Mark a cached frame dirty (newer than the disk)."""
+        if frame.dirty:
+            return
+        inode = frame.inode
+        assert inode is not None
+        frame.dirty = True
+        inode.dirty.add(frame.pgoff)
+        if self.bus.active:
+            self.bus.emit(PageDirtied(inode.name, frame.pgoff, frame.pfn))
+
+    # -- read and write -------------------------------------------------------
+
+    def read(self, inode: Inode, offset: int, count: int) -> bytes:
+        """Up to ``count`` bytes at ``offset``, as read(2) sees them (stops at EOF)."""
+        end = min(offset + count, inode.size)
+        out = bytearray()
+        pos = offset
+        while pos < end:
+            frame, _ = self.find_or_read(inode, pos >> PAGE_SHIFT)
+            in_page = pos & (PAGE_SIZE - 1)
+            n = min(PAGE_SIZE - in_page, end - pos)
+            out += frame.data[in_page : in_page + n]
+            pos += n
+        return bytes(out)
+
+    def write(self, inode: Inode, offset: int, data: bytes) -> int:
+        """Write ``data`` at ``offset`` through the cache, as write(2) does."""
+        if not data:
+            return 0
+        end = offset + len(data)
+        if end > inode.size:
+            self.resize(inode, end)
+        pos = offset
+        while pos < end:
+            frame, _ = self.find_or_read(inode, pos >> PAGE_SHIFT)
+            in_page = pos & (PAGE_SIZE - 1)
+            n = min(PAGE_SIZE - in_page, end - pos)
+            frame.data[in_page : in_page + n] = data[pos - offset : pos - offset + n]
+            self.set_dirty(frame)
+            pos += n
+        inode.touch(self.clock.now_ns())
+        return len(data)
+
+    # -- writeback ----------------------------------------------------------
+
+    def writeback(self, inode: Inode, first_pgoff: int = 0, end_pgoff: int | None = None) -> int:
+        """Write the dirty pages in ``[first_pgoff, end_pgoff)`` to disk; count them."""
+        pgoffs = sorted(
+            p for p in inode.dirty if p >= first_pgoff and (end_pgoff is None or p < end_pgoff)
+        )
+        for pgoff in pgoffs:
+            self._writeback_page(inode, inode.cache[pgoff])
+        return len(pgoffs)
+
+    def _writeback_page(self, inode: Inode, frame: Frame) -> None:
+        self.mkclean(frame)
+        start = frame.pgoff << PAGE_SHIFT
+        n = max(0, min(PAGE_SIZE, inode.size - start))
+        inode.disk[start : start + n] = frame.data[:n]
+        frame.dirty = False
+        inode.dirty.discard(frame.pgoff)
+        if self.bus.active:
+            self.bus.emit(Writeback(inode.name, frame.pgoff, frame.pfn))
+
+    # -- size changes -------------------------------------------------------
+
+    def resize(self, inode: Inode, new_size: int) -> None:
+        """Set the file size (truncate(2) semantics on the cache and the disk)."""
+        old_size = inode.size
+        if new_size < old_size:
+            self._shrink(inode, new_size)
+        else:
+            self._zero_tail(inode, old_size)
+        inode.size = new_size
+        if len(inode.disk) > new_size:
+            del inode.disk[new_size:]
+        else:
+            inode.disk.extend(bytes(new_size - len(inode.disk)))
+
+    def _shrink(self, inode: Inode, new_size: int) -> None:
+        first_gone = (new_size + PAGE_SIZE - 1) >> PAGE_SHIFT
+        self.unmap_range(inode, first_gone)
+        for pgoff in [p for p in inode.cache if p >= first_gone]:
+            self.evict(inode, pgoff)
+        self._zero_tail(inode, new_size)
+
+    def _zero_tail(self, inode: Inode, size: int) -> None:
+        """Zero the bytes of the cached last page beyond ``size``."""
+        in_page = size & (PAGE_SIZE - 1)
+        frame = inode.cache.get(size >> PAGE_SHIFT)
+        if in_page and frame is not None:
+            frame.data[in_page:] = bytes(PAGE_SIZE - in_page)
+
+    def evict(self, inode: Inode, pgoff: int) -> None:
+        """Drop one page from the cache (its data is lost if dirty: truncation)."""
+        frame = inode.cache.pop(pgoff)
+        frame.dirty = False
+        inode.dirty.discard(pgoff)
+        self.physmem.put(frame)
+
+    def release(self, inode: Inode) -> None:
+        """Free every cached page of an inode that nobody can reach any more."""
+        for pgoff in list(inode.cache):
+            self.evict(inode, pgoff)

@@ -1,0 +1,144 @@
+"""check_invariants: recompute the kernel's counts from scratch and compare.
+
+Tests run this after every system call (``Machine(check_invariants=True)``).
+Every mismatch is a bug in mmapsim, reported as a :class:`KernelPanic` named
+after the invariant.  What is checked:
+
+- frames: each frame's ``mapcount`` equals the PTEs that map it, its
+  ``refcount`` that plus its page-cache slot; no frame is live with no reference;
+- page caches: ``dirty`` sets match the frames' dirty bits; a cached frame
+  knows its inode and offset; a regular file's disk image is ``size`` bytes;
+- address spaces: VMAs sorted, disjoint, aligned, non-empty, registered with
+  their inode; the gap index holds exactly the free ranges; every PTE lies in
+  a VMA and allows no more than it; a writable private PTE maps an anonymous
+  frame that no one else maps; a writable PTE of a shared file page maps a
+  dirty page (write-notify);
+- open file descriptions: ``refs`` equals the fds and VMAs that hold them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from mmapsim.errors import KernelPanic
+from mmapsim.fs.file import OpenFile
+from mmapsim.fs.inode import Inode, InodeKind
+from mmapsim.mm.address_space import AddressSpace
+from mmapsim.mm.layout import TASK_SIZE
+from mmapsim.mm.vmaset import vm_start_gap
+from mmapsim.physmem import ZERO_PFN
+
+if TYPE_CHECKING:
+    from mmapsim.kernel import Kernel
+    from mmapsim.machine import Machine
+
+
+def _fail(what: str, message: str) -> None:
+    raise KernelPanic(f"check_invariants: {what}", message)
+
+
+def check_invariants(machine: Machine) -> None:
+    """Raise KernelPanic if any cached count or state disagrees with a recount."""
+    kernel = machine.kernel
+    mapcount: Counter[int] = Counter()
+    ofd_refs: Counter[int] = Counter()
+    ofds: dict[int, OpenFile] = {}
+    inodes: dict[int, Inode] = {}
+    for task in kernel.tasks.values():
+        if not task.alive:
+            if len(task.mm.vmas) or task.mm.pt or task.fds.entries:
+                _fail("dead task", f"pid {task.pid} still holds memory or files")
+            continue
+        _check_mm(task.mm, mapcount, ofd_refs, ofds, inodes)
+        for entry in task.fds.entries.values():
+            ofd_refs[id(entry.file)] += 1
+            ofds[id(entry.file)] = entry.file
+            inodes[entry.file.inode.ino] = entry.file.inode
+    for ofd_id, ofd in ofds.items():
+        if ofd.refs != ofd_refs[ofd_id]:
+            _fail("ofd refs", f"{ofd!r} has refs={ofd.refs}, recount {ofd_refs[ofd_id]}")
+    inodes.update({i.ino: i for i in kernel.fs.names.values()})
+    _check_frames(kernel, mapcount, inodes)
+
+
+def _check_mm(
+    mm: AddressSpace,
+    mapcount: Counter[int],
+    ofd_refs: Counter[int],
+    ofds: dict[int, OpenFile],
+    inodes: dict[int, Inode],
+) -> None:
+    vmas = list(mm.vmas)
+    gaps = []
+    prev_end = 0
+    for vma in vmas:
+        if vma.start >= vma.end or vma.start % 4096 or vma.end % 4096 or vma.start < prev_end:
+            _fail("vma order", f"{vma!r} after end {prev_end:#x}")
+        if vma.mm is not mm:
+            _fail("vma owner", f"{vma!r} does not point at its address space")
+        if vma.inode is not None:
+            inodes[vma.inode.ino] = vma.inode
+            if vma not in vma.inode.mappings:
+                _fail("i_mmap", f"{vma!r} missing from its inode's mappings")
+        if vma.file is not None:
+            ofd_refs[id(vma.file)] += 1
+            ofds[id(vma.file)] = vma.file
+        gaps.append((prev_end, vm_start_gap(vma)))
+        prev_end = vma.end
+    gaps.append((prev_end, TASK_SIZE))
+    if [g for g in gaps if g[0] < g[1]] != mm.vmas.gaps.all():
+        _fail("gap index", f"pid {mm.pid}: gaps differ from a recount")
+    for vpn, pte in mm.pt.items():
+        va = vpn << 12
+        owner = mm.vmas.find(va)
+        if owner is None:
+            _fail("pte outside vma", f"pid {mm.pid} va {va:#x}")
+            return
+        _check_pte(mm.pid, va, owner.shared, owner.readable, owner.writable, pte)
+        if pte.frame.pfn != ZERO_PFN:
+            mapcount[pte.frame.pfn] += 1
+
+
+def _check_pte(
+    pid: int, va: int, shared: bool, readable: bool, writable: bool, pte: object
+) -> None:
+    from mmapsim.mm.pagetable import Pte
+
+    assert isinstance(pte, Pte)
+    frame = pte.frame
+    if pte.readable != readable or (pte.writable and not writable):
+        _fail("pte protection", f"pid {pid} va {va:#x}: {pte!r} allows more than its vma")
+    if not pte.writable:
+        return
+    if not shared and not (frame.is_anon and frame.mapcount == 1):
+        _fail("cow", f"pid {pid} va {va:#x}: writable private pte on a shared frame {frame!r}")
+    inode = frame.inode
+    if shared and inode is not None and inode.kind is InodeKind.REGULAR and not frame.dirty:
+        _fail("write-notify", f"pid {pid} va {va:#x}: writable pte on a clean file page")
+
+
+def _check_frames(kernel: Kernel, mapcount: Counter[int], inodes: dict[int, Inode]) -> None:
+    cached: set[int] = set()
+    for inode in inodes.values():
+        for pgoff, frame in inode.cache.items():
+            if frame.inode is not inode or frame.pgoff != pgoff:
+                _fail("page cache", f"{frame!r} filed at {inode!r} pgoff {pgoff}")
+            cached.add(frame.pfn)
+        dirty = {p for p, f in inode.cache.items() if f.dirty}
+        if dirty != inode.dirty:
+            _fail("dirty set", f"{inode!r}: {sorted(inode.dirty)} vs frames {sorted(dirty)}")
+        if inode.kind is InodeKind.REGULAR and len(inode.disk) != inode.size:
+            _fail("disk size", f"{inode!r} disk has {len(inode.disk)} bytes")
+    for pfn, frame in kernel.physmem.frames.items():
+        expected_ref = mapcount[pfn] + (1 if pfn in cached else 0)
+        if frame.mapcount != mapcount[pfn] or frame.refcount != expected_ref:
+            _fail(
+                "frame counts",
+                f"{frame!r}: recount map={mapcount[pfn]} ref={expected_ref}",
+            )
+        if expected_ref == 0:
+            _fail("frame leak", f"{frame!r} is live with no reference")
+    stray = set(mapcount) - set(kernel.physmem.frames)
+    if stray:
+        _fail("freed frame mapped", f"pfns {sorted(stray)} are mapped but free")

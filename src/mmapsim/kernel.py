@@ -1,0 +1,134 @@
+"""The simulated kernel: the one place that owns memory, files and tasks.
+
+``Kernel`` wires the layers together (physical memory, page cache, file
+system, the events bus) and keeps the tasks.  A ``Task`` is the kernel's side
+of a process: its pid, address space and fd table.  The public ``Process``
+(:mod:`mmapsim.machine`) is a thin handle on a task.
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+from dataclasses import dataclass, field
+
+from mmapsim.errors import syscall_error
+from mmapsim.events import EventBus
+from mmapsim.fs.file import FdEntry, FdTable, OpenFile
+from mmapsim.fs.inode import Clock
+from mmapsim.fs.namespace import FileSystem
+from mmapsim.fs.pagecache import PageCache
+from mmapsim.mm import rmap
+from mmapsim.mm.address_space import AddressSpace
+from mmapsim.physmem import PhysicalMemory
+
+#: Linux's default ``vm.max_map_count``.
+DEFAULT_MAX_MAP_COUNT = 65530
+
+
+@dataclass(eq=False)
+class Task:
+    """A process as the kernel sees it."""
+
+    pid: int
+    name: str
+    mm: AddressSpace
+    fds: FdTable = field(default_factory=FdTable)
+    alive: bool = True
+    exit_status: int | None = None
+    term_signal: signal.Signals | None = None
+    parent: Task | None = None
+
+
+class Kernel:
+    """Everything the machine holds, and the rules that tie the layers together."""
+
+    def __init__(self, max_map_count: int = DEFAULT_MAX_MAP_COUNT) -> None:
+        self.bus = EventBus()
+        self.clock = Clock()
+        self.physmem = PhysicalMemory()
+        self.pagecache = PageCache(self.physmem, self.bus, self.clock)
+        self.pagecache.mkclean = rmap.mkclean
+        self.pagecache.unmap_range = rmap.unmap_mapping_range
+        self.fs = FileSystem(self.pagecache, self.clock)
+        self.max_map_count = max_map_count
+        self.tasks: dict[int, Task] = {}
+        self._next_pid = 100
+
+    def new_task(self, name: str | None, parent: Task | None = None) -> Task:
+        """A task with an empty address space and no files."""
+        pid = self._next_pid
+        self._next_pid += 1
+        mm = AddressSpace(pid, self.physmem, self.pagecache, self.bus, self)
+        task = Task(pid, name or f"p{pid}", mm, parent=parent)
+        self.tasks[pid] = task
+        return task
+
+    def task(self, pid: int) -> Task:
+        """The live task ``pid``; ProcessLookupError (ESRCH) if it is gone."""
+        task = self.tasks.get(pid)
+        if task is None or not task.alive:
+            raise ProcessLookupError(errno.ESRCH, "No such process")
+        return task
+
+    # -- open file descriptions --------------------------------------------
+
+    def get_file(self, ofd: OpenFile) -> None:
+        """One more holder (fd or VMA) of an open file description."""
+        if ofd.refs == 0:
+            ofd.inode.opens += 1
+        ofd.refs += 1
+
+    def put_file(self, ofd: OpenFile) -> None:
+        """One holder fewer; the last one closes the description."""
+        ofd.refs -= 1
+        if ofd.refs > 0:
+            return
+        inode = ofd.inode
+        inode.opens -= 1
+        if inode.unreachable:
+            self.pagecache.release(inode)
+
+    def install_fd(self, task: Task, ofd: OpenFile, cloexec: bool) -> int:
+        """Give ``ofd`` the lowest free fd of ``task`` (EMFILE if none)."""
+        fd = task.fds.lowest_free()
+        if fd is None:
+            raise syscall_error(errno.EMFILE)
+        self.get_file(ofd)
+        task.fds.entries[fd] = FdEntry(ofd, cloexec)
+        if ofd.inode.pipe is not None:
+            ofd.inode.pipe.readers += ofd.readable
+            ofd.inode.pipe.writers += ofd.writable
+        return fd
+
+    def drop_fd(self, ofd: OpenFile) -> None:
+        """An fd that referred to ``ofd`` is closed."""
+        pipe = ofd.inode.pipe
+        if pipe is not None:
+            pipe.readers -= ofd.readable
+            pipe.writers -= ofd.writable
+        self.put_file(ofd)
+
+    # -- lifetime -------------------------------------------------------------
+
+    def teardown(self, task: Task) -> None:
+        """exit_mm and exit_files: every mapping and every fd goes."""
+        task.mm.teardown()
+        for entry in list(task.fds.entries.values()):
+            self.drop_fd(entry.file)
+        task.fds.entries.clear()
+        task.alive = False
+
+    def close(self) -> None:
+        """End every task and drop every page."""
+        for task in list(self.tasks.values()):
+            if task.alive:
+                self.teardown(task)
+                task.exit_status = 0
+
+    def fd_file(self, task: Task, fd: int) -> OpenFile:
+        """The description behind ``fd``; EBADF when there is none."""
+        ofd = task.fds.get(fd)
+        if ofd is None:
+            raise syscall_error(errno.EBADF)
+        return ofd

@@ -1,0 +1,339 @@
+"""The public contract (API.md) on the simulated kernel: ``Machine`` and ``Process``.
+
+These classes are thin: they decode Python arguments into the C types of the
+system-call ABI (:mod:`mmapsim.syscalls.args`), call one system call, and turn a
+fatal memory fault into :class:`~mmapsim.errors.ProcessKilled`.  All policy
+lives in :mod:`mmapsim.syscalls` and below.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar
+
+from mmapsim.errors import ProcessKilled, syscall_error
+from mmapsim.events import EventBus
+from mmapsim.kernel import DEFAULT_MAX_MAP_COUNT, Kernel, Task
+from mmapsim.mm.fault import MemoryFault
+from mmapsim.mm.procfs import render_maps, render_smaps
+from mmapsim.pageinfo import PageInfo
+from mmapsim.physmem import ZERO_PFN
+from mmapsim.syscalls import args, files, mman, process
+from mmapsim.syscalls.files import StatResult
+
+T = TypeVar("T")
+
+
+class Machine:
+    """A simulated computer: kernel, physical memory, page cache, file system.
+
+    ``Machine()`` is a 4 KiB-page x86-64 Linux.  Options: ``max_map_count``
+    (the per-process mapping limit), ``check_invariants`` (recompute every
+    count from scratch after each system call; for tests).
+    """
+
+    def __init__(
+        self, *, max_map_count: int = DEFAULT_MAX_MAP_COUNT, check_invariants: bool = False
+    ) -> None:
+        if isinstance(max_map_count, bool) or not isinstance(max_map_count, int):
+            raise TypeError("max_map_count must be an int")
+        self.kernel = Kernel(max_map_count=max_map_count)
+        self.check_invariants = check_invariants
+        self._processes: dict[int, Process] = {}
+        self._closed = False
+
+    @property
+    def events(self) -> EventBus:
+        """The kernel's events (faults, copy-on-write, writeback, signals)."""
+        return self.kernel.bus
+
+    def spawn(self, name: str | None = None) -> Process:
+        """A new process, as if a small program had just been exec'd."""
+        self._check_open()
+        if name is not None and not isinstance(name, str):
+            raise TypeError("name must be a str")
+        task = self.kernel.new_task(name)
+        process.setup_image(self.kernel, task)
+        return self._adopt(task)
+
+    def _adopt(self, task: Task) -> Process:
+        proc = Process(self, task)
+        self._processes[task.pid] = proc
+        self.after_syscall()
+        return proc
+
+    def write_file(self, path: str, data: bytes) -> None:
+        """Create a file, or rewrite it in place (same inode; live mappings see it)."""
+        self._check_open()
+        self.kernel.fs.write_file(args.path("path", path), bytes(args.buffer("data", data)))
+        self.after_syscall()
+
+    def read_file(self, path: str) -> bytes:
+        """The file's contents as read() would see them now."""
+        self._check_open()
+        return self.kernel.fs.read_file(args.path("path", path))
+
+    @property
+    def processes(self) -> list[Process]:
+        """The live processes."""
+        return [p for p in self._processes.values() if p.alive]
+
+    def process(self, pid: int) -> Process:
+        """The Process object of ``pid`` (live or not)."""
+        return self._processes[pid]
+
+    def after_syscall(self) -> None:
+        """Run the invariant checker when asked to."""
+        if self.check_invariants:
+            from mmapsim.invariants import check_invariants
+
+            check_invariants(self)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this Machine is closed")
+
+    def close(self) -> None:
+        """End every process and release everything (idempotent)."""
+        if not self._closed:
+            self.kernel.close()
+            self._closed = True
+
+    def __enter__(self) -> Machine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Machine {len(self.processes)} processes>"
+
+
+class Process:
+    """A process of a simulated Machine (API.md's Process)."""
+
+    def __init__(self, machine: Machine, task: Task) -> None:
+        self.machine = machine
+        self._task = task
+        self.pid = task.pid
+
+    # -- state ----------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._task.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._task.name = value
+
+    @property
+    def alive(self) -> bool:
+        return self._task.alive
+
+    @property
+    def exit_status(self) -> int | None:
+        return self._task.exit_status
+
+    @property
+    def term_signal(self) -> signal.Signals | None:
+        return self._task.term_signal
+
+    def _live(self) -> Task:
+        return self.machine.kernel.task(self.pid)
+
+    def _call(self, fn: Callable[..., T], *a: Any) -> T:
+        k = self.machine.kernel
+        result = fn(k, self._live(), *a)
+        self.machine.after_syscall()
+        return result
+
+    # -- memory ---------------------------------------------------------------
+
+    def mmap(
+        self, addr: int | None, length: int, prot: int, flags: int, fd: int = -1, offset: int = 0
+    ) -> int:
+        """mmap(2); ``addr`` 0 or None lets the kernel choose; returns the address."""
+        return self._call(
+            mman.sys_mmap,
+            args.address("addr", addr),
+            args.size("length", length),
+            args.cint("prot", prot),
+            args.uint_flags("flags", flags),
+            args.cint("fd", fd),
+            args.off_t("offset", offset),
+        )
+
+    def munmap(self, addr: int, length: int) -> None:
+        """munmap(2)."""
+        self._call(mman.sys_munmap, args.address("addr", addr), args.size("length", length))
+
+    def msync(self, addr: int, length: int, flags: int) -> None:
+        """msync(2)."""
+        self._call(
+            mman.sys_msync,
+            args.address("addr", addr),
+            args.size("length", length),
+            args.uint_flags("flags", flags),
+        )
+
+    def mprotect(self, addr: int, length: int, prot: int) -> None:
+        """mprotect(2)."""
+        self._call(
+            mman.sys_mprotect,
+            args.address("addr", addr),
+            args.size("length", length),
+            args.uint_flags("prot", prot),
+        )
+
+    def load(self, addr: int, size: int) -> bytes:
+        """The CPU reads ``size`` bytes at ``addr``."""
+        va, n = args.address("addr", addr), args.size("size", size)
+        task = self._live()
+        if n == 0:
+            return b""
+        try:
+            return task.mm.load(va, n)
+        except MemoryFault as fault:
+            raise self._killed(task, fault) from None
+        finally:
+            self.machine.after_syscall()
+
+    def store(self, addr: int, data: bytes) -> None:
+        """The CPU writes ``data`` at ``addr``."""
+        va, buf = args.address("addr", addr), args.buffer("data", data)
+        task = self._live()
+        if not len(buf):
+            return
+        try:
+            task.mm.store(va, buf)
+        except MemoryFault as fault:
+            raise self._killed(task, fault) from None
+        finally:
+            self.machine.after_syscall()
+
+    def _killed(self, task: Task, fault: MemoryFault) -> ProcessKilled:
+        process.kill(self.machine.kernel, task, fault.signal)
+        return ProcessKilled(fault.signal, task.pid, fault.va)
+
+    # -- files ----------------------------------------------------------------
+
+    def open(self, path: str, flags: int, mode: int = 0o644) -> int:
+        """open(2); returns a file descriptor."""
+        return self._call(
+            files.sys_open,
+            args.path("path", path),
+            args.uint_flags("flags", flags),
+            args.cint("mode", mode),
+        )
+
+    def close(self, fd: int) -> None:
+        """close(2): mappings of the file stay."""
+        self._call(files.sys_close, args.cint("fd", fd))
+
+    def read(self, fd: int, n: int) -> bytes:
+        """read(2)."""
+        return self._call(files.sys_read, args.cint("fd", fd), args.size("n", n))
+
+    def write(self, fd: int, data: bytes) -> int:
+        """write(2); returns the count written."""
+        return self._call(files.sys_write, args.cint("fd", fd), args.buffer("data", data))
+
+    def pread(self, fd: int, n: int, offset: int) -> bytes:
+        """pread(2)."""
+        return self._call(
+            files.sys_pread, args.cint("fd", fd), args.size("n", n), args.off_t("offset", offset)
+        )
+
+    def pwrite(self, fd: int, data: bytes, offset: int) -> int:
+        """pwrite(2)."""
+        return self._call(
+            files.sys_pwrite,
+            args.cint("fd", fd),
+            args.buffer("data", data),
+            args.off_t("offset", offset),
+        )
+
+    def lseek(self, fd: int, offset: int, whence: int) -> int:
+        """lseek(2); returns the new position."""
+        return self._call(
+            files.sys_lseek,
+            args.cint("fd", fd),
+            args.off_t("offset", offset),
+            args.cint("whence", whence),
+        )
+
+    def ftruncate(self, fd: int, length: int) -> None:
+        """ftruncate(2)."""
+        self._call(files.sys_ftruncate, args.cint("fd", fd), args.off_t("length", length))
+
+    def fsync(self, fd: int) -> None:
+        """fsync(2)."""
+        self._call(files.sys_fsync, args.cint("fd", fd))
+
+    def unlink(self, path: str) -> None:
+        """unlink(2)."""
+        self._call(files.sys_unlink, args.path("path", path))
+
+    def pipe(self) -> tuple[int, int]:
+        """pipe(2): (read end, write end)."""
+        return self._call(files.sys_pipe)
+
+    def chmod(self, path: str, mode: int) -> None:
+        """chmod(2)."""
+        self._call(files.sys_chmod, args.path("path", path), args.cint("mode", mode))
+
+    def fstat(self, fd: int) -> StatResult:
+        """fstat(2)."""
+        return self._call(files.sys_fstat, args.cint("fd", fd))
+
+    # -- processes --------------------------------------------------------------
+
+    def fork(self, name: str | None = None) -> Process:
+        """fork(2): the child, a new Process."""
+        child = self._call(process.sys_fork, name)
+        return self.machine._adopt(child)
+
+    def exit(self, status: int = 0) -> None:
+        """_exit(2): every mapping is removed, every fd closed."""
+        self._call(process.sys_exit, args.cint("status", status))
+
+    def execve(self, path: str, argv: tuple[str, ...] | list[str] = ()) -> None:
+        """execve(2).  The ELF loader is not there yet: a valid program gives ENOSYS."""
+        path = args.path("path", path)
+        self._call(process.check_exec, path)
+        raise syscall_error(38)  # ENOSYS until the program loader lands
+
+    # -- inspection ---------------------------------------------------------
+
+    def maps(self) -> str:
+        """The text of /proc/<pid>/maps."""
+        return render_maps(self._live().mm)
+
+    def smaps(self) -> str:
+        """The text of /proc/<pid>/smaps."""
+        return render_smaps(self._live().mm)
+
+    def pagemap(self, va: int) -> PageInfo:
+        """What /proc/<pid>/pagemap says of the page holding ``va``."""
+        pte = self._live().mm.pt.get(args.address("va", va) >> 12)
+        if pte is None:
+            return PageInfo(present=False, pfn=None, file_or_shared=False, exclusive=False)
+        frame = pte.frame
+        return PageInfo(
+            present=True,
+            pfn=frame.pfn,
+            file_or_shared=frame.inode is not None,
+            exclusive=frame.pfn != ZERO_PFN and frame.mapcount == 1,
+        )
+
+    def __repr__(self) -> str:
+        state = "alive" if self.alive else "dead"
+        return f"<Process {self.pid} {self.name!r} {state}>"

@@ -1,0 +1,1 @@
+"""Memory management: VMAs, page tables, faults, address spaces, /proc views."""

@@ -1,0 +1,174 @@
+"""A process's address space: its VMA set and page table, and what the CPU does.
+
+``load`` and ``store`` are the CPU: one dictionary look-up and a slice when the
+page is resident and the access allowed, a page fault otherwise
+(:mod:`mmapsim.mm.fault`).  The operations behind the memory system calls live
+in their own modules (:mod:`.mapping`, :mod:`.protect`, :mod:`.msync`,
+:mod:`.fork`); this module holds the shared bookkeeping: which PTEs a range
+has, how a PTE is removed, and how a VMA joins or leaves the address space.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
+from mmapsim.events import EventBus, FrameFreed, PageUnmapped
+from mmapsim.fs.file import OpenFile
+from mmapsim.fs.pagecache import PageCache
+from mmapsim.mm.fault import handle_fault
+from mmapsim.mm.pagetable import PageTable, Pte
+from mmapsim.mm.vma import Vma
+from mmapsim.mm.vmaset import VmaSet
+from mmapsim.physmem import ZERO_PFN, Frame, PhysicalMemory
+
+_OFF = PAGE_SIZE - 1
+
+
+class FileRefs(Protocol):
+    """How a VMA takes and drops its reference on an open file description."""
+
+    def get_file(self, ofd: OpenFile) -> None: ...
+
+    def put_file(self, ofd: OpenFile) -> None: ...
+
+
+class AddressSpace:
+    """The memory of one process (Linux's ``mm_struct``).
+
+    Invariant: every PTE lies inside a VMA and each mapped frame's ``mapcount``
+    counts it; every VMA is in its inode's ``mappings`` and holds a reference
+    on its open file description.
+    """
+
+    __slots__ = ("brk_start", "bus", "files", "pagecache", "physmem", "pid", "pt", "vmas")
+
+    def __init__(
+        self,
+        pid: int,
+        physmem: PhysicalMemory,
+        pagecache: PageCache,
+        bus: EventBus,
+        files: FileRefs,
+    ) -> None:
+        self.pid = pid
+        self.physmem = physmem
+        self.pagecache = pagecache
+        self.bus = bus
+        self.files = files
+        self.vmas = VmaSet()
+        self.pt: PageTable = {}
+        self.brk_start = 0
+
+    # -- the CPU ------------------------------------------------------------
+
+    def load(self, va: int, size: int) -> bytes:
+        """Read ``size`` bytes at ``va``, faulting pages in as needed."""
+        off = va & _OFF
+        if off + size <= PAGE_SIZE:
+            pte = self.pt.get(va >> PAGE_SHIFT)
+            if pte is None or not pte.readable:
+                pte = handle_fault(self, va, False)
+            return bytes(pte.frame.data[off : off + size])
+        out = bytearray()
+        end = va + size
+        while va < end:
+            off = va & _OFF
+            n = min(PAGE_SIZE - off, end - va)
+            pte = self.pt.get(va >> PAGE_SHIFT)
+            if pte is None or not pte.readable:
+                pte = handle_fault(self, va, False)
+            out += pte.frame.data[off : off + n]
+            va += n
+        return bytes(out)
+
+    def store(self, va: int, data: bytes | bytearray | memoryview) -> None:
+        """Write ``data`` at ``va``, faulting pages in (and copying them) as needed."""
+        size = len(data)
+        off = va & _OFF
+        if off + size <= PAGE_SIZE:
+            pte = self.pt.get(va >> PAGE_SHIFT)
+            if pte is None or not pte.writable:
+                pte = handle_fault(self, va, True)
+            pte.frame.data[off : off + size] = data
+            return
+        view = memoryview(data)
+        pos = 0
+        while pos < size:
+            off = (va + pos) & _OFF
+            n = min(PAGE_SIZE - off, size - pos)
+            pte = self.pt.get((va + pos) >> PAGE_SHIFT)
+            if pte is None or not pte.writable:
+                pte = handle_fault(self, va + pos, True)
+            pte.frame.data[off : off + n] = view[pos : pos + n]
+            pos += n
+
+    # -- page-table bookkeeping --------------------------------------------
+
+    def ptes_in(self, start: int, end: int) -> list[tuple[int, Pte]]:
+        """The ``(vpn, pte)`` pairs of ``[start, end)``, lowest first."""
+        first, last = start >> PAGE_SHIFT, end >> PAGE_SHIFT
+        pt = self.pt
+        if last - first <= len(pt):
+            return [(v, pt[v]) for v in range(first, last) if v in pt]
+        return sorted((v, p) for v, p in pt.items() if first <= v < last)
+
+    def unmap_frame(self, frame: Frame) -> None:
+        """Drop the reference one PTE held on ``frame``."""
+        if frame.pfn == ZERO_PFN:
+            return
+        frame.mapcount -= 1
+        if self.physmem.put(frame) and self.bus.active:
+            self.bus.emit(FrameFreed(frame.pfn))
+
+    def zap_range(self, start: int, end: int) -> None:
+        """Remove every PTE of ``[start, end)`` (zap_page_range)."""
+        for vpn, pte in self.ptes_in(start, end):
+            del self.pt[vpn]
+            if self.bus.active:
+                self.bus.emit(PageUnmapped(self.pid, vpn << PAGE_SHIFT, pte.frame.pfn))
+            self.unmap_frame(pte.frame)
+
+    # -- VMAs joining and leaving ------------------------------------------
+
+    def adopt(self, vma: Vma) -> None:
+        """Make ``vma`` (already in the VMA set) hold its file and inode references."""
+        vma.mm = self
+        if vma.inode is not None:
+            vma.inode.mappings.add(vma)
+        if vma.file is not None:
+            self.files.get_file(vma.file)
+
+    def forget(self, vma: Vma) -> None:
+        """Release what ``adopt`` took (the VMA has left the set)."""
+        vma.mm = None
+        if vma.inode is not None:
+            vma.inode.mappings.discard(vma)
+        if vma.file is not None:
+            self.files.put_file(vma.file)
+        elif vma.inode is not None and vma.inode.unreachable:
+            self.pagecache.release(vma.inode)
+
+    def split(self, vma: Vma, at: int) -> Vma:
+        """Split ``vma`` at ``at``; the new high part is adopted and returned."""
+        high = self.vmas.split(vma, at)
+        self.adopt(high)
+        return high
+
+    def try_merge(self, vma: Vma) -> Vma:
+        """Merge ``vma`` with its neighbours where Linux would; returns the survivor."""
+        prev = self.vmas.prev_of(vma)
+        if prev is not None and vma.can_merge_after(prev):
+            self.forget(self.vmas.merge_next(prev))
+            vma = prev
+        nxt = self.vmas.next_of(vma)
+        if nxt is not None and nxt.can_merge_after(vma):
+            self.forget(self.vmas.merge_next(vma))
+        return vma
+
+    def teardown(self) -> None:
+        """Remove every mapping (exit, exec)."""
+        for vma in self.vmas:
+            self.zap_range(vma.start, vma.end)
+            self.vmas.remove(vma)
+            self.forget(vma)

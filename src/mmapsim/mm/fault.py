@@ -1,0 +1,176 @@
+"""Page faults: what the kernel does when a load or store finds no usable PTE.
+
+Linux semantics (mm/memory.c), per kind of VMA:
+
+- private anonymous: a read maps the shared zero frame read-only; a write
+  allocates a zeroed frame (``do_anonymous_page``);
+- private file: a read maps the page-cache frame read-only, so the process sees
+  later changes to the file; a write copies it into a new anonymous frame
+  (``do_cow_fault``); a later write to a read-only private page copies it
+  unless this process alone maps an anonymous frame, which is reused
+  (``do_wp_page``);
+- shared file: the page-cache frame is mapped; a write marks it dirty and
+  updates the file's mtime (``page_mkwrite``); a clean page is mapped
+  read-only so that its first write is noticed (write-notify);
+- shared anonymous: as shared file, over the hidden shmem inode, with no
+  write-notify;
+- a page wholly beyond end of file gives SIGBUS; an address in no VMA, or an
+  access the VMA forbids, gives SIGSEGV; PROT_WRITE implies read (x86).
+
+A stack VMA grows down when an access lands below it, within RLIMIT_STACK and
+not closer than the guard gap to the VMA below.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import TYPE_CHECKING
+
+from mmapsim.constants import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
+from mmapsim.events import (
+    AnonPageAllocated,
+    CowCopy,
+    CowReuse,
+    PageFault,
+    SignalSent,
+    ZeroPageMapped,
+)
+from mmapsim.fs.inode import InodeKind
+from mmapsim.mm.layout import STACK_GUARD_GAP, STACK_RLIMIT
+from mmapsim.mm.pagetable import Pte
+from mmapsim.mm.vma import AnonVma, Vma, VmFlag
+from mmapsim.physmem import ZERO_PFN, Frame
+
+if TYPE_CHECKING:
+    from mmapsim.mm.address_space import AddressSpace
+
+
+class MemoryFault(Exception):
+    """The kernel answers an access with a signal (raised inside the kernel only)."""
+
+    def __init__(self, sig: signal.Signals, va: int, reason: str) -> None:
+        super().__init__(f"{sig.name} at {va:#x}: {reason}")
+        self.signal = sig
+        self.va = va
+        self.reason = reason
+
+
+def _kill(mm: AddressSpace, sig: signal.Signals, va: int, reason: str) -> MemoryFault:
+    if mm.bus.active:
+        mm.bus.emit(SignalSent(mm.pid, sig.name, va, reason))
+    return MemoryFault(sig, va, reason)
+
+
+def handle_fault(mm: AddressSpace, va: int, write: bool) -> Pte:
+    """Resolve a fault at ``va`` and return the PTE, or raise MemoryFault."""
+    vma = mm.vmas.find(va)
+    if vma is None:
+        vma = _expand_stack(mm, va)
+        if vma is None:
+            raise _kill(mm, signal.SIGSEGV, va, "no mapping at this address")
+    if not (vma.writable if write else vma.readable):
+        raise _kill(mm, signal.SIGSEGV, va, "access not allowed by the mapping's protection")
+    vpn = va >> PAGE_SHIFT
+    pte = mm.pt.get(vpn)
+    major = False
+    if pte is None:
+        pte, major = _fault_missing(mm, vma, va, write)
+        mm.pt[vpn] = pte
+    elif write:
+        _fault_write_protected(mm, vma, va, pte)
+    if mm.bus.active:
+        mm.bus.emit(PageFault(mm.pid, va & PAGE_MASK, write, major))
+    return pte
+
+
+def _fault_missing(mm: AddressSpace, vma: Vma, va: int, write: bool) -> tuple[Pte, bool]:
+    """No PTE yet: fill it from the zero frame, a new frame or the page cache."""
+    if vma.inode is None:
+        return _fault_anonymous(mm, vma, va, write), False
+    inode = vma.inode
+    pgoff = vma.pgoff_of(va)
+    if pgoff >= (inode.size + PAGE_SIZE - 1) >> PAGE_SHIFT:
+        raise _kill(mm, signal.SIGBUS, va, "page wholly beyond the end of the file")
+    frame, major = mm.pagecache.find_or_read(inode, pgoff)
+    if vma.shared:
+        writable = write or (vma.writable and inode.kind is InodeKind.SHMEM)
+        if write:
+            _dirty(mm, frame)
+        return _map(mm, frame, writable), major
+    if not write:
+        return _map(mm, frame, False), major
+    return _map(mm, _copy(mm, vma, va, frame), True), major
+
+
+def _fault_anonymous(mm: AddressSpace, vma: Vma, va: int, write: bool) -> Pte:
+    if not write:
+        if mm.bus.active:
+            mm.bus.emit(ZeroPageMapped(mm.pid, va & PAGE_MASK, ZERO_PFN))
+        return Pte(mm.physmem.zero_frame, True, False)
+    frame = mm.physmem.alloc()
+    if vma.anon_vma is None:
+        vma.anon_vma = AnonVma()
+    if mm.bus.active:
+        mm.bus.emit(AnonPageAllocated(mm.pid, va & PAGE_MASK, frame.pfn))
+    return _map(mm, frame, True)
+
+
+def _fault_write_protected(mm: AddressSpace, vma: Vma, va: int, pte: Pte) -> None:
+    """A store to a present read-only PTE in a writable VMA."""
+    frame = pte.frame
+    if vma.shared:
+        _dirty(mm, frame)
+        pte.writable = True
+        return
+    if frame.is_anon and frame.mapcount == 1 and frame.refcount == 1:
+        pte.writable = True
+        if mm.bus.active:
+            mm.bus.emit(CowReuse(mm.pid, va & PAGE_MASK, frame.pfn))
+        return
+    copy = _copy(mm, vma, va, frame)
+    mm.unmap_frame(frame)
+    copy.mapcount += 1
+    mm.physmem.get(copy)
+    pte.frame = copy
+    pte.writable = True
+
+
+def _copy(mm: AddressSpace, vma: Vma, va: int, frame: Frame) -> Frame:
+    """Copy-on-write: a new anonymous frame with ``frame``'s bytes."""
+    copy = mm.physmem.alloc(None if frame.pfn == ZERO_PFN else bytearray(frame.data))
+    if vma.anon_vma is None:
+        vma.anon_vma = AnonVma()
+    if mm.bus.active:
+        mm.bus.emit(CowCopy(mm.pid, va & PAGE_MASK, frame.pfn, copy.pfn))
+    return copy
+
+
+def _map(mm: AddressSpace, frame: Frame, writable: bool) -> Pte:
+    frame.mapcount += 1
+    mm.physmem.get(frame)
+    return Pte(frame, True, writable)
+
+
+def _dirty(mm: AddressSpace, frame: Frame) -> None:
+    """page_mkwrite: the first store to a clean shared page dirties it."""
+    inode = frame.inode
+    if inode is None:
+        return
+    mm.pagecache.set_dirty(frame)
+    if inode.kind is InodeKind.REGULAR:
+        inode.touch(mm.pagecache.clock.now_ns())
+
+
+def _expand_stack(mm: AddressSpace, va: int) -> Vma | None:
+    """Grow a VM_GROWSDOWN VMA down to cover ``va``, as expand_downwards does."""
+    stack = mm.vmas.find_from(va)
+    if stack is None or not stack.flags & VmFlag.GROWSDOWN:
+        return None
+    new_start = va & PAGE_MASK
+    if stack.end - new_start > STACK_RLIMIT:
+        return None
+    prev = mm.vmas.prev_of(stack)
+    if prev is not None and new_start - prev.end < STACK_GUARD_GAP:
+        return None
+    mm.vmas.extend_down(stack, new_start)
+    return stack

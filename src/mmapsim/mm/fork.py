@@ -1,0 +1,42 @@
+"""fork's copy of an address space (dup_mmap, copy_page_range).
+
+Linux semantics: the child gets a copy of every VMA (``VM_LOCKED`` is not
+inherited) holding the same files.  Page-table entries are copied only for
+VMAs that have anonymous pages (an ``anon_vma``); shared mappings and
+untouched private file mappings are left for the child to fault in from the
+page cache.  A private page that was writable becomes read-only in both
+processes: the first of them to write it gets a copy (copy-on-write).  Shared
+pages stay shared.
+"""
+
+from __future__ import annotations
+
+from mmapsim.mm.address_space import AddressSpace
+from mmapsim.mm.pagetable import Pte
+from mmapsim.mm.vma import AnonVma, Vma, VmFlag
+from mmapsim.physmem import ZERO_PFN
+
+
+def dup_mmap(parent: AddressSpace, child: AddressSpace) -> None:
+    """Fill the empty ``child`` with a copy-on-write copy of ``parent``."""
+    child.brk_start = parent.brk_start
+    for vma in parent.vmas:
+        twin = vma.copy()
+        twin.set_flags(vma.flags & ~VmFlag.LOCKED)
+        child.vmas.insert(twin)
+        child.adopt(twin)
+        if vma.anon_vma is not None:
+            twin.anon_vma = AnonVma()
+            _copy_ptes(parent, child, vma)
+
+
+def _copy_ptes(parent: AddressSpace, child: AddressSpace, vma: Vma) -> None:
+    cow = not vma.shared
+    for vpn, pte in parent.ptes_in(vma.start, vma.end):
+        frame = pte.frame
+        if cow and pte.writable:
+            pte.writable = False
+        if frame.pfn != ZERO_PFN:
+            frame.mapcount += 1
+            parent.physmem.get(frame)
+        child.pt[vpn] = Pte(frame, pte.readable, pte.writable)

@@ -1,0 +1,134 @@
+"""Making and removing mappings: placement, mmap_region, munmap, populate.
+
+Linux semantics:
+
+- placement (``arch_get_unmapped_area_topdown``): a free hint is used exactly
+  (rounded down to a page); otherwise the highest free gap below ``mmap_base``
+  that fits, and if none does, the lowest gap above ``TASK_UNMAPPED_BASE``;
+- ``mmap_region``: a MAP_FIXED mapping first unmaps whatever was there, then
+  the new VMA merges with compatible neighbours;
+- ``munmap``: any page-aligned range, across holes and several VMAs, splitting
+  the VMAs at its ends; the page cache keeps the data of shared pages;
+- populate (MAP_POPULATE, MAP_LOCKED): faults every page in now, writing for a
+  private writable mapping; errors (such as pages beyond end of file) are
+  ignored, as ``mm_populate`` ignores them.
+"""
+
+from __future__ import annotations
+
+from mmapsim.constants import PAGE_SIZE
+from mmapsim.fs.file import OpenFile
+from mmapsim.fs.inode import Inode
+from mmapsim.mm.address_space import AddressSpace
+from mmapsim.mm.fault import MemoryFault, handle_fault
+from mmapsim.mm.layout import MMAP_BASE, MMAP_LEGACY_BASE, MMAP_MIN_ADDR, TASK_SIZE
+from mmapsim.mm.vma import Vma, VmFlag
+from mmapsim.mm.vmaset import vm_start_gap
+
+#: The size of a huge page (PMD) on x86-64.
+PMD_SIZE = 2 * 1024 * 1024
+
+
+def hint_is_free(mm: AddressSpace, addr: int, length: int) -> bool:
+    """Whether a hint can be used as it is (mmap_address_hint_valid + find_vma)."""
+    if addr < MMAP_MIN_ADDR or TASK_SIZE - length < addr:
+        return False
+    nxt = mm.vmas.find_from(addr)
+    return nxt is None or addr + length <= vm_start_gap(nxt)
+
+
+def get_unmapped_area(mm: AddressSpace, addr: int, length: int, thp: bool) -> int | None:
+    """Where a new non-fixed mapping of ``length`` bytes goes, or None if nowhere.
+
+    ``thp``: a private anonymous mapping, which Linux places on a 2 MiB boundary
+    when its length is a multiple of 2 MiB and there is no hint
+    (``thp_get_unmapped_area``).
+    """
+    if length > TASK_SIZE:
+        return None
+    if addr and hint_is_free(mm, addr, length):
+        return addr
+    if thp and not addr and length % PMD_SIZE == 0:
+        padded = _search(mm, length + PMD_SIZE)
+        if padded is not None:
+            off_sub = -padded & (PMD_SIZE - 1)
+            return padded + (PMD_SIZE if off_sub == 0 else off_sub)
+    return _search(mm, length)
+
+
+def _search(mm: AddressSpace, length: int) -> int | None:
+    found = _topdown(mm, length, max(PAGE_SIZE, MMAP_MIN_ADDR), MMAP_BASE)
+    if found is None:
+        found = _bottomup(mm, length, MMAP_LEGACY_BASE, TASK_SIZE)
+    return found
+
+
+def _topdown(mm: AddressSpace, length: int, low: int, high: int) -> int | None:
+    straddling = mm.vmas.gap_at(high - 1)
+    if straddling is not None:
+        gap_start, _ = straddling
+        if high - max(gap_start, low) >= length:
+            return high - length
+    end = mm.vmas.gaps.highest_fit(length, low, high)
+    return None if end is None else end - length
+
+
+def _bottomup(mm: AddressSpace, length: int, low: int, high: int) -> int | None:
+    for gap_start, gap_end in mm.vmas.gaps.all():
+        start = max(gap_start, low)
+        if min(gap_end, high) - start >= length:
+            return start
+    return None
+
+
+def map_region(
+    mm: AddressSpace,
+    start: int,
+    length: int,
+    flags: VmFlag,
+    pgoff: int,
+    file: OpenFile | None,
+    inode: Inode | None,
+) -> Vma:
+    """mmap_region: replace ``[start, start+length)`` with a new VMA and merge it."""
+    unmap(mm, start, start + length)
+    vma = Vma(start, start + length, flags, pgoff, file, inode)
+    mm.vmas.insert(vma)
+    mm.adopt(vma)
+    return mm.try_merge(vma)
+
+
+def unmap(mm: AddressSpace, start: int, end: int) -> None:
+    """do_munmap: remove ``[start, end)``, splitting VMAs at its ends."""
+    for vma in mm.vmas.overlapping(start, end):
+        if vma.start < start:
+            vma = mm.split(vma, start)
+        if vma.end > end:
+            mm.split(vma, end)
+        mm.zap_range(vma.start, vma.end)
+        mm.vmas.remove(vma)
+        mm.forget(vma)
+
+
+def splits_needed(mm: AddressSpace, start: int, end: int) -> bool:
+    """Whether munmap of ``[start, end)`` must cut one VMA in two (map_count check)."""
+    vma = mm.vmas.find(start)
+    return vma is not None and vma.start < start and end < vma.end
+
+
+def populate(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
+    """Fault in every page of ``[start, end)`` now (MAP_POPULATE, MAP_LOCKED)."""
+    if not vma.flags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC):
+        return
+    write = bool(vma.flags & VmFlag.WRITE) and not vma.shared
+    if vma.inode is not None:
+        file_pages = (vma.inode.size + PAGE_SIZE - 1) // PAGE_SIZE
+        end = min(end, max(start, vma.start + (file_pages - vma.pgoff) * PAGE_SIZE))
+    for va in range(start, end, PAGE_SIZE):
+        pte = mm.pt.get(va >> 12)
+        if pte is not None and (pte.writable or not write):
+            continue
+        try:
+            handle_fault(mm, va, write)
+        except MemoryFault:
+            return

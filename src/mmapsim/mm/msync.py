@@ -1,0 +1,49 @@
+"""msync's walk over an address space (mm/msync.c).
+
+Linux semantics: walk the VMAs of ``[start, end)``; for MS_SYNC, write back the
+dirty page-cache pages of every shared file mapping in the range (what
+``vfs_fsync_range`` does for that file range); MS_ASYNC does nothing more,
+since dirty pages are already in the page cache where ``read()`` sees them;
+MS_INVALIDATE fails with EBUSY over a locked VMA and otherwise does nothing
+(the page cache is coherent).  Holes in the range are skipped but make the
+call fail with ENOMEM at the end; with plain MS_ASYNC a leading hole fails at
+once.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from mmapsim.constants import MsFlag
+from mmapsim.fs.inode import InodeKind
+from mmapsim.mm.address_space import AddressSpace
+from mmapsim.mm.vma import VmFlag
+
+
+def sync_range(mm: AddressSpace, start: int, end: int, flags: MsFlag) -> int:
+    """Do msync's work on ``[start, end)``; returns 0 or the errno to fail with."""
+    unmapped_error = 0
+    vma = mm.vmas.find_from(start)
+    while True:
+        if vma is None:
+            return errno.ENOMEM
+        if start < vma.start:
+            if flags == MsFlag.ASYNC:
+                return errno.ENOMEM
+            start = vma.start
+            if start >= end:
+                return errno.ENOMEM
+            unmapped_error = errno.ENOMEM
+        if flags & MsFlag.INVALIDATE and vma.flags & VmFlag.LOCKED:
+            return errno.EBUSY
+        first = vma.pgoff_of(start)
+        last = vma.pgoff_of(min(end, vma.end) - 1)
+        start = vma.end
+        inode = vma.inode
+        syncable = inode is not None and inode.kind is InodeKind.REGULAR
+        if flags & MsFlag.SYNC and vma.shared and syncable:
+            assert inode is not None
+            mm.pagecache.writeback(inode, first, last + 1)
+        if start >= end:
+            return unmapped_error
+        vma = mm.vmas.find_from(start)

@@ -1,0 +1,128 @@
+"""/proc/<pid>/maps and /proc/<pid>/smaps, in the kernel's own text format.
+
+``maps`` (fs/proc/task_mmu.c, ``show_map_vma``): one line per VMA,
+``start-end perms offset major:minor inode``, then the name padded to column
+73: the file's path (`` (deleted)`` once unlinked), ``/dev/zero (deleted)`` for
+shared anonymous memory, ``[heap]``/``[stack]``, or nothing.
+
+``smaps`` adds the page counts of each VMA: Rss and Pss; shared (mapped by more
+than one process) or private; clean or dirty (a dirty page-cache page, or any
+anonymous page); Anonymous; Locked; and the VmFlags mnemonics.  The zero frame
+is not counted, as on Linux.
+"""
+
+from __future__ import annotations
+
+from mmapsim.constants import PAGE_SHIFT
+from mmapsim.mm.address_space import AddressSpace
+from mmapsim.mm.vma import SMAPS_FLAG_NAMES, Vma, VmFlag
+from mmapsim.physmem import ZERO_PFN
+
+_NAME_COLUMN = 72
+_PSS_SHIFT = 12
+
+
+def vma_name(vma: Vma) -> str:
+    """What maps shows in the last column for ``vma``."""
+    if vma.name:
+        return vma.name
+    if vma.file is not None:
+        deleted = vma.file.inode.nlink == 0
+        return vma.file.path + (" (deleted)" if deleted else "")
+    if vma.inode is not None:
+        return "/dev/zero (deleted)"
+    return ""
+
+
+def maps_line(vma: Vma) -> str:
+    """One line of /proc/<pid>/maps (without the newline)."""
+    f = vma.flags
+    perms = (
+        ("r" if f & VmFlag.READ else "-")
+        + ("w" if f & VmFlag.WRITE else "-")
+        + ("x" if f & VmFlag.EXEC else "-")
+        + ("s" if f & VmFlag.MAYSHARE else "p")
+    )
+    backing = vma.file.inode if vma.file is not None else vma.inode
+    if backing is not None:
+        offset, dev, ino = vma.pgoff << PAGE_SHIFT, backing.dev, backing.ino
+    else:
+        offset, dev, ino = 0, 0, 0
+    line = (
+        f"{vma.start:08x}-{vma.end:08x} {perms} {offset:08x} {dev >> 8:02x}:{dev & 0xFF:02x} {ino} "
+    )
+    name = vma_name(vma)
+    if name:
+        line = line.ljust(_NAME_COLUMN) + " " + name
+    return line
+
+
+def render_maps(mm: AddressSpace) -> str:
+    """The whole text of /proc/<pid>/maps."""
+    return "".join(maps_line(vma) + "\n" for vma in mm.vmas)
+
+
+def _counts(mm: AddressSpace, vma: Vma) -> dict[str, int]:
+    """smaps_account over the VMA's present pages, in bytes (Pss fixed-point)."""
+    c = dict.fromkeys(("rss", "pss", "pss_dirty", "sc", "sd", "pc", "pd", "anon", "locked"), 0)
+    page = 1 << PAGE_SHIFT
+    for _, pte in mm.ptes_in(vma.start, vma.end):
+        frame = pte.frame
+        if frame.pfn == ZERO_PFN:
+            continue
+        dirty = frame.dirty or frame.inode is None
+        share = (page << _PSS_SHIFT) // max(1, frame.mapcount)
+        c["rss"] += page
+        c["pss"] += share
+        c["pss_dirty"] += share if dirty else 0
+        key = ("s" if frame.mapcount >= 2 else "p") + ("d" if dirty else "c")
+        c[key] += page
+        c["anon"] += page if frame.inode is None else 0
+        c["locked"] += share if vma.flags & VmFlag.LOCKED else 0
+    return c
+
+
+def smaps_entry(mm: AddressSpace, vma: Vma) -> str:
+    """The smaps block of one VMA."""
+    c = _counts(mm, vma)
+    kb = 1024
+    fields = [
+        ("Size", vma.length // kb),
+        ("KernelPageSize", 4),
+        ("MMUPageSize", 4),
+        ("Rss", c["rss"] // kb),
+        ("Pss", c["pss"] >> (_PSS_SHIFT + 10)),
+        ("Pss_Dirty", c["pss_dirty"] >> (_PSS_SHIFT + 10)),
+        ("Shared_Clean", c["sc"] // kb),
+        ("Shared_Dirty", c["sd"] // kb),
+        ("Private_Clean", c["pc"] // kb),
+        ("Private_Dirty", c["pd"] // kb),
+        ("Referenced", c["rss"] // kb),
+        ("Anonymous", c["anon"] // kb),
+    ]
+    fields += [(name, 0) for name in _ZERO_FIELDS]
+    fields.append(("Locked", c["locked"] >> (_PSS_SHIFT + 10)))
+    lines = [maps_line(vma)]
+    lines += [f"{name + ':':<16}{value:>8} kB" for name, value in fields]
+    lines.append(f"{'THPeligible:':<16}{0}")
+    names = "".join(m + " " for bit, m in SMAPS_FLAG_NAMES if vma.flags & bit)
+    lines.append(f"VmFlags: {names}")
+    return "\n".join(lines) + "\n"
+
+
+_ZERO_FIELDS = (
+    "KSM",
+    "LazyFree",
+    "AnonHugePages",
+    "ShmemPmdMapped",
+    "FilePmdMapped",
+    "Shared_Hugetlb",
+    "Private_Hugetlb",
+    "Swap",
+    "SwapPss",
+)
+
+
+def render_smaps(mm: AddressSpace) -> str:
+    """The whole text of /proc/<pid>/smaps."""
+    return "".join(smaps_entry(mm, vma) for vma in mm.vmas)

@@ -1,0 +1,56 @@
+"""mprotect's work on an address space: mprotect_fixup and change_protection.
+
+Linux semantics (mm/mprotect.c): the range's VMAs are split at its ends, get
+their new flags, and merge with neighbours that now match.  Making a private
+mapping writable charges it (``VM_ACCOUNT``).  Existing PTEs follow the new
+protection: removing PROT_WRITE write-protects them; adding it makes writable
+only the pages that need no fault first (a dirty shared page, an anonymous
+page that this process alone maps); others fault on their next store (a
+copy-on-write copy, or write-notify dirtying).
+"""
+
+from __future__ import annotations
+
+from mmapsim.fs.inode import InodeKind
+from mmapsim.mm.address_space import AddressSpace
+from mmapsim.mm.pagetable import Pte
+from mmapsim.mm.vma import Vma, VmFlag
+
+
+def new_flags(vma: Vma, prot_bits: VmFlag) -> VmFlag:
+    """The VMA's flags with its READ/WRITE/EXEC replaced, charged as Linux does."""
+    flags = (vma.flags & ~(VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC)) | prot_bits
+    charged = VmFlag.ACCOUNT | VmFlag.WRITE | VmFlag.SHARED | VmFlag.NORESERVE
+    if prot_bits & VmFlag.WRITE and not vma.flags & charged:
+        flags |= VmFlag.ACCOUNT
+    return flags
+
+
+def mprotect_fixup(mm: AddressSpace, vma: Vma, start: int, end: int, flags: VmFlag) -> Vma:
+    """Give ``[start, end)`` of ``vma`` new flags; returns the VMA now holding ``end-1``."""
+    if flags == vma.flags:
+        return vma
+    if vma.start < start:
+        vma = mm.split(vma, start)
+    if vma.end > end:
+        mm.split(vma, end)
+    vma.set_flags(flags)
+    for _, pte in mm.ptes_in(vma.start, vma.end):
+        _change_pte(vma, pte)
+    return mm.try_merge(vma)
+
+
+def _change_pte(vma: Vma, pte: Pte) -> None:
+    pte.readable = vma.readable
+    if not vma.writable:
+        pte.writable = False
+    elif not pte.writable:
+        pte.writable = _writable_without_fault(vma, pte)
+
+
+def _writable_without_fault(vma: Vma, pte: Pte) -> bool:
+    frame = pte.frame
+    if vma.shared:
+        inode = frame.inode
+        return inode is not None and (inode.kind is InodeKind.SHMEM or frame.dirty)
+    return frame.is_anon and frame.mapcount == 1 and frame.refcount == 1

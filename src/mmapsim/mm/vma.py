@@ -1,0 +1,166 @@
+"""Virtual memory areas: one contiguous range of an address space with one meaning.
+
+A VMA is ``[start, end)`` with the flags of Linux's ``vm_flags`` (what is
+allowed now, what mprotect may allow later, shared or private, locked,
+accounted), what backs it (an open file description at page offset ``pgoff``,
+the hidden inode of shared anonymous memory, or nothing for private anonymous
+memory) and, for private mappings, the ``anon_vma`` that groups its anonymous
+pages.  Two VMAs merge exactly when Linux's ``is_mergeable_vma`` and
+``is_mergeable_anon_vma`` would let them.
+"""
+
+from __future__ import annotations
+
+from enum import IntFlag
+from typing import TYPE_CHECKING
+
+from mmapsim.constants import PAGE_SHIFT, Prot
+
+if TYPE_CHECKING:
+    from mmapsim.fs.file import OpenFile
+    from mmapsim.fs.inode import Inode
+    from mmapsim.mm.address_space import AddressSpace
+
+
+class VmFlag(IntFlag):
+    """Linux's ``vm_flags`` bits that this kernel models (include/linux/mm.h)."""
+
+    READ = 0x1
+    WRITE = 0x2
+    EXEC = 0x4
+    SHARED = 0x8
+    MAYREAD = 0x10
+    MAYWRITE = 0x20
+    MAYEXEC = 0x40
+    MAYSHARE = 0x80
+    GROWSDOWN = 0x100
+    LOCKED = 0x2000
+    ACCOUNT = 0x100000
+    NORESERVE = 0x200000
+
+
+PROT_BITS = VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC
+
+#: The abbreviations of /proc/<pid>/smaps's VmFlags line, in the kernel's order.
+SMAPS_FLAG_NAMES = (
+    (VmFlag.READ, "rd"),
+    (VmFlag.WRITE, "wr"),
+    (VmFlag.EXEC, "ex"),
+    (VmFlag.SHARED, "sh"),
+    (VmFlag.MAYREAD, "mr"),
+    (VmFlag.MAYWRITE, "mw"),
+    (VmFlag.MAYEXEC, "me"),
+    (VmFlag.MAYSHARE, "ms"),
+    (VmFlag.GROWSDOWN, "gd"),
+    (VmFlag.LOCKED, "lo"),
+    (VmFlag.ACCOUNT, "ac"),
+    (VmFlag.NORESERVE, "nr"),
+)
+
+
+def prot_to_vm(prot: Prot) -> VmFlag:
+    """calc_vm_prot_bits: PROT_* to VM_READ/WRITE/EXEC."""
+    return VmFlag(int(prot) & 0x7)
+
+
+class AnonVma:
+    """Groups the anonymous pages of related private VMAs (Linux's anon_vma)."""
+
+    __slots__ = ("id",)
+    _next = 1
+
+    def __init__(self) -> None:
+        self.id = AnonVma._next
+        AnonVma._next += 1
+
+
+class Vma:
+    """One virtual memory area.
+
+    Invariants: ``start < end``, both page aligned; ``inode`` is the file's (or
+    the shmem) inode when the VMA is file-backed or shared anonymous, else None;
+    ``readable``/``writable``/``shared`` mirror ``flags``.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "anon_vma",
+        "end",
+        "file",
+        "flags",
+        "inode",
+        "mm",
+        "name",
+        "pgoff",
+        "readable",
+        "shared",
+        "start",
+        "writable",
+    )
+
+    def __init__(
+        self,
+        start: int,
+        end: int,
+        flags: VmFlag,
+        pgoff: int,
+        file: OpenFile | None = None,
+        inode: Inode | None = None,
+        name: str = "",
+    ) -> None:
+        self.start = start
+        self.end = end
+        self.pgoff = pgoff
+        self.file = file
+        self.inode = inode
+        self.name = name
+        self.anon_vma: AnonVma | None = None
+        self.mm: AddressSpace | None = None
+        self.flags = flags
+        self.readable = self.writable = self.shared = False
+        self.set_flags(flags)
+
+    def set_flags(self, flags: VmFlag) -> None:
+        """Change ``flags`` and the cached booleans the fault path reads."""
+        self.flags = flags
+        # x86 without protection keys: write and exec both imply read
+        self.readable = bool(flags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))
+        self.writable = bool(flags & VmFlag.WRITE)
+        self.shared = bool(flags & VmFlag.SHARED)
+
+    @property
+    def is_anonymous(self) -> bool:
+        """Private anonymous memory: no file, no shmem inode."""
+        return self.inode is None
+
+    @property
+    def may_share(self) -> bool:
+        return bool(self.flags & VmFlag.MAYSHARE)
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+    def pgoff_of(self, va: int) -> int:
+        """The file page offset that ``va`` maps."""
+        return self.pgoff + ((va - self.start) >> PAGE_SHIFT)
+
+    def copy(self) -> Vma:
+        """An identical VMA (for splitting and fork); the caller fixes references."""
+        twin = Vma(self.start, self.end, self.flags, self.pgoff, self.file, self.inode, self.name)
+        twin.anon_vma = self.anon_vma
+        return twin
+
+    def can_merge_after(self, prev: Vma) -> bool:
+        """Whether ``prev`` (ending where this starts) and this VMA may be one VMA."""
+        if prev.end != self.start or prev.flags != self.flags or prev.file is not self.file:
+            return False
+        if prev.inode is not self.inode or prev.name != self.name:
+            return False
+        both = prev.anon_vma is not None and self.anon_vma is not None
+        if both and prev.anon_vma is not self.anon_vma:
+            return False
+        return prev.pgoff + ((prev.end - prev.start) >> PAGE_SHIFT) == self.pgoff
+
+    def __repr__(self) -> str:
+        return f"<Vma {self.start:#x}-{self.end:#x} {int(self.flags):#x} pgoff={self.pgoff}>"

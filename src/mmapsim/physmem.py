@@ -1,0 +1,99 @@
+"""Physical memory: page frames, their reference and map counts, the zero frame.
+
+A frame is either *anonymous* (private memory of processes, made by a write
+fault or a copy-on-write copy) or a *page-cache* frame that belongs to an inode
+at a page offset.  The one *zero frame* backs every untouched anonymous page
+that has only been read; it is never freed, never written, and (as on Linux)
+never counted in a mapping's Rss.
+
+Counts, as Linux keeps them:
+
+- ``mapcount``: the page-table entries that map the frame, in every process;
+- ``refcount``: ``mapcount`` plus one while the frame sits in a page cache.
+
+A frame returns to the free list when its ``refcount`` drops to zero.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mmapsim.constants import PAGE_SIZE
+from mmapsim.errors import KernelPanic
+
+if TYPE_CHECKING:
+    from mmapsim.fs.inode import Inode
+
+ZERO_PFN = 0x1000
+
+
+class Frame:
+    """One physical page frame.
+
+    Invariant: ``refcount == mapcount + (1 if in its inode's page cache else 0)``.
+    """
+
+    __slots__ = ("data", "dirty", "inode", "mapcount", "pfn", "pgoff", "refcount")
+
+    def __init__(self, pfn: int, data: bytearray) -> None:
+        self.pfn = pfn
+        self.data = data
+        self.mapcount = 0
+        self.refcount = 0
+        self.inode: Inode | None = None
+        self.pgoff = 0
+        self.dirty = False
+
+    @property
+    def is_anon(self) -> bool:
+        """True for private anonymous memory (not page cache, not the zero frame)."""
+        return self.inode is None and self.pfn != ZERO_PFN
+
+    def __repr__(self) -> str:
+        owner = "anon" if self.inode is None else f"ino {self.inode.ino} pgoff {self.pgoff}"
+        return f"<Frame {self.pfn:#x} {owner} map={self.mapcount} ref={self.refcount}>"
+
+
+class PhysicalMemory:
+    """The frame allocator: a free list of frame numbers and the live frames."""
+
+    __slots__ = ("_free_pfns", "_next_pfn", "frames", "zero_frame")
+
+    def __init__(self) -> None:
+        self.zero_frame = Frame(ZERO_PFN, bytearray(PAGE_SIZE))
+        self.zero_frame.refcount = 1  # pinned forever
+        self.frames: dict[int, Frame] = {}
+        self._free_pfns: list[int] = []
+        self._next_pfn = ZERO_PFN + 1
+
+    def alloc(self, data: bytearray | None = None) -> Frame:
+        """A new frame holding ``data`` (zero-filled when None), with no references."""
+        pfn = self._free_pfns.pop() if self._free_pfns else self._take_pfn()
+        frame = Frame(pfn, bytearray(PAGE_SIZE) if data is None else data)
+        self.frames[pfn] = frame
+        return frame
+
+    def _take_pfn(self) -> int:
+        pfn = self._next_pfn
+        self._next_pfn += 1
+        return pfn
+
+    def get(self, frame: Frame) -> None:
+        """Take one reference on ``frame``."""
+        frame.refcount += 1
+
+    def put(self, frame: Frame) -> bool:
+        """Drop one reference; free the frame at zero.  Returns True if it was freed."""
+        frame.refcount -= 1
+        if frame.refcount > 0 or frame.pfn == ZERO_PFN:
+            return False
+        if frame.refcount < 0 or frame.mapcount:
+            raise KernelPanic("physmem.put", f"{frame!r} freed while still referenced")
+        del self.frames[frame.pfn]
+        self._free_pfns.append(frame.pfn)
+        return True
+
+    @property
+    def nr_used(self) -> int:
+        """How many frames are in use (the zero frame excluded)."""
+        return len(self.frames)

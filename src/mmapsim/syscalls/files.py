@@ -1,0 +1,248 @@
+"""The file system calls: open, close, read, write, pread, pwrite, lseek,
+ftruncate, fsync, unlink, pipe, chmod, fstat.
+
+POSIX semantics as Linux implements them, through the page cache: a
+``write()`` is visible at once to every shared mapping of the file, and a store
+through a shared mapping at once to ``read()``.  Processes run as root: read
+and write permission is always granted.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+
+from mmapsim.constants import OpenFlag
+from mmapsim.errors import syscall_error
+from mmapsim.fs.file import OpenFile
+from mmapsim.fs.inode import Inode, InodeKind
+from mmapsim.fs.pipe import Pipe
+from mmapsim.kernel import Kernel, Task
+
+UMASK = 0o022
+MAX_RW_COUNT = 0x7FFFF000
+SEEK_DATA, SEEK_HOLE = 3, 4
+
+
+@dataclass(frozen=True, slots=True)
+class StatResult:
+    """What fstat(2) reports (the fields of ``os.stat_result`` that matter here)."""
+
+    st_mode: int
+    st_ino: int
+    st_dev: int
+    st_nlink: int
+    st_size: int
+    st_blocks: int
+    st_atime_ns: int
+    st_mtime_ns: int
+    st_ctime_ns: int
+
+
+def sys_open(k: Kernel, task: Task, path: str, flags: int, mode: int) -> int:
+    """Implements open(2) (flags O_RDONLY/WRONLY/RDWR, CREAT, EXCL, TRUNC, APPEND,
+    DIRECTORY, CLOEXEC)."""
+    oflags = OpenFlag(flags)
+    inode = _open_inode(k, path, oflags, mode)
+    acc = oflags & OpenFlag.ACCMODE
+    if inode.kind is InodeKind.DIRECTORY and (acc != OpenFlag.RDONLY or oflags & OpenFlag.CREAT):
+        raise syscall_error(errno.EISDIR)
+    if oflags & OpenFlag.DIRECTORY and inode.kind is not InodeKind.DIRECTORY:
+        raise syscall_error(errno.ENOTDIR)
+    if oflags & OpenFlag.TRUNC and inode.kind is InodeKind.REGULAR:
+        k.pagecache.resize(inode, 0)
+        inode.touch(k.clock.now_ns())
+    ofd = OpenFile(inode, oflags, inode.name)
+    return k.install_fd(task, ofd, bool(oflags & OpenFlag.CLOEXEC))
+
+
+def _open_inode(k: Kernel, path: str, flags: OpenFlag, mode: int) -> Inode:
+    try:
+        inode = k.fs.lookup(path)
+    except OSError as e:
+        if e.errno != errno.ENOENT or not flags & OpenFlag.CREAT:
+            raise
+        return k.fs.create(path, mode & ~UMASK & 0o7777)
+    if flags & OpenFlag.CREAT and flags & OpenFlag.EXCL:
+        raise syscall_error(errno.EEXIST)
+    return inode
+
+
+def sys_close(k: Kernel, task: Task, fd: int) -> None:
+    """Implements close(2): the fd goes; mappings of the file stay."""
+    entry = task.fds.entries.pop(fd, None)
+    if entry is None:
+        raise syscall_error(errno.EBADF)
+    k.drop_fd(entry.file)
+
+
+def _readable(k: Kernel, task: Task, fd: int) -> OpenFile:
+    ofd = k.fd_file(task, fd)
+    if not ofd.readable:
+        raise syscall_error(errno.EBADF)
+    if ofd.inode.kind is InodeKind.DIRECTORY:
+        raise syscall_error(errno.EISDIR)
+    return ofd
+
+
+def _writable(k: Kernel, task: Task, fd: int) -> OpenFile:
+    ofd = k.fd_file(task, fd)
+    if not ofd.writable:
+        raise syscall_error(errno.EBADF)
+    return ofd
+
+
+def _read_at(k: Kernel, ofd: OpenFile, count: int, offset: int) -> bytes:
+    inode = ofd.inode
+    count = min(count, MAX_RW_COUNT)
+    if inode.pipe is not None:
+        return inode.pipe.read(count)
+    if inode.kind is InodeKind.CHARDEV:
+        return bytes(count) if inode.name == "/dev/zero" else b""
+    if offset >= inode.size:
+        return b""
+    return k.pagecache.read(inode, offset, count)
+
+
+def _write_at(k: Kernel, ofd: OpenFile, data: bytes | bytearray | memoryview, offset: int) -> int:
+    inode = ofd.inode
+    if inode.pipe is not None:
+        return inode.pipe.write(data)
+    if inode.kind is InodeKind.CHARDEV:
+        return len(data)
+    return k.pagecache.write(inode, offset, bytes(data[:MAX_RW_COUNT]))
+
+
+def sys_read(k: Kernel, task: Task, fd: int, count: int) -> bytes:
+    """Implements read(2) at the file position, which advances."""
+    ofd = _readable(k, task, fd)
+    data = _read_at(k, ofd, count, ofd.pos)
+    if ofd.inode.is_regular:
+        ofd.pos += len(data)
+    return data
+
+
+def sys_write(k: Kernel, task: Task, fd: int, data: bytes | bytearray | memoryview) -> int:
+    """Implements write(2) at the file position (at the end with O_APPEND)."""
+    ofd = _writable(k, task, fd)
+    if ofd.append and ofd.inode.is_regular:
+        ofd.pos = ofd.inode.size
+    n = _write_at(k, ofd, data, ofd.pos)
+    if ofd.inode.is_regular:
+        ofd.pos += n
+    return n
+
+
+def _positional(ofd: OpenFile, offset: int) -> None:
+    if ofd.inode.pipe is not None:
+        raise syscall_error(errno.ESPIPE)
+    if offset < 0:
+        raise syscall_error(errno.EINVAL)
+
+
+def sys_pread(k: Kernel, task: Task, fd: int, count: int, offset: int) -> bytes:
+    """Implements pread(2): the file position does not move."""
+    ofd = _readable(k, task, fd)
+    _positional(ofd, offset)
+    return _read_at(k, ofd, count, offset)
+
+
+def sys_pwrite(
+    k: Kernel, task: Task, fd: int, data: bytes | bytearray | memoryview, offset: int
+) -> int:
+    """Implements pwrite(2); with O_APPEND Linux appends whatever the offset."""
+    ofd = _writable(k, task, fd)
+    _positional(ofd, offset)
+    if ofd.append and ofd.inode.is_regular:
+        offset = ofd.inode.size
+    return _write_at(k, ofd, data, offset)
+
+
+def sys_lseek(k: Kernel, task: Task, fd: int, offset: int, whence: int) -> int:
+    """Implements lseek(2) with SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE."""
+    ofd = k.fd_file(task, fd)
+    inode = ofd.inode
+    if inode.pipe is not None:
+        raise syscall_error(errno.ESPIPE)
+    if inode.kind is InodeKind.CHARDEV:
+        ofd.pos = 0
+        return 0
+    bases = {0: 0, 1: ofd.pos, 2: inode.size, SEEK_DATA: 0, SEEK_HOLE: 0}
+    if whence not in bases:
+        raise syscall_error(errno.EINVAL)
+    new = bases[whence] + offset
+    if whence in (SEEK_DATA, SEEK_HOLE):
+        if offset < 0:
+            raise syscall_error(errno.EINVAL)
+        if offset >= inode.size:
+            raise syscall_error(errno.ENXIO)
+        new = offset if whence == SEEK_DATA else inode.size
+    if new < 0:
+        raise syscall_error(errno.EINVAL)
+    ofd.pos = new
+    return new
+
+
+def sys_ftruncate(k: Kernel, task: Task, fd: int, length: int) -> None:
+    """Implements ftruncate(2); shrinking a mapped file makes the cut pages SIGBUS."""
+    if length < 0:
+        raise syscall_error(errno.EINVAL)
+    ofd = k.fd_file(task, fd)
+    if not ofd.inode.is_regular or not ofd.writable:
+        raise syscall_error(errno.EINVAL)
+    k.pagecache.resize(ofd.inode, length)
+    ofd.inode.touch(k.clock.now_ns())
+
+
+def sys_fsync(k: Kernel, task: Task, fd: int) -> None:
+    """Implements fsync(2): every dirty page of the file reaches the disk."""
+    ofd = k.fd_file(task, fd)
+    if ofd.inode.kind in (InodeKind.FIFO, InodeKind.CHARDEV):
+        raise syscall_error(errno.EINVAL)
+    if ofd.inode.is_regular:
+        k.pagecache.writeback(ofd.inode)
+
+
+def sys_unlink(k: Kernel, task: Task, path: str) -> None:
+    """Implements unlink(2); an open or mapped file lives on, '(deleted)'."""
+    inode = k.fs.unlink(path)
+    if inode.unreachable:
+        k.pagecache.release(inode)
+
+
+def sys_pipe(k: Kernel, task: Task) -> tuple[int, int]:
+    """Implements pipe(2): returns (read end, write end)."""
+    inode = k.fs.new_inode(InodeKind.FIFO, 0o600)
+    inode.name = f"pipe:[{inode.ino}]"
+    inode.pipe = Pipe()
+    rfd = k.install_fd(task, OpenFile(inode, OpenFlag.RDONLY, inode.name), False)
+    try:
+        wfd = k.install_fd(task, OpenFile(inode, OpenFlag.WRONLY, inode.name), False)
+    except OSError:
+        sys_close(k, task, rfd)
+        raise
+    return rfd, wfd
+
+
+def sys_chmod(k: Kernel, task: Task, path: str, mode: int) -> None:
+    """Implements chmod(2)."""
+    inode = k.fs.lookup(path)
+    inode.mode = mode & 0o7777
+    inode.ctime_ns = k.clock.now_ns()
+
+
+def sys_fstat(k: Kernel, task: Task, fd: int) -> StatResult:
+    """Implements fstat(2)."""
+    inode = k.fd_file(task, fd).inode
+    size = len(inode.pipe.buffer) if inode.pipe is not None else inode.size
+    return StatResult(
+        st_mode=inode.st_mode,
+        st_ino=inode.ino,
+        st_dev=inode.dev,
+        st_nlink=inode.nlink,
+        st_size=size,
+        st_blocks=(len(inode.disk) + 511) // 512,
+        st_atime_ns=inode.atime_ns,
+        st_mtime_ns=inode.mtime_ns,
+        st_ctime_ns=inode.ctime_ns,
+    )

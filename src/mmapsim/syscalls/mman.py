@@ -1,0 +1,290 @@
+"""The memory system calls: mmap(2), munmap(2), msync(2), mprotect(2).
+
+Each checks its arguments in the order Linux 6.x on x86-64 does (the order
+decides which errno a call with several mistakes gets), then calls into
+:mod:`mmapsim.mm`.  Arguments arrive decoded (unsigned addresses and lengths,
+unsigned 32-bit flag words, a signed ``off_t``).
+"""
+
+from __future__ import annotations
+
+import errno
+
+from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE, MapFlag, MsFlag, Prot
+from mmapsim.errors import syscall_error
+from mmapsim.fs.file import OpenFile
+from mmapsim.fs.inode import MAX_LFS_FILESIZE, Inode, InodeKind
+from mmapsim.kernel import Kernel, Task
+from mmapsim.mm import mapping
+from mmapsim.mm.layout import MMAP_MIN_ADDR, TASK_SIZE
+from mmapsim.mm.msync import sync_range
+from mmapsim.mm.protect import mprotect_fixup, new_flags
+from mmapsim.mm.vma import VmFlag, prot_to_vm
+from mmapsim.syscalls.args import U64_MAX
+
+_PAGE_OFF = PAGE_SIZE - 1
+
+#: LEGACY_MAP_MASK: the flags MAP_SHARED accepts silently and MAP_SHARED_VALIDATE checks.
+LEGACY_MAP_MASK = (
+    MapFlag.SHARED
+    | MapFlag.PRIVATE
+    | MapFlag.FIXED
+    | MapFlag.ANONYMOUS
+    | MapFlag.DENYWRITE
+    | MapFlag.EXECUTABLE
+    | MapFlag.UNINITIALIZED
+    | MapFlag.GROWSDOWN
+    | MapFlag.LOCKED
+    | MapFlag.NORESERVE
+    | MapFlag.POPULATE
+    | MapFlag.NONBLOCK
+    | MapFlag.STACK
+    | MapFlag.HUGETLB
+    | MapFlag.BIT32
+)
+
+
+def _page_align(n: int) -> int:
+    """PAGE_ALIGN in 64-bit arithmetic (it wraps to 0 near 2**64)."""
+    return ((n + _PAGE_OFF) & ~_PAGE_OFF) & U64_MAX
+
+
+def sys_mmap(
+    k: Kernel, task: Task, addr: int, length: int, prot: int, flags: int, fd: int, offset: int
+) -> int:
+    """Implements the semantics of Linux's mmap(2) on x86-64; returns the address.
+
+    Deviation: a MAP_FIXED address below mmap_min_addr fails with EPERM even
+    though processes run as root (see docs/deviations.md).
+    """
+    off = offset & U64_MAX
+    if off & _PAGE_OFF:
+        raise syscall_error(errno.EINVAL)
+    pgoff = off >> PAGE_SHIFT
+    mflags = MapFlag(flags)
+    file = None
+    if not mflags & MapFlag.ANONYMOUS:
+        file = k.fd_file(task, fd)
+        if mflags & MapFlag.HUGETLB:
+            raise syscall_error(errno.EINVAL)
+    if length == 0:
+        raise syscall_error(errno.EINVAL)
+    if mflags & MapFlag.FIXED_NOREPLACE:
+        mflags |= MapFlag.FIXED
+    if not mflags & MapFlag.FIXED:
+        addr &= ~_PAGE_OFF
+        if addr and addr < MMAP_MIN_ADDR:
+            addr = MMAP_MIN_ADDR
+    length = _page_align(length)
+    if length == 0:
+        raise syscall_error(errno.ENOMEM)
+    if pgoff + (length >> PAGE_SHIFT) > U64_MAX:
+        raise syscall_error(errno.EOVERFLOW)
+    if len(task.mm.vmas) > k.max_map_count:
+        raise syscall_error(errno.ENOMEM)
+    thp = file is None and (mflags & MapFlag.TYPE) == MapFlag.PRIVATE
+    addr = _place(task, addr, length, mflags, thp)
+    vm_flags = prot_to_vm(Prot(prot & 0x7)) | VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC
+    if mflags & MapFlag.LOCKED:
+        vm_flags |= VmFlag.LOCKED
+    if file is not None:
+        vm_flags, inode = _check_file(file, mflags, prot, pgoff, length, vm_flags)
+    else:
+        vm_flags, pgoff, inode = _check_anon(mflags, addr, vm_flags)
+    return _mmap_region(k, task, addr, length, mflags, vm_flags, pgoff, file, inode)
+
+
+def _place(task: Task, addr: int, length: int, flags: MapFlag, thp: bool) -> int:
+    """get_unmapped_area, then MAP_FIXED_NOREPLACE's overlap check."""
+    if length > TASK_SIZE:
+        raise syscall_error(errno.ENOMEM)
+    if flags & MapFlag.FIXED:
+        if addr > TASK_SIZE - length:
+            raise syscall_error(errno.ENOMEM)
+        if addr & _PAGE_OFF:
+            raise syscall_error(errno.EINVAL)
+        if addr < MMAP_MIN_ADDR:
+            raise syscall_error(errno.EPERM)
+        if flags & MapFlag.FIXED_NOREPLACE and task.mm.vmas.overlapping(addr, addr + length):
+            raise syscall_error(errno.EEXIST)
+        return addr
+    found = mapping.get_unmapped_area(task.mm, addr, length, thp)
+    if found is None:
+        raise syscall_error(errno.ENOMEM)
+    return found
+
+
+def _file_mmap_ok(inode: Inode, pgoff: int, length: int) -> bool:
+    """file_mmap_ok: the mapping must end at or below the largest file offset."""
+    maxsize = MAX_LFS_FILESIZE if inode.kind is InodeKind.REGULAR else U64_MAX
+    if length > maxsize:
+        return False
+    return pgoff <= (maxsize - length) >> PAGE_SHIFT
+
+
+def _check_file(
+    file: OpenFile, flags: MapFlag, prot: int, pgoff: int, length: int, vm_flags: VmFlag
+) -> tuple[VmFlag, Inode | None]:
+    """do_mmap's checks for a file mapping; returns its flags and backing inode."""
+    inode = file.inode
+    if not _file_mmap_ok(inode, pgoff, length):
+        raise syscall_error(errno.EOVERFLOW)
+    kind = flags & MapFlag.TYPE
+    if kind in (MapFlag.SHARED, MapFlag.SHARED_VALIDATE):
+        if kind == MapFlag.SHARED_VALIDATE and flags & ~LEGACY_MAP_MASK:
+            raise syscall_error(errno.EOPNOTSUPP)
+        if prot & Prot.WRITE and not file.writable:
+            raise syscall_error(errno.EACCES)
+        vm_flags |= VmFlag.SHARED | VmFlag.MAYSHARE
+        if not file.writable:
+            vm_flags &= ~(VmFlag.MAYWRITE | VmFlag.SHARED)
+    elif kind != MapFlag.PRIVATE:
+        raise syscall_error(errno.EINVAL)
+    if not file.readable:
+        raise syscall_error(errno.EACCES)
+    if not _mappable(inode):
+        raise syscall_error(errno.ENODEV)
+    if flags & MapFlag.GROWSDOWN:
+        raise syscall_error(errno.EINVAL)
+    if inode.kind is InodeKind.CHARDEV:  # /dev/zero: anonymous memory
+        return vm_flags, None
+    return vm_flags, inode
+
+
+def _mappable(inode: Inode) -> bool:
+    if inode.kind is InodeKind.CHARDEV:
+        return inode.name == "/dev/zero"
+    return inode.kind is InodeKind.REGULAR
+
+
+def _check_anon(flags: MapFlag, addr: int, vm_flags: VmFlag) -> tuple[VmFlag, int, None]:
+    """do_mmap's checks for an anonymous mapping; returns flags and pgoff."""
+    kind = flags & MapFlag.TYPE
+    if kind == MapFlag.SHARED:
+        if flags & MapFlag.GROWSDOWN:
+            raise syscall_error(errno.EINVAL)
+        return vm_flags | VmFlag.SHARED | VmFlag.MAYSHARE, 0, None
+    if kind == MapFlag.PRIVATE:
+        if flags & MapFlag.GROWSDOWN:
+            vm_flags |= VmFlag.GROWSDOWN
+        return vm_flags, addr >> PAGE_SHIFT, None
+    raise syscall_error(errno.EINVAL)
+
+
+def _mmap_region(
+    k: Kernel,
+    task: Task,
+    addr: int,
+    length: int,
+    flags: MapFlag,
+    vm_flags: VmFlag,
+    pgoff: int,
+    file: OpenFile | None,
+    inode: Inode | None,
+) -> int:
+    """mmap_region: account, create shared anonymous memory, map, populate."""
+    if flags & MapFlag.NORESERVE:
+        vm_flags |= VmFlag.NORESERVE
+    if (vm_flags & (VmFlag.NORESERVE | VmFlag.SHARED | VmFlag.WRITE)) == VmFlag.WRITE:
+        vm_flags |= VmFlag.ACCOUNT
+    if vm_flags & VmFlag.MAYSHARE and inode is None:
+        # MAP_SHARED|MAP_ANONYMOUS, or MAP_SHARED of /dev/zero: a hidden shmem inode
+        inode = k.fs.new_inode(InodeKind.SHMEM, 0o600)
+        inode.name = "/dev/zero"
+        k.pagecache.resize(inode, length)
+        file, pgoff = None, 0
+    vma = mapping.map_region(task.mm, addr, length, vm_flags, pgoff, file, inode)
+    if (flags & MapFlag.POPULATE and not flags & MapFlag.NONBLOCK) or vm_flags & VmFlag.LOCKED:
+        mapping.populate(task.mm, vma, addr, addr + length)
+    return addr
+
+
+def sys_munmap(k: Kernel, task: Task, addr: int, length: int) -> None:
+    """Implements the semantics of Linux's munmap(2)."""
+    if addr & _PAGE_OFF or addr > TASK_SIZE or length > TASK_SIZE - addr:
+        raise syscall_error(errno.EINVAL)
+    length = _page_align(length)
+    if length == 0:
+        raise syscall_error(errno.EINVAL)
+    end = addr + length
+    if mapping.splits_needed(task.mm, addr, end) and len(task.mm.vmas) >= k.max_map_count:
+        raise syscall_error(errno.ENOMEM)
+    mapping.unmap(task.mm, addr, end)
+
+
+def sys_msync(k: Kernel, task: Task, addr: int, length: int, flags: int) -> None:
+    """Implements the semantics of Linux's msync(2).
+
+    Partial effect, as on Linux: when the range has holes, the mapped parts
+    are synced before the call fails with ENOMEM.
+    """
+    if flags & ~(MsFlag.ASYNC | MsFlag.INVALIDATE | MsFlag.SYNC):
+        raise syscall_error(errno.EINVAL)
+    if addr & _PAGE_OFF:
+        raise syscall_error(errno.EINVAL)
+    if flags & MsFlag.ASYNC and flags & MsFlag.SYNC:
+        raise syscall_error(errno.EINVAL)
+    length = _page_align(length)
+    end = addr + length
+    if end > U64_MAX:
+        raise syscall_error(errno.ENOMEM)
+    if end == addr:
+        return
+    err = sync_range(task.mm, addr, end, MsFlag(flags))
+    if err:
+        raise syscall_error(err)
+
+
+def sys_mprotect(k: Kernel, task: Task, addr: int, length: int, prot: int) -> None:
+    """Implements the semantics of Linux's mprotect(2).
+
+    Partial effect, as on Linux: the VMAs before a hole (ENOMEM) or before a
+    VMA that forbids the protection (EACCES) keep their new protection.
+    """
+    grows = prot & (Prot.GROWSDOWN | Prot.GROWSUP)
+    prot &= ~(Prot.GROWSDOWN | Prot.GROWSUP)
+    if grows == Prot.GROWSDOWN | Prot.GROWSUP:
+        raise syscall_error(errno.EINVAL)
+    if addr & _PAGE_OFF:
+        raise syscall_error(errno.EINVAL)
+    if length == 0:
+        return
+    end = addr + _page_align(length)
+    if end <= addr or end > U64_MAX:
+        raise syscall_error(errno.ENOMEM)
+    if prot & ~(Prot.READ | Prot.WRITE | Prot.EXEC | 0x8):
+        raise syscall_error(errno.EINVAL)
+    mm = task.mm
+    vma = mm.vmas.find_from(addr)
+    if vma is None:
+        raise syscall_error(errno.ENOMEM)
+    if grows & Prot.GROWSDOWN:
+        if vma.start >= end:
+            raise syscall_error(errno.ENOMEM)
+        addr = vma.start
+        if not vma.flags & VmFlag.GROWSDOWN:
+            raise syscall_error(errno.EINVAL)
+    elif vma.start > addr:
+        raise syscall_error(errno.ENOMEM)
+    elif grows:
+        raise syscall_error(errno.EINVAL)
+    _protect_walk(task, addr, end, prot_to_vm(Prot(prot & 0x7)))
+
+
+def _protect_walk(task: Task, start: int, end: int, prot_bits: VmFlag) -> None:
+    mm = task.mm
+    vma = mm.vmas.find_from(start)
+    while vma is not None:
+        flags = new_flags(vma, prot_bits)
+        access = VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC
+        if (int(flags) & ~(int(flags) >> 4)) & access:
+            raise syscall_error(errno.EACCES)
+        upto = min(vma.end, end)
+        mprotect_fixup(mm, vma, start, upto, flags)
+        start = upto
+        if start >= end:
+            return
+        vma = mm.vmas.find_from(start)
+        if vma is None or vma.start > start:
+            break
+    raise syscall_error(errno.ENOMEM)

@@ -1,0 +1,112 @@
+"""Process calls: fork(2), _exit(2), execve(2), and the image of a new process.
+
+A process made by ``Machine.spawn()`` looks as if a small position-independent
+program had just been exec'd with address-space randomisation off: its file
+``/usr/bin/prog`` mapped privately (headers r--, text r-x, read-only data r--,
+data rw-) at Linux's PIE base, a ``[heap]`` after it (the 132 KiB that the
+C library's first ``malloc`` asks ``brk`` for), and a ``[stack]`` below the top
+of user space.  Mappings made with ``mmap`` then grow down from ``mmap_base``.
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+
+from mmapsim.constants import PAGE_SIZE, OpenFlag
+from mmapsim.errors import syscall_error
+from mmapsim.fs.file import FdEntry, OpenFile
+from mmapsim.fs.inode import InodeKind
+from mmapsim.kernel import Kernel, Task
+from mmapsim.mm import mapping
+from mmapsim.mm.fork import dup_mmap
+from mmapsim.mm.layout import PIE_BASE, STACK_TOP
+from mmapsim.mm.vma import Vma, VmFlag
+
+PROGRAM_PATH = "/usr/bin/prog"
+_MAY = VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC
+#: (page index in the file, pages, vm flags) of the program's segments.
+_SEGMENTS = (
+    (0, 1, VmFlag.READ),
+    (1, 2, VmFlag.READ | VmFlag.EXEC),
+    (3, 1, VmFlag.READ),
+    (4, 1, VmFlag.READ | VmFlag.WRITE | VmFlag.ACCOUNT),
+)
+HEAP_SIZE = 0x21000
+STACK_SIZE = 0x21000
+
+
+def program_image() -> bytes:
+    """The bytes of the small program every spawned process runs."""
+    header = b"\x7fELF\x02\x01\x01" + bytes(9) + b"(mmapsim's little program)"
+    text = b"\x55\x48\x89\xe5" * 16  # push %rbp; mov %rsp,%rbp ...
+    pages = [header, text, b"", b"Hello from .rodata\0", b"initialised data\0"]
+    image = bytearray()
+    for page in pages:
+        image += page.ljust(PAGE_SIZE, b"\0")
+    return bytes(image)
+
+
+def ensure_program(k: Kernel) -> None:
+    """Install the program file once per machine."""
+    if PROGRAM_PATH not in k.fs.names:
+        inode = k.fs.write_file(PROGRAM_PATH, program_image())
+        inode.mode = 0o755
+
+
+def setup_image(k: Kernel, task: Task) -> None:
+    """Map the program, its heap and its stack into an empty address space."""
+    ensure_program(k)
+    inode = k.fs.lookup(PROGRAM_PATH)
+    ofd = OpenFile(inode, OpenFlag.RDONLY, PROGRAM_PATH)
+    mm = task.mm
+    for page, pages, flags in _SEGMENTS:
+        start = PIE_BASE + page * PAGE_SIZE
+        mapping.map_region(mm, start, pages * PAGE_SIZE, flags | _MAY, page, ofd, inode)
+    data_end = PIE_BASE + 5 * PAGE_SIZE
+    mm.brk_start = data_end
+    _special(task, data_end, data_end + HEAP_SIZE, VmFlag(0), "[heap]")
+    _special(task, STACK_TOP - STACK_SIZE, STACK_TOP, VmFlag.GROWSDOWN, "[stack]")
+
+
+def _special(task: Task, start: int, end: int, extra: VmFlag, name: str) -> None:
+    flags = VmFlag.READ | VmFlag.WRITE | _MAY | VmFlag.ACCOUNT | extra
+    vma = Vma(start, end, flags, start // PAGE_SIZE, name=name)
+    task.mm.vmas.insert(vma)
+    task.mm.adopt(vma)
+
+
+def sys_fork(k: Kernel, task: Task, name: str | None) -> Task:
+    """Implements fork(2): a copy-on-write copy of memory; the fds share descriptions."""
+    child = k.new_task(name, parent=task)
+    dup_mmap(task.mm, child.mm)
+    for fd, entry in task.fds.entries.items():
+        k.get_file(entry.file)
+        pipe = entry.file.inode.pipe
+        if pipe is not None:
+            pipe.readers += entry.file.readable
+            pipe.writers += entry.file.writable
+        child.fds.entries[fd] = FdEntry(entry.file, entry.cloexec)
+    return child
+
+
+def sys_exit(k: Kernel, task: Task, status: int) -> None:
+    """Implements _exit(2): every mapping is removed and every fd closed."""
+    k.teardown(task)
+    task.exit_status = status & 0xFF
+
+
+def kill(k: Kernel, task: Task, sig: signal.Signals) -> None:
+    """The default action of a fatal signal: the process dies."""
+    k.teardown(task)
+    task.term_signal = sig
+
+
+def check_exec(k: Kernel, path: str) -> None:
+    """execve's checks before the old image is given up: ENOENT, EACCES, ENOEXEC."""
+    inode = k.fs.lookup(path)
+    if inode.kind is not InodeKind.REGULAR or not inode.mode & 0o111:
+        raise syscall_error(errno.EACCES)
+    head = k.pagecache.read(inode, 0, 4)
+    if head != b"\x7fELF":
+        raise syscall_error(errno.ENOEXEC)

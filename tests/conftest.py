@@ -1,0 +1,49 @@
+"""Fixtures: one semantic test, two machines.
+
+``machine`` runs a test on the simulated kernel (with the invariant checker after
+every system call) and on the real Linux kernel through HostMachine.  A test that
+inspects simulator internals takes ``sim`` instead, or is marked ``simonly``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from mmapsim import Machine
+
+
+def _host_machine() -> Any:
+    try:
+        from mmapsim.host import HostMachine
+    except ImportError:  # the host side is optional until it lands
+        pytest.skip("mmapsim.host is not available")
+    return HostMachine()
+
+
+@pytest.fixture(params=["sim", "host"])
+def machine(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh machine of each kind: the simulator, then the real kernel."""
+    if request.param == "host":
+        if request.node.get_closest_marker("simonly"):
+            pytest.skip("inspects simulator internals")
+        m = _host_machine()
+    else:
+        m = Machine(check_invariants=True)
+    with m:
+        yield m
+
+
+@pytest.fixture
+def sim() -> Iterator[Machine]:
+    """A fresh simulated machine that checks its invariants after every call."""
+    with Machine(check_invariants=True) as m:
+        yield m
+
+
+@pytest.fixture
+def is_host(machine: Any) -> bool:
+    """True when the test runs on the real kernel."""
+    return not isinstance(machine, Machine)
