@@ -8,6 +8,7 @@ lives in :mod:`mmapsim.syscalls` and below.
 
 from __future__ import annotations
 
+import errno
 import signal
 from collections.abc import Callable
 from types import TracebackType
@@ -21,6 +22,7 @@ from mmapsim.mm.procfs import render_maps, render_smaps
 from mmapsim.pageinfo import PageInfo
 from mmapsim.physmem import ZERO_PFN
 from mmapsim.syscalls import args, files, mman, process
+from mmapsim.syscalls.args import U64_MAX
 from mmapsim.syscalls.files import StatResult
 
 T = TypeVar("T")
@@ -195,29 +197,38 @@ class Process:
 
     def load(self, addr: int, size: int) -> bytes:
         """The CPU reads ``size`` bytes at ``addr``."""
-        va, n = args.address("addr", addr), args.size("size", size)
-        task = self._live()
-        if n == 0:
-            return b""
+        if type(addr) is not int or not 0 <= addr <= U64_MAX:
+            addr = args.address("addr", addr)
+        if type(size) is not int or not 0 <= size <= U64_MAX:
+            size = args.size("size", size)
+        task = self._task
+        if not task.alive:
+            raise ProcessLookupError(errno.ESRCH, "No such process")
         try:
-            return task.mm.load(va, n)
+            return task.mm.load(addr, size) if size else b""
         except MemoryFault as fault:
             raise self._killed(task, fault) from None
         finally:
-            self.machine.after_syscall()
+            if self.machine.check_invariants:
+                self.machine.after_syscall()
 
     def store(self, addr: int, data: bytes) -> None:
         """The CPU writes ``data`` at ``addr``."""
-        va, buf = args.address("addr", addr), args.buffer("data", data)
-        task = self._live()
-        if not len(buf):
-            return
+        if type(addr) is not int or not 0 <= addr <= U64_MAX:
+            addr = args.address("addr", addr)
+        if type(data) is not bytes:
+            data = args.buffer("data", data)  # type: ignore[assignment]
+        task = self._task
+        if not task.alive:
+            raise ProcessLookupError(errno.ESRCH, "No such process")
         try:
-            task.mm.store(va, buf)
+            if data:
+                task.mm.store(addr, data)
         except MemoryFault as fault:
             raise self._killed(task, fault) from None
         finally:
-            self.machine.after_syscall()
+            if self.machine.check_invariants:
+                self.machine.after_syscall()
 
     def _killed(self, task: Task, fault: MemoryFault) -> ProcessKilled:
         process.kill(self.machine.kernel, task, fault.signal)

@@ -68,15 +68,20 @@ class PhysicalMemory:
 
     def alloc(self, data: bytearray | None = None) -> Frame:
         """A new frame holding ``data`` (zero-filled when None), with no references."""
-        pfn = self._free_pfns.pop() if self._free_pfns else self._take_pfn()
+        if self._free_pfns:
+            pfn = self._free_pfns.pop()
+        else:
+            pfn = self._next_pfn
+            self._next_pfn = pfn + 1
         frame = Frame(pfn, bytearray(PAGE_SIZE) if data is None else data)
         self.frames[pfn] = frame
         return frame
 
-    def _take_pfn(self) -> int:
-        pfn = self._next_pfn
-        self._next_pfn += 1
-        return pfn
+    def alloc_mapped(self, data: bytearray | None = None) -> Frame:
+        """A new frame already mapped by one PTE (``mapcount == refcount == 1``)."""
+        frame = self.alloc(data)
+        frame.mapcount = frame.refcount = 1
+        return frame
 
     def get(self, frame: Frame) -> None:
         """Take one reference on ``frame``."""

@@ -99,7 +99,9 @@ def _fault_missing(mm: AddressSpace, vma: Vma, va: int, write: bool) -> tuple[Pt
         return _map(mm, frame, writable), major
     if not write:
         return _map(mm, frame, False), major
-    return _map(mm, _copy(mm, vma, va, frame), True), major
+    copy = _copy(mm, vma, va, frame)
+    copy.mapcount = copy.refcount = 1
+    return Pte(copy, True, True), major
 
 
 def _fault_anonymous(mm: AddressSpace, vma: Vma, va: int, write: bool) -> Pte:
@@ -107,12 +109,12 @@ def _fault_anonymous(mm: AddressSpace, vma: Vma, va: int, write: bool) -> Pte:
         if mm.bus.active:
             mm.bus.emit(ZeroPageMapped(mm.pid, va & PAGE_MASK, ZERO_PFN))
         return Pte(mm.physmem.zero_frame, True, False)
-    frame = mm.physmem.alloc()
+    frame = mm.physmem.alloc_mapped()
     if vma.anon_vma is None:
         vma.anon_vma = AnonVma()
     if mm.bus.active:
         mm.bus.emit(AnonPageAllocated(mm.pid, va & PAGE_MASK, frame.pfn))
-    return _map(mm, frame, True)
+    return Pte(frame, True, True)
 
 
 def _fault_write_protected(mm: AddressSpace, vma: Vma, va: int, pte: Pte) -> None:
@@ -129,8 +131,7 @@ def _fault_write_protected(mm: AddressSpace, vma: Vma, va: int, pte: Pte) -> Non
         return
     copy = _copy(mm, vma, va, frame)
     mm.unmap_frame(frame)
-    copy.mapcount += 1
-    mm.physmem.get(copy)
+    copy.mapcount = copy.refcount = 1
     pte.frame = copy
     pte.writable = True
 
