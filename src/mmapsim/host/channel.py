@@ -1,0 +1,133 @@
+"""Framed messages between the controller and its real processes.
+
+A frame is an 8-byte little-endian length and a pickle; file descriptors ride as
+SCM_RIGHTS on the first byte of a frame.  Both ends are mmapsim's own code, so
+pickle is safe here.  A peer that is gone (EOF, EPIPE, ECONNRESET) is
+:class:`ChannelClosed`; an interrupted send leaves the channel ``broken``.
+"""
+
+from __future__ import annotations
+
+import array
+import os
+import pickle
+import socket
+import struct
+from typing import Final
+
+HEADER: Final = struct.Struct("<Q")
+_MAX_FDS: Final = 4
+
+
+class ChannelClosed(Exception):
+    """The process at the other end of the channel is gone."""
+
+
+class ChannelBroken(RuntimeError):
+    """An earlier send or receive was interrupted, so the framing is lost."""
+
+
+class Channel:
+    """One end of a framed, pickled message stream over a Unix stream socket."""
+
+    __slots__ = ("broken", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.broken = False
+
+    @classmethod
+    def from_fd(cls, fd: int) -> Channel:
+        """Wrap a socket file descriptor that this process owns."""
+        return cls(socket.socket(fileno=fd))
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, message: object, fds: tuple[int, ...] = ()) -> None:
+        """Send one message (and ``fds``, duplicated into the receiver)."""
+        if self.broken:
+            raise ChannelBroken("channel lost its framing after an interruption")
+        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        frame = HEADER.pack(len(payload)) + payload
+        try:
+            self._send_frame(frame, fds)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise ChannelClosed(str(exc)) from None
+        except BaseException:
+            self.broken = True
+            raise
+
+    def _send_frame(self, frame: bytes, fds: tuple[int, ...]) -> None:
+        if not fds:
+            self.sock.sendall(frame)
+            return
+        rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+        sent = self.sock.sendmsg([frame], rights)
+        if sent < len(frame):
+            self.sock.sendall(frame[sent:])
+
+    def recv(self) -> tuple[object, list[int]]:
+        """The next message and any file descriptors that came with it."""
+        if self.broken:
+            raise ChannelBroken("channel lost its framing after an interruption")
+        try:
+            header, fds = self._recv_header()
+            payload = self._recv_exact(HEADER.unpack(header)[0])
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            raise ChannelClosed(str(exc)) from None
+        except ChannelClosed:
+            raise
+        except BaseException:
+            self.broken = True
+            raise
+        return pickle.loads(payload), fds
+
+    def recv_request(self) -> tuple[int, str, tuple[object, ...], list[int]]:
+        """The next request ``(rid, op, args)`` and the fds that came with it."""
+        message, fds = self.recv()
+        if not (isinstance(message, tuple) and len(message) == 3):
+            raise ChannelBroken(f"not a request: {message!r}")
+        rid, op, args = message
+        return int(rid), str(op), tuple(args), fds
+
+    def recv_reply(self, rid: int) -> tuple[bool, object]:
+        """The reply ``(ok, value)`` to request ``rid``; stale replies are dropped."""
+        while True:
+            message, fds = self.recv()
+            for fd in fds:
+                os.close(fd)
+            if not (isinstance(message, tuple) and len(message) == 2):
+                raise ChannelBroken(f"not a reply: {message!r}")
+            got, reply = message
+            if got == rid:
+                ok, value = reply
+                return bool(ok), value
+
+    def _recv_header(self) -> tuple[bytes, list[int]]:
+        space = socket.CMSG_SPACE(_MAX_FDS * 4)
+        data, ancdata, _flags, _addr = self.sock.recvmsg(HEADER.size, space)
+        fds: list[int] = []
+        for level, kind, blob in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                usable = len(blob) - len(blob) % 4
+                fds.extend(array.array("i", blob[:usable]))
+        if not data:
+            raise ChannelClosed("end of file")
+        if len(data) < HEADER.size:
+            data += self._recv_exact(HEADER.size - len(data))
+        return data, fds
+
+    def _recv_exact(self, size: int) -> bytes:
+        buf = bytearray(size)
+        view = memoryview(buf)
+        got = 0
+        while got < size:
+            n = self.sock.recv_into(view[got:], size - got)
+            if n == 0:
+                raise ChannelClosed("end of file inside a frame")
+            got += n
+        return bytes(buf)

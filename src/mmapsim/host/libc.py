@@ -1,0 +1,75 @@
+"""The few C entry points HostMachine needs, through ctypes on the running libc.
+
+mmap(2), munmap(2), mprotect(2) and msync(2) go through ``syscall(2)`` so that
+the kernel, not a libc wrapper, sees the arguments and chooses the errno.
+Failures raise ``OSError(errno, strerror)`` exactly as Python's ``os`` functions.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Final
+
+SYS_MMAP: Final = 9
+SYS_MPROTECT: Final = 10
+SYS_MUNMAP: Final = 11
+SYS_MSYNC: Final = 26
+
+PR_SET_PDEATHSIG: Final = 1
+PR_SET_DUMPABLE: Final = 4
+PR_SET_CHILD_SUBREAPER: Final = 36
+
+_U64: Final = 2**64
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_syscall = _libc.syscall
+_syscall.restype = ctypes.c_long
+_syscall.argtypes = [ctypes.c_long] * 7
+_prctl = _libc.prctl
+_prctl.restype = ctypes.c_int
+_prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+
+
+def _signed(value: int) -> int:
+    """An unsigned 64-bit value as the signed C long that carries the same bits."""
+    return value - _U64 if value >= 2**63 else value
+
+
+def _raise_errno() -> None:
+    code = ctypes.get_errno()
+    raise OSError(code, os.strerror(code))
+
+
+def _call(number: int, *args: int) -> int:
+    padded = [_signed(a) for a in args] + [0] * (6 - len(args))
+    result: int = _syscall(number, *padded)
+    if result == -1:
+        _raise_errno()
+    return result % _U64
+
+
+def mmap(addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -> int:
+    """mmap(2): the address of the new mapping."""
+    return _call(SYS_MMAP, addr, length, prot, flags, fd, offset)
+
+
+def munmap(addr: int, length: int) -> None:
+    """munmap(2)."""
+    _call(SYS_MUNMAP, addr, length)
+
+
+def mprotect(addr: int, length: int, prot: int) -> None:
+    """mprotect(2)."""
+    _call(SYS_MPROTECT, addr, length, prot)
+
+
+def msync(addr: int, length: int, flags: int) -> None:
+    """msync(2)."""
+    _call(SYS_MSYNC, addr, length, flags)
+
+
+def prctl(option: int, arg: int) -> None:
+    """prctl(2) with one argument (PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, ...)."""
+    if _prctl(option, arg, 0, 0, 0) == -1:
+        _raise_errno()

@@ -1,0 +1,151 @@
+"""HostMachine: API.md's Machine on this computer's real Linux kernel (the oracle).
+
+    controller (this process)        master            one per machine
+    HostMachine ── channel ──▶  python (fresh) ──fork──▶ zygote ──fork──▶ worker
+    HostProcess ── channel ─────────────────────────────────────────────▶ worker
+                                                                worker ──fork──▶ child
+
+Every process is a real process (a worker) that serves calls over a Unix
+socket.  ``spawn`` forks a fresh worker from the machine's zygote; ``fork`` is a
+real fork(2) of the worker, so the child inherits the real mappings.  Files live
+in a private temporary root.  ``close()``, the ``with`` block, garbage collection
+and interpreter exit all kill and reap every process and delete every file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import weakref
+from types import TracebackType
+
+from mmapsim.host import cvalues
+from mmapsim.host.channel import ChannelClosed
+from mmapsim.host.process import HostProcess, _Died
+from mmapsim.host.state import MachineState
+
+
+def _require_linux() -> None:
+    if not sys.platform.startswith("linux"):
+        raise RuntimeError(
+            f"HostMachine runs the calls on the real Linux kernel; this is {sys.platform}"
+        )
+
+
+class HostMachine:
+    """The same contract as ``mmapsim.Machine``, on the real kernel.
+
+    Processes run as the user who runs the controller.  ``check_invariants`` is
+    accepted for symmetry with the simulator and ignored (the kernel is the truth).
+    """
+
+    def __init__(self, *, check_invariants: bool = False) -> None:
+        _require_linux()
+        del check_invariants
+        self._state = MachineState.start()
+        self._processes: list[HostProcess] = []
+        self._finalizer = weakref.finalize(self, self._state.close)
+
+    def _check_open(self) -> None:
+        if self._state.closed:
+            raise RuntimeError("this HostMachine is closed")
+
+    def spawn(self, name: str | None = None) -> HostProcess:
+        """A new real process, forked from the machine's zygote."""
+        self._check_open()
+        if name is not None and not isinstance(name, str):
+            raise TypeError("name must be a str")
+        state = self._state
+        with state.lock:
+            slot = state.alloc_slot()
+            try:
+                record = state.spawn(slot)
+            except BaseException:
+                state.free_slots.append(slot)
+                raise
+        return self._adopt(HostProcess(self, record, name))
+
+    def _adopt(self, proc: HostProcess) -> HostProcess:
+        self._processes.append(proc)
+        return proc
+
+    def _fork(self, parent: HostProcess, name: str | None) -> HostProcess:
+        """fork(2) of ``parent``: its worker forks, the child keeps a new channel."""
+        if name is not None and not isinstance(name, str):
+            raise TypeError("name must be a str")
+        state = self._state
+        with state.lock:
+            slot = state.alloc_slot()
+            chan, theirs = state.new_channel()
+            try:
+                with theirs:
+                    pid = parent._call("fork", slot, fds=(theirs.fileno(),))
+            except BaseException as exc:
+                state.free_slots.append(slot)
+                chan.close()
+                if isinstance(exc, _Died):
+                    parent._gone()
+                raise
+            assert isinstance(pid, int)
+            record = state.adopt(pid, slot, chan)
+        return self._adopt(HostProcess(self, record, name))
+
+    def write_file(self, path: str, data: bytes) -> None:
+        """Create a file, or rewrite it in place (same inode, truncated then written)."""
+        self._check_open()
+        real = self._state.ns.real(cvalues.path("path", path))
+        payload = memoryview(cvalues.data("data", data))
+        try:
+            fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise self._state.ns.contract_error(exc) from None
+        try:
+            while payload:
+                payload = payload[os.write(fd, payload) :]
+        finally:
+            os.close(fd)
+
+    def read_file(self, path: str) -> bytes:
+        """The file's contents as read() sees them now."""
+        self._check_open()
+        real = self._state.ns.real(cvalues.path("path", path))
+        try:
+            with open(real, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise self._state.ns.contract_error(exc) from None
+
+    @property
+    def processes(self) -> list[HostProcess]:
+        """The live processes."""
+        return [p for p in self._processes if p.alive]
+
+    def process(self, pid: int) -> HostProcess:
+        """The HostProcess of ``pid`` (live or not)."""
+        for p in self._processes:
+            if p.pid == pid:
+                return p
+        raise KeyError(pid)
+
+    def close(self) -> None:
+        """Kill and reap every real process and delete every file (idempotent)."""
+        self._finalizer()
+
+    def __enter__(self) -> HostMachine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._state.closed:
+            return "<HostMachine closed>"
+        return f"<HostMachine zygote {self._state.zpid}, {len(self.processes)} processes>"
+
+
+__all__ = ["ChannelClosed", "HostMachine"]

@@ -1,0 +1,287 @@
+"""HostProcess: API.md's Process, as a real process on this computer's kernel."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+from typing import TYPE_CHECKING, NoReturn
+
+from mmapsim.errors import ProcessKilled
+from mmapsim.host import cvalues, procfs
+from mmapsim.host.channel import ChannelClosed
+from mmapsim.host.state import MachineState, ProcRecord
+from mmapsim.pageinfo import PageInfo
+
+if TYPE_CHECKING:
+    from mmapsim.host.machine import HostMachine
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int):
+        raise TypeError(f"host worker answered {value!r} where an int belongs")
+    return value
+
+
+def _bytes(value: object) -> bytes:
+    if not isinstance(value, bytes):
+        raise TypeError(f"host worker answered {type(value).__name__} where bytes belong")
+    return value
+
+
+class _Died(Exception):
+    """The worker ended while serving a call."""
+
+
+class HostProcess:
+    """A real process (a worker) of a HostMachine; every call is a real system call.
+
+    Arguments are checked here, in the controller, before anything is sent:
+    wrong types raise TypeError, ints outside their C type OverflowError.
+    """
+
+    def __init__(self, machine: HostMachine, record: ProcRecord, name: str | None) -> None:
+        self.machine = machine
+        self._record = record
+        self.pid = record.pid
+        self.name = name if name is not None else f"host-{record.pid}"
+
+    @property
+    def _state(self) -> MachineState:
+        return self.machine._state
+
+    # -- state ----------------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        """Whether the real process still runs."""
+        with self._state.lock:
+            return not self._state.closed and self._state.poll(self._record)
+
+    @property
+    def exit_status(self) -> int | None:
+        """Its _exit(2) status (None while alive or if a signal ended it)."""
+        self.alive  # noqa: B018 - notice a death first
+        return self._record.exit_status
+
+    @property
+    def term_signal(self) -> signal.Signals | None:
+        """The signal that ended it (None while alive or if it exited)."""
+        self.alive  # noqa: B018 - notice a death first
+        return self._record.term_signal
+
+    def _gone(self) -> NoReturn:
+        raise ProcessLookupError(errno.ESRCH, f"process {self.pid} has ended")
+
+    def _call(self, op: str, *args: object, fds: tuple[int, ...] = ()) -> object:
+        """Run ``op`` in the worker; raises its OSError, or _Died if it ended."""
+        state = self._state
+        with state.lock:
+            if not (not state.closed and state.poll(self._record)):
+                self._gone()
+            try:
+                ok, value = state.rpc(self._record.chan, op, args, fds)
+            except ChannelClosed:
+                state.wait_dead(self._record)
+                raise _Died from None
+        if not ok:
+            assert isinstance(value, BaseException)
+            raise state.ns.contract_error(value)
+        return value
+
+    def _syscall(self, op: str, *args: object) -> object:
+        """A call that cannot end the process (if it did, it is gone)."""
+        try:
+            return self._call(op, *args)
+        except _Died:
+            self._gone()
+
+    def _access(self, op: str, *args: object) -> object:
+        """A load or store: a fatal fault is ProcessKilled at the lowest faulting address."""
+        try:
+            return self._call(op, *args)
+        except _Died:
+            record = self._record
+            if record.term_signal is None:
+                self._gone()
+            raise ProcessKilled(record.term_signal, self.pid, record.fault_va) from None
+
+    # -- memory ---------------------------------------------------------------
+
+    def mmap(
+        self,
+        addr: int | None,
+        length: int,
+        prot: int,
+        flags: int,
+        fd: int = -1,
+        offset: int = 0,
+    ) -> int:
+        """Implements mmap(2) on the real kernel; ``addr`` 0 or None lets it choose."""
+        return _int(
+            self._syscall(
+                "mmap",
+                cvalues.address("addr", addr),
+                cvalues.u64("length", length),
+                cvalues.cint("prot", prot),
+                cvalues.cint("flags", flags),
+                cvalues.cint("fd", fd),
+                cvalues.off_t("offset", offset),
+            )
+        )
+
+    def munmap(self, addr: int, length: int) -> None:
+        """Implements munmap(2) on the real kernel."""
+        self._syscall("munmap", cvalues.address("addr", addr), cvalues.u64("length", length))
+
+    def msync(self, addr: int, length: int, flags: int) -> None:
+        """Implements msync(2) on the real kernel."""
+        self._syscall(
+            "msync",
+            cvalues.address("addr", addr),
+            cvalues.u64("length", length),
+            cvalues.cint("flags", flags),
+        )
+
+    def mprotect(self, addr: int, length: int, prot: int) -> None:
+        """Implements mprotect(2) on the real kernel."""
+        self._syscall(
+            "mprotect",
+            cvalues.address("addr", addr),
+            cvalues.u64("length", length),
+            cvalues.cint("prot", prot),
+        )
+
+    def load(self, addr: int, size: int) -> bytes:
+        """A real CPU read of ``size`` bytes at ``addr`` in this process."""
+        va, n = cvalues.address("addr", addr), cvalues.u64("size", size)
+        return _bytes(self._access("load", va, n))
+
+    def store(self, addr: int, data: bytes) -> None:
+        """A real CPU write of ``data`` at ``addr`` in this process."""
+        self._access("store", cvalues.address("addr", addr), cvalues.data("data", data))
+
+    # -- files ----------------------------------------------------------------
+
+    def _path(self, path: object) -> str:
+        return self._state.ns.real(cvalues.path("path", path))
+
+    def open(self, path: str, flags: int, mode: int = 0o644) -> int:
+        """Implements open(2) on the real kernel (O_CLOEXEC only when asked for)."""
+        real = self._path(path)
+        flags = cvalues.cint("flags", flags)
+        mode = cvalues.cint("mode", mode) & 0o7777  # the kernel keeps only these bits
+        return _int(self._syscall("open", real, flags, mode))
+
+    def close(self, fd: int) -> None:
+        """Implements close(2): the file's mappings stay."""
+        self._syscall("close", cvalues.cint("fd", fd))
+
+    def read(self, fd: int, n: int) -> bytes:
+        """Implements read(2)."""
+        return _bytes(self._syscall("read", cvalues.cint("fd", fd), cvalues.u64("n", n)))
+
+    def write(self, fd: int, data: bytes) -> int:
+        """Implements write(2); returns the count written."""
+        return _int(self._syscall("write", cvalues.cint("fd", fd), cvalues.data("data", data)))
+
+    def pread(self, fd: int, n: int, offset: int) -> bytes:
+        """Implements pread(2)."""
+        args = (cvalues.cint("fd", fd), cvalues.u64("n", n), cvalues.off_t("offset", offset))
+        return _bytes(self._syscall("pread", *args))
+
+    def pwrite(self, fd: int, data: bytes, offset: int) -> int:
+        """Implements pwrite(2)."""
+        args = (cvalues.cint("fd", fd), cvalues.data("data", data), cvalues.off_t("offset", offset))
+        return _int(self._syscall("pwrite", *args))
+
+    def lseek(self, fd: int, offset: int, whence: int) -> int:
+        """Implements lseek(2); returns the new position."""
+        args = (
+            cvalues.cint("fd", fd),
+            cvalues.off_t("offset", offset),
+            cvalues.cint("whence", whence),
+        )
+        return _int(self._syscall("lseek", *args))
+
+    def ftruncate(self, fd: int, length: int) -> None:
+        """Implements ftruncate(2)."""
+        self._syscall("ftruncate", cvalues.cint("fd", fd), cvalues.off_t("length", length))
+
+    def fsync(self, fd: int) -> None:
+        """Implements fsync(2)."""
+        self._syscall("fsync", cvalues.cint("fd", fd))
+
+    def fstat(self, fd: int) -> os.stat_result:
+        """Implements fstat(2): an os.stat_result."""
+        result = self._syscall("fstat", cvalues.cint("fd", fd))
+        assert isinstance(result, os.stat_result)
+        return result
+
+    def unlink(self, path: str) -> None:
+        """Implements unlink(2)."""
+        self._syscall("unlink", self._path(path))
+
+    def chmod(self, path: str, mode: int) -> None:
+        """Implements chmod(2)."""
+        self._syscall("chmod", self._path(path), cvalues.cint("mode", mode) & 0o7777)
+
+    def pipe(self) -> tuple[int, int]:
+        """Implements pipe(2): (read end, write end), neither close-on-exec.
+
+        As on the simulator, both ends are O_NONBLOCK (reading an empty pipe that
+        has writers fails with EAGAIN instead of blocking forever), and SIGPIPE is
+        ignored, as Python leaves it, so a write with no reader fails with EPIPE.
+        """
+        fds = self._syscall("pipe")
+        assert isinstance(fds, tuple)
+        return _int(fds[0]), _int(fds[1])
+
+    # -- processes --------------------------------------------------------------
+
+    def fork(self, name: str | None = None) -> HostProcess:
+        """Implements fork(2) with a real fork of the worker: the child, a new process."""
+        return self.machine._fork(self, name)
+
+    def exit(self, status: int = 0) -> None:
+        """Implements _exit(2): the real process ends; its mappings and fds go with it."""
+        status = cvalues.cint("status", status)
+        try:
+            self._call("exit", status)
+        except _Died:
+            return
+
+    def execve(self, path: str, argv: tuple[str, ...] | list[str] = ()) -> None:
+        """execve(2) is not available on HostMachine yet."""
+        raise NotImplementedError(
+            "HostMachine.execve: a real exec would replace the worker that serves this "
+            "process, so it is not implemented on the host yet"
+        )
+
+    # -- inspection ---------------------------------------------------------
+
+    def _proc_text(self, name: str) -> str:
+        with self._state.lock:
+            if not self.alive:
+                self._gone()
+            return self._state.ns.contract(procfs.read_text(self.pid, name))
+
+    def maps(self) -> str:
+        """The real /proc/<pid>/maps, with the machine's files at their contract paths."""
+        return self._proc_text("maps")
+
+    def smaps(self) -> str:
+        """The real /proc/<pid>/smaps, with the machine's files at their contract paths."""
+        return self._proc_text("smaps")
+
+    def pagemap(self, va: int) -> PageInfo:
+        """What the real /proc/<pid>/pagemap says of the page holding ``va`` (needs root)."""
+        va = cvalues.address("va", va)
+        with self._state.lock:
+            if not self.alive:
+                self._gone()
+            return procfs.pagemap(self.pid, va)
+
+    def __repr__(self) -> str:
+        state = "alive" if self._record.alive else "dead"
+        return f"<HostProcess {self.pid} {self.name!r} {state}>"

@@ -1,0 +1,154 @@
+"""What a HostMachine holds, kept apart from the HostMachine object itself.
+
+The finalizer that ends a machine's real processes when the machine is garbage
+collected may hold this state, never the machine (that would keep it alive).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Final
+
+from mmapsim.host import launcher
+from mmapsim.host.channel import Channel, ChannelClosed
+from mmapsim.host.paths import Namespace
+from mmapsim.host.slots import N_SLOTS, SlotTable
+
+#: How long a dead process's reaper may take to publish its wait status.
+REAP_TIMEOUT: Final = 10.0
+
+
+@dataclass
+class ProcRecord:
+    """One real process of a machine, as the controller knows it."""
+
+    pid: int
+    slot: int
+    chan: Channel
+    alive: bool = True
+    exit_status: int | None = None
+    term_signal: signal.Signals | None = None
+    fault_va: int = 0
+
+
+@dataclass
+class MachineState:
+    """The master, zygote, slot table and private root of one machine."""
+
+    master: launcher.Master
+    zpid: int
+    zchan: Channel
+    table: SlotTable
+    ns: Namespace
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    records: list[ProcRecord] = field(default_factory=list)
+    free_slots: list[int] = field(default_factory=lambda: list(range(N_SLOTS - 1, -1, -1)))
+    closed: bool = False
+    ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    @classmethod
+    def start(cls) -> MachineState:
+        """Fork a zygote from the master and attach to its slot table."""
+        ns = Namespace.create()
+        try:
+            master = launcher.master()
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            with theirs:
+                zpid = master.request("machine", (ns.root,), (theirs.fileno(),))
+            zchan = Channel(ours)
+            _ready, fds = zchan.recv()
+            table = SlotTable.attach(fds[0])
+            os.close(fds[0])
+        except BaseException:
+            ns.remove()
+            raise
+        assert isinstance(zpid, int)
+        return cls(master, zpid, zchan, table, ns)
+
+    def rpc(
+        self, chan: Channel, op: str, args: tuple[object, ...], fds: tuple[int, ...] = ()
+    ) -> tuple[bool, object]:
+        """One request and its reply; ChannelClosed when the process died meanwhile."""
+        rid = next(self.ids)
+        chan.send((rid, op, args), fds)
+        return chan.recv_reply(rid)
+
+    def alloc_slot(self) -> int:
+        if not self.free_slots:
+            raise OSError(11, os.strerror(11))  # EAGAIN, as fork(2) at its limit
+        return self.free_slots.pop()
+
+    def new_channel(self) -> tuple[Channel, socket.socket]:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        return Channel(ours), theirs
+
+    def spawn(self, slot: int) -> ProcRecord:
+        """A fresh worker forked by the zygote."""
+        chan, theirs = self.new_channel()
+        with theirs:
+            ok, value = self.rpc(self.zchan, "spawn", (slot,), (theirs.fileno(),))
+        if not ok or not isinstance(value, int):
+            chan.close()
+            raise value if isinstance(value, BaseException) else RuntimeError(value)
+        return self.adopt(value, slot, chan)
+
+    def adopt(self, pid: int, slot: int, chan: Channel) -> ProcRecord:
+        """Start tracking the new process ``pid``."""
+        record = ProcRecord(pid, slot, chan)
+        self.records.append(record)
+        return record
+
+    def poll(self, record: ProcRecord) -> bool:
+        """Whether ``record`` still runs (it is buried if it was reaped)."""
+        if record.alive:
+            status = self.table.status(record.slot)
+            if status is not None:
+                self.bury(record, status)
+        return record.alive
+
+    def wait_dead(self, record: ProcRecord) -> None:
+        """After its channel closed: wait for the reaper to publish the status."""
+        deadline = time.monotonic() + REAP_TIMEOUT
+        delay = 20e-6
+        while self.poll(record):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"host process {record.pid} vanished without a wait status")
+            time.sleep(delay)
+            delay = min(delay * 2, 5e-3)
+
+    def bury(self, record: ProcRecord, status: int) -> None:
+        """Record how the process ended and free its slot and channel."""
+        if os.WIFSIGNALED(status):
+            record.term_signal = signal.Signals(os.WTERMSIG(status))
+        else:
+            record.exit_status = os.WEXITSTATUS(status)
+        record.fault_va = self.table.fault_va(record.slot)
+        record.alive = False
+        self.table.clear(record.slot)
+        self.free_slots.append(record.slot)
+        record.chan.close()
+
+    def close(self) -> None:
+        """Kill and reap every process, delete every file (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self.master.owner == os.getpid():
+                self.master.request("close", (self.zpid,))
+        except (ChannelClosed, OSError, RuntimeError):
+            pass  # the master is gone, and its machines died with it
+        finally:
+            for record in self.records:
+                if record.alive:
+                    record.alive, record.term_signal = False, signal.SIGKILL
+                record.chan.close()
+            self.zchan.close()
+            self.table.close()
+            self.ns.remove()

@@ -1,0 +1,229 @@
+"""A worker: one real process of a HostMachine, serving calls over its channel.
+
+Each request is ``(rid, op, args)`` and is answered ``(rid, (True, value))`` or
+``(rid, (False, exception))``; a file descriptor that rides with a request (the
+channel of a fork child) is appended to ``args``.  Memory accesses are real CPU
+accesses: a SIGSEGV or SIGBUS kills this process with the default action, and
+the address it was about to touch is in its slot's fault word.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import stat
+from typing import Final, NoReturn
+
+from mmapsim.constants import O_CLOEXEC, PAGE_SIZE
+from mmapsim.host import libc
+from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
+from mmapsim.host.slots import SlotTable
+
+#: The file descriptor that a worker's channel lives at, out of the way of the
+#: program's own descriptors (which start at 3, as in a freshly exec'd program).
+CHANNEL_FD: Final = 1023
+MAX_RW_COUNT: Final = 0x7FFFF000
+READ_CHUNK: Final = 1 << 20
+
+_CHILD: Final = object()
+
+
+def adopt_channel(fd: int) -> Channel:
+    """Move the channel socket ``fd`` to CHANNEL_FD and wrap it."""
+    if fd != CHANNEL_FD:
+        os.dup2(fd, CHANNEL_FD, inheritable=False)
+        os.close(fd)
+    return Channel.from_fd(CHANNEL_FD)
+
+
+def install_reaper(table: SlotTable) -> None:
+    """Reap every child that ends and publish its wait status in the slot table."""
+
+    def reap(_signum: int, _frame: object) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            table.publish(pid, status)
+
+    signal.signal(signal.SIGCHLD, reap)
+
+
+def reset_signals() -> None:
+    """The signal dispositions of a freshly exec'd C program (Python changes some)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+class Worker:
+    """Serves the system calls of one real process."""
+
+    def __init__(self, chan: Channel, table: SlotTable, slot: int) -> None:
+        self.chan = chan
+        self.table = table
+        self.slot = slot
+        self.word = table.fault_word(slot)
+
+    def serve(self) -> NoReturn:
+        """Answer requests until the controller goes away, then exit."""
+        while True:
+            try:
+                rid, op, args, fds = self.chan.recv_request()
+            except (ChannelClosed, ChannelBroken, OSError):
+                os._exit(0)
+            reply = self.handle(op, (*args, *fds))
+            if reply is _CHILD:
+                continue
+            try:
+                self.chan.send((rid, reply))
+            except (ChannelClosed, ChannelBroken, OSError):
+                os._exit(0)
+
+    def handle(self, op: str, args: tuple[object, ...]) -> object:
+        method = getattr(self, "op_" + op, None)
+        if method is None:
+            return (False, NotImplementedError(f"unknown host call {op!r}"))
+        try:
+            result = method(*args)
+        except Exception as exc:  # the caller's errno, or a bug to show in the controller
+            return (False, exc)
+        return result if result is _CHILD else (True, result)
+
+    def _fd(self, fd: int) -> int:
+        """The program's view of descriptor numbers: the channel is not open."""
+        return -1 if fd == CHANNEL_FD else fd
+
+    # -- memory ------------------------------------------------------------
+
+    def op_mmap(self, addr: int, length: int, prot: int, flags: int, fd: int, off: int) -> int:
+        return libc.mmap(addr, length, prot, flags, self._fd(fd), off)
+
+    def op_munmap(self, addr: int, length: int) -> None:
+        libc.munmap(addr, length)
+
+    def op_msync(self, addr: int, length: int, flags: int) -> None:
+        libc.msync(addr, length, flags)
+
+    def op_mprotect(self, addr: int, length: int, prot: int) -> None:
+        libc.mprotect(addr, length, prot)
+
+    def op_load(self, addr: int, size: int) -> bytes:
+        """Read page by page, noting each page's first address before touching it."""
+        chunks = []
+        va, end, word = addr, addr + size, self.word
+        while va < end:
+            n = min(end, (va | (PAGE_SIZE - 1)) + 1) - va
+            word.value = va
+            chunks.append(ctypes.string_at(va, n))
+            va += n
+        return b"".join(chunks)
+
+    def op_store(self, addr: int, data: bytes) -> None:
+        """Write page by page, noting each page's first address before touching it."""
+        src = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
+        done, total, word = 0, len(data), self.word
+        while done < total:
+            va = addr + done
+            n = min(total - done, PAGE_SIZE - (va & (PAGE_SIZE - 1)))
+            word.value = va
+            ctypes.memmove(va, src + done, n)
+            done += n
+
+    # -- processes ---------------------------------------------------------
+
+    def op_fork(self, slot: int, fd: int) -> object:
+        """fork(2): the child keeps ``fd`` as its channel and answers nothing here."""
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        pid = os.fork()
+        if pid == 0:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            self.chan.close()
+            self.chan = adopt_channel(fd)
+            self.slot, self.word = slot, self.table.fault_word(slot)
+            return _CHILD
+        self.table.set_pid(slot, pid)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(fd)
+        return pid
+
+    def op_exit(self, status: int) -> NoReturn:
+        os._exit(status)
+
+    # -- files -------------------------------------------------------------
+
+    def op_open(self, path: str, flags: int, mode: int) -> int:
+        fd = os.open(path, flags, mode)
+        if not flags & O_CLOEXEC:  # Python adds O_CLOEXEC; open(2) does not
+            os.set_inheritable(fd, True)
+        return fd
+
+    def op_close(self, fd: int) -> None:
+        os.close(self._fd(fd))
+
+    def op_read(self, fd: int, n: int) -> bytes:
+        """read(2), in chunks so that a huge count never allocates a huge buffer."""
+        fd, n = self._fd(fd), min(n, MAX_RW_COUNT)
+        if n <= READ_CHUNK or not _is_seekable_data(fd):
+            return os.read(fd, min(n, READ_CHUNK))
+        chunks = []
+        while n > 0:
+            chunk = os.read(fd, min(n, READ_CHUNK))
+            chunks.append(chunk)
+            n -= len(chunk)
+            if len(chunk) < READ_CHUNK:
+                break
+        return b"".join(chunks)
+
+    def op_write(self, fd: int, data: bytes) -> int:
+        return os.write(self._fd(fd), data)
+
+    def op_pread(self, fd: int, n: int, offset: int) -> bytes:
+        fd, n = self._fd(fd), min(n, MAX_RW_COUNT)
+        chunks = []
+        while True:
+            chunk = os.pread(fd, min(n, READ_CHUNK), offset)
+            chunks.append(chunk)
+            n, offset = n - len(chunk), offset + len(chunk)
+            if n <= 0 or len(chunk) < READ_CHUNK:
+                return b"".join(chunks)
+
+    def op_pwrite(self, fd: int, data: bytes, offset: int) -> int:
+        return os.pwrite(self._fd(fd), data, offset)
+
+    def op_lseek(self, fd: int, offset: int, whence: int) -> int:
+        return os.lseek(self._fd(fd), offset, whence)
+
+    def op_ftruncate(self, fd: int, length: int) -> None:
+        os.ftruncate(self._fd(fd), length)
+
+    def op_fsync(self, fd: int) -> None:
+        os.fsync(self._fd(fd))
+
+    def op_fstat(self, fd: int) -> os.stat_result:
+        return os.fstat(self._fd(fd))
+
+    def op_unlink(self, path: str) -> None:
+        os.unlink(path)
+
+    def op_chmod(self, path: str, mode: int) -> None:
+        os.chmod(path, mode)
+
+    def op_pipe(self) -> tuple[int, int]:
+        """pipe2(O_NONBLOCK): a call never blocks the one-call-at-a-time controller."""
+        rfd, wfd = os.pipe2(os.O_NONBLOCK)
+        os.set_inheritable(rfd, True)
+        os.set_inheritable(wfd, True)
+        return rfd, wfd
+
+
+def _is_seekable_data(fd: int) -> bool:
+    """True for regular files and devices, whose reads fill the whole count."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode))
