@@ -26,7 +26,7 @@ def dup_mmap(parent: AddressSpace, child: AddressSpace) -> None:
         child.vmas.insert(twin)
         child.adopt(twin)
         if vma.anon_vma is not None:
-            twin.anon_vma = AnonVma()
+            twin.anon_vma = AnonVma(forked=True)
             _copy_ptes(parent, child, vma)
 
 

@@ -2,7 +2,8 @@
 
 Linux semantics (mm/mprotect.c): the range's VMAs are split at its ends, get
 their new flags, and merge with neighbours that now match.  Making a private
-mapping writable charges it (``VM_ACCOUNT``).  Existing PTEs follow the new
+mapping writable charges it (``VM_ACCOUNT``); making an untouched anonymous
+mapping read-only again gives the charge back.  Existing PTEs follow the new
 protection: removing PROT_WRITE write-protects them; adding it makes writable
 only the pages that need no fault first (a dirty shared page, an anonymous
 page that this process alone maps); others fault on their next store (a
@@ -21,8 +22,11 @@ def new_flags(vma: Vma, prot_bits: VmFlag) -> VmFlag:
     """The VMA's flags with its READ/WRITE/EXEC replaced, charged as Linux does."""
     flags = (vma.flags & ~(VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC)) | prot_bits
     charged = VmFlag.ACCOUNT | VmFlag.WRITE | VmFlag.SHARED | VmFlag.NORESERVE
-    if prot_bits & VmFlag.WRITE and not vma.flags & charged:
-        flags |= VmFlag.ACCOUNT
+    if prot_bits & VmFlag.WRITE:
+        if not vma.flags & charged:
+            flags |= VmFlag.ACCOUNT
+    elif vma.is_anonymous and vma.anon_vma is None:
+        flags &= ~VmFlag.ACCOUNT  # nothing was committed yet: the charge is given back
     return flags
 
 

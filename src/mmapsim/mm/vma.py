@@ -64,13 +64,19 @@ def prot_to_vm(prot: Prot) -> VmFlag:
 
 
 class AnonVma:
-    """Groups the anonymous pages of related private VMAs (Linux's anon_vma)."""
+    """Groups the anonymous pages of related private VMAs (Linux's anon_vma).
 
-    __slots__ = ("id",)
+    ``forked``: made by fork for a child's VMA, so chained to the parent's
+    (its ``anon_vma_chain`` is not singular), which keeps the VMA from merging
+    with a neighbour that has no anonymous pages yet.
+    """
+
+    __slots__ = ("forked", "id")
     _next = 1
 
-    def __init__(self) -> None:
+    def __init__(self, forked: bool = False) -> None:
         self.id = AnonVma._next
+        self.forked = forked
         AnonVma._next += 1
 
 
@@ -157,10 +163,17 @@ class Vma:
             return False
         if prev.inode is not self.inode or prev.name != self.name:
             return False
-        both = prev.anon_vma is not None and self.anon_vma is not None
-        if both and prev.anon_vma is not self.anon_vma:
+        if not _anon_vmas_mergeable(prev.anon_vma, self.anon_vma):
             return False
         return prev.pgoff + ((prev.end - prev.start) >> PAGE_SHIFT) == self.pgoff
 
     def __repr__(self) -> str:
         return f"<Vma {self.start:#x}-{self.end:#x} {int(self.flags):#x} pgoff={self.pgoff}>"
+
+
+def _anon_vmas_mergeable(a: AnonVma | None, b: AnonVma | None) -> bool:
+    """is_mergeable_anon_vma: equal, or one absent and the other not from fork."""
+    if a is None or b is None:
+        other = a or b
+        return other is None or not other.forked
+    return a is b
