@@ -119,6 +119,32 @@ class Kernel:
         task.fds.entries.clear()
         task.alive = False
 
+    def sync(self) -> int:
+        """sync(2): write every dirty page of every file to disk; returns the count."""
+        return sum(
+            self.pagecache.writeback(inode)
+            for inode in list(self.fs.names.values())
+            if inode.is_regular
+        ) + sum(
+            self.pagecache.writeback(vma.inode)
+            for task in self.tasks.values()
+            for vma in task.mm.vmas
+            if vma.inode is not None and vma.inode.is_regular and vma.inode.nlink == 0
+        )
+
+    def crash(self) -> None:
+        """A power failure: every task vanishes and the page cache is lost.
+
+        What was not written back (``msync(MS_SYNC)``, ``fsync``) is gone; the
+        disk images are what the files hold afterwards.
+        """
+        for task in self.tasks.values():
+            if task.alive:
+                self.teardown(task)
+                task.term_signal = signal.SIGKILL
+        for inode in list(self.fs.names.values()):
+            self.pagecache.release(inode)
+
     def close(self) -> None:
         """End every task and drop every page."""
         for task in list(self.tasks.values()):

@@ -77,6 +77,24 @@ class Machine:
         self._check_open()
         return self.kernel.fs.read_file(args.path("path", path))
 
+    def sync(self) -> int:
+        """sync(2) (simulator only): write back every dirty page; returns how many."""
+        self._check_open()
+        count = self.kernel.sync()
+        self.after_syscall()
+        return count
+
+    def crash(self) -> None:
+        """A power failure (simulator only): every process dies, the page cache is lost.
+
+        Afterwards each file holds what reached its disk image: data written
+        through a mapping survives only if it was written back first (msync
+        MS_SYNC, fsync, sync).
+        """
+        self._check_open()
+        self.kernel.crash()
+        self.after_syscall()
+
     @property
     def processes(self) -> list[Process]:
         """The live processes."""
