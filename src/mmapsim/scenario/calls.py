@@ -102,6 +102,7 @@ CALLS: dict[str, CallSpec] = {
         _spec("_exit", "status", Returns.INT, "end this process", optional=1),
         _spec("memcpy", "dest src n", Returns.ADDR, "copy n bytes in memory (loads, stores)"),
         _spec("memset", "dest c n", Returns.ADDR, "fill n bytes with c (stores)"),
+        _spec("frame", "addr", Returns.INT, "the frame number mapped at addr (-1: none)"),
         CallSpec("file", (("path", CType.PATH),), Returns.NONE, 0, False, "a file's bytes now"),
         CallSpec("len", (("value", CType.DATA),), Returns.NONE, 0, False, "length of bytes"),
     )

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mmapsim.constants import C_CONSTANTS
-from mmapsim.scenario.calls import CALLS, KEYWORDS, NULL
+from mmapsim.scenario.calls import CALLS, KEYWORDS, NULL, STAT_FIELDS, VIEWS
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.subset import fail
 from mmapsim.scenario.syntax import Do, Expect, FileSetup, Fork, Note, Scenario, Show, Step
@@ -135,11 +135,29 @@ class Checker:
 
     def _check_expr(self, expr: ast.expr, process: str | None, line: int) -> None:
         visible = self.names(process)
+        skip: set[int] = set()
         for node in ast.walk(expr):
+            if id(node) in skip:
+                continue
             if isinstance(node, ast.Call):
+                skip.add(id(node.func))
                 self._check_call(node, process, line)
-            elif isinstance(node, ast.Name) and not _is_callee(node, expr):
+            elif isinstance(node, ast.Attribute) and self._qualified(node, line):
+                skip.add(id(node.value))
+            elif isinstance(node, ast.Name):
                 self._check_name(node, visible, process, line)
+
+    def _qualified(self, node: ast.Attribute, line: int) -> bool:
+        """Check ``A.p`` (the variable p of process A); False if ``node`` is not one."""
+        owner = node.value
+        if not isinstance(owner, ast.Name) or node.attr in STAT_FIELDS or node.attr in VIEWS:
+            return False
+        if owner.id not in self.processes:
+            self._need_process(owner.id, line, owner.col_offset + 1)
+        if node.attr not in self.processes[owner.id]:
+            msg = f"undefined variable '{node.attr}' in process {owner.id}"
+            raise ScenarioError(msg, line, node.col_offset + 1)
+        return True
 
     def _check_call(self, node: ast.Call, process: str | None, line: int) -> None:
         assert isinstance(node.func, ast.Name)
@@ -195,11 +213,6 @@ def check_scenario(scenario: Scenario) -> None:
             checker.check(item)
         except ScenarioError as err:
             raise err.in_file(scenario.path) from None
-
-
-def _is_callee(node: ast.Name, expr: ast.expr) -> bool:
-    """Whether ``node`` is the function name of a call (or a view) inside ``expr``."""
-    return any(isinstance(parent, ast.Call) and parent.func is node for parent in ast.walk(expr))
 
 
 def _as_load(target: ast.expr) -> ast.expr:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from mmapsim.constants import PAGE_SIZE
 from mmapsim.scenario.runner import StepResult
 from mmapsim.scenario.syntax import Fork, Show
-from mmapsim.scenario.values import MAP_FAILED_VALUE, Addr, Stat, Value, format_value
+from mmapsim.scenario.values import MAP_FAILED_VALUE, Addr, Frame, Stat, Value, format_value
 
 _Region = tuple[int, int, int]  # start, end, number
 
@@ -28,6 +28,7 @@ class Observer:
 
     regions: dict[str, list[_Region]] = field(default_factory=dict)
     count: int = 0
+    frames: dict[int, int] = field(default_factory=dict)
 
     def observe(self, result: StepResult) -> str:
         """What a program could observe of this step, addresses made relative."""
@@ -80,6 +81,9 @@ class Observer:
         """A value, with addresses relative."""
         if isinstance(value, Addr):
             return self.address(int(value), process)
+        if isinstance(value, Frame):
+            number = self.frames.setdefault(int(value), len(self.frames) + 1)
+            return "no frame" if value < 0 else f"frame #{number}"
         if isinstance(value, Stat):
             return f"st_size = {value.st_size}"
         return format_value(value)

@@ -9,6 +9,7 @@ raises :class:`mmapsim.ProcessKilled` out of the evaluator; the runner reports i
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, syscall
 from mmapsim.scenario.subset import BINOPS
-from mmapsim.scenario.values import Addr, Stat, Value, WrongValueError, as_int, kind_of, to_c
+from mmapsim.scenario.values import Addr, Frame, Stat, Value, WrongValueError, as_int, kind_of, to_c
 
 MAX_ACCESS = 64 << 20  # one load or store moves at most this many bytes
 
@@ -56,12 +57,18 @@ class Evaluator:
     """Evaluates the expressions of one step, in one process (or none)."""
 
     def __init__(
-        self, machine: MachineAPI, scope: Scope | None, globals_: dict[str, Value], line: int
+        self,
+        machine: MachineAPI,
+        scope: Scope | None,
+        globals_: dict[str, Value],
+        line: int,
+        scopes: Mapping[str, Scope] | None = None,
     ) -> None:
         self.machine = machine
         self.scope = scope
         self.globals = globals_
         self.line = line
+        self.scopes = scopes or {}
         self.calls: list[CallRecord] = []
         self.errno: int | None = None
         self.stores: list[tuple[int, int]] = []  # (address, size) of each store
@@ -132,6 +139,9 @@ class Evaluator:
         if isinstance(node, ast.Subscript):
             return self.load(node)
         if isinstance(node, ast.Attribute):
+            owner = node.value
+            if isinstance(owner, ast.Name) and owner.id in self.scopes:
+                return self.scopes[owner.id].variables[node.attr]
             base = self.eval(node.value)
             if not isinstance(base, Stat):
                 raise self.error(f".{node.attr} is a field of fstat's answer", node)
@@ -190,6 +200,9 @@ class Evaluator:
         process = self.process(node)
         if name in ("memcpy", "memset"):
             return self._memory_call(process, name, args, node)
+        if name == "frame":
+            pfn = process.pagemap(int(args[0])).pfn
+            return Frame(-1 if pfn is None else pfn)
         result = self._invoke(name, args, lambda: syscall(process, name)(*args))
         if name in ("exit", "_exit") and self.scope is not None:
             self.scope.ended = "exited"

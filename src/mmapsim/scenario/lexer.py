@@ -53,7 +53,8 @@ def scan_line(text: str, number: int) -> ScannedLine:
     code = text[: scanner.comment_at].rstrip() if scanner.comment_at is not None else text
     comment = None
     if scanner.comment_at is not None:
-        comment = text[scanner.comment_at + 1 :].strip()
+        comment = text[scanner.comment_at + 1 :].rstrip()
+        comment = comment[1:] if comment.startswith(" ") else comment
     return ScannedLine(number, text, code.rstrip(), comment, tuple(scanner.words))
 
 

@@ -33,6 +33,7 @@ from mmapsim.scenario.syntax import (
     Note,
     Scenario,
     Show,
+    Spawn,
     Step,
 )
 
@@ -66,6 +67,8 @@ def parse_line(text: str, number: int) -> Step | Note:
     if not scanned.code.strip():
         return Note(number, scanned.comment)
     label, start = _label(scanned)
+    if label is not None and not scanned.code[start:].strip():
+        return Spawn(*_common(scanned, label, start))
     first = scanned.word_after(start)
     if first is not None and _is_keyword_at(scanned, first, start):
         if first.text == "file":
@@ -81,8 +84,12 @@ def parse_line(text: str, number: int) -> Step | Note:
 
 def _common(
     scanned: ScannedLine, label: str | None, start: int
-) -> tuple[int, str, str | None, str | None]:
-    return (scanned.number, scanned.code[start:].strip(), scanned.comment, label)
+) -> tuple[int, int, str, str | None, str | None]:
+    """line, column, source, comment and label: the fields every step has."""
+    rest = scanned.code[start:]
+    col = start + len(rest) - len(rest.lstrip())
+    comment = scanned.comment.strip() if scanned.comment else None
+    return (scanned.number, col, rest.strip(), comment, label)
 
 
 def _label(scanned: ScannedLine) -> tuple[str | None, int]:
@@ -121,11 +128,11 @@ def parse_python(scanned: ScannedLine, start: int, end: int) -> ast.stmt:
         raise ScenarioError(_syntax_message(err.msg), scanned.number, max(col, 1)) from None
     body = tree.body[0]
     assert isinstance(body, ast.If)
+    for stmt in body.body:
+        _fix_columns(stmt, start, snippet)
     if len(body.body) != 1:
-        raise ScenarioError("one statement per line", scanned.number, start + 1)
-    stmt = body.body[0]
-    _fix_columns(stmt, start, snippet)
-    return stmt
+        raise subset.fail("one statement per line", scanned.number, body.body[1])
+    return body.body[0]
 
 
 def parse_expr(scanned: ScannedLine, start: int, end: int) -> ast.expr:
@@ -147,7 +154,7 @@ def _fix_columns(stmt: ast.stmt, start: int, snippet: str) -> None:
         return start + len(encoded[:in_snippet].decode(errors="ignore"))
 
     for node in ast.walk(stmt):
-        if isinstance(node, ast.expr | ast.stmt):
+        if isinstance(node, ast.expr | ast.stmt | ast.keyword):
             node.col_offset = to_char(node.col_offset)
             if node.end_col_offset is not None:
                 node.end_col_offset = to_char(node.end_col_offset)
@@ -188,7 +195,7 @@ def _as_fork(stmt: ast.stmt, scanned: ScannedLine, label: str | None) -> Fork | 
     child, parent = stmt.targets[0], value.args[0]
     assert isinstance(child, ast.Name)
     assert isinstance(parent, ast.Name)
-    return Fork(scanned.number, scanned.code.strip(), scanned.comment, None, child.id, parent.id)
+    return Fork(*_common(scanned, None, 0), child.id, parent.id)
 
 
 def _parse_expect(scanned: ScannedLine, label: str | None, keyword: Word) -> Expect:
@@ -199,7 +206,11 @@ def _parse_expect(scanned: ScannedLine, label: str | None, keyword: Word) -> Exp
         raise ScenarioError("expect what?", scanned.number, keyword.end + 1)
     split = _trailing_mode(scanned, body_start)
     if split is None:
-        cond = parse_expr(scanned, body_start, len(scanned.code))
+        stmt = parse_python(scanned, body_start, len(scanned.code))
+        if not isinstance(stmt, ast.Expr):
+            msg = "expect needs a condition (compare with ==), or a call followed by 'fails ERRNO'"
+            raise subset.fail(msg + " or 'kills SIGNAL'", scanned.number, stmt)
+        cond = stmt.value
         subset.check_expr(cond, scanned.number, compare=True)
         return Expect(*common, ast.Expr(cond), "holds")
     mode_word, code_word = split

@@ -61,7 +61,7 @@ class Printer:
             if not self._blank:
                 self.emit("")
             return
-        self.emit(Text(f"# {note.text}", style="italic dim"))
+        self.emit(Text(f"# {note.text}".rstrip(), style="italic dim"))
 
     def result(self, result: StepResult) -> None:
         """A step's source line, then what it did."""
@@ -135,9 +135,17 @@ def plain_outcome(result: StepResult) -> str:
         shown = ", ".join(f"{name} = {format_value(value)}" for name, value in result.bindings)
         return shown + failure
     step = result.step
-    if isinstance(step, Do) and isinstance(step.stmt, ast.Assign | ast.AugAssign):
-        return ", ".join(f"{size} bytes stored at {addr:#x}" for addr, size in result.stores)
+    if isinstance(step, Do) and isinstance(step.stmt, ast.AugAssign):
+        return f"{step.text_of(step.stmt.target)} = {format_value(result.value)}"
+    if isinstance(step, Do) and isinstance(step.stmt, ast.Assign):
+        return ", ".join(
+            f"{_count(size, 'byte')} stored at {addr:#x}" for addr, size in result.stores
+        )
     return format_value(result.value) + failure
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _errno_text(code: int) -> str:
@@ -149,7 +157,7 @@ def summary_text(results: list[StepResult]) -> Text:
     """``N steps; M expects, all hold`` or which ones failed."""
     expects = [r for r in results if r.expect is not None]
     failed = [r for r in expects if r.expect is not None and not r.expect.ok]
-    head = f"{len(results)} steps, {len(expects)} expects"
+    head = f"{_count(len(results), 'step')}, {_count(len(expects), 'expect')}"
     if not failed:
         return Text(f"{head}: all hold", style="bold green")
     lines = ", ".join(str(r.step.line) for r in failed)

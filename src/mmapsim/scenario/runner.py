@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import errno as errno_module
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +21,7 @@ from mmapsim.scenario import show
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.evaluator import CallRecord, Evaluator, Scope
 from mmapsim.scenario.machine_api import MachineAPI
-from mmapsim.scenario.syntax import Do, Expect, FileSetup, Fork, Scenario, Show, Step
+from mmapsim.scenario.syntax import Do, Expect, FileSetup, Fork, Scenario, Show, Spawn, Step
 from mmapsim.scenario.values import Value, equal, format_value
 
 
@@ -78,7 +78,15 @@ class Runner:
                 raise err.in_file(scenario.path) from None
 
     def run_step(self, step: Step) -> StepResult:
-        """Run one step (with the kernel's events when tracing)."""
+        """Run one step (with the kernel's events when tracing).
+
+        A process is spawned before the recording starts, so that a trace shows
+        what the step did, not how the new program was loaded.
+        """
+        if step.process is not None and step.process not in self.scopes:
+            self.scope(step.process, step.line)
+        if isinstance(step, FileSetup):
+            return self._dispatch(step)
         with self._recording() as events:
             result = self._dispatch(step)
         if events is not None:
@@ -94,13 +102,19 @@ class Runner:
 
     def _dispatch(self, step: Step) -> StepResult:
         if isinstance(step, FileSetup):
-            data = Evaluator(self.machine, None, self.globals, step.line).eval(step.data)
+            data = Evaluator(self.machine, None, self.globals, step.line, self.scopes).eval(
+                step.data
+            )
             if not isinstance(data, bytes):
                 raise ScenarioError("a file holds bytes or a string", step.line, 1)
             self.machine.write_file(step.path, data)
             return StepResult(step, note=f"{step.path} holds {len(data)} bytes")
         if isinstance(step, Fork):
             return self._fork(step)
+        if isinstance(step, Spawn):
+            return StepResult(
+                step, note=f"{step.process} starts: a new process, a program just exec'd"
+            )
         if isinstance(step, Show):
             return self._show(step)
         if isinstance(step, Expect):
@@ -129,7 +143,7 @@ class Runner:
     def _execute(self, step: Step, stmt: ast.stmt, result: StepResult) -> Evaluator:
         """Run ``stmt`` in the step's process, filling ``result``."""
         scope = self.scope(step.process, step.line) if step.process is not None else None
-        evaluator = Evaluator(self.machine, scope, self.globals, step.line)
+        evaluator = Evaluator(self.machine, scope, self.globals, step.line, self.scopes)
         try:
             result.value, result.bindings = evaluator.execute(stmt)
         except ProcessKilled as death:
@@ -160,9 +174,9 @@ class Runner:
         assert isinstance(step.action, ast.Expr)
         cond = step.action.value
         scope = self.scope(step.process, step.line) if step.process is not None else None
-        evaluator = Evaluator(self.machine, scope, self.globals, step.line)
+        evaluator = Evaluator(self.machine, scope, self.globals, step.line, self.scopes)
         try:
-            return _condition(evaluator, cond)
+            return _condition(evaluator, cond, step.text_of)
         except ProcessKilled as death:
             assert scope is not None
             result.killed = Killed(scope.name, death.signal.name, death.addr)
@@ -183,7 +197,7 @@ class Runner:
         if scope is None or scope.ended is not None:
             result.output = f"(process {step.target} is not running)"
             return result
-        evaluator = Evaluator(self.machine, scope, self.globals, step.line)
+        evaluator = Evaluator(self.machine, scope, self.globals, step.line, self.scopes)
         args = [evaluator.eval(arg) for arg in step.args]
         result.output = self._show_text(step, scope, args)
         return result
@@ -205,23 +219,25 @@ class Runner:
         return show.variables_view(scope.variables)
 
 
-def _condition(evaluator: Evaluator, cond: ast.expr) -> ExpectOutcome:
+def _condition(
+    evaluator: Evaluator, cond: ast.expr, text_of: Callable[[ast.AST], str]
+) -> ExpectOutcome:
     """Evaluate an expect's condition; on failure say what each side was."""
     if not isinstance(cond, ast.Compare):
         value = evaluator.eval(cond)
         truthy = bool(value) if isinstance(value, int | bytes) else True
-        what = f"{ast.unparse(cond)} is {format_value(value)}"
+        what = f"{text_of(cond)} is {format_value(value)}"
         return ExpectOutcome(truthy, what)
     left_node, left = cond.left, evaluator.eval(cond.left)
     for op, right_node in zip(cond.ops, cond.comparators, strict=True):
         right = evaluator.eval(right_node)
         if not _compare(op, left, right):
-            shown = f"{ast.unparse(left_node)} is {format_value(left)}"
+            shown = f"{text_of(left_node)} is {format_value(left)}"
             if not isinstance(right_node, ast.Constant):
-                shown += f", {ast.unparse(right_node)} is {format_value(right)}"
+                shown += f", {text_of(right_node)} is {format_value(right)}"
             return ExpectOutcome(False, shown)
         left_node, left = right_node, right
-    return ExpectOutcome(True, ast.unparse(cond))
+    return ExpectOutcome(True, text_of(cond))
 
 
 def _compare(op: ast.cmpop, left: Value, right: Value) -> bool:

@@ -21,8 +21,21 @@ def mapping_at(maps: str, addr: int) -> tuple[int, int] | None:
     return None
 
 
+#: The counters ``show smaps A p`` prints for the mapping at ``p``.
+SMAPS_FIELDS = (
+    "Size",
+    "Rss",
+    "Pss",
+    "Shared_Clean",
+    "Shared_Dirty",
+    "Private_Clean",
+    "Private_Dirty",
+    "Anonymous",
+)
+
+
 def smaps_at(smaps: str, addr: int) -> str:
-    """The block of ``smaps`` that describes the mapping containing ``addr``."""
+    """The mapping line and main counters of the ``smaps`` entry containing ``addr``."""
     blocks: list[list[str]] = []
     for line in smaps.splitlines():
         if _RANGE.match(line):
@@ -31,7 +44,8 @@ def smaps_at(smaps: str, addr: int) -> str:
             blocks[-1].append(line)
     for block in blocks:
         if mapping_at(block[0], addr) is not None:
-            return "\n".join(block)
+            fields = [line for line in block[1:] if line.split(":")[0] in SMAPS_FIELDS]
+            return "\n".join([block[0], *fields])
     return f"(no mapping contains {addr:#x})"
 
 

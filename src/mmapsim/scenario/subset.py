@@ -128,14 +128,15 @@ def _check_subscript(node: ast.Subscript, line: int) -> None:
 
 
 def _check_attribute(node: ast.Attribute, line: int) -> None:
+    """A stat field (``fstat(fd).st_size``) or another process's variable (``A.p``)."""
     if node.attr in VIEWS:
-        raise fail(
-            f".{node.attr} is a view of memory: index it, as in p.{node.attr}[0]", line, node
-        )
-    if node.attr not in STAT_FIELDS:
-        fields = ", ".join(f".{name}" for name in STAT_FIELDS)
-        raise fail(f"unknown field .{node.attr} (fstat gives {fields})", line, node)
-    check_expr(node.value, line)
+        msg = f".{node.attr} is a view of memory: index it, as in p.{node.attr}[0]"
+        raise fail(msg, line, node)
+    if node.attr in STAT_FIELDS or isinstance(node.value, ast.Name):
+        check_expr(node.value, line)
+        return
+    fields = ", ".join(f".{name}" for name in STAT_FIELDS)
+    raise fail(f"unknown field .{node.attr} (fstat gives {fields})", line, node)
 
 
 def check_target(node: ast.expr, line: int, *, tuple_ok: bool = True) -> None:

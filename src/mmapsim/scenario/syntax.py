@@ -16,12 +16,21 @@ ExpectMode = Literal["holds", "fails", "kills"]
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """What every step has: its line, its code, its comment and its process label."""
+    """What every step has: its line, its code (from column ``col``), comment and label."""
 
     line: int
+    col: int
     source: str
     comment: str | None
     process: str | None
+
+    def text_of(self, node: ast.AST) -> str:
+        """The source text of ``node``, as the author wrote it."""
+        start = getattr(node, "col_offset", self.col) - self.col
+        end = getattr(node, "end_col_offset", None)
+        if end is None or not 0 <= start < end - self.col <= len(self.source):
+            return ast.unparse(node)
+        return self.source[start : end - self.col]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +39,11 @@ class Note:
 
     line: int
     text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Spawn(Step):
+    """``A:`` alone on its line: process A starts (any first labelled line starts it too)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,13 @@ class Addr(int):
         return format_value(self)
 
 
+class Frame(int):
+    """A physical frame number (``frame(p)``), printed in hex; -1 when none is mapped."""
+
+    def __repr__(self) -> str:
+        return format_value(self)
+
+
 @dataclass(frozen=True, slots=True)
 class Stat:
     """What ``fstat`` answers: the fields a scenario can read."""
@@ -153,6 +160,8 @@ def format_value(value: Value | None) -> str:
         return "0"
     if isinstance(value, Addr):
         return "MAP_FAILED" if value == MAP_FAILED_VALUE else f"{int(value):#x}"
+    if isinstance(value, Frame):
+        return "no frame" if value < 0 else f"pfn {int(value):#x}"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, bytes):
