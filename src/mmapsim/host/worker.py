@@ -118,7 +118,7 @@ class Worker:
         while va < end:
             n = min(end, (va | (PAGE_SIZE - 1)) + 1) - va
             word.value = va
-            chunks.append(ctypes.string_at(va, n))
+            chunks.append(_read(va, n))
             va += n
         return b"".join(chunks)
 
@@ -218,6 +218,15 @@ class Worker:
         os.set_inheritable(rfd, True)
         os.set_inheritable(wfd, True)
         return rfd, wfd
+
+
+def _read(va: int, n: int) -> bytes:
+    """A real read of ``n`` bytes at ``va`` (string_at would not touch NULL)."""
+    if va:
+        return ctypes.string_at(va, n)
+    buf = ctypes.create_string_buffer(n)
+    ctypes.memmove(buf, va, n)
+    return buf.raw
 
 
 def _is_seekable_data(fd: int) -> bool:
