@@ -12,7 +12,7 @@ import ast
 import errno as errno_module
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import IO, Any
 
 from rich.console import Console
 from rich.text import Text
@@ -26,11 +26,11 @@ _PALETTE = ("cyan", "magenta", "yellow", "blue", "green", "bright_red")
 INDENT = " " * 8
 
 
-def make_console(*, color: bool | None = None) -> Console:
+def make_console(*, color: bool | None = None, file: IO[str] | None = None) -> Console:
     """A console that colours on a terminal (or when ``color``) and never wraps lines."""
-    force = None if color is None else color
     return Console(
-        force_terminal=force,
+        file=file,
+        force_terminal=color,
         no_color=color is False,
         highlight=False,
         soft_wrap=True,

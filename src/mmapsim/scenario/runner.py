@@ -18,6 +18,7 @@ from typing import Any
 
 from mmapsim.errors import ProcessKilled
 from mmapsim.scenario import show
+from mmapsim.scenario.calls import CALLS, Returns
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.evaluator import CallRecord, Evaluator, Scope
 from mmapsim.scenario.machine_api import MachineAPI
@@ -263,7 +264,9 @@ def _judge_failure(result: StepResult, code: str) -> ExpectOutcome:
     name = errno_module.errorcode.get(result.errno, str(result.errno))
     if name != code and getattr(errno_module, code, None) != result.errno:
         return ExpectOutcome(False, f"failed with {name}; expected {code}")
-    return ExpectOutcome(True, f"-1 {name}")
+    failed = [call for call in result.calls if call.errno is not None][-1]
+    returned = "MAP_FAILED" if CALLS[failed.name].returns is Returns.ADDR else "-1"
+    return ExpectOutcome(True, f"{failed.name} returned {returned}, errno {name}")
 
 
 def _judge_death(result: StepResult, code: str) -> ExpectOutcome:

@@ -15,7 +15,7 @@ from mmapsim.scenario.calls import CType
 
 U64 = 1 << 64
 MAP_FAILED_VALUE = U64 - 1
-_SHOWN_BYTES = 40
+_SHOWN_BYTES = 72
 
 
 class Addr(int):
