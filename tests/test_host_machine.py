@@ -503,3 +503,30 @@ def test_processes_lists_the_live_ones(m: HostMachine) -> None:
     m.close()
     assert m.processes == []
     assert c.term_signal == signal.SIGKILL
+
+
+def test_execve_errors_come_from_the_real_kernel(m: HostMachine) -> None:
+    """ENOENT, EACCES without an exec bit, ENOEXEC for a non-program; the process lives."""
+    m.write_file("/bin/data", b"not a program")
+    m.write_file("/bin/text", b"not a program either")
+    p = m.spawn()
+    p.chmod("/bin/text", 0o755)
+    expected = {"/bin/missing": errno.ENOENT, "/bin/data": errno.EACCES, "/bin/text": errno.ENOEXEC}
+    for path, code in expected.items():
+        with pytest.raises(OSError) as exc:
+            p.execve(path)
+        assert (exc.value.errno, exc.value.filename) == (code, path)
+    assert p.alive
+    assert m.processes == [p]
+
+
+def test_execve_of_a_real_program_is_not_implemented(m: HostMachine) -> None:
+    """A program the kernel accepts cannot replace a worker yet: NotImplementedError."""
+    with open("/bin/true", "rb") as f:
+        m.write_file("/bin/true", f.read())
+    p = m.spawn()
+    p.chmod("/bin/true", 0o755)
+    with pytest.raises(NotImplementedError):
+        p.execve("/bin/true", ["true"])
+    assert p.alive
+    assert m.processes == [p]

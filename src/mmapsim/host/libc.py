@@ -19,6 +19,7 @@ SYS_MSYNC: Final = 26
 PR_SET_PDEATHSIG: Final = 1
 PR_SET_DUMPABLE: Final = 4
 PR_SET_CHILD_SUBREAPER: Final = 36
+PTRACE_TRACEME: Final = 0
 
 _U64: Final = 2**64
 
@@ -29,6 +30,9 @@ _syscall.argtypes = [ctypes.c_long] * 7
 _prctl = _libc.prctl
 _prctl.restype = ctypes.c_int
 _prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_ptrace = _libc.ptrace
+_ptrace.restype = ctypes.c_long
+_ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
 
 
 def _signed(value: int) -> int:
@@ -72,4 +76,10 @@ def msync(addr: int, length: int, flags: int) -> None:
 def prctl(option: int, arg: int) -> None:
     """prctl(2) with one argument (PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, ...)."""
     if _prctl(option, arg, 0, 0, 0) == -1:
+        _raise_errno()
+
+
+def ptrace_traceme() -> None:
+    """ptrace(PTRACE_TRACEME): stop with SIGTRAP right after a successful execve."""
+    if _ptrace(PTRACE_TRACEME, 0, None, None) == -1:
         _raise_errno()

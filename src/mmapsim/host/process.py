@@ -252,13 +252,21 @@ class HostProcess:
             return
 
     def execve(self, path: str, argv: tuple[str, ...] | list[str] = ()) -> None:
-        """execve(2) is not available on HostMachine yet."""
-        raise NotImplementedError(
-            "HostMachine.execve: a real exec would replace the worker that serves this "
-            "process, so it is not implemented on the host yet"
-        )
+        """execve(2) as far as the real kernel's verdict: ENOENT, EACCES, ENOEXEC, ...
 
-    # -- inspection ---------------------------------------------------------
+        The kernel decides in a traced throwaway child that is killed before the
+        program runs, so a failure is exact and leaves this process unchanged.
+        A program the kernel accepts raises NotImplementedError: a worker cannot
+        yet become that program and go on serving calls.
+        """
+        real = self._path(path)
+        if isinstance(argv, str | bytes) or not all(isinstance(a, str | bytes) for a in argv):
+            raise TypeError("argv must be a sequence of str or bytes")
+        args = [os.fsdecode(a) for a in argv]
+        try:
+            self._call("execve", real, args)
+        except _Died:
+            self._gone()
 
     def _proc_text(self, name: str) -> str:
         with self._state.lock:

@@ -150,6 +150,27 @@ class Worker:
         os.close(fd)
         return pid
 
+    def op_execve(self, path: str, argv: list[str]) -> None:
+        """execve(2), probed: the real kernel decides in a traced child (see below).
+
+        The child stops with SIGTRAP right after a successful exec, before the
+        program's first instruction, and is killed; a failed exec reports its
+        errno through a close-on-exec pipe.  A failure is this call's OSError
+        (the process is unchanged, as after a failed execve); success cannot be
+        served by a worker yet, so it is NotImplementedError.
+        """
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        try:
+            code = _probe_exec(path, argv)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if code:
+            raise OSError(code, os.strerror(code), path)
+        raise NotImplementedError(
+            "execve: the kernel accepts this program, but HostMachine cannot run a "
+            "program image in place of its worker yet; the process is unchanged"
+        )
+
     def op_exit(self, status: int) -> NoReturn:
         os._exit(status)
 
@@ -218,6 +239,29 @@ class Worker:
         os.set_inheritable(rfd, True)
         os.set_inheritable(wfd, True)
         return rfd, wfd
+
+
+def _probe_exec(path: str, argv: list[str]) -> int:
+    """The errno of execve(path, argv) in a traced child, or 0 if it would succeed."""
+    rfd, wfd = os.pipe()  # close-on-exec: a successful exec closes it empty
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(rfd)
+            libc.ptrace_traceme()
+            os.execve(path, argv or [path], {})
+        except OSError as exc:
+            os.write(wfd, str(exc.errno).encode())
+        finally:
+            os._exit(127)
+    os.close(wfd)
+    with open(rfd, "rb") as report:
+        code = report.read()
+    _pid, status = os.waitpid(pid, 0)
+    if os.WIFSTOPPED(status):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    return int(code or 0)
 
 
 def _read(va: int, n: int) -> bytes:
