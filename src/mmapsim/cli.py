@@ -9,6 +9,7 @@ or the kernels disagreed, 2 a scenario that cannot be read or run).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -16,11 +17,26 @@ from mmapsim.scenario.commands import Output, diff_files, run_files
 from mmapsim.scenario.render import make_console
 from mmapsim.scenario.shell import run_shell
 from mmapsim.scenario.tour import list_slides, run_tour
+from mmapsim.viz.commands import write_scenario_pages, write_tour_pages
 
 _KERNEL = click.Choice(["sim", "host"])
 _COLOR = click.option(
     "--color/--no-color", default=None, help="Colour the output (default: on a terminal)."
 )
+
+
+_HTML = click.option(
+    "--html",
+    "html",
+    default=None,
+    metavar="PATH",
+    help="Also write a step-through page (run on the simulator): a .html file, or a folder.",
+)
+
+
+def _wrote(output: Output, paths: list[Path]) -> None:
+    for path in paths:
+        output.err.print(f"wrote {path}")
 
 
 def _output(color: bool | None) -> Output:
@@ -41,13 +57,22 @@ def main() -> None:
 @click.option("--kernel", type=_KERNEL, default="sim", show_default=True, help="Where to run.")
 @click.option("--trace", is_flag=True, help="Show the kernel's events under each step.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@_HTML
 @_COLOR
 def run(
-    files: tuple[str, ...], kernel: str, trace: bool, as_json: bool, color: bool | None
+    files: tuple[str, ...],
+    kernel: str,
+    trace: bool,
+    as_json: bool,
+    html: str | None,
+    color: bool | None,
 ) -> None:
     """Run scenario FILES and show what every step did."""
     output = _output(False if as_json else color)
-    raise SystemExit(run_files(files, output, kernel=kernel, trace=trace, as_json=as_json))
+    status = run_files(files, output, kernel=kernel, trace=trace, as_json=as_json)
+    if html is not None and status != 2:
+        _wrote(output, write_scenario_pages(files, html))
+    raise SystemExit(status)
 
 
 @main.command()
@@ -71,10 +96,16 @@ def shell(kernel: str, color: bool | None) -> None:
 @click.option("--slide", type=int, default=None, help="Run only this slide.")
 @click.option("--list", "list_only", is_flag=True, help="List the slides.")
 @click.option("--trace", is_flag=True, help="Show the kernel's events under each step.")
+@click.option("--html", "html", default=None, metavar="DIR", help="Also write one page per slide.")
 @_COLOR
-def tour(slide: int | None, list_only: bool, trace: bool, color: bool | None) -> None:
+def tour(
+    slide: int | None, list_only: bool, trace: bool, html: str | None, color: bool | None
+) -> None:
     """A walk through the lecture, one scenario per slide, on the simulator."""
     output = _output(color)
     if list_only:
         raise SystemExit(list_slides(output))
-    raise SystemExit(run_tour(output, only=slide, trace=trace))
+    status = run_tour(output, only=slide, trace=trace)
+    if html is not None and status != 2:
+        _wrote(output, write_tour_pages(html, only=slide))
+    raise SystemExit(status)
