@@ -147,12 +147,15 @@ def diff_one(scenario: Scenario, output: Output) -> bool:
         runs = {"sim": Runner(sim), "host": Runner(host)}
         observers = {"sim": Observer(), "host": Observer()}
         for step in scenario.steps:
-            seen = {}
+            seen, errors = {}, {}
             for kernel, runner in runs.items():
                 try:
                     seen[kernel] = observers[kernel].observe(runner.run_step(step))
                 except ScenarioError as err:
+                    errors[kernel] = err
                     seen[kernel] = f"cannot run: {err.message}"
+            if len(errors) == len(runs):  # the scenario's own mistake, on both kernels
+                raise errors["sim"].in_file(scenario.path)
             diffs.append(StepDiff(step.line, seen["sim"], seen["host"]))
             printer.emit(printer.source_line(step))
             _print_diff(printer, diffs[-1])
