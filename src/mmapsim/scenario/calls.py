@@ -57,7 +57,10 @@ class CallSpec:
 
     def prototype(self) -> str:
         """The call as C declares it: ``munmap(void *addr, size_t length)``."""
-        args = ", ".join(f"{ctype.value} {name}" for name, ctype in self.params)
+        args = ", ".join(
+            f"{ctype.value}{name}" if ctype.value.endswith("*") else f"{ctype.value} {name}"
+            for name, ctype in self.params
+        )
         return f"{self.name}({args})"
 
 
