@@ -1,0 +1,104 @@
+"""Hypothesis strategies: generated system-call operations, as frozen dataclasses.
+
+Each group of strategies is for one test and says so in its names; add new
+groups beside the existing ones rather than changing them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from hypothesis import strategies as st
+
+# -- VMA-set operations in a small window (tests/test_vmaset_property.py) -------
+#
+# Pages are numbered from the start of a window of WINDOW_PAGES pages; the test
+# decides where the window lies.  Lengths in bytes are ``pages * PAGE_SIZE -
+# slack``, so that the kernel's rounding up to whole pages is exercised too.
+
+WINDOW_PAGES = 64
+
+Placement = Literal["fixed", "noreplace", "hint", "anywhere"]
+
+
+@dataclass(frozen=True)
+class WindowMmap:
+    """mmap of anonymous memory: at ``page`` (MAP_FIXED, MAP_FIXED_NOREPLACE or a
+    plain hint), or wherever the kernel likes (``anywhere``: addr 0)."""
+
+    page: int
+    pages: int
+    prot: int
+    shared: bool
+    placement: Placement
+    slack: int = 0
+
+
+@dataclass(frozen=True)
+class WindowMunmap:
+    """munmap of ``pages`` pages at ``page`` (across holes and VMAs)."""
+
+    page: int
+    pages: int
+    slack: int = 0
+
+
+@dataclass(frozen=True)
+class WindowMprotect:
+    """mprotect of ``pages`` pages at ``page`` to ``prot``."""
+
+    page: int
+    pages: int
+    prot: int
+    slack: int = 0
+
+
+WindowOp = WindowMmap | WindowMunmap | WindowMprotect
+
+_SLACK = st.sampled_from([0, 0, 0, 1, 2048, 4095])
+
+
+@st.composite
+def _window_range(draw: st.DrawFn, max_pages: int = WINDOW_PAGES) -> tuple[int, int]:
+    """A (first page, page count) inside the window, short ranges favoured."""
+    pages = draw(st.integers(1, min(max_pages, WINDOW_PAGES)) | st.integers(1, 6))
+    page = draw(st.integers(0, WINDOW_PAGES - pages))
+    return page, pages
+
+
+def window_prots() -> st.SearchStrategy[int]:
+    """Any combination of PROT_READ, PROT_WRITE, PROT_EXEC, with r-- and rw- favoured
+    so that neighbours often match and merge."""
+    return st.sampled_from([1, 3]) | st.integers(0, 7)
+
+
+@st.composite
+def window_mmaps(draw: st.DrawFn) -> WindowMmap:
+    page, pages = draw(_window_range(max_pages=16))
+    placement: Placement = draw(
+        st.sampled_from(["fixed", "fixed", "noreplace", "hint", "anywhere"])
+    )
+    return WindowMmap(
+        page, pages, draw(window_prots()), draw(st.booleans()), placement, draw(_SLACK)
+    )
+
+
+@st.composite
+def window_munmaps(draw: st.DrawFn) -> WindowMunmap:
+    page, pages = draw(_window_range())
+    return WindowMunmap(page, pages, draw(_SLACK))
+
+
+@st.composite
+def window_mprotects(draw: st.DrawFn) -> WindowMprotect:
+    page, pages = draw(_window_range())
+    return WindowMprotect(page, pages, draw(window_prots()), draw(_SLACK))
+
+
+def window_op_sequences(max_size: int = 40) -> st.SearchStrategy[list[WindowOp]]:
+    """Random sequences of mmap, munmap and mprotect in the window, mmap favoured."""
+    op: st.SearchStrategy[WindowOp] = st.one_of(
+        window_mmaps(), window_mmaps(), window_munmaps(), window_mprotects(), window_mprotects()
+    )
+    return st.lists(op, max_size=max_size)
