@@ -113,9 +113,7 @@ class Runner:
         if isinstance(step, Fork):
             return self._fork(step)
         if isinstance(step, Spawn):
-            return StepResult(
-                step, note=f"{step.process} starts: a new process, a program just exec'd"
-            )
+            return StepResult(step, note=f"process {step.process} starts")
         if isinstance(step, Show):
             return self._show(step)
         if isinstance(step, Expect):
