@@ -21,8 +21,10 @@
   function h(tag, attrs, ...kids) {
     const el = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") el.className = v;
+      if (v === null || v === undefined) continue;
+      if (k.startsWith("data-")) el.setAttribute(k, String(v));
+      else if (v === false) continue;
+      else if (k === "class") el.className = v;
       else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
       else el.setAttribute(k, v === true ? "" : String(v));
     }
@@ -160,7 +162,7 @@
       f.dirty ? h("span", { class: "flag dirty-flag" }, " dirty") : null);
     return linkable(row, f.pfn);
   }
-  function fileRow(page) {
+  function fileRow(page, memoryOnly) {
     const cached = page.pfn === undefined
       ? h("td", { class: "nocache" }, "not cached")
       : linkable(h("td", { class: "cached" + (page.dirty ? " dirty" : ""), tabindex: 0,
@@ -169,7 +171,8 @@
           (page.dirty ? "✎ dirty" : "✓ clean") + " " + hex(page.pfn))), page.pfn);
     return h("tr", { "data-pgoff": page.pgoff },
       h("th", { scope: "row" }, page.pgoff + (page.at ? " +" + page.at : "")),
-      h("td", { class: "disk" }, h("code", {}, page.disk)), cached);
+      h("td", { class: "disk" }, memoryOnly ? h("i", {}, "no disk: memory only") : h("code", {}, page.disk)),
+      cached);
   }
   function fileBlock(file) {
     const head = h("h3", {}, file.path, h("span", { class: "count" }, " · " + file.size + " bytes" +
@@ -177,7 +180,7 @@
     const table = h("table", {},
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "page"),
           h("th", { scope: "col" }, "on disk"), h("th", { scope: "col" }, "in the page cache"))),
-        h("tbody", {}, file.pages.map(fileRow)));
+        h("tbody", {}, file.pages.map((p) => fileRow(p, file.kind === "shmem"))));
     const more = file.more ? h("p", { class: "more" }, "+" + file.more + " more pages") : null;
     if (file.program) {
       return h("details", { class: "file", "data-path": file.path }, h("summary", {}, head), table, more);
@@ -207,8 +210,8 @@
   function drawStory(index) {
     const step = index === 0 ? null : STEPS[index - 1];
     const nar = document.getElementById("narration");
-    nar.replaceChildren(...(step ? step.narration : ["The machine before the first step."])
-      .map((t) => h("p", {}, t)));
+    const said = step ? step.narration.join("\n").trim() : "The machine before the first step.";
+    nar.replaceChildren(...(said ? [h("p", {}, said)] : []));
     document.getElementById("source").textContent = step
       ? String(step.line).padStart(4) + "  " + (step.process ? step.process + ": " : "") + step.source
       : "";

@@ -95,8 +95,10 @@ def record(scenario: Scenario) -> Recording:
         unsubscribe = machine.events.subscribe(events.append)
         initial = snapshot(machine)
         try:
-            for result in Runner(machine).run(scenario):
-                record_ = _step_record(result, list(events), snapshot(machine))
+            runner = Runner(machine)
+            for result in runner.run(scenario):
+                names = {scope.process.pid: name for name, scope in runner.scopes.items()}
+                record_ = _step_record(result, list(events), snapshot(machine, names))
                 record_.narration = narration.get(result.step.line, [])
                 steps.append(record_)
                 events.clear()

@@ -34,12 +34,17 @@ Json = dict[str, Any]
 PREVIEW_BYTES = 32
 
 
-def snapshot(machine: Machine) -> Json:
-    """The processes, frames and files of ``machine``, as JSON-able data."""
+def snapshot(machine: Machine, names: dict[int, str] | None = None) -> Json:
+    """The processes, frames and files of ``machine``, as JSON-able data.
+
+    ``names`` gives a process a name by pid (a scenario's ``A``, ``B``, ...); the
+    others keep the kernel's name.
+    """
     kernel = machine.kernel
     tasks = [t for t in kernel.tasks.values() if t.alive]
+    names = names or {}
     return {
-        "procs": [process_view(t) for t in tasks],
+        "procs": [process_view(t, names.get(t.pid)) for t in tasks],
         "frames": frames_view(kernel, tasks),
         "files": [file_view(inode) for inode in visible_inodes(kernel, tasks)],
     }
@@ -48,11 +53,11 @@ def snapshot(machine: Machine) -> Json:
 # -- processes ----------------------------------------------------------------
 
 
-def process_view(task: Task) -> Json:
+def process_view(task: Task, name: str | None = None) -> Json:
     """One process: its pid, name and VMAs from low addresses to high."""
     return {
         "pid": task.pid,
-        "name": task.name,
+        "name": name or task.name,
         "vmas": [vma_view(task, vma) for vma in task.mm.vmas],
     }
 
