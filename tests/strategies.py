@@ -60,9 +60,10 @@ _SLACK = st.sampled_from([0, 0, 0, 1, 2048, 4095])
 
 
 @st.composite
-def _window_range(draw: st.DrawFn, max_pages: int = WINDOW_PAGES) -> tuple[int, int]:
-    """A (first page, page count) inside the window, short ranges favoured."""
-    pages = draw(st.integers(1, min(max_pages, WINDOW_PAGES)) | st.integers(1, 6))
+def _window_range(draw: st.DrawFn, most_pages: int) -> tuple[int, int]:
+    """A (first page, page count) inside the window: mostly up to ``most_pages``
+    pages, sometimes anything up to the whole window."""
+    pages = draw(st.integers(1, most_pages) | st.integers(1, WINDOW_PAGES))
     page = draw(st.integers(0, WINDOW_PAGES - pages))
     return page, pages
 
@@ -75,7 +76,7 @@ def window_prots() -> st.SearchStrategy[int]:
 
 @st.composite
 def window_mmaps(draw: st.DrawFn) -> WindowMmap:
-    page, pages = draw(_window_range(max_pages=16))
+    page, pages = draw(_window_range(most_pages=16))
     placement: Placement = draw(
         st.sampled_from(["fixed", "fixed", "noreplace", "hint", "anywhere"])
     )
@@ -86,17 +87,17 @@ def window_mmaps(draw: st.DrawFn) -> WindowMmap:
 
 @st.composite
 def window_munmaps(draw: st.DrawFn) -> WindowMunmap:
-    page, pages = draw(_window_range())
+    page, pages = draw(_window_range(most_pages=4))
     return WindowMunmap(page, pages, draw(_SLACK))
 
 
 @st.composite
 def window_mprotects(draw: st.DrawFn) -> WindowMprotect:
-    page, pages = draw(_window_range())
+    page, pages = draw(_window_range(most_pages=8))
     return WindowMprotect(page, pages, draw(window_prots()), draw(_SLACK))
 
 
-def window_op_sequences(max_size: int = 40) -> st.SearchStrategy[list[WindowOp]]:
+def window_op_sequences(max_size: int = 50) -> st.SearchStrategy[list[WindowOp]]:
     """Random sequences of mmap, munmap and mprotect in the window, mmap favoured."""
     op: st.SearchStrategy[WindowOp] = st.one_of(
         window_mmaps(), window_mmaps(), window_munmaps(), window_mprotects(), window_mprotects()
