@@ -23,7 +23,7 @@ from mmapsim.scenario.checker import Checker
 from mmapsim.scenario.commands import Output, machine_for
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.parser import parse_line
-from mmapsim.scenario.render import Printer
+from mmapsim.scenario.render import Printer, result_lines
 from mmapsim.scenario.runner import Runner
 from mmapsim.scenario.syntax import Note
 
@@ -71,7 +71,8 @@ class ScenarioShell(cmd.Cmd):
             if isinstance(item, Note):
                 return
             self.checker.check(item)
-            self.printer.result(self.runner.run_step(item))
+            for text in result_lines(self.runner.run_step(item)):
+                self.printer.emit(text)
         except ScenarioError as err:
             self.errors += 1
             self.output.err.print(Text(str(err.in_file("<shell>"))))
