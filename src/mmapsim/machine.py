@@ -9,19 +9,22 @@ lives in :mod:`mmapsim.syscalls` and below.
 from __future__ import annotations
 
 import errno
+import random
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
-from mmapsim.errors import ProcessKilled, syscall_error
+from mmapsim.errors import ProcessKilled
 from mmapsim.events import EventBus
+from mmapsim.fs.hostmount import HostMounts
 from mmapsim.kernel import DEFAULT_MAX_MAP_COUNT, Kernel, Task
+from mmapsim.loader.aslr import Randomizer
 from mmapsim.mm.fault import MemoryFault
 from mmapsim.mm.procfs import render_maps, render_smaps
 from mmapsim.pageinfo import PageInfo
 from mmapsim.physmem import ZERO_PFN
-from mmapsim.syscalls import args, files, mman, process
+from mmapsim.syscalls import args, brk, files, mman, process
 from mmapsim.syscalls.args import U64_MAX
 from mmapsim.syscalls.files import StatResult
 
@@ -33,18 +36,33 @@ class Machine:
 
     ``Machine()`` is a 4 KiB-page x86-64 Linux.  Options: ``max_map_count``
     (the per-process mapping limit), ``check_invariants`` (recompute every
-    count from scratch after each system call; for tests).
+    count from scratch after each system call; for tests), ``host_mounts``
+    (host paths such as ``"/usr"`` shown read-only at the same path, so that
+    ``execve`` can load the host's programs; see :meth:`mount_host`),
+    ``aslr`` (randomise the layout of exec'd programs as Linux does with
+    ``randomize_va_space=2``; off by default, as under ``setarch -R``) and
+    ``seed`` (makes the randomised layouts repeatable).
     """
 
     def __init__(
-        self, *, max_map_count: int = DEFAULT_MAX_MAP_COUNT, check_invariants: bool = False
+        self,
+        *,
+        max_map_count: int = DEFAULT_MAX_MAP_COUNT,
+        check_invariants: bool = False,
+        host_mounts: Iterable[str] = (),
+        aslr: bool = False,
+        seed: int | None = None,
     ) -> None:
         if isinstance(max_map_count, bool) or not isinstance(max_map_count, int):
             raise TypeError("max_map_count must be an int")
         self.kernel = Kernel(max_map_count=max_map_count)
         self.check_invariants = check_invariants
+        self.host: HostMounts | None = None
+        self.rng = random.Random(seed) if aslr else None
         self._processes: dict[int, Process] = {}
         self._closed = False
+        for host_path in host_mounts:
+            self.mount_host(host_path)
 
     @property
     def events(self) -> EventBus:
@@ -59,6 +77,16 @@ class Machine:
         task = self.kernel.new_task(name)
         process.setup_image(self.kernel, task)
         return self._adopt(task)
+
+    def mount_host(self, path: str) -> None:
+        """Show the host's file or directory ``path`` read-only at the same path.
+
+        Files are read from the host lazily, the first time a path walk reaches them.
+        """
+        self._check_open()
+        if self.host is None:
+            self.host = HostMounts(self.kernel.fs)
+        self.host.mount(args.path("path", path))
 
     def _adopt(self, task: Task) -> Process:
         proc = Process(self, task)
@@ -334,11 +362,35 @@ class Process:
         """_exit(2): every mapping is removed, every fd closed."""
         self._call(process.sys_exit, args.cint("status", status))
 
-    def execve(self, path: str, argv: tuple[str, ...] | list[str] = ()) -> None:
-        """execve(2).  The ELF loader is not there yet: a valid program gives ENOSYS."""
+    def execve(
+        self,
+        path: str,
+        argv: tuple[str, ...] | list[str] = (),
+        *,
+        env: tuple[str, ...] | list[str] = (),
+        libraries: bool = False,
+    ) -> None:
+        """execve(2): the old mappings go, the ELF program and its interpreter are mapped.
+
+        ``env``: the environment strings (none by default, as ``env -i``).
+        ``libraries`` (simulator only): also make the mappings that the dynamic
+        loader makes for the program's needed libraries.
+        """
         path = args.path("path", path)
-        self._call(process.check_exec, path)
-        raise syscall_error(38)  # ENOSYS until the program loader lands
+        argv = [args.path("argv", a) for a in argv] if argv else [path]
+        envp = [args.path("env", e) for e in env]
+        rand = Randomizer(self.machine.rng)
+        self._call(process.sys_execve, path, argv, envp, rand, bool(libraries))
+
+    def brk(self, addr: int) -> int:
+        """The brk system call (not glibc's wrapper): returns the break after the call."""
+        return self._call(brk.sys_brk, args.address("addr", addr))
+
+    def sbrk(self, increment: int) -> int:
+        """sbrk(3): move the break by ``increment``; returns the old break (ENOMEM)."""
+        if isinstance(increment, bool) or not isinstance(increment, int):
+            raise TypeError("increment must be an int")
+        return self._call(brk.sys_sbrk, increment)
 
     # -- inspection ---------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import posixpath
+from collections.abc import Callable
 
 from mmapsim.errors import syscall_error
 from mmapsim.fs.inode import Clock, Inode, InodeKind
@@ -43,12 +44,14 @@ def normalize(path: str) -> str:
 class FileSystem:
     """Every inode of the machine and the names that lead to them."""
 
-    __slots__ = ("_next_ino", "clock", "names", "pagecache")
+    __slots__ = ("_next_ino", "clock", "names", "on_miss", "pagecache")
 
     def __init__(self, pagecache: PageCache, clock: Clock) -> None:
         self.pagecache = pagecache
         self.clock = clock
         self.names: dict[str, Inode] = {}
+        #: Asked for a path with no name here (host mounts make the inode on demand).
+        self.on_miss: Callable[[str], Inode | None] | None = None
         self._next_ino = 2
         for d in STANDARD_DIRS:
             self._link(d, self.new_inode(InodeKind.DIRECTORY, 0o755))
@@ -74,6 +77,8 @@ class FileSystem:
         path = normalize(path)
         inode = self.names.get(path)
         if inode is not None:
+            return inode
+        if self.on_miss is not None and (inode := self.on_miss(path)) is not None:
             return inode
         self._check_parent(path)
         raise syscall_error(errno.ENOENT)

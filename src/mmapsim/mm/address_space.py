@@ -17,6 +17,7 @@ from mmapsim.events import EventBus, FrameFreed, PageUnmapped
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.pagecache import PageCache
 from mmapsim.mm.fault import handle_fault
+from mmapsim.mm.layout import MMAP_BASE
 from mmapsim.mm.pagetable import PageTable, Pte
 from mmapsim.mm.vma import Vma
 from mmapsim.mm.vmaset import VmaSet
@@ -41,7 +42,18 @@ class AddressSpace:
     on its open file description.
     """
 
-    __slots__ = ("brk_start", "bus", "files", "pagecache", "physmem", "pid", "pt", "vmas")
+    __slots__ = (
+        "brk",
+        "brk_start",
+        "bus",
+        "files",
+        "mmap_base",
+        "pagecache",
+        "physmem",
+        "pid",
+        "pt",
+        "vmas",
+    )
 
     def __init__(
         self,
@@ -59,6 +71,8 @@ class AddressSpace:
         self.vmas = VmaSet()
         self.pt: PageTable = {}
         self.brk_start = 0
+        self.brk = 0  # the program break (mm->brk); 0 until a loader sets it
+        self.mmap_base = MMAP_BASE  # where top-down placement starts (mm->mmap_base)
 
     # -- the CPU ------------------------------------------------------------
 

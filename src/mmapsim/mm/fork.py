@@ -20,6 +20,8 @@ from mmapsim.physmem import ZERO_PFN
 def dup_mmap(parent: AddressSpace, child: AddressSpace) -> None:
     """Fill the empty ``child`` with a copy-on-write copy of ``parent``."""
     child.brk_start = parent.brk_start
+    child.brk = parent.brk
+    child.mmap_base = parent.mmap_base
     for vma in parent.vmas:
         twin = vma.copy()
         twin.set_flags(vma.flags & ~VmFlag.LOCKED)

@@ -21,7 +21,7 @@ from mmapsim.fs.file import OpenFile
 from mmapsim.fs.inode import Inode
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.fault import MemoryFault, handle_fault
-from mmapsim.mm.layout import MMAP_BASE, MMAP_LEGACY_BASE, MMAP_MIN_ADDR, TASK_SIZE
+from mmapsim.mm.layout import MMAP_LEGACY_BASE, MMAP_MIN_ADDR, TASK_SIZE
 from mmapsim.mm.vma import Vma, VmFlag
 from mmapsim.mm.vmaset import vm_start_gap
 
@@ -57,7 +57,7 @@ def get_unmapped_area(mm: AddressSpace, addr: int, length: int, thp: bool) -> in
 
 
 def _search(mm: AddressSpace, length: int) -> int | None:
-    found = _topdown(mm, length, max(PAGE_SIZE, MMAP_MIN_ADDR), MMAP_BASE)
+    found = _topdown(mm, length, max(PAGE_SIZE, MMAP_MIN_ADDR), mm.mmap_base)
     if found is None:
         found = _bottomup(mm, length, MMAP_LEGACY_BASE, TASK_SIZE)
     return found

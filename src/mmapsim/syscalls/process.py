@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import errno
 import signal
+from collections.abc import Sequence
 
 from mmapsim.constants import PAGE_SIZE, OpenFlag
 from mmapsim.errors import syscall_error
 from mmapsim.fs.file import FdEntry, OpenFile
-from mmapsim.fs.inode import InodeKind
+from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.kernel import Kernel, Task
+from mmapsim.loader import binfmt, dynload
+from mmapsim.loader.aslr import Randomizer
 from mmapsim.mm import mapping
 from mmapsim.mm.fork import dup_mmap
 from mmapsim.mm.layout import PIE_BASE, STACK_TOP
@@ -102,11 +105,44 @@ def kill(k: Kernel, task: Task, sig: signal.Signals) -> None:
     task.term_signal = sig
 
 
-def check_exec(k: Kernel, path: str) -> None:
-    """execve's checks before the old image is given up: ENOENT, EACCES, ENOEXEC."""
+def check_exec(k: Kernel, path: str) -> Inode:
+    """execve's checks before the old image is given up: ENOENT, EACCES, ENOEXEC.
+
+    Linux's do_open_execat (a regular file with an execute bit: root too needs
+    one) and the ELF magic that search_binary_handler's handlers look for.
+    """
     inode = k.fs.lookup(path)
     if inode.kind is not InodeKind.REGULAR or not inode.mode & 0o111:
         raise syscall_error(errno.EACCES)
     head = k.pagecache.read(inode, 0, 4)
     if head != b"\x7fELF":
         raise syscall_error(errno.ENOEXEC)
+    return inode
+
+
+def sys_execve(
+    k: Kernel,
+    task: Task,
+    path: str,
+    argv: Sequence[str],
+    envp: Sequence[str],
+    rand: Randomizer,
+    libraries: bool,
+) -> None:
+    """Implements execve(2) for ELF programs (Linux's do_execveat_common).
+
+    Every check comes before the old image is given up, so a failing call
+    changes nothing.  With ``libraries``, the mappings that the dynamic loader
+    makes for the program's needed libraries are made too
+    (:mod:`mmapsim.loader.dynload`); a library that cannot be found ends the
+    process with status 127 after the exec, as ld.so does.
+    Deviation: ``#!`` scripts are not run (ENOEXEC).
+    """
+    inode = check_exec(k, path)
+    prog = binfmt.prepare(k, inode, path)
+    exe, interp = binfmt.load_elf_binary(k, task, prog, argv, envp, rand)
+    if libraries and interp is not None:
+        try:
+            dynload.map_libraries(k, task, exe, interp)
+        except OSError:
+            sys_exit(k, task, 127)

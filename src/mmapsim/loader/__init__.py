@@ -1,0 +1,1 @@
+"""The program loader: execve's ELF loading, the initial stack, the dynamic loader's mappings."""

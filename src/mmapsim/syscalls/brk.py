@@ -1,0 +1,85 @@
+"""The program break: brk(2), and sbrk as the C library builds it on brk.
+
+Linux semantics (mm/mmap.c, ``SYSCALL_DEFINE1(brk)``):
+
+- the system call never fails: it returns the new break, or the old one when
+  the request cannot be met (below the start of the heap; colliding with the
+  next mapping or its stack guard gap; no memory);
+- growing maps anonymous private read-write memory (``do_brk_flags``), which
+  extends the heap VMA when one ends at the old break; the VMA is ``[heap]``;
+- shrinking unmaps the whole pages above the new break (always allowed);
+- ``brk(0)`` (or any value below the start) just asks for the current break.
+
+A process made by ``Machine.spawn()`` has a ``[heap]`` of 132 KiB already (the
+C library's first ``malloc``); its break is the end of that VMA.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from mmapsim.constants import PAGE_SIZE
+from mmapsim.errors import syscall_error
+from mmapsim.kernel import Kernel, Task
+from mmapsim.mm import mapping
+from mmapsim.mm.address_space import AddressSpace
+from mmapsim.mm.layout import TASK_SIZE, page_align
+from mmapsim.mm.vma import Vma, VmFlag
+from mmapsim.mm.vmaset import vm_start_gap
+from mmapsim.syscalls.args import U64_MAX
+
+HEAP_FLAGS = (
+    VmFlag.READ | VmFlag.WRITE | VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC | VmFlag.ACCOUNT
+)
+
+
+def current_brk(mm: AddressSpace) -> int:
+    """mm->brk; for an image that never set it, the end of the heap at ``brk_start``."""
+    if mm.brk < mm.brk_start:
+        vma = mm.vmas.find(mm.brk_start)
+        mm.brk = vma.end if vma is not None and vma.name == "[heap]" else mm.brk_start
+    return mm.brk
+
+
+def sys_brk(k: Kernel, task: Task, brk: int) -> int:
+    """Implements Linux's brk(2) system call: returns the break after the call."""
+    mm = task.mm
+    old = current_brk(mm)
+    if brk < mm.brk_start or brk > TASK_SIZE:
+        return old
+    new_top, old_top = page_align(brk), page_align(old)
+    if new_top == old_top:
+        mm.brk = brk
+    elif brk <= old:
+        mapping.unmap(mm, new_top, old_top)
+        mm.brk = brk
+    elif _grow(mm, old_top, new_top, k.max_map_count):
+        mm.brk = brk
+    return mm.brk
+
+
+def _grow(mm: AddressSpace, old_top: int, new_top: int, max_map_count: int) -> bool:
+    """do_brk_flags: map ``[old_top, new_top)`` anonymous, merged into the heap."""
+    nxt = mm.vmas.find_from(old_top)
+    if nxt is not None and new_top + PAGE_SIZE > vm_start_gap(nxt):
+        return False
+    if len(mm.vmas) >= max_map_count:
+        return False
+    vma = Vma(old_top, new_top, HEAP_FLAGS, old_top // PAGE_SIZE, name="[heap]")
+    mm.vmas.insert(vma)
+    mm.adopt(vma)
+    mm.try_merge(vma)
+    return True
+
+
+def sys_sbrk(k: Kernel, task: Task, increment: int) -> int:
+    """sbrk(3) as glibc builds it on brk(2): the old break; ENOMEM if it cannot move."""
+    old = current_brk(task.mm)
+    if increment == 0:
+        return old
+    new = old + increment
+    if new < 0 or new > U64_MAX:
+        raise syscall_error(errno.ENOMEM)
+    if sys_brk(k, task, new) != new:
+        raise syscall_error(errno.ENOMEM)
+    return old
