@@ -196,23 +196,33 @@ class Evaluator:
                 raise self.error("len() measures bytes", node)
             return len(args[0])
         if name == "file":
-            return self._invoke(name, args, lambda: self.machine.read_file(str(args[0])))
+            return self._invoke(node, args, lambda: self.machine.read_file(str(args[0])))
         process = self.process(node)
         if name in ("memcpy", "memset"):
             return self._memory_call(process, name, args, node)
         if name == "frame":
             pfn = process.pagemap(int(args[0])).pfn
             return Frame(-1 if pfn is None else pfn)
-        result = self._invoke(name, args, lambda: syscall(process, name)(*args))
+        result = self._invoke(node, args, lambda: syscall(process, name)(*args))
         if name in ("exit", "_exit") and self.scope is not None:
             self.scope.ended = "exited"
         return result
 
-    def _invoke(self, name: str, args: list[Any], run: Any) -> Value:
-        """Run ``run()``; a failing call gives C's failure value and sets errno."""
+    def _invoke(self, node: ast.Call, args: list[Any], run: Any) -> Value:
+        """Run ``run()``; a failing call gives C's failure value and sets errno.
+
+        An exception other than OSError from the machine is a bug of mmapsim
+        (the contract allows none for converted arguments); it is reported at
+        the call's place instead of as a traceback.
+        """
+        assert isinstance(node.func, ast.Name)
+        name = node.func.id
         process = self.scope.name if self.scope is not None else None
         try:
             result = run()
+        except (ValueError, TypeError, OverflowError) as err:
+            message = f"{name}: the machine failed ({type(err).__name__}: {err}), a bug of mmapsim"
+            raise self.error(message, node) from None
         except OSError as err:
             self.errno = err.errno
             failed: Value = Addr(MAP_FAILED) if CALLS[name].returns is Returns.ADDR else -1
