@@ -220,8 +220,9 @@ def map_vdso(mm: AddressSpace) -> int:
 
 
 def set_brk(mm: AddressSpace, elf_brk: int, rand: Randomizer, loader_run_directly: bool) -> None:
-    """set_brk: the break starts at the page after the data (randomised if asked)."""
+    """set_brk: the break starts at the page after the data (randomised if asked).
+
+    No VMA is ``[heap]`` yet: Linux 6.18 names an anonymous VMA so only when it
+    overlaps ``(start_brk, brk)`` (``vma_is_initial_heap``), which is empty now.
+    """
     mm.brk_start = mm.brk = rand.brk_start(page_align(elf_brk), loader_run_directly)
-    vma = mm.vmas.find(mm.brk_start - 1)
-    if vma is not None and vma.end == mm.brk_start and vma.inode is None and not vma.name:
-        vma.name = "[heap]"  # show_map_vma names an anonymous VMA touching the break so

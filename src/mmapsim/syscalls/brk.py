@@ -6,7 +6,11 @@ Linux semantics (mm/mmap.c, ``SYSCALL_DEFINE1(brk)``):
   the request cannot be met (below the start of the heap; colliding with the
   next mapping or its stack guard gap; no memory);
 - growing maps anonymous private read-write memory (``do_brk_flags``), which
-  extends the heap VMA when one ends at the old break; the VMA is ``[heap]``;
+  extends the anonymous VMA that ends at the old break (the heap, or the
+  ``.bss`` of a program whose data ends there);
+- ``maps()`` calls ``[heap]`` each anonymous VMA that overlaps
+  ``(start_brk, brk)`` (``vma_is_initial_heap``), so the ``.bss`` pages that the
+  heap grew out of are ``[heap]`` too, and nothing is once the heap is empty;
 - shrinking unmaps the whole pages above the new break (always allowed);
 - ``brk(0)`` (or any value below the start) just asks for the current break.
 
@@ -55,7 +59,17 @@ def sys_brk(k: Kernel, task: Task, brk: int) -> int:
         mm.brk = brk
     elif _grow(mm, old_top, new_top, k.max_map_count):
         mm.brk = brk
+    name_heap(mm)
     return mm.brk
+
+
+def name_heap(mm: AddressSpace) -> None:
+    """Name ``[heap]`` exactly the anonymous VMAs overlapping (start_brk, brk)."""
+    low = max(mm.brk_start - PAGE_SIZE, 0)
+    for vma in mm.vmas.overlapping(low, page_align(max(mm.brk, mm.brk_start)) + PAGE_SIZE):
+        if vma.inode is None and vma.name in ("", "[heap]"):
+            heap = vma.start < mm.brk and vma.end > mm.brk_start
+            vma.name = "[heap]" if heap else ""
 
 
 def _grow(mm: AddressSpace, old_top: int, new_top: int, max_map_count: int) -> bool:
@@ -65,6 +79,9 @@ def _grow(mm: AddressSpace, old_top: int, new_top: int, max_map_count: int) -> b
         return False
     if len(mm.vmas) >= max_map_count:
         return False
+    prev = mm.vmas.find(old_top - 1)
+    if prev is not None and prev.end == old_top and prev.inode is None and not prev.name:
+        prev.name = "[heap]"  # so that the new pages merge into it, as do_brk_flags expands it
     vma = Vma(old_top, new_top, HEAP_FLAGS, old_top // PAGE_SIZE, name="[heap]")
     mm.vmas.insert(vma)
     mm.adopt(vma)
