@@ -178,3 +178,21 @@ def test_show_views(machine: Any) -> None:
     assert pages[1].endswith("not present")
     smaps = (results[6].output or "").splitlines()
     assert smaps[1].split() == ["Size:", "8", "kB"]
+
+
+def test_open_ended_store_and_labelled_show(machine: Any) -> None:
+    """p[a:] = data stores all of data at p + a; 'A: show vars' shows A's names."""
+    results = run(machine, ANON + 'A: p[2:] = "xyz"\nA: p[0:5]\nA: show vars\n')
+    assert results[2].value == b"\0\0xyz"
+    assert (results[3].output or "").startswith("p = 0x")
+
+
+def test_memcpy_and_memset_are_loads_and_stores(machine: Any) -> None:
+    """memcpy copies bytes within memory, memset fills them, as in C."""
+    results = run(
+        machine,
+        ANON
+        + 'A: p[0:3] = "abc"\nA: memcpy(p + 8, p, 3)\n'
+        + "A: memset(p, 0x2a, 2)\nA: p[0:11]\n",
+    )
+    assert results[-1].value == b"**c\0\0\0\0\0abc"
