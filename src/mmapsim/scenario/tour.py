@@ -17,6 +17,15 @@ from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.parser import parse_text
 from mmapsim.scenario.syntax import Scenario
 
+INTRO = """\
+The lecture on memory-mapped files, slide by slide, on a simulated Linux kernel.
+Each step is one line of C-like code run by a process (A:, B:, ...), with its
+line number; under it, → is what the call returned or what the step did,
+✓ a check that held, ✗ a process killed by a signal or a check that failed.
+Run one slide with 'mmapsim tour --slide N', add '--trace' to see the page
+faults and copies, and try any line yourself in 'mmapsim shell'.
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Slide:
@@ -62,6 +71,8 @@ def run_tour(output: Output, *, only: int | None = None, trace: bool = False) ->
         output.err.print(f"there is no slide {only}; mmapsim tour --list shows them")
         return EXIT_BAD
     failed = False
+    if only is None:
+        output.out.print(INTRO)
     for slide in chosen:
         output.out.print(Text(f"Slide {slide.number} of {len(slides())}", style="bold reverse"))
         try:
