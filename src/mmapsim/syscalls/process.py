@@ -70,6 +70,18 @@ def setup_image(k: Kernel, task: Task) -> None:
     mm.brk_start = data_end
     _special(task, data_end, data_end + HEAP_SIZE, VmFlag(0), "[heap]")
     _special(task, STACK_TOP - STACK_SIZE, STACK_TOP, VmFlag.GROWSDOWN, "[stack]")
+    open_standard_fds(k, task)
+
+
+def open_standard_fds(k: Kernel, task: Task) -> None:
+    """Standard input, output and error (fds 0, 1, 2), so the first open() gets 3.
+
+    They are one description of ``/dev/null`` opened for reading and writing,
+    as a shell's terminal is shared by the three.
+    """
+    null = OpenFile(k.fs.lookup("/dev/null"), OpenFlag.RDWR, "/dev/null")
+    for _ in range(3):
+        k.install_fd(task, null, False)
 
 
 def _special(task: Task, start: int, end: int, extra: VmFlag, name: str) -> None:
