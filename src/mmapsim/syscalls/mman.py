@@ -131,7 +131,7 @@ def _check_file(
         raise syscall_error(errno.EOVERFLOW)
     kind = flags & MapFlag.TYPE
     if kind in (MapFlag.SHARED, MapFlag.SHARED_VALIDATE):
-        if kind == MapFlag.SHARED_VALIDATE and flags & ~LEGACY_MAP_MASK:
+        if kind == MapFlag.SHARED_VALIDATE and int(flags) & ~int(LEGACY_MAP_MASK):
             raise syscall_error(errno.EOPNOTSUPP)
         if prot & Prot.WRITE and not file.writable:
             raise syscall_error(errno.EACCES)
@@ -218,7 +218,7 @@ def sys_msync(k: Kernel, task: Task, addr: int, length: int, flags: int) -> None
     Partial effect, as on Linux: when the range has holes, the mapped parts
     are synced before the call fails with ENOMEM.
     """
-    if flags & ~(MsFlag.ASYNC | MsFlag.INVALIDATE | MsFlag.SYNC):
+    if flags & ~int(MsFlag.ASYNC | MsFlag.INVALIDATE | MsFlag.SYNC):
         raise syscall_error(errno.EINVAL)
     if addr & _PAGE_OFF:
         raise syscall_error(errno.EINVAL)
@@ -242,7 +242,7 @@ def sys_mprotect(k: Kernel, task: Task, addr: int, length: int, prot: int) -> No
     VMA that forbids the protection (EACCES) keep their new protection.
     """
     grows = prot & (Prot.GROWSDOWN | Prot.GROWSUP)
-    prot &= ~(Prot.GROWSDOWN | Prot.GROWSUP)
+    prot &= ~int(Prot.GROWSDOWN | Prot.GROWSUP)
     if grows == Prot.GROWSDOWN | Prot.GROWSUP:
         raise syscall_error(errno.EINVAL)
     if addr & _PAGE_OFF:
@@ -252,7 +252,7 @@ def sys_mprotect(k: Kernel, task: Task, addr: int, length: int, prot: int) -> No
     end = addr + _page_align(length)
     if end <= addr or end > U64_MAX:
         raise syscall_error(errno.ENOMEM)
-    if prot & ~(Prot.READ | Prot.WRITE | Prot.EXEC | 0x8):
+    if prot & ~int(Prot.READ | Prot.WRITE | Prot.EXEC | 0x8):  # PROT_SEM is allowed
         raise syscall_error(errno.EINVAL)
     mm = task.mm
     vma = mm.vmas.find_from(addr)
