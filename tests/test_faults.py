@@ -321,3 +321,65 @@ def test_a_killed_process_leaves_the_others_running(machine):
     assert q.alive
     assert q.mmap(0, PAGE, RW, ANON)
     assert machine.read_file("/tmp/f")[:12] == b"before death"
+
+
+def test_a_copied_private_page_beyond_the_new_end_of_file_is_SIGBUS(machine):
+    """Shrinking a file drops even the private copies of its cut pages: they give SIGBUS."""
+    p = machine.spawn()
+    fd = new_file(machine, p, "/tmp/f", DATA)
+    a = p.mmap(0, 2 * PAGE, RW, MAP_PRIVATE, fd, 0)
+    p.store(a + PAGE, b"my copy")
+    p.ftruncate(fd, 100)
+    killed = _killed(p.load, a + PAGE, 1)
+    assert killed.signal == signal.SIGBUS
+
+
+def test_shrinking_then_growing_a_mapped_file_shows_zeros(machine):
+    """After a mapped file is cut and grown again, the cut bytes read as zeros."""
+    p = machine.spawn()
+    fd = new_file(machine, p, "/tmp/f", DATA)
+    a = p.mmap(0, 2 * PAGE, RW, MAP_SHARED, fd, 0)
+    assert p.load(a + PAGE, 4) == DATA[PAGE : PAGE + 4]
+    p.ftruncate(fd, 10)
+    p.ftruncate(fd, 2 * PAGE)
+    assert p.load(a + 8, 4) == DATA[8:10] + bytes(2)
+    assert p.load(a + PAGE, 4) == bytes(4)
+
+
+def test_growing_the_file_does_not_reveal_a_store_in_the_old_tail(machine, is_host, request):
+    """A store in the tail past the end of file stays out of the file when the file grows."""
+    if is_host:
+        request.applymarker(
+            pytest.mark.xfail(
+                reason="HostMachine's files live on tmpfs, which keeps the tail bytes when "
+                "a file grows; ext4 zeroes them, as POSIX requires and the simulator does",
+                strict=True,
+            )
+        )
+    p = machine.spawn()
+    fd = new_file(machine, p, "/tmp/f", DATA[:100])
+    a = p.mmap(0, PAGE, RW, MAP_SHARED, fd, 0)
+    p.store(a + 200, b"tail")
+    p.ftruncate(fd, 300)
+    assert p.pread(fd, 4, 200) == bytes(4)
+
+
+def test_a_store_across_into_a_read_only_page_faults_at_its_first_byte(machine):
+    """A store that runs from a writable page into a read-only one faults at the boundary."""
+    p = machine.spawn()
+    hole = free_range(p, 2)
+    a = p.mmap(hole, 2 * PAGE, RW, SHARED_ANON)
+    p.mprotect(a + PAGE, PAGE, PROT_READ)
+    killed = _killed(p.store, a + PAGE - 2, b"abcd")
+    assert killed.signal == signal.SIGSEGV
+    assert killed.addr == a + PAGE
+
+
+def test_a_load_across_the_end_of_file_faults_at_the_first_page_beyond_it(machine):
+    """A load that runs from the last file page into the next one gets SIGBUS there."""
+    p = machine.spawn()
+    fd = new_file(machine, p, "/tmp/f", DATA[:100])
+    a = p.mmap(0, 2 * PAGE, PROT_READ, MAP_SHARED, fd, 0)
+    killed = _killed(p.load, a + PAGE - 2, 4)
+    assert killed.signal == signal.SIGBUS
+    assert killed.addr == a + PAGE

@@ -396,6 +396,25 @@ def test_ftruncate_and_fsync_of_a_pipe_are_EINVAL(machine):
     assert _error(p.fsync, wfd) == errno.EINVAL
 
 
+def test_writing_to_a_pipe_with_no_reader_is_EPIPE(machine):
+    """A write to a pipe whose read end is closed fails with EPIPE (SIGPIPE is ignored)."""
+    p = machine.spawn()
+    rfd, wfd = p.pipe()
+    p.close(rfd)
+    assert _error(p.write, wfd, b"nobody listens") == errno.EPIPE
+    assert p.alive
+
+
+def test_reading_an_empty_pipe_with_no_writer_is_end_of_file(machine):
+    """A read from an empty pipe whose write end is closed returns no bytes."""
+    p = machine.spawn()
+    rfd, wfd = p.pipe()
+    p.write(wfd, b"last")
+    p.close(wfd)
+    assert p.read(rfd, 100) == b"last"
+    assert p.read(rfd, 100) == b""
+
+
 def test_fstat_of_a_pipe_shows_a_fifo(machine):
     """fstat of a pipe end reports a FIFO."""
     p = machine.spawn()

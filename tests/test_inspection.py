@@ -24,6 +24,7 @@ from helpers import (
 from mmapsim import (
     MAP_FIXED,
     MAP_LOCKED,
+    MAP_NORESERVE,
     MAP_PRIVATE,
     MAP_SHARED,
     O_RDONLY,
@@ -266,6 +267,18 @@ def test_smaps_after_fork_a_touched_anonymous_page_is_shared_dirty(machine):
         assert _counts(p, a) == _expect(rss=4, pss=4, pd=4, anon=4)
 
 
+def test_smaps_after_fork_the_child_page_is_unreferenced_until_touched(machine):
+    """fork copies page-table entries marked old: the child's pages are not Referenced."""
+    parent = machine.spawn()
+    a = fixed_anon(parent, guarded(parent, 1), 1)
+    parent.store(a, b"x")
+    child = parent.fork()
+    assert smaps_at(child, a)["Referenced"] == 0
+    assert smaps_at(parent, a)["Referenced"] == 4
+    child.load(a, 1)
+    assert smaps_at(child, a)["Referenced"] == 4
+
+
 def test_smaps_a_read_file_page_is_clean(machine):
     """A file page that was only read is clean: Private_Clean while one process maps it."""
     p = machine.spawn()
@@ -323,6 +336,35 @@ def test_smaps_locked_mapping_counts_every_page_as_locked(machine):
     s = smaps_at(p, a)
     assert s["Rss"] == 8
     assert s["Locked"] == 8
+
+
+def _vmflags(p, addr):
+    inside = False
+    for line in p.smaps().splitlines():
+        head = line.split(" ", 1)[0]
+        if "-" in head and ":" not in head:
+            inside = int(head.split("-")[0], 16) == addr
+        elif inside and line.startswith("VmFlags:"):
+            return line.split()[1:]
+    raise AssertionError(f"no VmFlags for {addr:#x}")
+
+
+def test_smaps_vmflags_of_each_kind_of_mapping(machine):
+    """VmFlags name the mapping's flags: rd wr ex sh, may-flags, ac, lo, nr."""
+    p = machine.spawn()
+    fd = new_file(machine, p, "/tmp/f", DATA)
+    ro = p.open("/tmp/f", O_RDONLY)
+    cases = [
+        (p.mmap(0, PAGE, RW, MAP_SHARED, fd, 0), "rd wr sh mr mw me ms"),
+        (p.mmap(0, PAGE, PROT_READ, MAP_SHARED, ro, 0), "rd mr me ms"),
+        (p.mmap(0, PAGE, RW, MAP_PRIVATE, ro, 0), "rd wr mr mw me ac"),
+        (p.mmap(0, PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0), "rd ex mr mw me"),
+        (p.mmap(0, PAGE, RW, SHARED_ANON), "rd wr sh mr mw me ms"),
+        (p.mmap(0, PAGE, RW, SHARED_ANON | MAP_LOCKED), "rd wr sh mr mw me ms lo"),
+        (fixed_anon(p, guarded(p, 1), 1), "rd wr mr mw me ac"),
+        (p.mmap(0, PAGE, PROT_READ, ANON | MAP_NORESERVE), "rd mr mw me nr"),
+    ]
+    assert [" ".join(_vmflags(p, a)) for a, _ in cases] == [flags for _, flags in cases]
 
 
 # -- pagemap ------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from mmapsim import (
     MAP_SHARED,
     MAP_SHARED_VALIDATE,
     O_RDONLY,
+    O_RDWR,
     O_WRONLY,
     PROT_READ,
     PROT_WRITE,
@@ -482,3 +483,74 @@ def test_EACCES_beats_ENODEV(machine):
     p = machine.spawn()
     _, wfd = p.pipe()
     assert _mmap_error(p, 0, PAGE, RW, MAP_SHARED, wfd, 0) == errno.EACCES
+
+
+def test_hint_below_mmap_min_addr_is_raised_to_it(machine):
+    """A hint below mmap_min_addr (64 KiB) is raised to mmap_min_addr when that is free."""
+    p = machine.spawn()
+    assert p.mmap(0x1000, PAGE, RW, ANON) == 0x10000
+
+
+def test_hint_beyond_user_space_is_ignored(machine):
+    """A hint beyond the top of user space is ignored: the kernel chooses as for NULL."""
+    p = machine.spawn()
+    a = p.mmap(1 << 47, PAGE, RW, ANON)
+    assert 0x10000 <= a <= TASK_SIZE - PAGE
+
+
+def test_MAP_FIXED_over_the_middle_of_a_mapping_splits_it(machine):
+    """MAP_FIXED over the middle of a file mapping leaves its two ends as separate VMAs."""
+    p = machine.spawn()
+    fd = new_file(machine, p, "/tmp/f", DATA + DATA[:PAGE])
+    a = p.mmap(0, 3 * PAGE, RW, MAP_SHARED, fd, 0)
+    p.mmap(a + PAGE, PAGE, RW, SHARED_ANON | MAP_FIXED)
+    lines = maps_in(p, a, a + 3 * PAGE)
+    assert [(m.start - a, m.offset, m.name) for m in lines] == [
+        (0, 0, "/tmp/f"),
+        (PAGE, 0, "/dev/zero (deleted)"),
+        (2 * PAGE, 2 * PAGE, "/tmp/f"),
+    ]
+
+
+def test_MAP_FIXED_NOREPLACE_partly_over_a_mapping_is_EEXIST(machine):
+    """MAP_FIXED_NOREPLACE is EEXIST even when it overlaps a mapping by a single page."""
+    p = machine.spawn()
+    a = p.mmap(0, 2 * PAGE, RW, SHARED_ANON)
+    flags = ANON | MAP_FIXED_NOREPLACE
+    assert _mmap_error(p, a - PAGE, 2 * PAGE, RW, flags) == errno.EEXIST
+    assert _mmap_error(p, a + PAGE, 2 * PAGE, RW, flags) == errno.EEXIST
+
+
+def test_MAP_SHARED_VALIDATE_rejects_MAP_FIXED_NOREPLACE(machine):
+    """MAP_SHARED_VALIDATE does not know MAP_FIXED_NOREPLACE, so it fails with EOPNOTSUPP."""
+    p = machine.spawn()
+    fd = new_file(machine, p, "/tmp/f", DATA)
+    hint = free_range(p, 2)
+    flags = MAP_SHARED_VALIDATE | MAP_FIXED_NOREPLACE
+    assert _mmap_error(p, hint, PAGE, RW, flags, fd, 0) == errno.EOPNOTSUPP
+    assert p.mmap(hint, PAGE, RW, MAP_SHARED_VALIDATE | MAP_FIXED, fd, 0) == hint
+
+
+def test_MAP_SHARED_of_dev_zero_is_shared_anonymous_memory(machine):
+    """A MAP_SHARED mapping of /dev/zero is shared anonymous memory, shared across fork."""
+    p = machine.spawn()
+    fd = p.open("/dev/zero", O_RDWR)
+    a = p.mmap(0, PAGE, RW, MAP_SHARED, fd, 0)
+    line = vma_at(p, a)
+    assert (line.perms, line.name) == ("rw-s", "/dev/zero (deleted)")
+    child = p.fork()
+    child.store(a, b"via /dev/zero")
+    assert p.load(a, 13) == b"via /dev/zero"
+
+
+def test_MAP_PRIVATE_of_dev_zero_is_private_anonymous_memory(machine):
+    """A MAP_PRIVATE mapping of /dev/zero is zero-filled private memory named /dev/zero."""
+    p = machine.spawn()
+    fd = p.open("/dev/zero", O_RDWR)
+    a = p.mmap(0, 2 * PAGE, RW, MAP_PRIVATE, fd, 0)
+    line = vma_at(p, a)
+    assert (line.perms, line.name) == ("rw-p", "/dev/zero")
+    assert p.load(a, 2 * PAGE) == bytes(2 * PAGE)
+    p.store(a, b"own")
+    assert not p.pagemap(a).file_or_shared
+    assert p.pagemap(a).exclusive

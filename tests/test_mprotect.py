@@ -7,7 +7,19 @@ import signal
 
 import pytest
 
-from helpers import ANON, PAGE, RW, free_range, guarded, maps_in, new_file, pattern, spans, vma_at
+from helpers import (
+    ANON,
+    PAGE,
+    RW,
+    TASK_SIZE,
+    free_range,
+    guarded,
+    maps_in,
+    new_file,
+    pattern,
+    spans,
+    vma_at,
+)
 from mmapsim import (
     MAP_FIXED,
     MAP_PRIVATE,
@@ -238,3 +250,36 @@ def test_length_is_rounded_up_to_a_page(machine):
         (a, a + 2 * PAGE, "r--s"),
         (a + 2 * PAGE, a + 3 * PAGE, "rw-s"),
     ]
+
+
+def test_EACCES_keeps_the_change_before_the_refusing_mapping(machine):
+    """When a later mapping refuses the protection (EACCES), the earlier ones keep it."""
+    p = machine.spawn()
+    fd = new_file(machine, p, "/tmp/f", DATA, O_RDONLY)
+    a = guarded(p, 2)
+    p.mmap(a, PAGE, PROT_READ, ANON | MAP_FIXED)
+    p.mmap(a + PAGE, PAGE, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0)
+    assert _mprotect_error(p, a, 2 * PAGE, RW) == errno.EACCES
+    assert spans(p, a, a + 2 * PAGE) == [(a, a + PAGE, "rw-p"), (a + PAGE, a + 2 * PAGE, "r--s")]
+
+
+@pytest.mark.parametrize("grows", [0x01000000, 0x02000000, 0x03000000])
+def test_PROT_GROWSDOWN_or_GROWSUP_on_an_ordinary_mapping_is_EINVAL(machine, grows):
+    """PROT_GROWSDOWN and PROT_GROWSUP need a mapping that grows that way: EINVAL otherwise."""
+    p = machine.spawn()
+    a = p.mmap(0, PAGE, RW, ANON)
+    assert _mprotect_error(p, a, PAGE, PROT_READ | grows) == errno.EINVAL
+
+
+@pytest.mark.parametrize("addr", [TASK_SIZE, 2**64 - PAGE])
+def test_range_beyond_user_space_is_ENOMEM(machine, addr):
+    """mprotect beyond the top of user space is ENOMEM (nothing is mapped there)."""
+    p = machine.spawn()
+    assert _mprotect_error(p, addr, PAGE, PROT_READ) == errno.ENOMEM
+
+
+def test_range_wrapping_around_is_ENOMEM(machine):
+    """A length that makes the range wrap past the top of the address space is ENOMEM."""
+    p = machine.spawn()
+    a = p.mmap(0, PAGE, RW, ANON)
+    assert _mprotect_error(p, a, 2**64 - PAGE, PROT_READ) == errno.ENOMEM

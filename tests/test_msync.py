@@ -14,6 +14,7 @@ from mmapsim import (
     MS_ASYNC,
     MS_INVALIDATE,
     MS_SYNC,
+    PROT_NONE,
     PROT_READ,
 )
 
@@ -75,6 +76,17 @@ def test_msync_of_part_of_a_mapping_succeeds(machine):
     a, _ = _shared(machine, p)
     p.msync(a + PAGE, 1, MS_SYNC)
     p.msync(a + PAGE, PAGE + 1, MS_ASYNC)
+
+
+@pytest.mark.parametrize("flags", [MS_ASYNC, MS_SYNC, MS_INVALIDATE])
+def test_msync_of_a_PROT_NONE_mapping_succeeds(machine, flags):
+    """msync does not need access to the pages: a PROT_NONE mapping syncs fine."""
+    p = machine.spawn()
+    a, _ = _shared(machine, p)
+    p.store(a, b"hidden")
+    p.mprotect(a, 3 * PAGE, PROT_NONE)
+    assert p.msync(a, 3 * PAGE, flags) is None
+    assert machine.read_file("/tmp/f")[:6] == b"hidden"
 
 
 def test_MS_ASYNC_and_MS_SYNC_together_is_EINVAL(machine):
