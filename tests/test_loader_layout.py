@@ -96,3 +96,18 @@ def test_library_mappings_of_cat_match_linux() -> None:
     _show("simulator:", sim_files)
     assert sim_files == linux
     assert any("libc.so" in n for n in names)
+
+
+def test_the_heap_starts_where_linux_puts_it() -> None:
+    """The break of cat starts right after its .bss, where Linux's [heap] begins."""
+    heap = [r for r in _linux_full() if r[4] == "[heap]"]
+    with Machine(host_mounts=MOUNTS) as m:
+        p = m.spawn()
+        p.execve(CAT, ["cat"])
+        start = p.brk(0)
+        p.brk(start + 0x21000)
+        sim_heap = [r for r in _parse_maps(p.maps()) if r[4] == "[heap]"]
+    print(f"Linux [heap] {heap}, simulator break {start:#x}, [heap] {sim_heap}")
+    assert heap
+    assert start == heap[0][0]
+    assert sim_heap == heap
