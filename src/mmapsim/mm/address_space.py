@@ -83,6 +83,7 @@ class AddressSpace:
             pte = self.pt.get(va >> PAGE_SHIFT)
             if pte is None or not pte.readable:
                 pte = handle_fault(self, va, False)
+            pte.young = True
             return bytes(pte.frame.data[off : off + size])
         out = bytearray()
         end = va + size
@@ -92,6 +93,7 @@ class AddressSpace:
             pte = self.pt.get(va >> PAGE_SHIFT)
             if pte is None or not pte.readable:
                 pte = handle_fault(self, va, False)
+            pte.young = True
             out += pte.frame.data[off : off + n]
             va += n
         return bytes(out)
@@ -104,6 +106,7 @@ class AddressSpace:
             pte = self.pt.get(va >> PAGE_SHIFT)
             if pte is None or not pte.writable:
                 pte = handle_fault(self, va, True)
+            pte.young = True
             pte.frame.data[off : off + size] = data
             return
         view = memoryview(data)
@@ -114,6 +117,7 @@ class AddressSpace:
             pte = self.pt.get((va + pos) >> PAGE_SHIFT)
             if pte is None or not pte.writable:
                 pte = handle_fault(self, va + pos, True)
+            pte.young = True
             pte.frame.data[off : off + n] = view[pos : pos + n]
             pos += n
 

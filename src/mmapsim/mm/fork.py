@@ -6,7 +6,7 @@ VMAs that have anonymous pages (an ``anon_vma``); shared mappings and
 untouched private file mappings are left for the child to fault in from the
 page cache.  A private page that was writable becomes read-only in both
 processes: the first of them to write it gets a copy (copy-on-write).  Shared
-pages stay shared.
+pages stay shared.  The child's copies are old (not Referenced) until used.
 """
 
 from __future__ import annotations
@@ -41,4 +41,4 @@ def _copy_ptes(parent: AddressSpace, child: AddressSpace, vma: Vma) -> None:
         if frame.pfn != ZERO_PFN:
             frame.mapcount += 1
             parent.physmem.get(frame)
-        child.pt[vpn] = Pte(frame, pte.readable, pte.writable)
+        child.pt[vpn] = Pte(frame, pte.readable, pte.writable, young=False)

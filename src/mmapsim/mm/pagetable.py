@@ -15,14 +15,16 @@ from mmapsim.physmem import Frame
 
 
 class Pte:
-    """One page-table entry: the frame and what the CPU may do with it."""
+    """One page-table entry: the frame, what the CPU may do with it, and whether
+    the CPU has used it since it was made old (the accessed bit: ``young``)."""
 
-    __slots__ = ("frame", "readable", "writable")
+    __slots__ = ("frame", "readable", "writable", "young")
 
-    def __init__(self, frame: Frame, readable: bool, writable: bool) -> None:
+    def __init__(self, frame: Frame, readable: bool, writable: bool, young: bool = True) -> None:
         self.frame = frame
         self.readable = readable
         self.writable = writable
+        self.young = young
 
     def __repr__(self) -> str:
         mode = ("r" if self.readable else "-") + ("w" if self.writable else "-")

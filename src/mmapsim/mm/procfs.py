@@ -64,7 +64,8 @@ def render_maps(mm: AddressSpace) -> str:
 
 def _counts(mm: AddressSpace, vma: Vma) -> dict[str, int]:
     """smaps_account over the VMA's present pages, in bytes (Pss fixed-point)."""
-    c = dict.fromkeys(("rss", "pss", "pss_dirty", "sc", "sd", "pc", "pd", "anon", "locked"), 0)
+    keys = ("rss", "pss", "pss_dirty", "sc", "sd", "pc", "pd", "anon", "locked", "ref")
+    c = dict.fromkeys(keys, 0)
     page = 1 << PAGE_SHIFT
     for _, pte in mm.ptes_in(vma.start, vma.end):
         frame = pte.frame
@@ -73,6 +74,7 @@ def _counts(mm: AddressSpace, vma: Vma) -> dict[str, int]:
         dirty = frame.dirty or frame.inode is None
         share = (page << _PSS_SHIFT) // max(1, frame.mapcount)
         c["rss"] += page
+        c["ref"] += page if pte.young else 0
         c["pss"] += share
         c["pss_dirty"] += share if dirty else 0
         key = ("s" if frame.mapcount >= 2 else "p") + ("d" if dirty else "c")
@@ -97,7 +99,7 @@ def smaps_entry(mm: AddressSpace, vma: Vma) -> str:
         ("Shared_Dirty", c["sd"] // kb),
         ("Private_Clean", c["pc"] // kb),
         ("Private_Dirty", c["pd"] // kb),
-        ("Referenced", c["rss"] // kb),
+        ("Referenced", c["ref"] // kb),
         ("Anonymous", c["anon"] // kb),
     ]
     fields += [(name, 0) for name in _ZERO_FIELDS]
