@@ -492,3 +492,62 @@ def test_a_new_file_at_the_unlinked_path_is_a_different_file(machine):
     p.store(a, b"old")
     assert machine.read_file("/tmp/f") == b"new file"
     assert p.load(a, 8) == b"old" + DATA[3:8]
+
+
+def test_open_of_an_empty_path_is_ENOENT(machine):
+    """open of the empty path is ENOENT."""
+    p = machine.spawn()
+    assert _error(p.open, "", O_RDONLY) == errno.ENOENT
+
+
+def test_open_below_a_regular_file_is_ENOTDIR(machine):
+    """A path that goes through a regular file as if it were a directory is ENOTDIR."""
+    p = machine.spawn()
+    machine.write_file("/tmp/f", DATA)
+    assert _error(p.open, "/tmp/f/x", O_RDONLY) == errno.ENOTDIR
+    assert _error(p.open, "/tmp/f/x", O_RDWR | O_CREAT) == errno.ENOTDIR
+
+
+def test_O_CREAT_on_an_existing_file_keeps_its_contents(machine):
+    """O_CREAT without O_EXCL or O_TRUNC opens an existing file as it is."""
+    p = machine.spawn()
+    machine.write_file("/tmp/f", DATA)
+    fd = p.open("/tmp/f", O_RDWR | O_CREAT)
+    assert p.fstat(fd).st_size == len(DATA)
+    assert p.open("/tmp/f", O_RDWR | O_EXCL) >= 0  # O_EXCL alone means nothing
+
+
+def test_pwrite_with_O_APPEND_appends_whatever_the_offset(machine):
+    """On Linux pwrite to a file opened O_APPEND writes at the end, ignoring its offset."""
+    p = machine.spawn()
+    machine.write_file("/tmp/f", b"hello")
+    fd = p.open("/tmp/f", O_WRONLY | O_APPEND)
+    assert p.pwrite(fd, b"X", 0) == 1
+    assert machine.read_file("/tmp/f") == b"helloX"
+
+
+def test_reading_dev_zero_gives_zeros(machine):
+    """read from /dev/zero gives zero bytes, as many as asked for."""
+    p = machine.spawn()
+    fd = p.open("/dev/zero", O_RDONLY)
+    assert p.read(fd, 5000) == bytes(5000)
+
+
+def test_chmod_makes_ctime_later(machine):
+    """chmod changes the file's status: st_ctime_ns is later than before."""
+    p = machine.spawn()
+    fd = new_file(machine, p, "/tmp/f", DATA)
+    before = p.fstat(fd).st_ctime_ns
+    p.chmod("/tmp/f", 0o600)
+    assert p.fstat(fd).st_ctime_ns > before
+
+
+def test_a_write_changes_mtime_and_ctime_together(machine):
+    """A write makes st_mtime_ns and st_ctime_ns later, to the same instant."""
+    p = machine.spawn()
+    fd = new_file(machine, p, "/tmp/f", DATA)
+    before = p.fstat(fd)
+    p.write(fd, b"z")
+    after = p.fstat(fd)
+    assert after.st_mtime_ns > before.st_mtime_ns
+    assert after.st_ctime_ns == after.st_mtime_ns

@@ -212,3 +212,14 @@ def test_a_closed_file_is_still_mapped_in_the_child(machine):
     with pytest.raises(OSError) as exc:
         child.read(fd, 1)
     assert exc.value.errno == errno.EBADF
+
+
+def test_fork_does_not_copy_page_tables_of_never_written_anonymous_memory(machine):
+    """Anonymous memory that was only read (the zero frame) is not present in the child."""
+    parent = machine.spawn()
+    a = parent.mmap(0, PAGE, RW, ANON)
+    parent.load(a, 1)
+    child = parent.fork()
+    assert parent.pagemap(a).present
+    assert not child.pagemap(a).present
+    assert child.load(a, 4) == bytes(4)

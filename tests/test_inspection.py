@@ -421,3 +421,40 @@ def test_pagemap_of_a_written_anonymous_page(machine):
     info = p.pagemap(a)
     assert (info.present, info.file_or_shared, info.exclusive) == (True, False, True)
     assert info.pfn is not None
+
+
+def test_a_forked_touched_anonymous_mapping_does_not_merge_in_the_child(machine):
+    """In a child, an inherited written anonymous VMA no longer merges with a new neighbour."""
+    parent = machine.spawn()
+    r = guarded(parent, 2)
+    fixed_anon(parent, r + PAGE, 1)
+    parent.store(r + PAGE, b"x")
+    child = parent.fork()
+    fixed_anon(child, r, 1)
+    assert [(m.start, m.end) for m in maps_in(child, r, r + 2 * PAGE)] == [
+        (r, r + PAGE),
+        (r + PAGE, r + 2 * PAGE),
+    ]
+    fixed_anon(parent, r, 1)
+    assert [(m.start, m.end) for m in maps_in(parent, r, r + 2 * PAGE)] == [(r, r + 2 * PAGE)]
+
+
+def test_a_forked_untouched_anonymous_mapping_still_merges_in_the_child(machine):
+    """An inherited anonymous VMA that was never written merges with a new neighbour."""
+    parent = machine.spawn()
+    r = guarded(parent, 2)
+    fixed_anon(parent, r + PAGE, 1)
+    child = parent.fork()
+    fixed_anon(child, r, 1)
+    assert [(m.start, m.end) for m in maps_in(child, r, r + 2 * PAGE)] == [(r, r + 2 * PAGE)]
+
+
+def test_pagemap_of_a_PROT_NONE_page_still_shows_its_frame(machine):
+    """A resident page made PROT_NONE is still present in pagemap, with the same frame."""
+    p = machine.spawn()
+    a = p.mmap(0, PAGE, RW, ANON)
+    p.store(a, b"x")
+    pfn = p.pagemap(a).pfn
+    p.mprotect(a, PAGE, PROT_NONE)
+    assert p.pagemap(a).present
+    assert p.pagemap(a).pfn == pfn

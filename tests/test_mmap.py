@@ -554,3 +554,34 @@ def test_MAP_PRIVATE_of_dev_zero_is_private_anonymous_memory(machine):
     p.store(a, b"own")
     assert not p.pagemap(a).file_or_shared
     assert p.pagemap(a).exclusive
+
+
+def test_MAP_POPULATE_of_a_writable_private_file_mapping_copies_the_pages(machine):
+    """MAP_POPULATE of a writable private file mapping faults in private copies at once."""
+    p = machine.spawn()
+    fd = new_file(machine, p, "/tmp/f", DATA)
+    a = p.mmap(0, 2 * PAGE, RW, MAP_PRIVATE | MAP_POPULATE, fd, 0)
+    for page in (a, a + PAGE):
+        info = p.pagemap(page)
+        assert (info.present, info.file_or_shared, info.exclusive) == (True, False, True)
+    assert p.load(a, 2 * PAGE) == DATA
+
+
+def test_MAP_POPULATE_of_a_read_only_private_file_mapping_maps_the_page_cache(machine):
+    """MAP_POPULATE of a read-only private file mapping maps the page-cache frames."""
+    p = machine.spawn()
+    fd = new_file(machine, p, "/tmp/f", DATA)
+    shared = p.mmap(0, PAGE, PROT_READ, MAP_SHARED, fd, 0)
+    a = p.mmap(0, 2 * PAGE, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)
+    p.load(shared, 1)
+    assert p.pagemap(a).file_or_shared
+    assert p.pagemap(a).pfn == p.pagemap(shared).pfn
+
+
+def test_MAP_POPULATE_stops_quietly_at_the_end_of_the_file(machine):
+    """MAP_POPULATE past the end of the file succeeds; the pages beyond stay absent."""
+    p = machine.spawn()
+    fd = new_file(machine, p, "/tmp/f", DATA[:100])
+    a = p.mmap(0, 3 * PAGE, RW, MAP_SHARED | MAP_POPULATE, fd, 0)
+    assert [p.pagemap(a + i * PAGE).present for i in range(3)] == [True, False, False]
+    assert p.alive

@@ -11,17 +11,20 @@ from helpers import (
     ANON,
     PAGE,
     RW,
+    SHARED_ANON,
     TASK_SIZE,
     free_range,
     guarded,
     maps_in,
     new_file,
     pattern,
+    smaps_at,
     spans,
     vma_at,
 )
 from mmapsim import (
     MAP_FIXED,
+    MAP_LOCKED,
     MAP_PRIVATE,
     MAP_SHARED,
     O_RDONLY,
@@ -283,3 +286,24 @@ def test_range_wrapping_around_is_ENOMEM(machine):
     p = machine.spawn()
     a = p.mmap(0, PAGE, RW, ANON)
     assert _mprotect_error(p, a, 2**64 - PAGE, PROT_READ) == errno.ENOMEM
+
+
+@pytest.mark.parametrize("kind", ["anon", "file"])
+def test_making_a_locked_private_mapping_writable_copies_its_pages(machine, kind):
+    """mprotect(PROT_WRITE) of a locked private mapping faults in private copies at once."""
+    p = machine.spawn()
+    if kind == "anon":
+        a = p.mmap(0, 2 * PAGE, PROT_READ, SHARED_ANON)  # a neighbour that never merges
+        a = p.mmap(0, 2 * PAGE, PROT_READ, ANON | MAP_LOCKED)
+    else:
+        fd = new_file(machine, p, "/tmp/f", DATA)
+        a = p.mmap(0, 2 * PAGE, PROT_READ, MAP_PRIVATE | MAP_LOCKED, fd, 0)
+    before = p.pagemap(a)
+    assert before.present
+    assert not before.exclusive or before.file_or_shared
+    p.mprotect(a, 2 * PAGE, RW)
+    for page in (a, a + PAGE):
+        info = p.pagemap(page)
+        assert info.exclusive
+        assert not info.file_or_shared
+    assert smaps_at(p, a)["Anonymous"] >= 8
