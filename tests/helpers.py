@@ -155,3 +155,10 @@ def sparse_file(p: Any, path: str, size: int) -> int:
 def pattern(n: int, seed: int = 0) -> bytes:
     """``n`` bytes that differ from page to page and from byte to byte."""
     return bytes((i * 7 + i // PAGE * 13 + seed) % 251 for i in range(n))
+
+
+def fill_to_map_count(p: Any, limit: int) -> None:
+    """Add one-page shared anonymous mappings (they never merge) until ``p`` has ``limit``."""
+    while len(p.maps().splitlines()) < limit:
+        p.mmap(0, PAGE, RW, SHARED_ANON)
+    assert len(p.maps().splitlines()) == limit

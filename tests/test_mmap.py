@@ -400,7 +400,7 @@ def test_too_many_mappings_is_ENOMEM():
             for _ in range(40):
                 made.append(p.mmap(0, PAGE, RW, SHARED_ANON))
         assert exc.value.errno == errno.ENOMEM
-        assert len(p.maps().splitlines()) in (20, 21)
+        assert len(p.maps().splitlines()) == 21  # Linux checks map_count > max before adding
         assert all(vma_at(p, a) is not None for a in made)
 
 

@@ -11,7 +11,9 @@ from helpers import (
     ANON,
     PAGE,
     RW,
+    SHARED_ANON,
     TASK_SIZE,
+    fill_to_map_count,
     free_range,
     guarded,
     maps_in,
@@ -31,6 +33,7 @@ from mmapsim import (
     PROT_NONE,
     PROT_READ,
     PROT_WRITE,
+    Machine,
     ProcessKilled,
 )
 
@@ -304,3 +307,18 @@ def test_making_a_locked_private_mapping_writable_copies_its_pages(machine, kind
         assert info.exclusive
         assert not info.file_or_shared
     assert smaps_at(p, a)["Anonymous"] == 8
+
+
+@pytest.mark.simonly
+@pytest.mark.parametrize("where", ["front", "middle", "back"])
+def test_mprotect_that_splits_at_the_map_count_limit_is_ENOMEM(where):
+    """At max_map_count mappings, an mprotect that must split a mapping is ENOMEM."""
+    with Machine(max_map_count=16, check_invariants=True) as m:
+        p = m.spawn()
+        a = p.mmap(0, 3 * PAGE, RW, SHARED_ANON)
+        fill_to_map_count(p, 16)
+        page = {"front": a, "middle": a + PAGE, "back": a + 2 * PAGE}[where]
+        assert _mprotect_error(p, page, PAGE, PROT_READ) == errno.ENOMEM
+        assert spans(p, a, a + 3 * PAGE) == [(a, a + 3 * PAGE, "rw-s")]
+        p.mprotect(a, 3 * PAGE, PROT_READ)  # the whole mapping needs no split
+        assert spans(p, a, a + 3 * PAGE) == [(a, a + 3 * PAGE, "r--s")]

@@ -13,6 +13,7 @@ from helpers import (
     RW,
     SHARED_ANON,
     TASK_SIZE,
+    fill_to_map_count,
     free_range,
     guarded,
     is_unmapped,
@@ -20,7 +21,7 @@ from helpers import (
     new_file,
     pattern,
 )
-from mmapsim import MAP_FIXED, MAP_SHARED, O_RDONLY, O_RDWR, PROT_READ, ProcessKilled
+from mmapsim import MAP_FIXED, MAP_SHARED, O_RDONLY, O_RDWR, PROT_READ, Machine, ProcessKilled
 
 DATA = pattern(4 * PAGE)
 
@@ -194,3 +195,17 @@ def test_munmap_of_a_mapping_in_one_process_leaves_another_process_alone(machine
     p.munmap(a, 4 * PAGE)
     q.store(b, b"Q")
     assert q.load(b, 2) == b"Q" + DATA[1:2]
+
+
+@pytest.mark.simonly
+def test_munmap_in_the_middle_at_the_map_count_limit_is_ENOMEM():
+    """At max_map_count mappings, a munmap that would cut one mapping in two is ENOMEM."""
+    with Machine(max_map_count=16, check_invariants=True) as m:
+        p = m.spawn()
+        a = p.mmap(0, 3 * PAGE, RW, SHARED_ANON)
+        fill_to_map_count(p, 16)
+        assert _munmap_error(p, a + PAGE, PAGE) == errno.ENOMEM
+        assert [(x.start, x.end) for x in maps_in(p, a, a + 3 * PAGE)] == [(a, a + 3 * PAGE)]
+        p.munmap(a, PAGE)  # cutting off an end adds no mapping
+        p.munmap(a + 2 * PAGE, PAGE)
+        assert [(x.start, x.end) for x in maps_in(p, a, a + 3 * PAGE)] == [(a + PAGE, a + 2 * PAGE)]
