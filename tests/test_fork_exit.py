@@ -6,8 +6,16 @@ import errno
 
 import pytest
 
-from helpers import ANON, PAGE, RW, SHARED_ANON, is_unmapped, new_file, pattern, vma_at
-from mmapsim import MAP_PRIVATE, MAP_SHARED, O_RDONLY, PROT_READ, SEEK_CUR
+from helpers import ANON, PAGE, RW, SHARED_ANON, is_unmapped, new_file, pattern, smaps_at, vma_at
+from mmapsim import (
+    MAP_LOCKED,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    MS_INVALIDATE,
+    O_RDONLY,
+    PROT_READ,
+    SEEK_CUR,
+)
 
 DATA = pattern(2 * PAGE)
 
@@ -223,3 +231,16 @@ def test_fork_does_not_copy_page_tables_of_never_written_anonymous_memory(machin
     assert parent.pagemap(a).present
     assert not child.pagemap(a).present
     assert child.load(a, 4) == bytes(4)
+
+
+def test_the_child_does_not_inherit_memory_locks(machine):
+    """fork does not pass MAP_LOCKED on: the child's copy of a locked mapping is unlocked."""
+    parent = machine.spawn()
+    a = parent.mmap(0, PAGE, RW, SHARED_ANON | MAP_LOCKED)
+    child = parent.fork()
+    assert child.msync(a, PAGE, MS_INVALIDATE) is None
+    with pytest.raises(OSError) as exc:
+        parent.msync(a, PAGE, MS_INVALIDATE)
+    assert exc.value.errno == errno.EBUSY
+    assert smaps_at(child, a)["Locked"] == 0
+    assert smaps_at(parent, a)["Locked"] == 4
