@@ -7,12 +7,23 @@ inspects simulator internals takes ``sim`` instead, or is marked ``simonly``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from mmapsim import Machine
+
+# Hypothesis profiles: "ci" unless HYPOTHESIS_PROFILE names another; "long" for a
+# soak run (HYPOTHESIS_PROFILE=long pytest tests/test_vmaset_property.py).  A test
+# that sets its own max_examples takes max(its own, settings().max_examples).
+settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "long", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _host_machine() -> Any:

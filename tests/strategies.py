@@ -25,7 +25,12 @@ Placement = Literal["fixed", "noreplace", "hint", "anywhere"]
 @dataclass(frozen=True)
 class WindowMmap:
     """mmap of anonymous memory: at ``page`` (MAP_FIXED, MAP_FIXED_NOREPLACE or a
-    plain hint), or wherever the kernel likes (``anywhere``: addr 0)."""
+    plain hint), or wherever the kernel likes (``anywhere``: addr 0).
+
+    ``exact_fit``: the test replaces ``pages`` by the size of one of the holes
+    in the window (chosen by ``page``), so that top-down placement often finds
+    a gap of exactly the size asked.
+    """
 
     page: int
     pages: int
@@ -33,6 +38,7 @@ class WindowMmap:
     shared: bool
     placement: Placement
     slack: int = 0
+    exact_fit: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,13 +82,14 @@ def window_prots() -> st.SearchStrategy[int]:
 
 @st.composite
 def window_mmaps(draw: st.DrawFn) -> WindowMmap:
-    page, pages = draw(_window_range(most_pages=16))
-    placement: Placement = draw(
-        st.sampled_from(["fixed", "fixed", "noreplace", "hint", "anywhere"])
-    )
-    return WindowMmap(
-        page, pages, draw(window_prots()), draw(st.booleans()), placement, draw(_SLACK)
-    )
+    placements: list[Placement] = ["fixed", "fixed", "noreplace", "hint", "anywhere"]
+    placement = draw(st.sampled_from(placements))
+    # small mappings placed by the kernel often fit a hole exactly
+    most_pages = 4 if placement in ("hint", "anywhere") else 16
+    page, pages = draw(_window_range(most_pages=most_pages))
+    prot, shared, slack = draw(window_prots()), draw(st.booleans()), draw(_SLACK)
+    exact_fit = placement == "anywhere" and draw(st.booleans())
+    return WindowMmap(page, pages, prot, shared, placement, slack, exact_fit)
 
 
 @st.composite
