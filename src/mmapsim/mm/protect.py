@@ -12,8 +12,12 @@ copy-on-write copy, or write-notify dirtying).
 
 from __future__ import annotations
 
+import errno
+
+from mmapsim.errors import syscall_error
 from mmapsim.fs.inode import InodeKind
 from mmapsim.mm.address_space import AddressSpace
+from mmapsim.mm.mapping import populate
 from mmapsim.mm.pagetable import Pte
 from mmapsim.mm.vma import Vma, VmFlag
 
@@ -30,18 +34,37 @@ def new_flags(vma: Vma, prot_bits: VmFlag) -> VmFlag:
     return flags
 
 
-def mprotect_fixup(mm: AddressSpace, vma: Vma, start: int, end: int, flags: VmFlag) -> Vma:
-    """Give ``[start, end)`` of ``vma`` new flags; returns the VMA now holding ``end-1``."""
-    if flags == vma.flags:
+def mprotect_fixup(
+    mm: AddressSpace, vma: Vma, start: int, end: int, flags: VmFlag, max_map_count: int
+) -> Vma:
+    """Give ``[start, end)`` of ``vma`` new flags; returns the VMA now holding ``end-1``.
+
+    A split that would pass ``max_map_count`` fails with ENOMEM (split_vma); a
+    split already made stays, as on Linux.  A locked private mapping that
+    becomes writable has every page faulted in for writing at once.
+    """
+    old = vma.flags
+    if flags == old:
         return vma
     if vma.start < start:
+        _check_split(mm, max_map_count)
         vma = mm.split(vma, start)
     if vma.end > end:
+        _check_split(mm, max_map_count)
         mm.split(vma, end)
     vma.set_flags(flags)
     for _, pte in mm.ptes_in(vma.start, vma.end):
         _change_pte(vma, pte)
-    return mm.try_merge(vma)
+    locked_private = old & (VmFlag.WRITE | VmFlag.SHARED | VmFlag.LOCKED) == VmFlag.LOCKED
+    merged = mm.try_merge(vma)
+    if locked_private and flags & VmFlag.WRITE:
+        populate(mm, merged, start, end)
+    return merged
+
+
+def _check_split(mm: AddressSpace, max_map_count: int) -> None:
+    if len(mm.vmas) >= max_map_count:
+        raise syscall_error(errno.ENOMEM)
 
 
 def _change_pte(vma: Vma, pte: Pte) -> None:

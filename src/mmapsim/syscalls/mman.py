@@ -268,10 +268,10 @@ def sys_mprotect(k: Kernel, task: Task, addr: int, length: int, prot: int) -> No
         raise syscall_error(errno.ENOMEM)
     elif grows:
         raise syscall_error(errno.EINVAL)
-    _protect_walk(task, addr, end, prot_to_vm(Prot(prot & 0x7)))
+    _protect_walk(k, task, addr, end, prot_to_vm(Prot(prot & 0x7)))
 
 
-def _protect_walk(task: Task, start: int, end: int, prot_bits: VmFlag) -> None:
+def _protect_walk(k: Kernel, task: Task, start: int, end: int, prot_bits: VmFlag) -> None:
     mm = task.mm
     vma = mm.vmas.find_from(start)
     while vma is not None:
@@ -280,7 +280,7 @@ def _protect_walk(task: Task, start: int, end: int, prot_bits: VmFlag) -> None:
         if (int(flags) & ~(int(flags) >> 4)) & access:
             raise syscall_error(errno.EACCES)
         upto = min(vma.end, end)
-        mprotect_fixup(mm, vma, start, upto, flags)
+        mprotect_fixup(mm, vma, start, upto, flags, k.max_map_count)
         start = upto
         if start >= end:
             return
