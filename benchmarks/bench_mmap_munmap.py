@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 from _harness import (
     MAP_ANONYMOUS,
@@ -32,6 +31,7 @@ from _harness import (
     Libc,
     Result,
     best_and_spread,
+    now,
     self_maps_count,
     table,
 )
@@ -61,10 +61,10 @@ def sim_pairs_per_second(others: int, pairs: int) -> tuple[float, int]:
             raise RuntimeError("simulator: the benchmark page merged with a neighbour")
         p.munmap(va, PAGE_SIZE)
         mmap_, munmap = p.mmap, p.munmap
-        t0 = time.perf_counter()
+        t0 = now()
         for _ in range(pairs):
             munmap(mmap_(0, PAGE_SIZE, RW, ANON), PAGE_SIZE)
-        elapsed = time.perf_counter() - t0
+        elapsed = now() - t0
     return pairs / elapsed, vmas
 
 
@@ -77,10 +77,10 @@ def kernel_pairs_per_second(libc: Libc, others: int, pairs: int) -> tuple[float,
         if vmas - baseline < others * 0.95:  # a few may merge into the process's own
             raise RuntimeError(f"kernel: {vmas - baseline} VMAs for {others} mappings")
         mmap_, munmap = libc.raw_mmap, libc.raw_munmap
-        t0 = time.perf_counter()
+        t0 = now()
         for _ in range(pairs):
             munmap(mmap_(0, PAGE_SIZE, RW, ANON, -1, 0), PAGE_SIZE)
-        elapsed = time.perf_counter() - t0
+        elapsed = now() - t0
         libc.munmap(libc.mmap(0, PAGE_SIZE, RW, ANON), PAGE_SIZE)  # still working?
     finally:
         for va in made:
