@@ -1,0 +1,287 @@
+"""The public contract (API.md) on the simulated kernel: ``Process``.
+
+A Process is a thin handle on a kernel task: it decodes Python arguments into
+the C types of the system-call ABI (:mod:`mmapsim.syscalls.args`), calls one
+system call, and turns a fatal memory fault into
+:class:`~mmapsim.errors.ProcessKilled`.  All policy lives in
+:mod:`mmapsim.syscalls` and below.
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from mmapsim.errors import ProcessKilled
+from mmapsim.kernel import Task
+from mmapsim.loader.aslr import Randomizer
+from mmapsim.mm.fault import MemoryFault
+from mmapsim.mm.procfs import render_maps, render_smaps
+from mmapsim.pageinfo import PageInfo
+from mmapsim.physmem import ZERO_PFN
+from mmapsim.syscalls import args, brk, files, mman, process
+from mmapsim.syscalls.args import U64_MAX
+from mmapsim.syscalls.files import StatResult
+
+if TYPE_CHECKING:
+    from mmapsim.machine import Machine
+
+T = TypeVar("T")
+
+
+class Process:
+    """A process of a simulated Machine (API.md's Process)."""
+
+    def __init__(self, machine: Machine, task: Task) -> None:
+        self.machine = machine
+        self._task = task
+        self.pid = task.pid
+
+    # -- state ----------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._task.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._task.name = value
+
+    @property
+    def alive(self) -> bool:
+        return self._task.alive
+
+    @property
+    def exit_status(self) -> int | None:
+        return self._task.exit_status
+
+    @property
+    def term_signal(self) -> signal.Signals | None:
+        return self._task.term_signal
+
+    def _live(self) -> Task:
+        return self.machine.kernel.task(self.pid)
+
+    def _call(self, fn: Callable[..., T], *a: Any) -> T:
+        k = self.machine.kernel
+        result = fn(k, self._live(), *a)
+        self.machine.after_syscall()
+        return result
+
+    # -- memory ---------------------------------------------------------------
+
+    def mmap(
+        self, addr: int | None, length: int, prot: int, flags: int, fd: int = -1, offset: int = 0
+    ) -> int:
+        """mmap(2); ``addr`` 0 or None lets the kernel choose; returns the address."""
+        return self._call(
+            mman.sys_mmap,
+            args.address("addr", addr),
+            args.size("length", length),
+            args.cint("prot", prot),
+            args.uint_flags("flags", flags),
+            args.cint("fd", fd),
+            args.off_t("offset", offset),
+        )
+
+    def munmap(self, addr: int, length: int) -> None:
+        """munmap(2)."""
+        self._call(mman.sys_munmap, args.address("addr", addr), args.size("length", length))
+
+    def msync(self, addr: int, length: int, flags: int) -> None:
+        """msync(2)."""
+        self._call(
+            mman.sys_msync,
+            args.address("addr", addr),
+            args.size("length", length),
+            args.uint_flags("flags", flags),
+        )
+
+    def mprotect(self, addr: int, length: int, prot: int) -> None:
+        """mprotect(2)."""
+        self._call(
+            mman.sys_mprotect,
+            args.address("addr", addr),
+            args.size("length", length),
+            args.uint_flags("prot", prot),
+        )
+
+    def load(self, addr: int, size: int) -> bytes:
+        """The CPU reads ``size`` bytes at ``addr``."""
+        if type(addr) is not int or not 0 <= addr <= U64_MAX:
+            addr = args.address("addr", addr)
+        if type(size) is not int or not 0 <= size <= U64_MAX:
+            size = args.size("size", size)
+        task = self._task
+        if not task.alive:
+            raise ProcessLookupError(errno.ESRCH, "No such process")
+        try:
+            return task.mm.load(addr, size) if size else b""
+        except MemoryFault as fault:
+            raise self._killed(task, fault) from None
+        finally:
+            if self.machine.check_invariants:
+                self.machine.after_syscall()
+
+    def store(self, addr: int, data: bytes) -> None:
+        """The CPU writes ``data`` at ``addr``."""
+        if type(addr) is not int or not 0 <= addr <= U64_MAX:
+            addr = args.address("addr", addr)
+        if type(data) is not bytes:
+            data = args.buffer("data", data)  # type: ignore[assignment]
+        task = self._task
+        if not task.alive:
+            raise ProcessLookupError(errno.ESRCH, "No such process")
+        try:
+            if data:
+                task.mm.store(addr, data)
+        except MemoryFault as fault:
+            raise self._killed(task, fault) from None
+        finally:
+            if self.machine.check_invariants:
+                self.machine.after_syscall()
+
+    def _killed(self, task: Task, fault: MemoryFault) -> ProcessKilled:
+        process.kill(self.machine.kernel, task, fault.signal)
+        return ProcessKilled(fault.signal, task.pid, fault.va)
+
+    # -- files ----------------------------------------------------------------
+
+    def open(self, path: str, flags: int, mode: int = 0o644) -> int:
+        """open(2); returns a file descriptor."""
+        return self._call(
+            files.sys_open,
+            args.path("path", path),
+            args.uint_flags("flags", flags),
+            args.cint("mode", mode),
+        )
+
+    def close(self, fd: int) -> None:
+        """close(2): mappings of the file stay."""
+        self._call(files.sys_close, args.cint("fd", fd))
+
+    def read(self, fd: int, n: int) -> bytes:
+        """read(2)."""
+        return self._call(files.sys_read, args.cint("fd", fd), args.size("n", n))
+
+    def write(self, fd: int, data: bytes) -> int:
+        """write(2); returns the count written."""
+        return self._call(files.sys_write, args.cint("fd", fd), args.buffer("data", data))
+
+    def pread(self, fd: int, n: int, offset: int) -> bytes:
+        """pread(2)."""
+        return self._call(
+            files.sys_pread, args.cint("fd", fd), args.size("n", n), args.off_t("offset", offset)
+        )
+
+    def pwrite(self, fd: int, data: bytes, offset: int) -> int:
+        """pwrite(2)."""
+        return self._call(
+            files.sys_pwrite,
+            args.cint("fd", fd),
+            args.buffer("data", data),
+            args.off_t("offset", offset),
+        )
+
+    def lseek(self, fd: int, offset: int, whence: int) -> int:
+        """lseek(2); returns the new position."""
+        return self._call(
+            files.sys_lseek,
+            args.cint("fd", fd),
+            args.off_t("offset", offset),
+            args.cint("whence", whence),
+        )
+
+    def ftruncate(self, fd: int, length: int) -> None:
+        """ftruncate(2)."""
+        self._call(files.sys_ftruncate, args.cint("fd", fd), args.off_t("length", length))
+
+    def fsync(self, fd: int) -> None:
+        """fsync(2)."""
+        self._call(files.sys_fsync, args.cint("fd", fd))
+
+    def unlink(self, path: str) -> None:
+        """unlink(2)."""
+        self._call(files.sys_unlink, args.path("path", path))
+
+    def pipe(self) -> tuple[int, int]:
+        """pipe(2): (read end, write end)."""
+        return self._call(files.sys_pipe)
+
+    def chmod(self, path: str, mode: int) -> None:
+        """chmod(2)."""
+        self._call(files.sys_chmod, args.path("path", path), args.cint("mode", mode))
+
+    def fstat(self, fd: int) -> StatResult:
+        """fstat(2)."""
+        return self._call(files.sys_fstat, args.cint("fd", fd))
+
+    # -- processes --------------------------------------------------------------
+
+    def fork(self, name: str | None = None) -> Process:
+        """fork(2): the child, a new Process."""
+        child = self._call(process.sys_fork, name)
+        return self.machine._adopt(child)
+
+    def exit(self, status: int = 0) -> None:
+        """_exit(2): every mapping is removed, every fd closed."""
+        self._call(process.sys_exit, args.cint("status", status))
+
+    def execve(
+        self,
+        path: str,
+        argv: tuple[str, ...] | list[str] = (),
+        *,
+        env: tuple[str, ...] | list[str] = (),
+        libraries: bool = False,
+    ) -> None:
+        """execve(2): the old mappings go, the ELF program and its interpreter are mapped.
+
+        ``env``: the environment strings (none by default, as ``env -i``).
+        ``libraries`` (simulator only): also make the mappings that the dynamic
+        loader makes for the program's needed libraries.
+        """
+        path = args.path("path", path)
+        argv = [args.path("argv", a) for a in argv] if argv else [path]
+        envp = [args.path("env", e) for e in env]
+        rand = Randomizer(self.machine.rng)
+        self._call(process.sys_execve, path, argv, envp, rand, bool(libraries))
+
+    def brk(self, addr: int) -> int:
+        """The brk system call (not glibc's wrapper): returns the break after the call."""
+        return self._call(brk.sys_brk, args.address("addr", addr))
+
+    def sbrk(self, increment: int) -> int:
+        """sbrk(3): move the break by ``increment``; returns the old break (ENOMEM)."""
+        if isinstance(increment, bool) or not isinstance(increment, int):
+            raise TypeError("increment must be an int")
+        return self._call(brk.sys_sbrk, increment)
+
+    # -- inspection ---------------------------------------------------------
+
+    def maps(self) -> str:
+        """The text of /proc/<pid>/maps."""
+        return render_maps(self._live().mm)
+
+    def smaps(self) -> str:
+        """The text of /proc/<pid>/smaps."""
+        return render_smaps(self._live().mm)
+
+    def pagemap(self, va: int) -> PageInfo:
+        """What /proc/<pid>/pagemap says of the page holding ``va``."""
+        pte = self._live().mm.pt.get(args.address("va", va) >> 12)
+        if pte is None:
+            return PageInfo(present=False, pfn=None, file_or_shared=False, exclusive=False)
+        frame = pte.frame
+        return PageInfo(
+            present=True,
+            pfn=frame.pfn,
+            file_or_shared=frame.inode is not None,
+            exclusive=frame.pfn != ZERO_PFN and frame.mapcount == 1,
+        )
+
+    def __repr__(self) -> str:
+        state = "alive" if self.alive else "dead"
+        return f"<Process {self.pid} {self.name!r} {state}>"
