@@ -33,6 +33,8 @@ from mmapsim import (
     MAP_PRIVATE,
     MAP_SHARED,
     PAGE_SIZE,
+    PROT_EXEC,
+    PROT_READ,
     PROT_WRITE,
     Machine,
 )
@@ -334,3 +336,28 @@ def _bucket(n: int) -> str:
 def _in_window(line: str) -> bool:
     lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
     return lo >= BASE and hi <= END
+
+
+# -- beyond the model: written pages -----------------------------------------------
+
+
+def test_first_written_page_shares_a_neighbours_anon_vma(
+    machine: Any, is_host: bool, request: pytest.FixtureRequest
+) -> None:
+    """A VMA's first written page joins its neighbour's anon_vma, so they merge later."""
+    if not is_host:
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="the simulator gives every VMA a new anon_vma on its first write "
+                "instead of reusing a compatible neighbour's (find_mergeable_anon_vma)",
+            )
+        )
+    p = machine.spawn()
+    rw = PROT_READ | PROT_WRITE
+    a = p.mmap(0, 2 * PAGE_SIZE, rw, MAP_PRIVATE | MAP_ANONYMOUS)
+    p.mprotect(a + PAGE_SIZE, PAGE_SIZE, rw | PROT_EXEC)
+    p.store(a, b"x")  # the low VMA gets an anon_vma
+    p.store(a + PAGE_SIZE, b"y")  # the high one, rwx, shares it: flags differ only in rwx
+    p.mprotect(a + PAGE_SIZE, PAGE_SIZE, rw)
+    assert window_maps(p, a, a + 2 * PAGE_SIZE) == [(a, a + 2 * PAGE_SIZE, "rw-p", 0)]
