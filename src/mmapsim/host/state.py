@@ -6,6 +6,7 @@ collected may hold this state, never the machine (that would keep it alive).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -113,14 +114,38 @@ class MachineState:
         return record.alive
 
     def wait_dead(self, record: ProcRecord) -> None:
-        """After its channel closed: wait for the reaper to publish the status."""
+        """After its channel closed: wait for the reaper to publish the status.
+
+        A reaper runs its SIGCHLD handler in Python, which can miss a signal that
+        lands just before it blocks in recvmsg (the handler then waits for the
+        next request).  So every few milliseconds a zombie's parent, always one
+        of this machine's own processes, is sent SIGCHLD again: a signal that
+        arrives during the blocking call interrupts it and the handler runs.
+        """
         deadline = time.monotonic() + REAP_TIMEOUT
-        delay = 20e-6
+        delay, nudged = 20e-6, time.monotonic()
         while self.poll(record):
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise RuntimeError(f"host process {record.pid} vanished without a wait status")
+            if now - nudged > 2e-3:
+                self.nudge_reaper(record.pid)
+                nudged = now
             time.sleep(delay)
-            delay = min(delay * 2, 5e-3)
+            delay = min(delay * 2, 1e-3)
+
+    def nudge_reaper(self, pid: int) -> None:
+        """Send SIGCHLD to the parent of the zombie ``pid`` if it is one of ours."""
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return
+        state, ppid = fields[0], int(fields[1])
+        ours = {self.zpid} | {r.pid for r in self.records if r.alive}
+        if state == "Z" and ppid in ours:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(ppid, signal.SIGCHLD)
 
     def bury(self, record: ProcRecord, status: int) -> None:
         """Record how the process ended and free its slot and channel."""
