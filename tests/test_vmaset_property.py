@@ -341,18 +341,8 @@ def _in_window(line: str) -> bool:
 # -- beyond the model: written pages -----------------------------------------------
 
 
-def test_first_written_page_shares_a_neighbours_anon_vma(
-    machine: Any, is_host: bool, request: pytest.FixtureRequest
-) -> None:
+def test_first_written_page_shares_a_neighbours_anon_vma(machine: Any) -> None:
     """A VMA's first written page joins its neighbour's anon_vma, so they merge later."""
-    if not is_host:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="the simulator gives every VMA a new anon_vma on its first write "
-                "instead of reusing a compatible neighbour's (find_mergeable_anon_vma)",
-            )
-        )
     p = machine.spawn()
     rw = PROT_READ | PROT_WRITE
     a = p.mmap(0, 2 * PAGE_SIZE, rw, MAP_PRIVATE | MAP_ANONYMOUS)

@@ -111,7 +111,7 @@ def _fault_anonymous(mm: AddressSpace, vma: Vma, va: int, write: bool) -> Pte:
         return Pte(mm.physmem.zero_frame, True, False)
     frame = mm.physmem.alloc_mapped()
     if vma.anon_vma is None:
-        vma.anon_vma = AnonVma()
+        vma.anon_vma = _mergeable_anon_vma(mm, vma) or AnonVma()
     if mm.bus.active:
         mm.bus.emit(AnonPageAllocated(mm.pid, va & PAGE_MASK, frame.pfn))
     return Pte(frame, True, True)
@@ -140,10 +140,39 @@ def _copy(mm: AddressSpace, vma: Vma, va: int, frame: Frame) -> Frame:
     """Copy-on-write: a new anonymous frame with ``frame``'s bytes."""
     copy = mm.physmem.alloc(None if frame.pfn == ZERO_PFN else bytearray(frame.data))
     if vma.anon_vma is None:
-        vma.anon_vma = AnonVma()
+        vma.anon_vma = _mergeable_anon_vma(mm, vma) or AnonVma()
     if mm.bus.active:
         mm.bus.emit(CowCopy(mm.pid, va & PAGE_MASK, frame.pfn, copy.pfn))
     return copy
+
+
+def _mergeable_anon_vma(mm: AddressSpace, vma: Vma) -> AnonVma | None:
+    """find_mergeable_anon_vma: a neighbour's anon_vma that ``vma`` may share, so
+    that the two can merge later (next first, then prev, as mm/rmap.c tries)."""
+    nxt = mm.vmas.next_of(vma)
+    if nxt is not None and _anon_vma_compatible(vma, nxt) and _reusable(nxt.anon_vma):
+        return nxt.anon_vma
+    prev = mm.vmas.prev_of(vma)
+    if prev is not None and _anon_vma_compatible(prev, vma) and _reusable(prev.anon_vma):
+        return prev.anon_vma
+    return None
+
+
+def _anon_vma_compatible(a: Vma, b: Vma) -> bool:
+    """anon_vma_compatible: adjacent, same backing, flags equal but for rwx, contiguous."""
+    access = int(VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC)
+    return (
+        a.end == b.start
+        and a.file is b.file
+        and a.inode is b.inode
+        and not (int(a.flags) ^ int(b.flags)) & ~access
+        and b.pgoff == a.pgoff + ((a.end - a.start) >> PAGE_SHIFT)
+    )
+
+
+def _reusable(anon_vma: AnonVma | None) -> AnonVma | None:
+    """reusable_anon_vma: not one that fork chained to a parent's."""
+    return anon_vma if anon_vma is not None and not anon_vma.forked else None
 
 
 def _map(mm: AddressSpace, frame: Frame, writable: bool) -> Pte:
