@@ -85,7 +85,7 @@ def map_region(
     mm: AddressSpace,
     start: int,
     length: int,
-    flags: VmFlag,
+    flags: int,
     pgoff: int,
     file: OpenFile | None,
     inode: Inode | None,

@@ -12,7 +12,7 @@ pages.  Two VMAs merge exactly when Linux's ``is_mergeable_vma`` and
 from __future__ import annotations
 
 from enum import IntFlag
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from mmapsim.constants import PAGE_SHIFT, Prot
 
@@ -40,6 +40,22 @@ class VmFlag(IntFlag):
 
 
 PROT_BITS = VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC
+
+# The same bits as plain ints, under Linux's names, for arithmetic on hot paths
+# (an IntFlag operation builds a new enum member each time).
+VM_READ: Final = int(VmFlag.READ)
+VM_WRITE: Final = int(VmFlag.WRITE)
+VM_EXEC: Final = int(VmFlag.EXEC)
+VM_SHARED: Final = int(VmFlag.SHARED)
+VM_MAYREAD: Final = int(VmFlag.MAYREAD)
+VM_MAYWRITE: Final = int(VmFlag.MAYWRITE)
+VM_MAYEXEC: Final = int(VmFlag.MAYEXEC)
+VM_MAYSHARE: Final = int(VmFlag.MAYSHARE)
+VM_GROWSDOWN: Final = int(VmFlag.GROWSDOWN)
+VM_LOCKED: Final = int(VmFlag.LOCKED)
+VM_ACCOUNT: Final = int(VmFlag.ACCOUNT)
+VM_NORESERVE: Final = int(VmFlag.NORESERVE)
+VM_ACCESS_FLAGS: Final = VM_READ | VM_WRITE | VM_EXEC
 
 #: The abbreviations of /proc/<pid>/smaps's VmFlags line, in the kernel's order.
 SMAPS_FLAG_NAMES = (
@@ -94,6 +110,7 @@ class Vma:
         "end",
         "file",
         "flags",
+        "growsdown",
         "inode",
         "mm",
         "name",
@@ -108,7 +125,7 @@ class Vma:
         self,
         start: int,
         end: int,
-        flags: VmFlag,
+        flags: int,
         pgoff: int,
         file: OpenFile | None = None,
         inode: Inode | None = None,
@@ -122,17 +139,19 @@ class Vma:
         self.name = name
         self.anon_vma: AnonVma | None = None
         self.mm: AddressSpace | None = None
-        self.flags = flags
-        self.readable = self.writable = self.shared = False
+        self.flags = VmFlag(flags)
+        self.readable = self.writable = self.shared = self.growsdown = False
         self.set_flags(flags)
 
-    def set_flags(self, flags: VmFlag) -> None:
-        """Change ``flags`` and the cached booleans the fault path reads."""
-        self.flags = flags
+    def set_flags(self, flags: int) -> None:
+        """Change ``flags`` and the cached booleans the hot paths read."""
+        f = int(flags)
+        self.flags = VmFlag(f)
         # x86 without protection keys: write and exec both imply read
-        self.readable = bool(flags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))
-        self.writable = bool(flags & VmFlag.WRITE)
-        self.shared = bool(flags & VmFlag.SHARED)
+        self.readable = bool(f & VM_ACCESS_FLAGS)
+        self.writable = bool(f & VM_WRITE)
+        self.shared = bool(f & VM_SHARED)
+        self.growsdown = bool(f & VM_GROWSDOWN)
 
     @property
     def is_anonymous(self) -> bool:

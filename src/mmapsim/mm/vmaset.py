@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from mmapsim.errors import KernelPanic
 from mmapsim.mm.gaps import GapIndex
 from mmapsim.mm.layout import STACK_GUARD_GAP, TASK_SIZE
-from mmapsim.mm.vma import Vma, VmFlag
+from mmapsim.mm.vma import Vma
 
 
 def vm_start_gap(vma: Vma) -> int:
     """Where the free gap below ``vma`` must end (Linux's ``vm_start_gap``)."""
-    if vma.flags & VmFlag.GROWSDOWN:
+    if vma.growsdown:
         return max(0, vma.start - STACK_GUARD_GAP)
     return vma.start
 

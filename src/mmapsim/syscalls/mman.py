@@ -10,7 +10,27 @@ from __future__ import annotations
 
 import errno
 
-from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE, MapFlag, MsFlag, Prot
+from mmapsim.constants import (
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_FIXED_NOREPLACE,
+    MAP_GROWSDOWN,
+    MAP_HUGETLB,
+    MAP_LOCKED,
+    MAP_NONBLOCK,
+    MAP_NORESERVE,
+    MAP_POPULATE,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    MAP_SHARED_VALIDATE,
+    MAP_TYPE,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    PROT_WRITE,
+    MapFlag,
+    MsFlag,
+    Prot,
+)
 from mmapsim.errors import syscall_error
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.inode import MAX_LFS_FILESIZE, Inode, InodeKind
@@ -19,13 +39,27 @@ from mmapsim.mm import mapping
 from mmapsim.mm.layout import MMAP_MIN_ADDR, TASK_SIZE
 from mmapsim.mm.msync import sync_range
 from mmapsim.mm.protect import mprotect_fixup, new_flags
-from mmapsim.mm.vma import VmFlag, prot_to_vm
+from mmapsim.mm.vma import (
+    VM_ACCESS_FLAGS,
+    VM_ACCOUNT,
+    VM_GROWSDOWN,
+    VM_LOCKED,
+    VM_MAYEXEC,
+    VM_MAYREAD,
+    VM_MAYSHARE,
+    VM_MAYWRITE,
+    VM_NORESERVE,
+    VM_SHARED,
+    VM_WRITE,
+    VmFlag,
+    prot_to_vm,
+)
 from mmapsim.syscalls.args import U64_MAX
 
 _PAGE_OFF = PAGE_SIZE - 1
 
 #: LEGACY_MAP_MASK: the flags MAP_SHARED accepts silently and MAP_SHARED_VALIDATE checks.
-LEGACY_MAP_MASK = (
+LEGACY_MAP_MASK = int(
     MapFlag.SHARED
     | MapFlag.PRIVATE
     | MapFlag.FIXED
@@ -54,6 +88,9 @@ def sys_mmap(
 ) -> int:
     """Implements the semantics of Linux's mmap(2) on x86-64; returns the address.
 
+    ``flags`` stays a plain int here (checked bit by bit, as do_mmap does, and
+    fast); the VMA gets its typed ``VmFlag``.
+
     Deviation: a MAP_FIXED address below mmap_min_addr fails with EPERM even
     though processes run as root (see docs/deviations.md).
     """
@@ -61,17 +98,16 @@ def sys_mmap(
     if off & _PAGE_OFF:
         raise syscall_error(errno.EINVAL)
     pgoff = off >> PAGE_SHIFT
-    mflags = MapFlag(flags)
     file = None
-    if not mflags & MapFlag.ANONYMOUS:
+    if not flags & MAP_ANONYMOUS:
         file = k.fd_file(task, fd)
-        if mflags & MapFlag.HUGETLB:
+        if flags & MAP_HUGETLB:
             raise syscall_error(errno.EINVAL)
     if length == 0:
         raise syscall_error(errno.EINVAL)
-    if mflags & MapFlag.FIXED_NOREPLACE:
-        mflags |= MapFlag.FIXED
-    if not mflags & MapFlag.FIXED:
+    if flags & MAP_FIXED_NOREPLACE:
+        flags |= MAP_FIXED
+    if not flags & MAP_FIXED:
         addr &= ~_PAGE_OFF
         if addr and addr < MMAP_MIN_ADDR:
             addr = MMAP_MIN_ADDR
@@ -82,30 +118,30 @@ def sys_mmap(
         raise syscall_error(errno.EOVERFLOW)
     if len(task.mm.vmas) > k.max_map_count:
         raise syscall_error(errno.ENOMEM)
-    thp = file is None and (mflags & MapFlag.TYPE) == MapFlag.PRIVATE
-    addr = _place(task, addr, length, mflags, thp)
-    vm_flags = prot_to_vm(Prot(prot & 0x7)) | VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC
-    if mflags & MapFlag.LOCKED:
-        vm_flags |= VmFlag.LOCKED
+    thp = file is None and (flags & MAP_TYPE) == MAP_PRIVATE
+    addr = _place(task, addr, length, flags, thp)
+    vm_flags = (prot & VM_ACCESS_FLAGS) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
+    if flags & MAP_LOCKED:
+        vm_flags |= VM_LOCKED
     if file is not None:
-        vm_flags, inode = _check_file(file, mflags, prot, pgoff, length, vm_flags)
+        vm_flags, inode = _check_file(file, flags, prot, pgoff, length, vm_flags)
     else:
-        vm_flags, pgoff, inode = _check_anon(mflags, addr, vm_flags)
-    return _mmap_region(k, task, addr, length, mflags, vm_flags, pgoff, file, inode)
+        vm_flags, pgoff, inode = _check_anon(flags, addr, vm_flags)
+    return _mmap_region(k, task, addr, length, flags, vm_flags, pgoff, file, inode)
 
 
-def _place(task: Task, addr: int, length: int, flags: MapFlag, thp: bool) -> int:
+def _place(task: Task, addr: int, length: int, flags: int, thp: bool) -> int:
     """get_unmapped_area, then MAP_FIXED_NOREPLACE's overlap check."""
     if length > TASK_SIZE:
         raise syscall_error(errno.ENOMEM)
-    if flags & MapFlag.FIXED:
+    if flags & MAP_FIXED:
         if addr > TASK_SIZE - length:
             raise syscall_error(errno.ENOMEM)
         if addr & _PAGE_OFF:
             raise syscall_error(errno.EINVAL)
         if addr < MMAP_MIN_ADDR:
             raise syscall_error(errno.EPERM)
-        if flags & MapFlag.FIXED_NOREPLACE and task.mm.vmas.overlapping(addr, addr + length):
+        if flags & MAP_FIXED_NOREPLACE and task.mm.vmas.overlapping(addr, addr + length):
             raise syscall_error(errno.EEXIST)
         return addr
     found = mapping.get_unmapped_area(task.mm, addr, length, thp)
@@ -123,28 +159,28 @@ def _file_mmap_ok(inode: Inode, pgoff: int, length: int) -> bool:
 
 
 def _check_file(
-    file: OpenFile, flags: MapFlag, prot: int, pgoff: int, length: int, vm_flags: VmFlag
-) -> tuple[VmFlag, Inode | None]:
+    file: OpenFile, flags: int, prot: int, pgoff: int, length: int, vm_flags: int
+) -> tuple[int, Inode | None]:
     """do_mmap's checks for a file mapping; returns its flags and backing inode."""
     inode = file.inode
     if not _file_mmap_ok(inode, pgoff, length):
         raise syscall_error(errno.EOVERFLOW)
-    kind = flags & MapFlag.TYPE
-    if kind in (MapFlag.SHARED, MapFlag.SHARED_VALIDATE):
-        if kind == MapFlag.SHARED_VALIDATE and int(flags) & ~int(LEGACY_MAP_MASK):
+    kind = flags & MAP_TYPE
+    if kind in (MAP_SHARED, MAP_SHARED_VALIDATE):
+        if kind == MAP_SHARED_VALIDATE and flags & ~LEGACY_MAP_MASK:
             raise syscall_error(errno.EOPNOTSUPP)
-        if prot & Prot.WRITE and not file.writable:
+        if prot & PROT_WRITE and not file.writable:
             raise syscall_error(errno.EACCES)
-        vm_flags |= VmFlag.SHARED | VmFlag.MAYSHARE
+        vm_flags |= VM_SHARED | VM_MAYSHARE
         if not file.writable:
-            vm_flags &= ~(VmFlag.MAYWRITE | VmFlag.SHARED)
-    elif kind != MapFlag.PRIVATE:
+            vm_flags &= ~(VM_MAYWRITE | VM_SHARED)
+    elif kind != MAP_PRIVATE:
         raise syscall_error(errno.EINVAL)
     if not file.readable:
         raise syscall_error(errno.EACCES)
     if not _mappable(inode):
         raise syscall_error(errno.ENODEV)
-    if flags & MapFlag.GROWSDOWN:
+    if flags & MAP_GROWSDOWN:
         raise syscall_error(errno.EINVAL)
     if inode.kind is InodeKind.CHARDEV:  # /dev/zero: anonymous memory
         return vm_flags, None
@@ -157,16 +193,16 @@ def _mappable(inode: Inode) -> bool:
     return inode.kind is InodeKind.REGULAR
 
 
-def _check_anon(flags: MapFlag, addr: int, vm_flags: VmFlag) -> tuple[VmFlag, int, None]:
+def _check_anon(flags: int, addr: int, vm_flags: int) -> tuple[int, int, None]:
     """do_mmap's checks for an anonymous mapping; returns flags and pgoff."""
-    kind = flags & MapFlag.TYPE
-    if kind == MapFlag.SHARED:
-        if flags & MapFlag.GROWSDOWN:
+    kind = flags & MAP_TYPE
+    if kind == MAP_SHARED:
+        if flags & MAP_GROWSDOWN:
             raise syscall_error(errno.EINVAL)
-        return vm_flags | VmFlag.SHARED | VmFlag.MAYSHARE, 0, None
-    if kind == MapFlag.PRIVATE:
-        if flags & MapFlag.GROWSDOWN:
-            vm_flags |= VmFlag.GROWSDOWN
+        return vm_flags | VM_SHARED | VM_MAYSHARE, 0, None
+    if kind == MAP_PRIVATE:
+        if flags & MAP_GROWSDOWN:
+            vm_flags |= VM_GROWSDOWN
         return vm_flags, addr >> PAGE_SHIFT, None
     raise syscall_error(errno.EINVAL)
 
@@ -176,25 +212,25 @@ def _mmap_region(
     task: Task,
     addr: int,
     length: int,
-    flags: MapFlag,
-    vm_flags: VmFlag,
+    flags: int,
+    vm_flags: int,
     pgoff: int,
     file: OpenFile | None,
     inode: Inode | None,
 ) -> int:
     """mmap_region: account, create shared anonymous memory, map, populate."""
-    if flags & MapFlag.NORESERVE:
-        vm_flags |= VmFlag.NORESERVE
-    if (vm_flags & (VmFlag.NORESERVE | VmFlag.SHARED | VmFlag.WRITE)) == VmFlag.WRITE:
-        vm_flags |= VmFlag.ACCOUNT
-    if vm_flags & VmFlag.MAYSHARE and inode is None:
+    if flags & MAP_NORESERVE:
+        vm_flags |= VM_NORESERVE
+    if (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE:
+        vm_flags |= VM_ACCOUNT
+    if vm_flags & VM_MAYSHARE and inode is None:
         # MAP_SHARED|MAP_ANONYMOUS, or MAP_SHARED of /dev/zero: a hidden shmem inode
         inode = k.fs.new_inode(InodeKind.SHMEM, 0o600)
         inode.name = "/dev/zero"
         k.pagecache.resize(inode, length)
         file, pgoff = None, 0
     vma = mapping.map_region(task.mm, addr, length, vm_flags, pgoff, file, inode)
-    if (flags & MapFlag.POPULATE and not flags & MapFlag.NONBLOCK) or vm_flags & VmFlag.LOCKED:
+    if (flags & MAP_POPULATE and not flags & MAP_NONBLOCK) or vm_flags & VM_LOCKED:
         mapping.populate(task.mm, vma, addr, addr + length)
     return addr
 
