@@ -35,11 +35,11 @@ class Frame:
 
     __slots__ = ("data", "dirty", "inode", "mapcount", "pfn", "pgoff", "refcount")
 
-    def __init__(self, pfn: int, data: bytearray) -> None:
+    def __init__(self, pfn: int, data: bytearray, maps: int = 0) -> None:
         self.pfn = pfn
         self.data = data
-        self.mapcount = 0
-        self.refcount = 0
+        self.mapcount = maps
+        self.refcount = maps
         self.inode: Inode | None = None
         self.pgoff = 0
         self.dirty = False
@@ -66,22 +66,23 @@ class PhysicalMemory:
         self._free_pfns: list[int] = []
         self._next_pfn = ZERO_PFN + 1
 
-    def alloc(self, data: bytearray | None = None) -> Frame:
-        """A new frame holding ``data`` (zero-filled when None), with no references."""
+    def alloc(self, data: bytearray | None = None, maps: int = 0) -> Frame:
+        """A new frame holding ``data`` (zero-filled when None).
+
+        ``maps``: how many PTEs will map it at once (its map and reference counts).
+        """
         if self._free_pfns:
             pfn = self._free_pfns.pop()
         else:
             pfn = self._next_pfn
             self._next_pfn = pfn + 1
-        frame = Frame(pfn, bytearray(PAGE_SIZE) if data is None else data)
+        frame = Frame(pfn, bytearray(PAGE_SIZE) if data is None else data, maps)
         self.frames[pfn] = frame
         return frame
 
-    def alloc_mapped(self, data: bytearray | None = None) -> Frame:
-        """A new frame already mapped by one PTE (``mapcount == refcount == 1``)."""
-        frame = self.alloc(data)
-        frame.mapcount = frame.refcount = 1
-        return frame
+    def alloc_mapped(self) -> Frame:
+        """A new zeroed frame already mapped by one PTE (``mapcount == refcount == 1``)."""
+        return self.alloc(None, 1)
 
     def get(self, frame: Frame) -> None:
         """Take one reference on ``frame``."""
