@@ -530,3 +530,32 @@ def test_execve_of_a_real_program_is_not_implemented(m: HostMachine) -> None:
         p.execve("/bin/true", ["true"])
     assert p.alive
     assert m.processes == [p]
+
+
+def test_devices_are_the_machines_own(m: HostMachine) -> None:
+    """unlink and chmod of /dev/zero change the machine's node, never the real device."""
+    p = m.spawn()
+    p.chmod("/dev/null", 0o600)
+    p.unlink("/dev/zero")
+    assert os.path.exists("/dev/zero")
+    assert os.stat("/dev/null").st_mode & 0o777 == 0o666
+    with pytest.raises(FileNotFoundError):
+        p.open("/dev/zero", O_RDONLY)
+    with pytest.raises(NotADirectoryError):
+        p.open("/dev/null/x", O_RDONLY)
+
+
+def test_the_empty_path_is_enoent(m: HostMachine) -> None:
+    """open("") fails with ENOENT, as on Linux (it never names the root)."""
+    with pytest.raises(FileNotFoundError):
+        m.spawn().open("", O_RDONLY)
+
+
+def test_a_write_to_a_pipe_without_readers_is_epipe(m: HostMachine) -> None:
+    """SIGPIPE stays ignored in workers: the write fails with EPIPE, the process lives."""
+    p = m.spawn()
+    rfd, wfd = p.pipe()
+    p.close(rfd)
+    with pytest.raises(BrokenPipeError):
+        p.write(wfd, b"x")
+    assert p.alive

@@ -2,16 +2,20 @@
 
 Each HostMachine has a private temporary directory that plays its root: the
 contract path ``/tmp/f`` is ``<root>/tmp/f``.  ``/dev/zero`` and ``/dev/null``
-are the real devices.  Text that the kernel writes (``/proc/<pid>/maps``, an
-error's file name) is rewritten back to contract paths.
+are device nodes of the machine's own for the real devices.  Text that the
+kernel writes (``/proc/<pid>/maps``, an error's file name) is rewritten back to
+contract paths.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import posixpath
 import re
 import shutil
+import stat
 import tempfile
 from typing import Final
 
@@ -30,43 +34,81 @@ STANDARD_DIRS: Final = (
     "var",
     "var/tmp",
 )
-DEVICES: Final = frozenset({"/dev/zero", "/dev/null"})
+#: The devices every machine has: name -> (major, minor).
+DEVICES: Final = {"/dev/zero": (1, 5), "/dev/null": (1, 3)}
 
 
 def _base_dir() -> str | None:
-    """Where roots go: a tmpfs when there is one (directory operations on a disk
-    file system cost milliseconds), else the usual temporary directory."""
-    shm = "/dev/shm"
-    if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
-        return shm
-    return None
+    """Where roots go: ``$MMAPSIM_HOST_TMPDIR``, else the usual temporary directory.
+
+    A disk file system is the faithful default: there msync(MS_SYNC) and fsync
+    write dirty pages back and smaps shows them clean again.  A tmpfs such as
+    /dev/shm is faster to create and delete, but its pages never become clean.
+    """
+    return os.environ.get("MMAPSIM_HOST_TMPDIR") or None
+
+
+def _device_of(path: str) -> str | None:
+    """The device that ``path`` names or lies under (``/dev/zero/x``), if any."""
+    clean = re.sub("/+", "/", path if path.startswith("/") else "/" + path)
+    return next((d for d in DEVICES if clean == d or clean.startswith(d + "/")), None)
+
+
+def _make_devices(root: str) -> bool:
+    """Make the machine's own /dev/zero and /dev/null; False without CAP_MKNOD."""
+    try:
+        for name, (major, minor) in DEVICES.items():
+            node = root + name
+            os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+            os.chmod(node, 0o666)
+    except PermissionError:
+        for name in DEVICES:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(root + name)
+        return False
+    return True
 
 
 class Namespace:
     """The private root directory of one machine."""
 
-    __slots__ = ("root",)
+    __slots__ = ("own_devices", "root")
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, own_devices: bool) -> None:
         self.root = root
+        self.own_devices = own_devices
 
     @classmethod
     def create(cls) -> Namespace:
-        """A fresh root with the standard directories."""
+        """A fresh root with the standard directories and its own device nodes."""
         root = tempfile.mkdtemp(prefix="mmapsim-host-", dir=_base_dir())
         for name in STANDARD_DIRS:
             os.mkdir(os.path.join(root, name), 0o755)
-        return cls(root)
+        return cls(root, _make_devices(root))
 
     def real(self, path: str) -> str:
-        """Where the contract path ``path`` lives (a relative path starts at ``/``)."""
+        """Where the contract path ``path`` lives (a relative path starts at ``/``).
+
+        The machine's /dev/zero and /dev/null are device nodes of its own (the
+        same devices), so unlink or chmod never touch the real ones.  Without
+        the right to make device nodes, opening them reaches the real devices,
+        and changing them is refused with EPERM.
+        """
+        if not path:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
         if not path.startswith("/"):
             path = "/" + path
         if ".." in path.split("/"):  # never climb out of the root
             path = posixpath.normpath(path)
-        if re.sub("/+", "/", path) in DEVICES:
+        if not self.own_devices and _device_of(path):
             return path
         return self.root + path
+
+    def changeable(self, path: str) -> str:
+        """``real(path)`` for unlink and chmod, which must never reach a real device."""
+        if not self.own_devices and _device_of(path):
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), path)
+        return self.real(path)
 
     def contract(self, text: str) -> str:
         """``text`` with every real path of this machine written as its contract path."""

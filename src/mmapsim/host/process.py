@@ -220,11 +220,12 @@ class HostProcess:
 
     def unlink(self, path: str) -> None:
         """Implements unlink(2)."""
-        self._syscall("unlink", self._path(path))
+        self._syscall("unlink", self._state.ns.changeable(cvalues.path("path", path)))
 
     def chmod(self, path: str, mode: int) -> None:
         """Implements chmod(2)."""
-        self._syscall("chmod", self._path(path), cvalues.cint("mode", mode) & 0o7777)
+        real = self._state.ns.changeable(cvalues.path("path", path))
+        self._syscall("chmod", real, cvalues.cint("mode", mode) & 0o7777)
 
     def pipe(self) -> tuple[int, int]:
         """Implements pipe(2): (read end, write end), neither close-on-exec.

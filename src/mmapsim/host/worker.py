@@ -54,8 +54,13 @@ def install_reaper(table: SlotTable) -> None:
 
 
 def reset_signals() -> None:
-    """The signal dispositions of a freshly exec'd C program (Python changes some)."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
+    """SIGINT and SIGTERM back to their default actions.
+
+    SIGPIPE and SIGXFSZ stay ignored, as Python leaves them (and as the simulator
+    models it): a write to a pipe without readers fails with EPIPE and a write
+    past the file size limit with EFBIG, instead of killing the process.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
 
 
