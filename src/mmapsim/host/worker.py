@@ -10,6 +10,7 @@ the address it was about to touch is in its slot's fault word.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import signal
 import stat
@@ -227,7 +228,10 @@ class Worker:
         os.ftruncate(self._fd(fd), length)
 
     def op_fsync(self, fd: int) -> None:
-        os.fsync(self._fd(fd))
+        fd = self._fd(fd)
+        if fd < 0:  # os.fsync raises ValueError for these; fsync(2) says EBADF
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        os.fsync(fd)
 
     def op_fstat(self, fd: int) -> os.stat_result:
         return os.fstat(self._fd(fd))
