@@ -25,6 +25,7 @@ import posixpath
 import stat
 
 from mmapsim.errors import syscall_error
+from mmapsim.fs.disk import Disk
 from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.fs.namespace import FileSystem, normalize
 
@@ -90,7 +91,7 @@ class HostMounts:
                 raise syscall_error(errno.EACCES) from None
         self._ensure_dirs(posixpath.dirname(real))
         inode = self.fs.new_inode(kind, st.st_mode & 0o7777)
-        inode.disk = bytearray(data)
+        inode.disk = Disk(data)
         inode.size = len(data)
         self.fs.names[real] = inode
         inode.nlink += 1

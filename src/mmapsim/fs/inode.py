@@ -16,6 +16,8 @@ import time
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from mmapsim.fs.disk import Disk
+
 if TYPE_CHECKING:
     from mmapsim.fs.pipe import Pipe
     from mmapsim.mm.vma import Vma
@@ -90,7 +92,7 @@ class Inode:
         self.mode = mode & 0o7777
         self.dev = dev
         self.size = 0
-        self.disk = bytearray()
+        self.disk = Disk()
         self.cache: dict[int, Frame] = {}
         self.dirty: set[int] = set()
         self.nlink = 0

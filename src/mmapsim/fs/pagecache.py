@@ -57,11 +57,7 @@ class PageCache:
         frame = inode.cache.get(pgoff)
         if frame is not None:
             return frame, False
-        start = pgoff << PAGE_SHIFT
-        data = bytearray(inode.disk[start : start + PAGE_SIZE])
-        if len(data) < PAGE_SIZE:
-            data.extend(bytes(PAGE_SIZE - len(data)))
-        frame = self.physmem.alloc(data)
+        frame = self.physmem.alloc(inode.disk.page(pgoff))
         frame.inode = inode
         frame.pgoff = pgoff
         inode.cache[pgoff] = frame
@@ -145,10 +141,7 @@ class PageCache:
         else:
             self._zero_tail(inode, old_size)
         inode.size = new_size
-        if len(inode.disk) > new_size:
-            del inode.disk[new_size:]
-        else:
-            inode.disk.extend(bytes(new_size - len(inode.disk)))
+        inode.disk.resize(new_size)
 
     def _shrink(self, inode: Inode, new_size: int) -> None:
         first_gone = (new_size + PAGE_SIZE - 1) >> PAGE_SHIFT

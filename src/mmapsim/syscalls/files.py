@@ -12,15 +12,16 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 
-from mmapsim.constants import OpenFlag
+from mmapsim.constants import PAGE_SIZE, OpenFlag
 from mmapsim.errors import syscall_error
 from mmapsim.fs.file import OpenFile
-from mmapsim.fs.inode import Inode, InodeKind
+from mmapsim.fs.inode import MAX_LFS_FILESIZE, Inode, InodeKind
 from mmapsim.fs.pipe import Pipe
 from mmapsim.kernel import Kernel, Task
 
 UMASK = 0o022
 MAX_RW_COUNT = 0x7FFFF000
+MAX_SSIZE = 2**63 - 1
 SEEK_DATA, SEEK_HOLE = 3, 4
 
 
@@ -77,24 +78,35 @@ def sys_close(k: Kernel, task: Task, fd: int) -> None:
 
 
 def _readable(k: Kernel, task: Task, fd: int) -> OpenFile:
+    """vfs_read's first check: the fd must be open for reading."""
     ofd = k.fd_file(task, fd)
     if not ofd.readable:
         raise syscall_error(errno.EBADF)
-    if ofd.inode.kind is InodeKind.DIRECTORY:
-        raise syscall_error(errno.EISDIR)
     return ofd
 
 
 def _writable(k: Kernel, task: Task, fd: int) -> OpenFile:
+    """vfs_write's first check: the fd must be open for writing."""
     ofd = k.fd_file(task, fd)
     if not ofd.writable:
         raise syscall_error(errno.EBADF)
     return ofd
 
 
+def _verify_area(ofd: OpenFile, pos: int, count: int) -> None:
+    """rw_verify_area: the range ``[pos, pos + count)`` must fit in an off_t."""
+    if count > MAX_SSIZE:
+        raise syscall_error(errno.EINVAL)
+    if ofd.inode.pipe is None and pos + count > MAX_SSIZE:
+        raise syscall_error(errno.EINVAL)
+
+
 def _read_at(k: Kernel, ofd: OpenFile, count: int, offset: int) -> bytes:
     inode = ofd.inode
+    _verify_area(ofd, offset, count)
     count = min(count, MAX_RW_COUNT)
+    if inode.kind is InodeKind.DIRECTORY:
+        raise syscall_error(errno.EISDIR)
     if inode.pipe is not None:
         return inode.pipe.read(count)
     if inode.kind is InodeKind.CHARDEV:
@@ -106,11 +118,17 @@ def _read_at(k: Kernel, ofd: OpenFile, count: int, offset: int) -> bytes:
 
 def _write_at(k: Kernel, ofd: OpenFile, data: bytes | bytearray | memoryview, offset: int) -> int:
     inode = ofd.inode
+    _verify_area(ofd, offset, len(data))
+    data = data[:MAX_RW_COUNT]
     if inode.pipe is not None:
         return inode.pipe.write(data)
     if inode.kind is InodeKind.CHARDEV:
         return len(data)
-    return k.pagecache.write(inode, offset, bytes(data[:MAX_RW_COUNT]))
+    if ofd.append:
+        offset = inode.size
+    if data and offset >= MAX_LFS_FILESIZE:  # generic_write_check_limits
+        raise syscall_error(errno.EFBIG)
+    return k.pagecache.write(inode, offset, bytes(data[: MAX_LFS_FILESIZE - offset]))
 
 
 def sys_read(k: Kernel, task: Task, fd: int, count: int) -> bytes:
@@ -125,37 +143,34 @@ def sys_read(k: Kernel, task: Task, fd: int, count: int) -> bytes:
 def sys_write(k: Kernel, task: Task, fd: int, data: bytes | bytearray | memoryview) -> int:
     """Implements write(2) at the file position (at the end with O_APPEND)."""
     ofd = _writable(k, task, fd)
-    if ofd.append and ofd.inode.is_regular:
-        ofd.pos = ofd.inode.size
     n = _write_at(k, ofd, data, ofd.pos)
     if ofd.inode.is_regular:
-        ofd.pos += n
+        ofd.pos = ofd.inode.size if ofd.append else ofd.pos + n
     return n
 
 
-def _positional(ofd: OpenFile, offset: int) -> None:
-    if ofd.inode.pipe is not None:
-        raise syscall_error(errno.ESPIPE)
+def _positional(k: Kernel, task: Task, fd: int, offset: int) -> OpenFile:
+    """ksys_pread64/pwrite64: a negative offset, then the fd, then a pipe's ESPIPE."""
     if offset < 0:
         raise syscall_error(errno.EINVAL)
+    ofd = k.fd_file(task, fd)
+    if ofd.inode.pipe is not None:
+        raise syscall_error(errno.ESPIPE)
+    return ofd
 
 
 def sys_pread(k: Kernel, task: Task, fd: int, count: int, offset: int) -> bytes:
     """Implements pread(2): the file position does not move."""
-    ofd = _readable(k, task, fd)
-    _positional(ofd, offset)
-    return _read_at(k, ofd, count, offset)
+    _positional(k, task, fd, offset)
+    return _read_at(k, _readable(k, task, fd), count, offset)
 
 
 def sys_pwrite(
     k: Kernel, task: Task, fd: int, data: bytes | bytearray | memoryview, offset: int
 ) -> int:
     """Implements pwrite(2); with O_APPEND Linux appends whatever the offset."""
-    ofd = _writable(k, task, fd)
-    _positional(ofd, offset)
-    if ofd.append and ofd.inode.is_regular:
-        offset = ofd.inode.size
-    return _write_at(k, ofd, data, offset)
+    _positional(k, task, fd, offset)
+    return _write_at(k, _writable(k, task, fd), data, offset)
 
 
 def sys_lseek(k: Kernel, task: Task, fd: int, offset: int, whence: int) -> int:
@@ -241,7 +256,7 @@ def sys_fstat(k: Kernel, task: Task, fd: int) -> StatResult:
         st_dev=inode.dev,
         st_nlink=inode.nlink,
         st_size=size,
-        st_blocks=(len(inode.disk) + 511) // 512,
+        st_blocks=inode.disk.allocated_pages * (PAGE_SIZE // 512),
         st_atime_ns=inode.atime_ns,
         st_mtime_ns=inode.mtime_ns,
         st_ctime_ns=inode.ctime_ns,
