@@ -20,7 +20,7 @@ from mmapsim.fs.namespace import FileSystem
 from mmapsim.fs.pagecache import PageCache
 from mmapsim.mm import rmap
 from mmapsim.mm.address_space import AddressSpace
-from mmapsim.physmem import PhysicalMemory
+from mmapsim.physmem import DEFAULT_MEMORY, PhysicalMemory
 
 #: Linux's default ``vm.max_map_count``.
 DEFAULT_MAX_MAP_COUNT = 65530
@@ -43,10 +43,12 @@ class Task:
 class Kernel:
     """Everything the machine holds, and the rules that tie the layers together."""
 
-    def __init__(self, max_map_count: int = DEFAULT_MAX_MAP_COUNT) -> None:
+    def __init__(
+        self, max_map_count: int = DEFAULT_MAX_MAP_COUNT, memory: int = DEFAULT_MEMORY
+    ) -> None:
         self.bus = EventBus()
         self.clock = Clock()
-        self.physmem = PhysicalMemory()
+        self.physmem = PhysicalMemory(memory)
         self.pagecache = PageCache(self.physmem, self.bus, self.clock)
         self.pagecache.mkclean = rmap.mkclean
         self.pagecache.unmap_range = rmap.unmap_mapping_range

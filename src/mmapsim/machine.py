@@ -13,6 +13,7 @@ from types import TracebackType
 from mmapsim.events import EventBus
 from mmapsim.fs.hostmount import HostMounts
 from mmapsim.kernel import DEFAULT_MAX_MAP_COUNT, Kernel, Task
+from mmapsim.physmem import DEFAULT_MEMORY
 from mmapsim.process import Process
 from mmapsim.syscalls import args, process
 
@@ -23,7 +24,9 @@ class Machine:
     """A simulated computer: kernel, physical memory, page cache, file system.
 
     ``Machine()`` is a 4 KiB-page x86-64 Linux.  Options: ``max_map_count``
-    (the per-process mapping limit), ``check_invariants`` (recompute every
+    (the per-process mapping limit), ``memory`` (bytes of physical memory,
+    2 GiB by default; when it runs out, a faulting process is killed as by the
+    OOM killer and other calls fail with ENOMEM), ``check_invariants`` (recompute every
     count from scratch after each system call; for tests), ``host_mounts``
     (host paths such as ``"/usr"`` shown read-only at the same path, so that
     ``execve`` can load the host's programs; see :meth:`mount_host`),
@@ -36,14 +39,18 @@ class Machine:
         self,
         *,
         max_map_count: int = DEFAULT_MAX_MAP_COUNT,
+        memory: int = DEFAULT_MEMORY,
         check_invariants: bool = False,
         host_mounts: Iterable[str] = (),
         aslr: bool = False,
         seed: int | None = None,
     ) -> None:
-        if isinstance(max_map_count, bool) or not isinstance(max_map_count, int):
-            raise TypeError("max_map_count must be an int")
-        self.kernel = Kernel(max_map_count=max_map_count)
+        for name, value in (("max_map_count", max_map_count), ("memory", memory)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int")
+            if value <= 0:
+                raise ValueError(f"{name} must be positive")
+        self.kernel = Kernel(max_map_count=max_map_count, memory=memory)
         self.check_invariants = check_invariants
         self.host: HostMounts | None = None
         self.rng = random.Random(seed) if aslr else None

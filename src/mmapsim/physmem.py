@@ -26,6 +26,13 @@ if TYPE_CHECKING:
 
 ZERO_PFN = 0x1000
 
+#: Physical memory of a default machine: 2 GiB of 4 KiB frames.
+DEFAULT_MEMORY = 2 * 1024**3
+
+
+class OutOfMemory(Exception):
+    """Every frame is in use (the kernel answers with ENOMEM or the OOM killer)."""
+
 
 class Frame:
     """One physical page frame.
@@ -57,9 +64,10 @@ class Frame:
 class PhysicalMemory:
     """The frame allocator: a free list of frame numbers and the live frames."""
 
-    __slots__ = ("_free_pfns", "_next_pfn", "frames", "zero_frame")
+    __slots__ = ("_free_pfns", "_next_pfn", "frames", "limit", "zero_frame")
 
-    def __init__(self) -> None:
+    def __init__(self, memory: int = DEFAULT_MEMORY) -> None:
+        self.limit = memory // PAGE_SIZE
         self.zero_frame = Frame(ZERO_PFN, bytearray(PAGE_SIZE))
         self.zero_frame.refcount = 1  # pinned forever
         self.frames: dict[int, Frame] = {}
@@ -70,7 +78,10 @@ class PhysicalMemory:
         """A new frame holding ``data`` (zero-filled when None).
 
         ``maps``: how many PTEs will map it at once (its map and reference counts).
+        Raises OutOfMemory when every frame of the machine is in use.
         """
+        if len(self.frames) >= self.limit:
+            raise OutOfMemory(f"all {self.limit} frames are in use")
         if self._free_pfns:
             pfn = self._free_pfns.pop()
         else:

@@ -10,6 +10,7 @@ system call, and turns a fatal memory fault into
 from __future__ import annotations
 
 import errno
+import os
 import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,7 +21,7 @@ from mmapsim.loader.aslr import Randomizer
 from mmapsim.mm.fault import MemoryFault
 from mmapsim.mm.procfs import render_maps, render_smaps
 from mmapsim.pageinfo import PageInfo
-from mmapsim.physmem import ZERO_PFN
+from mmapsim.physmem import ZERO_PFN, OutOfMemory
 from mmapsim.syscalls import args, brk, files, mman, process
 from mmapsim.syscalls.args import U64_MAX
 from mmapsim.syscalls.files import StatResult
@@ -66,7 +67,10 @@ class Process:
 
     def _call(self, fn: Callable[..., T], *a: Any) -> T:
         k = self.machine.kernel
-        result = fn(k, self._live(), *a)
+        try:
+            result = fn(k, self._live(), *a)
+        except OutOfMemory:
+            raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM)) from None
         self.machine.after_syscall()
         return result
 

@@ -15,7 +15,9 @@ Linux semantics (mm/memory.c), per kind of VMA:
 - shared anonymous: as shared file, over the hidden shmem inode, with no
   write-notify;
 - a page wholly beyond end of file gives SIGBUS; an address in no VMA, or an
-  access the VMA forbids, gives SIGSEGV; PROT_WRITE implies read (x86).
+  access the VMA forbids, gives SIGSEGV; PROT_WRITE implies read (x86);
+- when no frame is left, the faulting process is killed (SIGKILL), as the
+  OOM killer would choose it.
 
 A stack VMA grows down when an access lands below it, within RLIMIT_STACK and
 not closer than the guard gap to the VMA below.
@@ -39,7 +41,7 @@ from mmapsim.fs.inode import InodeKind
 from mmapsim.mm.layout import STACK_GUARD_GAP, STACK_RLIMIT
 from mmapsim.mm.pagetable import Pte
 from mmapsim.mm.vma import AnonVma, Vma, VmFlag
-from mmapsim.physmem import ZERO_PFN, Frame
+from mmapsim.physmem import ZERO_PFN, Frame, OutOfMemory
 
 if TYPE_CHECKING:
     from mmapsim.mm.address_space import AddressSpace
@@ -73,11 +75,14 @@ def handle_fault(mm: AddressSpace, va: int, write: bool) -> Pte:
     vpn = va >> PAGE_SHIFT
     pte = mm.pt.get(vpn)
     major = False
-    if pte is None:
-        pte, major = _fault_missing(mm, vma, va, write)
-        mm.pt[vpn] = pte
-    elif write:
-        _fault_write_protected(mm, vma, va, pte)
+    try:
+        if pte is None:
+            pte, major = _fault_missing(mm, vma, va, write)
+            mm.pt[vpn] = pte
+        elif write:
+            _fault_write_protected(mm, vma, va, pte)
+    except OutOfMemory:
+        raise _kill(mm, signal.SIGKILL, va, "out of memory: the OOM killer chose it") from None
     if mm.bus.active:
         mm.bus.emit(PageFault(mm.pid, va & PAGE_MASK, write, major))
     return pte
