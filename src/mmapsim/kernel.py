@@ -52,6 +52,7 @@ class Kernel:
         self.pagecache = PageCache(self.physmem, self.bus, self.clock)
         self.pagecache.mkclean = rmap.mkclean
         self.pagecache.unmap_range = rmap.unmap_mapping_range
+        self.physmem.reclaim = self.pagecache.shrink
         self.fs = FileSystem(self.pagecache, self.clock)
         self.max_map_count = max_map_count
         self.tasks: dict[int, Task] = {}

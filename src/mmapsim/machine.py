@@ -6,14 +6,17 @@ A Machine is thin: it holds the kernel and hands out :class:`Process` handles
 
 from __future__ import annotations
 
+import errno
+import os
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from mmapsim.events import EventBus
 from mmapsim.fs.hostmount import HostMounts
 from mmapsim.kernel import DEFAULT_MAX_MAP_COUNT, Kernel, Task
-from mmapsim.physmem import DEFAULT_MEMORY
+from mmapsim.physmem import DEFAULT_MEMORY, OutOfMemory
 from mmapsim.process import Process
 from mmapsim.syscalls import args, process
 
@@ -70,7 +73,8 @@ class Machine:
         if name is not None and not isinstance(name, str):
             raise TypeError("name must be a str")
         task = self.kernel.new_task(name)
-        process.setup_image(self.kernel, task)
+        with _enomem():
+            process.setup_image(self.kernel, task)
         return self._adopt(task)
 
     def mount_host(self, path: str) -> None:
@@ -92,13 +96,15 @@ class Machine:
     def write_file(self, path: str, data: bytes) -> None:
         """Create a file, or rewrite it in place (same inode; live mappings see it)."""
         self._check_open()
-        self.kernel.fs.write_file(args.path("path", path), bytes(args.buffer("data", data)))
+        with _enomem():
+            self.kernel.fs.write_file(args.path("path", path), bytes(args.buffer("data", data)))
         self.after_syscall()
 
     def read_file(self, path: str) -> bytes:
         """The file's contents as read() would see them now."""
         self._check_open()
-        return self.kernel.fs.read_file(args.path("path", path))
+        with _enomem():
+            return self.kernel.fs.read_file(args.path("path", path))
 
     def sync(self) -> int:
         """sync(2) (simulator only): write back every dirty page; returns how many."""
@@ -157,3 +163,12 @@ class Machine:
 
     def __repr__(self) -> str:
         return f"<Machine {len(self.processes)} processes>"
+
+
+@contextmanager
+def _enomem() -> Iterator[None]:
+    """A machine with no free frame answers ENOMEM."""
+    try:
+        yield
+    except OutOfMemory:
+        raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM)) from None

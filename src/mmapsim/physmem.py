@@ -16,6 +16,7 @@ A frame returns to the free list when its ``refcount`` drops to zero.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from mmapsim.constants import PAGE_SIZE
@@ -64,10 +65,12 @@ class Frame:
 class PhysicalMemory:
     """The frame allocator: a free list of frame numbers and the live frames."""
 
-    __slots__ = ("_free_pfns", "_next_pfn", "frames", "limit", "zero_frame")
+    __slots__ = ("_free_pfns", "_next_pfn", "frames", "limit", "reclaim", "zero_frame")
 
     def __init__(self, memory: int = DEFAULT_MEMORY) -> None:
         self.limit = memory // PAGE_SIZE
+        #: Called when memory runs out; frees what it can (the page cache's shrinker).
+        self.reclaim: Callable[[], int] | None = None
         self.zero_frame = Frame(ZERO_PFN, bytearray(PAGE_SIZE))
         self.zero_frame.refcount = 1  # pinned forever
         self.frames: dict[int, Frame] = {}
@@ -80,7 +83,7 @@ class PhysicalMemory:
         ``maps``: how many PTEs will map it at once (its map and reference counts).
         Raises OutOfMemory when every frame of the machine is in use.
         """
-        if len(self.frames) >= self.limit:
+        if len(self.frames) >= self.limit and not (self.reclaim and self.reclaim()):
             raise OutOfMemory(f"all {self.limit} frames are in use")
         if self._free_pfns:
             pfn = self._free_pfns.pop()

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
 from mmapsim.events import EventBus, PageCacheRead, PageDirtied, Writeback
-from mmapsim.fs.inode import Clock, Inode
+from mmapsim.fs.inode import Clock, Inode, InodeKind
 from mmapsim.physmem import Frame, PhysicalMemory
 
 
@@ -163,6 +163,26 @@ class PageCache:
         frame.dirty = False
         inode.dirty.discard(pgoff)
         self.physmem.put(frame)
+
+    def shrink(self, batch: int = 64) -> int:
+        """Reclaim up to ``batch`` page-cache frames that no PTE maps; count them.
+
+        Linux's shrinker frees file pages under memory pressure, writing dirty
+        ones back first.  Mapped pages and shared anonymous memory (which would
+        need swap) are not reclaimed here.
+        """
+        victims = [
+            f
+            for f in self.physmem.frames.values()
+            if f.inode is not None and f.mapcount == 0 and f.inode.kind is InodeKind.REGULAR
+        ][:batch]
+        for frame in victims:
+            inode = frame.inode
+            assert inode is not None
+            if frame.dirty:
+                self._writeback_page(inode, frame)
+            self.evict(inode, frame.pgoff)
+        return len(victims)
 
     def release(self, inode: Inode) -> None:
         """Free every cached page of an inode that nobody can reach any more."""

@@ -30,6 +30,13 @@ _syscall.argtypes = [ctypes.c_long] * 7
 _prctl = _libc.prctl
 _prctl.restype = ctypes.c_int
 _prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_read = _libc.read
+_read.restype = ctypes.c_ssize_t
+_read.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+_pread = _libc.pread64
+_pread.restype = ctypes.c_ssize_t
+_pread.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_long]
+_scratch = ctypes.create_string_buffer(4096)
 _ptrace = _libc.ptrace
 _ptrace.restype = ctypes.c_long
 _ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
@@ -83,3 +90,18 @@ def ptrace_traceme() -> None:
     """ptrace(PTRACE_TRACEME): stop with SIGTRAP right after a successful execve."""
     if _ptrace(PTRACE_TRACEME, 0, None, None) == -1:
         _raise_errno()
+
+
+def refuse_read(fd: int, count: int, pos: int | None) -> None:
+    """read(2) or pread(2) of ``count`` bytes that no user buffer can hold.
+
+    Precondition: ``count`` reaches beyond the user address space, so the kernel
+    fails (EBADF, ESPIPE, EINVAL, EFAULT, in its own order) before copying a byte.
+    """
+    if pos is None:
+        result = _read(fd, _scratch, count)
+    else:
+        result = _pread(fd, _scratch, count, pos)
+    if result == -1:
+        _raise_errno()
+    raise AssertionError(f"refuse_read: the kernel read {result} bytes of {count:#x}")

@@ -192,8 +192,11 @@ class Worker:
         os.close(self._fd(fd))
 
     def op_read(self, fd: int, n: int) -> bytes:
-        """read(2), in chunks so that a huge count never allocates a huge buffer."""
-        fd, n = self._fd(fd), min(n, MAX_RW_COUNT)
+        """read(2) into a buffer of ``n`` bytes, in chunks (see ``_check_count``)."""
+        fd = self._fd(fd)
+        if n > READ_CHUNK:
+            _check_count(fd, n, None)
+        n = min(n, MAX_RW_COUNT)
         if n <= READ_CHUNK or not _is_seekable_data(fd):
             return os.read(fd, min(n, READ_CHUNK))
         chunks = []
@@ -209,7 +212,11 @@ class Worker:
         return os.write(self._fd(fd), data)
 
     def op_pread(self, fd: int, n: int, offset: int) -> bytes:
-        fd, n = self._fd(fd), min(n, MAX_RW_COUNT)
+        """pread(2) into a buffer of ``n`` bytes, in chunks (see ``_check_count``)."""
+        fd = self._fd(fd)
+        if n > READ_CHUNK:
+            _check_count(fd, n, offset)
+        n = min(n, MAX_RW_COUNT)
         chunks = []
         while True:
             chunk = os.pread(fd, min(n, READ_CHUNK), offset)
@@ -271,6 +278,37 @@ def _probe_exec(path: str, argv: list[str]) -> int:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     return int(code or 0)
+
+
+def _user_span() -> int:
+    """TASK_SIZE_MAX of x86-64: 47-bit user space, or 56-bit with five-level paging."""
+    with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+        flags = next((line for line in info if line.startswith("flags")), "")
+    return (1 << (56 if " la57" in flags else 47)) - PAGE_SIZE
+
+
+USER_SPAN: Final = _user_span()
+LLONG_MAX: Final = 2**63 - 1
+
+
+def _check_count(fd: int, count: int, pos: int | None) -> None:
+    """What the kernel says of a read count that the chunks would not show it.
+
+    A program's buffer of ``count`` bytes is implicit here.  No buffer can reach
+    past user space: then the real kernel is asked with a scratch buffer, and it
+    fails before copying (access_ok gives EFAULT).  Below that, rw_verify_area
+    rejects a range whose end passes LLONG_MAX with EINVAL; the chunks read less
+    at a time, so that one check is made here, from the file's real position.
+    """
+    if count >= USER_SPAN:
+        libc.refuse_read(fd, count, pos)
+    if pos is None:
+        try:
+            pos = os.lseek(fd, 0, os.SEEK_CUR)
+        except OSError:  # a pipe or socket has no position, and no such check
+            return
+    if pos >= 0 and pos + count > LLONG_MAX:
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
 
 
 def _read(va: int, n: int) -> bytes:

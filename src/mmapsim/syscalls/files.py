@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from mmapsim.constants import PAGE_SIZE, OpenFlag
 from mmapsim.errors import syscall_error
 from mmapsim.fs.file import OpenFile
-from mmapsim.fs.inode import MAX_LFS_FILESIZE, Inode, InodeKind
+from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.fs.pipe import Pipe
 from mmapsim.kernel import Kernel, Task
 
@@ -126,9 +126,8 @@ def _write_at(k: Kernel, ofd: OpenFile, data: bytes | bytearray | memoryview, of
         return len(data)
     if ofd.append:
         offset = inode.size
-    if data and offset >= MAX_LFS_FILESIZE:  # generic_write_check_limits
-        raise syscall_error(errno.EFBIG)
-    return k.pagecache.write(inode, offset, bytes(data[: MAX_LFS_FILESIZE - offset]))
+        _verify_area(ofd, offset, len(data))
+    return k.pagecache.write(inode, offset, bytes(data))
 
 
 def sys_read(k: Kernel, task: Task, fd: int, count: int) -> bytes:
