@@ -346,16 +346,8 @@ def test_shrinking_then_growing_a_mapped_file_shows_zeros(machine):
     assert p.load(a + PAGE, 4) == bytes(4)
 
 
-def test_growing_the_file_does_not_reveal_a_store_in_the_old_tail(machine, is_host, request):
+def test_growing_the_file_does_not_reveal_a_store_in_the_old_tail(machine):
     """A store in the tail past the end of file stays out of the file when the file grows."""
-    if is_host:
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="HostMachine's files live on tmpfs, which keeps the tail bytes when "
-                "a file grows; ext4 zeroes them, as POSIX requires and the simulator does",
-                strict=True,
-            )
-        )
     p = machine.spawn()
     fd = new_file(machine, p, "/tmp/f", DATA[:100])
     a = p.mmap(0, PAGE, RW, MAP_SHARED, fd, 0)
