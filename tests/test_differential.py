@@ -760,3 +760,44 @@ def test_a_read_fault_maps_the_cached_neighbours() -> None:
     host, sim = both(program)
     assert host == [[True] * 4, [True] * 4]
     agree(host, sim)
+
+
+@pytest.mark.hostonly
+@pytest.mark.xfail(
+    strict=True,
+    raises=Disagreement,
+    reason="smaps prints THPeligible with %8u (task_mmu.c): 'THPeligible:           0'; "
+    "the simulator prints 'THPeligible:    0'",
+)
+def test_smaps_thpeligible_line_is_padded_like_linux() -> None:
+    """The THPeligible line of smaps has the value right-aligned in 8 columns."""
+
+    def program(m: Any) -> object:
+        p, _fd = _process(m)
+        a = p.mmap(None, PAGE, RW, MAP_PRIVATE | MAP_ANONYMOUS)
+        lines = p.smaps().splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith(f"{a:x}-"))
+        return next(line for line in lines[start:] if line.startswith("THPeligible:"))
+
+    host, sim = both(program)
+    assert host == "THPeligible:           0"
+    agree(host, sim)
+
+
+@pytest.mark.hostonly
+@pytest.mark.xfail(
+    strict=True,
+    raises=Disagreement,
+    reason="fstat of a pipe end: Linux says st_nlink 1 (pipefs inode), the simulator 0",
+)
+def test_a_pipe_has_one_link() -> None:
+    """fstat of either end of a pipe has st_nlink == 1 and st_size == 0."""
+
+    def program(m: Any) -> object:
+        p, _fd = _process(m)
+        ends = p.pipe()
+        return [(p.fstat(fd).st_nlink, p.fstat(fd).st_size) for fd in ends]
+
+    host, sim = both(program)
+    assert host == [(1, 0), (1, 0)]
+    agree(host, sim)
