@@ -218,10 +218,16 @@ def _access(draw: st.DrawFn, ctx: _Ctx, proc: int, call: str) -> Step:
 
 def _file_call(draw: st.DrawFn, ctx: _Ctx, proc: int, call: str) -> Step:
     if call == "open":
-        return Step(proc, call, (draw(st.sampled_from(FILES)), draw(OPEN_FLAGS)))
+        path = draw(st.sampled_from([*FILES, *FILES, "/dev/zero"]))
+        return Step(proc, call, (path, draw(OPEN_FLAGS)))
     fd = _fd(draw, ctx)
     if call == "close":
         return Step(proc, call, (fd,))
+    if call == "read":
+        return Step(proc, call, (fd, draw(st.sampled_from([0, 1, 100, PAGE + 8]))))
+    if call == "lseek":
+        offset = draw(st.sampled_from([0, 1, PAGE, -1, 3 * PAGE + 5]))
+        return Step(proc, call, (fd, offset, draw(st.sampled_from([0, 1, 2]))))
     if call == "pread":
         return Step(proc, call, (fd, draw(st.sampled_from([1, 64, PAGE + 8])), draw(OFFSETS)))
     if call == "pwrite":
@@ -241,6 +247,7 @@ CALLS: Final = (
     + ["store"] * 6
     + ["fork"] * 2
     + ["open", "close", "pread", "pwrite", "pwrite", "write", "ftruncate", "exit", "write_file"]
+    + ["read", "lseek", "spawn"]
 )
 
 
@@ -253,8 +260,8 @@ def _step(draw: st.DrawFn, ctx: _Ctx) -> Step:
         return _range_call(draw, ctx, proc, call)
     if call in ("load", "store"):
         return _access(draw, ctx, proc, call)
-    if call == "fork":
-        return Step(proc, "fork") if len(ctx.procs) < 3 else Step(proc, "load", (Addr(), 1))
+    if call in ("fork", "spawn"):
+        return Step(proc, call) if len(ctx.procs) < 3 else Step(proc, "load", (Addr(), 1))
     if call == "exit":
         return Step(proc, "exit", (draw(st.integers(0, 3)),))
     if call == "write_file":
@@ -265,7 +272,7 @@ def _step(draw: st.DrawFn, ctx: _Ctx) -> Step:
 def _record(ctx: _Ctx, step: Step) -> None:
     index = len(ctx.steps)
     ctx.steps.append(step)
-    if step.call == "fork":
+    if step.call in ("fork", "spawn"):
         ctx.procs.append(index)
     elif step.call == "mmap":
         length = step.args[1]

@@ -162,7 +162,7 @@ class Run:
         return out
 
     def step(self, index: int, step: Step) -> Obs:
-        if step.call == "spawn":
+        if step.call == "spawn":  # a machine call: who asks does not matter
             self.procs[index] = self.spawn()
             return ("ok",)
         if step.call == "write_file":
@@ -269,6 +269,12 @@ class Run:
 
     def call_close(self, index: int, p: Any, fd: object) -> Obs:
         return self.outcome(index, lambda: p.close(self.fd(fd)))
+
+    def call_read(self, index: int, p: Any, fd: object, n: int) -> Obs:
+        return self.outcome(index, lambda: p.read(self.fd(fd), n))
+
+    def call_lseek(self, index: int, p: Any, fd: object, offset: int, whence: int) -> Obs:
+        return self.outcome(index, lambda: p.lseek(self.fd(fd), offset, whence))
 
     def call_write(self, index: int, p: Any, fd: object, data: bytes) -> Obs:
         return self.outcome(index, lambda: p.write(self.fd(fd), data))
