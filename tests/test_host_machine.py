@@ -559,3 +559,27 @@ def test_a_write_to_a_pipe_without_readers_is_epipe(m: HostMachine) -> None:
     with pytest.raises(BrokenPipeError):
         p.write(wfd, b"x")
     assert p.alive
+
+
+def test_a_process_killed_from_outside_is_seen_dead(m: HostMachine) -> None:
+    """A worker killed by someone else reads as dead, with that signal."""
+    p = m.spawn()
+    os.kill(p.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while p.alive and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert (p.alive, p.term_signal, p.exit_status) == (False, signal.SIGKILL, None)
+    with pytest.raises(ProcessLookupError):
+        p.mmap(None, PAGE_SIZE, RW, ANON)
+
+
+def test_a_process_keeps_its_machine_alive() -> None:
+    """Holding only a process keeps the machine (and the process) running."""
+    p = HostMachine().spawn()
+    gc.collect()
+    assert p.alive
+    assert p.mmap(None, PAGE_SIZE, RW, ANON)
+    p.machine.close()
+    assert not p.alive
+    with pytest.raises(ProcessLookupError):
+        p.fork()
