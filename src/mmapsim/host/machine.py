@@ -91,7 +91,11 @@ class HostMachine:
         return self._adopt(HostProcess(self, record, name))
 
     def write_file(self, path: str, data: bytes) -> None:
-        """Create a file, or rewrite it in place (same inode, truncated then written)."""
+        """Create a file, or rewrite it in place (same inode, truncated then written).
+
+        The bytes are written back (fsync) before this returns, so that the page
+        cache is clean, as on the simulator, and not at the flusher's whim.
+        """
         self._check_open()
         real = self._state.ns.real(cvalues.path("path", path))
         payload = memoryview(cvalues.data("data", data))
@@ -102,6 +106,7 @@ class HostMachine:
         try:
             while payload:
                 payload = payload[os.write(fd, payload) :]
+            os.fsync(fd)  # on disk, as the simulator's write_file leaves it
         finally:
             os.close(fd)
 
