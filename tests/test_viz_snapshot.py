@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from mmapsim import (
     MAP_ANONYMOUS,
+    MAP_NORESERVE,
     MAP_PRIVATE,
     MAP_SHARED,
     MS_SYNC,
@@ -42,7 +43,7 @@ def _page(state: dict, pid: int, va: int) -> list:
 def test_a_huge_sparse_mapping_lists_only_its_present_pages(sim: Machine) -> None:
     """A 64 TiB mapping with two touched pages is two page entries, not billions."""
     p = sim.spawn("A")
-    va = p.mmap(None, 64 << 40, RW, MAP_PRIVATE | MAP_ANONYMOUS)
+    va = p.mmap(None, 64 << 40, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
     p.store(va, b"x")
     p.store(va + (1 << 40), b"y")
     state = snapshot(sim)

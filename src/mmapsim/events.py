@@ -41,6 +41,21 @@ class PageFault(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class FaultAround(Event):
+    """A read fault also mapped neighbouring pages already in the page cache."""
+
+    pid: int
+    va: int
+    pages: int
+
+    def describe(self) -> str:
+        return (
+            f"pid {self.pid}: fault-around at {self.va:#x} mapped {self.pages} "
+            "neighbouring page(s) already in the page cache"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ZeroPageMapped(Event):
     """A read of untouched anonymous memory mapped the shared zero frame."""
 

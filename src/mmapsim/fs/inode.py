@@ -42,8 +42,11 @@ S_IFMT = {
     InodeKind.SHMEM: 0o100000,
 }
 
-#: Linux's MAX_LFS_FILESIZE on 64-bit: the largest file offset.
+#: Linux's MAX_LFS_FILESIZE on 64-bit: the largest file offset (what mmap checks).
 MAX_LFS_FILESIZE = 2**63 - 1
+#: The largest file of the simulated disk's file system (ext4 with 4 KiB blocks:
+#: ``s_maxbytes``): truncate past it is EFBIG, lseek EINVAL, writes stop there.
+S_MAXBYTES = 2**44 - 4096
 
 
 class Clock:

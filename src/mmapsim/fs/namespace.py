@@ -74,14 +74,17 @@ class FileSystem:
         """The inode at ``path``; ENOENT or ENOTDIR as path walking gives them."""
         if not path:
             raise syscall_error(errno.ENOENT)
+        trailing_slash = len(path) > 1 and path.endswith("/")
         path = normalize(path)
         inode = self.names.get(path)
-        if inode is not None:
-            return inode
-        if self.on_miss is not None and (inode := self.on_miss(path)) is not None:
-            return inode
-        self._check_parent(path)
-        raise syscall_error(errno.ENOENT)
+        if inode is None and self.on_miss is not None:
+            inode = self.on_miss(path)
+        if inode is None:
+            self._check_parent(path)
+            raise syscall_error(errno.ENOENT)
+        if trailing_slash and inode.kind is not InodeKind.DIRECTORY:
+            raise syscall_error(errno.ENOTDIR)  # "f/" names a directory
+        return inode
 
     def _check_parent(self, path: str) -> None:
         parent = posixpath.dirname(path)
@@ -94,6 +97,8 @@ class FileSystem:
 
     def create(self, path: str, mode: int) -> Inode:
         """A new empty regular file at ``path`` (the parent must exist)."""
+        if len(path) > 1 and path.endswith("/"):
+            raise syscall_error(errno.EISDIR)  # only a directory may be named "d/"
         path = normalize(path)
         self._check_parent(path)
         inode = self.new_inode(InodeKind.REGULAR, mode)
@@ -102,8 +107,8 @@ class FileSystem:
 
     def unlink(self, path: str) -> Inode:
         """Remove the name; the inode lives on while it is open or mapped."""
-        path = normalize(path)
         inode = self.lookup(path)
+        path = normalize(path)
         if inode.kind is InodeKind.DIRECTORY:
             raise syscall_error(errno.EISDIR)
         del self.names[path]

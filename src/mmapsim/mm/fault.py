@@ -14,6 +14,8 @@ Linux semantics (mm/memory.c), per kind of VMA:
   read-only so that its first write is noticed (write-notify);
 - shared anonymous: as shared file, over the hidden shmem inode, with no
   write-notify;
+- a read fault on a file or shared anonymous page also maps the neighbouring
+  pages already in the page cache (fault-around, 64 KiB aligned);
 - a page wholly beyond end of file gives SIGBUS; an address in no VMA, or an
   access the VMA forbids, gives SIGSEGV; PROT_WRITE implies read (x86);
 - when no frame is left, the faulting process is killed (SIGKILL), as the
@@ -33,6 +35,7 @@ from mmapsim.events import (
     AnonPageAllocated,
     CowCopy,
     CowReuse,
+    FaultAround,
     PageFault,
     SignalSent,
     ZeroPageMapped,
@@ -45,6 +48,11 @@ from mmapsim.physmem import ZERO_PFN, Frame, OutOfMemory
 
 if TYPE_CHECKING:
     from mmapsim.mm.address_space import AddressSpace
+
+
+#: fault_around_bytes (64 KiB) in pages, and the entries of one page table.
+FAULT_AROUND_PAGES = 16
+PTRS_PER_PTE = 512
 
 
 class MemoryFault(Exception):
@@ -96,6 +104,8 @@ def _fault_missing(mm: AddressSpace, vma: Vma, va: int, write: bool) -> tuple[Pt
     pgoff = vma.pgoff_of(va)
     if pgoff >= (inode.size + PAGE_SIZE - 1) >> PAGE_SHIFT:
         raise _kill(mm, signal.SIGBUS, va, "page wholly beyond the end of the file")
+    if not write:
+        _fault_around(mm, vma, va)
     frame, major = mm.pagecache.find_or_read(inode, pgoff)
     if vma.shared:
         writable = write or (vma.writable and inode.kind is InodeKind.SHMEM)
@@ -107,6 +117,32 @@ def _fault_missing(mm: AddressSpace, vma: Vma, va: int, write: bool) -> tuple[Pt
     copy = _copy(mm, vma, va, frame)
     copy.mapcount = copy.refcount = 1
     return Pte(copy, True, True), major
+
+
+def _fault_around(mm: AddressSpace, vma: Vma, va: int) -> None:
+    """do_fault_around: map the neighbours of a read-faulted file page that are
+    already in the page cache, in the 16-page window aligned in the address space,
+    clipped to the VMA, the page table and the end of the file."""
+    inode = vma.inode
+    assert inode is not None
+    vpn = va >> PAGE_SHIFT
+    pte_off = vpn & (PTRS_PER_PTE - 1)
+    vma_off = vpn - (vma.start >> PAGE_SHIFT)
+    vma_pages = (vma.end - vma.start) >> PAGE_SHIFT
+    from_pte = max(pte_off & ~(FAULT_AROUND_PAGES - 1), pte_off - min(pte_off, vma_off))
+    to_pte = min(from_pte + FAULT_AROUND_PAGES, PTRS_PER_PTE, pte_off + vma_pages - vma_off)
+    last_pgoff = (inode.size + PAGE_SIZE - 1) // PAGE_SIZE - 1
+    writable = vma.shared and vma.writable and inode.kind is InodeKind.SHMEM
+    mapped = 0
+    for near in range(vpn - pte_off + from_pte, vpn - pte_off + to_pte):
+        pgoff = vma.pgoff_of(near << PAGE_SHIFT)
+        frame = inode.cache.get(pgoff)
+        if near == vpn or frame is None or pgoff > last_pgoff or near in mm.pt:
+            continue
+        mm.pt[near] = _map(mm, frame, writable)
+        mapped += 1
+    if mapped and mm.bus.active:
+        mm.bus.emit(FaultAround(mm.pid, va & PAGE_MASK, mapped))
 
 
 def _fault_anonymous(mm: AddressSpace, vma: Vma, va: int, write: bool) -> Pte:

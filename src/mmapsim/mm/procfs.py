@@ -106,7 +106,7 @@ def smaps_entry(mm: AddressSpace, vma: Vma) -> str:
     fields.append(("Locked", c["locked"] >> (_PSS_SHIFT + 10)))
     lines = [maps_line(vma)]
     lines += [f"{name + ':':<16}{value:>8} kB" for name, value in fields]
-    lines.append(f"{'THPeligible:':<16}{0}")
+    lines.append(f"{'THPeligible:':<16}{0:>8}")
     names = "".join(m + " " for bit, m in SMAPS_FLAG_NAMES if vma.flags & bit)
     lines.append(f"VmFlags: {names}")
     return "\n".join(lines) + "\n"

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from mmapsim.constants import PAGE_SIZE, OpenFlag
 from mmapsim.errors import syscall_error
 from mmapsim.fs.file import OpenFile
-from mmapsim.fs.inode import Inode, InodeKind
+from mmapsim.fs.inode import S_MAXBYTES, Inode, InodeKind
 from mmapsim.fs.pipe import Pipe
 from mmapsim.kernel import Kernel, Task
+from mmapsim.mm.layout import TASK_SIZE
 
 UMASK = 0o022
 MAX_RW_COUNT = 0x7FFFF000
@@ -93,6 +94,12 @@ def _writable(k: Kernel, task: Task, fd: int) -> OpenFile:
     return ofd
 
 
+def _access_ok(count: int) -> None:
+    """access_ok: a buffer of ``count`` bytes must fit in user space (else EFAULT)."""
+    if count > TASK_SIZE:
+        raise syscall_error(errno.EFAULT)
+
+
 def _verify_area(ofd: OpenFile, pos: int, count: int) -> None:
     """rw_verify_area: the range ``[pos, pos + count)`` must fit in an off_t."""
     if count > MAX_SSIZE:
@@ -103,6 +110,7 @@ def _verify_area(ofd: OpenFile, pos: int, count: int) -> None:
 
 def _read_at(k: Kernel, ofd: OpenFile, count: int, offset: int) -> bytes:
     inode = ofd.inode
+    _access_ok(count)
     _verify_area(ofd, offset, count)
     count = min(count, MAX_RW_COUNT)
     if inode.kind is InodeKind.DIRECTORY:
@@ -127,7 +135,9 @@ def _write_at(k: Kernel, ofd: OpenFile, data: bytes | bytearray | memoryview, of
     if ofd.append:
         offset = inode.size
         _verify_area(ofd, offset, len(data))
-    return k.pagecache.write(inode, offset, bytes(data))
+    if data and offset >= S_MAXBYTES:  # generic_write_check_limits
+        raise syscall_error(errno.EFBIG)
+    return k.pagecache.write(inode, offset, bytes(data[: S_MAXBYTES - offset]))
 
 
 def sys_read(k: Kernel, task: Task, fd: int, count: int) -> bytes:
@@ -191,7 +201,7 @@ def sys_lseek(k: Kernel, task: Task, fd: int, offset: int, whence: int) -> int:
         if offset >= inode.size:
             raise syscall_error(errno.ENXIO)
         new = offset if whence == SEEK_DATA else inode.size
-    if new < 0:
+    if new < 0 or new > S_MAXBYTES:
         raise syscall_error(errno.EINVAL)
     ofd.pos = new
     return new
@@ -204,6 +214,8 @@ def sys_ftruncate(k: Kernel, task: Task, fd: int, length: int) -> None:
     ofd = k.fd_file(task, fd)
     if not ofd.inode.is_regular or not ofd.writable:
         raise syscall_error(errno.EINVAL)
+    if length > S_MAXBYTES:  # inode_newsize_ok
+        raise syscall_error(errno.EFBIG)
     k.pagecache.resize(ofd.inode, length)
     ofd.inode.touch(k.clock.now_ns())
 
@@ -228,6 +240,7 @@ def sys_pipe(k: Kernel, task: Task) -> tuple[int, int]:
     """Implements pipe(2): returns (read end, write end)."""
     inode = k.fs.new_inode(InodeKind.FIFO, 0o600)
     inode.name = f"pipe:[{inode.ino}]"
+    inode.nlink = 1  # its one link is in pipefs, which has no names
     inode.pipe = Pipe()
     rfd = k.install_fd(task, OpenFile(inode, OpenFlag.RDONLY, inode.name), False)
     try:

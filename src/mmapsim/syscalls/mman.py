@@ -12,6 +12,7 @@ import errno
 
 from mmapsim.constants import (
     MAP_ANONYMOUS,
+    MAP_DROPPABLE,
     MAP_FIXED,
     MAP_FIXED_NOREPLACE,
     MAP_GROWSDOWN,
@@ -23,6 +24,7 @@ from mmapsim.constants import (
     MAP_PRIVATE,
     MAP_SHARED,
     MAP_SHARED_VALIDATE,
+    MAP_SYNC,
     MAP_TYPE,
     PAGE_SHIFT,
     PAGE_SIZE,
@@ -76,6 +78,8 @@ LEGACY_MAP_MASK = int(
     | MapFlag.HUGETLB
     | MapFlag.BIT32
 )
+#: MAP_HUGE_MASK << MAP_HUGE_SHIFT: the huge page size bits, which MAP_SHARED_VALIDATE lets through.
+MAP_HUGE_BITS = 0x3F << 26
 
 
 def _page_align(n: int) -> int:
@@ -105,6 +109,8 @@ def sys_mmap(
             raise syscall_error(errno.EINVAL)
     if length == 0:
         raise syscall_error(errno.EINVAL)
+    if file is None and flags & MAP_HUGETLB:  # no huge page is reserved (nr_hugepages 0)
+        raise syscall_error(errno.ENOMEM)
     if flags & MAP_FIXED_NOREPLACE:
         flags |= MAP_FIXED
     if not flags & MAP_FIXED:
@@ -167,7 +173,7 @@ def _check_file(
         raise syscall_error(errno.EOVERFLOW)
     kind = flags & MAP_TYPE
     if kind in (MAP_SHARED, MAP_SHARED_VALIDATE):
-        if kind == MAP_SHARED_VALIDATE and flags & ~LEGACY_MAP_MASK:
+        if kind == MAP_SHARED_VALIDATE and flags & ~(LEGACY_MAP_MASK | MAP_HUGE_BITS):
             raise syscall_error(errno.EOPNOTSUPP)
         if prot & PROT_WRITE and not file.writable:
             raise syscall_error(errno.EACCES)
@@ -184,6 +190,8 @@ def _check_file(
         raise syscall_error(errno.EINVAL)
     if inode.kind is InodeKind.CHARDEV:  # /dev/zero: anonymous memory
         return vm_flags, None
+    if flags & MAP_SYNC:  # VM_SYNC: the file system's mmap refuses it without DAX
+        raise syscall_error(errno.EOPNOTSUPP)
     return vm_flags, inode
 
 
@@ -200,7 +208,7 @@ def _check_anon(flags: int, addr: int, vm_flags: int) -> tuple[int, int, None]:
         if flags & MAP_GROWSDOWN:
             raise syscall_error(errno.EINVAL)
         return vm_flags | VM_SHARED | VM_MAYSHARE, 0, None
-    if kind == MAP_PRIVATE:
+    if kind in (MAP_PRIVATE, MAP_DROPPABLE):  # droppable memory: private, may be dropped
         if flags & MAP_GROWSDOWN:
             vm_flags |= VM_GROWSDOWN
         return vm_flags, addr >> PAGE_SHIFT, None
@@ -223,6 +231,7 @@ def _mmap_region(
         vm_flags |= VM_NORESERVE
     if (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE:
         vm_flags |= VM_ACCOUNT
+        _vm_enough_memory(k, length)
     if vm_flags & VM_MAYSHARE and inode is None:
         # MAP_SHARED|MAP_ANONYMOUS, or MAP_SHARED of /dev/zero: a hidden shmem inode
         inode = k.fs.new_inode(InodeKind.SHMEM, 0o600)
@@ -233,6 +242,15 @@ def _mmap_region(
     if (flags & MAP_POPULATE and not flags & MAP_NONBLOCK) or vm_flags & VM_LOCKED:
         mapping.populate(task.mm, vma, addr, addr + length)
     return addr
+
+
+def _vm_enough_memory(k: Kernel, length: int) -> None:
+    """The default overcommit heuristic: one charge may not exceed all of memory.
+
+    (``__vm_enough_memory`` with ``vm.overcommit_memory = 0``; this machine has no swap.)
+    """
+    if length >> PAGE_SHIFT > k.physmem.limit:
+        raise syscall_error(errno.ENOMEM)
 
 
 def sys_munmap(k: Kernel, task: Task, addr: int, length: int) -> None:
@@ -316,6 +334,8 @@ def _protect_walk(k: Kernel, task: Task, start: int, end: int, prot_bits: VmFlag
         if (int(flags) & ~(int(flags) >> 4)) & access:
             raise syscall_error(errno.EACCES)
         upto = min(vma.end, end)
+        if flags & ~vma.flags & VmFlag.ACCOUNT:  # mprotect charges what becomes writable
+            _vm_enough_memory(k, upto - start)
         mprotect_fixup(mm, vma, start, upto, flags, k.max_map_count)
         start = upto
         if start >= end:
