@@ -7,6 +7,7 @@ untouched private file mappings are left for the child to fault in from the
 page cache.  A private page that was writable becomes read-only in both
 processes: the first of them to write it gets a copy (copy-on-write).  Shared
 pages stay shared.  The child's copies are old (not Referenced) until used.
+A ``VM_WIPEONFORK`` mapping (MAP_DROPPABLE) reaches the child empty.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ def dup_mmap(parent: AddressSpace, child: AddressSpace) -> None:
         twin.set_flags(vma.flags & ~VmFlag.LOCKED)
         child.vmas.insert(twin)
         child.adopt(twin)
-        if vma.anon_vma is not None:
+        if vma.flags & VmFlag.WIPEONFORK:
+            twin.anon_vma = None  # the child's copy starts empty (zero-filled)
+        elif vma.anon_vma is not None:
             twin.anon_vma = AnonVma(forked=True)
             _copy_ptes(parent, child, vma)
 

@@ -37,6 +37,9 @@ class VmFlag(IntFlag):
     LOCKED = 0x2000
     ACCOUNT = 0x100000
     NORESERVE = 0x200000
+    WIPEONFORK = 0x2000000
+    DONTDUMP = 0x4000000
+    DROPPABLE = 1 << 40
 
 
 PROT_BITS = VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC
@@ -55,6 +58,9 @@ VM_GROWSDOWN: Final = int(VmFlag.GROWSDOWN)
 VM_LOCKED: Final = int(VmFlag.LOCKED)
 VM_ACCOUNT: Final = int(VmFlag.ACCOUNT)
 VM_NORESERVE: Final = int(VmFlag.NORESERVE)
+VM_WIPEONFORK: Final = int(VmFlag.WIPEONFORK)
+VM_DONTDUMP: Final = int(VmFlag.DONTDUMP)
+VM_DROPPABLE: Final = int(VmFlag.DROPPABLE)
 VM_ACCESS_FLAGS: Final = VM_READ | VM_WRITE | VM_EXEC
 
 #: The abbreviations of /proc/<pid>/smaps's VmFlags line, in the kernel's order.
@@ -71,6 +77,9 @@ SMAPS_FLAG_NAMES = (
     (VmFlag.LOCKED, "lo"),
     (VmFlag.ACCOUNT, "ac"),
     (VmFlag.NORESERVE, "nr"),
+    (VmFlag.WIPEONFORK, "wf"),
+    (VmFlag.DONTDUMP, "dd"),
+    (VmFlag.DROPPABLE, "dp"),
 )
 
 

@@ -44,6 +44,8 @@ from mmapsim.mm.protect import mprotect_fixup, new_flags
 from mmapsim.mm.vma import (
     VM_ACCESS_FLAGS,
     VM_ACCOUNT,
+    VM_DONTDUMP,
+    VM_DROPPABLE,
     VM_GROWSDOWN,
     VM_LOCKED,
     VM_MAYEXEC,
@@ -52,6 +54,7 @@ from mmapsim.mm.vma import (
     VM_MAYWRITE,
     VM_NORESERVE,
     VM_SHARED,
+    VM_WIPEONFORK,
     VM_WRITE,
     VmFlag,
     prot_to_vm,
@@ -208,7 +211,13 @@ def _check_anon(flags: int, addr: int, vm_flags: int) -> tuple[int, int, None]:
         if flags & MAP_GROWSDOWN:
             raise syscall_error(errno.EINVAL)
         return vm_flags | VM_SHARED | VM_MAYSHARE, 0, None
-    if kind in (MAP_PRIVATE, MAP_DROPPABLE):  # droppable memory: private, may be dropped
+    if kind == MAP_DROPPABLE:
+        # may vanish under memory pressure: never reserved, wiped at fork, not dumped
+        if flags & (MAP_LOCKED | MAP_HUGETLB | MAP_GROWSDOWN):
+            raise syscall_error(errno.EINVAL)
+        vm_flags |= VM_DROPPABLE | VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP
+        return vm_flags, addr >> PAGE_SHIFT, None
+    if kind == MAP_PRIVATE:
         if flags & MAP_GROWSDOWN:
             vm_flags |= VM_GROWSDOWN
         return vm_flags, addr >> PAGE_SHIFT, None
