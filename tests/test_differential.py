@@ -470,6 +470,11 @@ def test_simulator_agrees_with_linux(program: Program) -> None:
 
 
 # -- pinned disagreements ----------------------------------------------------------------
+#
+# Each test below is a disagreement found by the property test or by targeted
+# probes, as a small program on both machines.  An open one carries
+# ``xfail(strict=True, raises=Disagreement)`` and an entry in docs/deviations.md;
+# a fixed one stays as a plain regression test.
 
 
 def _program(*steps: Step, files: tuple[bytes, bytes] = (b"", b"")) -> Program:
@@ -561,12 +566,6 @@ def test_pread_whose_end_overflows_off_t_is_einval() -> None:
 
 
 @pytest.mark.hostonly
-@pytest.mark.xfail(
-    strict=True,
-    raises=Disagreement,
-    reason="a count no user buffer can hold: Linux checks the buffer first (access_ok) "
-    "and fails with EFAULT; the simulator says EINVAL",
-)
 def test_a_read_count_beyond_user_space_is_efault() -> None:
     """read(fd, 2**64-1), read(fd, 2**63) and pread(fd, 2**64-1, 0) are EFAULT."""
 
@@ -585,12 +584,6 @@ def test_a_read_count_beyond_user_space_is_efault() -> None:
 
 @pytest.mark.hostonly
 @pytest.mark.skipif(not ON_EXT4, reason="the limit is ext4's; MMAPSIM_HOST_TMPDIR moves the files")
-@pytest.mark.xfail(
-    strict=True,
-    raises=Disagreement,
-    reason="ext4's largest file is 2**44 - 4096 bytes (s_maxbytes): ftruncate past it is "
-    "EFBIG, lseek past it EINVAL, a write is cut short at it; the simulator has no limit",
-)
 def test_the_largest_file_is_ext4s() -> None:
     """Past 16 TiB - 4 KiB: ftruncate EFBIG, lseek EINVAL, pwrite cut short."""
     limit = 2**44 - PAGE
@@ -610,12 +603,6 @@ def test_the_largest_file_is_ext4s() -> None:
 
 
 @pytest.mark.hostonly
-@pytest.mark.xfail(
-    strict=True,
-    raises=Disagreement,
-    reason="a trailing slash on a regular file's name: Linux fails with ENOTDIR, "
-    "the simulator opens the file",
-)
 def test_a_trailing_slash_on_a_file_is_enotdir() -> None:
     """open("/tmp/f/") is ENOTDIR when /tmp/f is a regular file."""
 
@@ -629,12 +616,6 @@ def test_a_trailing_slash_on_a_file_is_enotdir() -> None:
 
 
 @pytest.mark.hostonly
-@pytest.mark.xfail(
-    strict=True,
-    raises=Disagreement,
-    reason="MAP_SYNC without MAP_SHARED_VALIDATE on a file: Linux 6.x fails with "
-    "EOPNOTSUPP, the simulator ignores the flag",
-)
 def test_map_sync_outside_map_shared_validate_is_eopnotsupp() -> None:
     """mmap(MAP_SHARED | MAP_SYNC) and mmap(MAP_PRIVATE | MAP_SYNC) of a file: EOPNOTSUPP."""
 
@@ -651,12 +632,6 @@ def test_map_sync_outside_map_shared_validate_is_eopnotsupp() -> None:
 
 
 @pytest.mark.hostonly
-@pytest.mark.xfail(
-    strict=True,
-    raises=Disagreement,
-    reason="MAP_SHARED_VALIDATE lets the MAP_HUGE_* size bits (26-31) through on Linux; "
-    "the simulator rejects bits 27, 28 and 30 with EOPNOTSUPP",
-)
 def test_map_shared_validate_lets_the_huge_page_size_bits_through() -> None:
     """mmap(MAP_SHARED_VALIDATE | 2 << 26) of a file succeeds."""
 
@@ -674,12 +649,6 @@ def test_map_shared_validate_lets_the_huge_page_size_bits_through() -> None:
 
 @pytest.mark.hostonly
 @pytest.mark.skipif(not _no_huge_pages(), reason="this computer has huge pages reserved")
-@pytest.mark.xfail(
-    strict=True,
-    raises=Disagreement,
-    reason="MAP_HUGETLB with no huge pages reserved (the default): Linux fails with "
-    "ENOMEM; the simulator maps small pages (or says EINVAL with MAP_SHARED_VALIDATE)",
-)
 def test_map_hugetlb_without_huge_pages_is_enomem() -> None:
     """mmap(MAP_HUGETLB) of anonymous memory is ENOMEM when no huge page is reserved."""
 
@@ -697,12 +666,6 @@ def test_map_hugetlb_without_huge_pages_is_enomem() -> None:
 
 
 @pytest.mark.hostonly
-@pytest.mark.xfail(
-    strict=True,
-    raises=Disagreement,
-    reason="MAP_DROPPABLE (0x08, Linux 6.11) is a mapping type of anonymous memory; "
-    "the simulator rejects it with EINVAL",
-)
 def test_map_droppable_anonymous_memory_is_a_mapping() -> None:
     """mmap(MAP_DROPPABLE | MAP_ANONYMOUS) succeeds and reads zeros."""
 
@@ -717,12 +680,6 @@ def test_map_droppable_anonymous_memory_is_a_mapping() -> None:
 
 
 @pytest.mark.hostonly
-@pytest.mark.xfail(
-    strict=True,
-    raises=Disagreement,
-    reason="Linux's default overcommit heuristic refuses one private writable mapping "
-    "larger than RAM + swap (ENOMEM); the simulator has no memory size to refuse by",
-)
 def test_a_private_writable_mapping_larger_than_memory_is_enomem() -> None:
     """mmap of 1 TiB of private writable anonymous memory is ENOMEM; MAP_NORESERVE is not."""
 
@@ -740,13 +697,6 @@ def test_a_private_writable_mapping_larger_than_memory_is_enomem() -> None:
 
 
 @pytest.mark.hostonly
-@pytest.mark.xfail(
-    strict=True,
-    raises=Disagreement,
-    reason="fault-around: a read fault on a file mapping maps the neighbouring pages "
-    "already in the page cache (up to 64 KiB, within the VMA and the file); the "
-    "simulator maps only the faulting page",
-)
 def test_a_read_fault_maps_the_cached_neighbours() -> None:
     """After one load from a 4-page file mapping at a 64 KiB boundary, all four
     pages are present (the fault-around window is 16 pages aligned in the
@@ -769,12 +719,6 @@ def test_a_read_fault_maps_the_cached_neighbours() -> None:
 
 
 @pytest.mark.hostonly
-@pytest.mark.xfail(
-    strict=True,
-    raises=Disagreement,
-    reason="smaps prints THPeligible with %8u (task_mmu.c): 'THPeligible:           0'; "
-    "the simulator prints 'THPeligible:    0'",
-)
 def test_smaps_thpeligible_line_is_padded_like_linux() -> None:
     """The THPeligible line of smaps has the value right-aligned in 8 columns."""
 
@@ -791,11 +735,6 @@ def test_smaps_thpeligible_line_is_padded_like_linux() -> None:
 
 
 @pytest.mark.hostonly
-@pytest.mark.xfail(
-    strict=True,
-    raises=Disagreement,
-    reason="fstat of a pipe end: Linux says st_nlink 1 (pipefs inode), the simulator 0",
-)
 def test_a_pipe_has_one_link() -> None:
     """fstat of either end of a pipe has st_nlink == 1 and st_size == 0."""
 
