@@ -13,12 +13,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
+from mmapsim import cvalues
 from mmapsim.events import EventBus
 from mmapsim.fs.hostmount import HostMounts
 from mmapsim.kernel import DEFAULT_MAX_MAP_COUNT, Kernel, Task
 from mmapsim.physmem import DEFAULT_MEMORY, OutOfMemory
 from mmapsim.process import Process
-from mmapsim.syscalls import args, process
+from mmapsim.syscalls import process
 
 __all__ = ["Machine", "Process"]
 
@@ -85,7 +86,7 @@ class Machine:
         self._check_open()
         if self.host is None:
             self.host = HostMounts(self.kernel.fs)
-        self.host.mount(args.path("path", path))
+        self.host.mount(cvalues.path("path", path))
 
     def _adopt(self, task: Task) -> Process:
         proc = Process(self, task)
@@ -97,14 +98,14 @@ class Machine:
         """Create a file, or rewrite it in place (same inode; live mappings see it)."""
         self._check_open()
         with _enomem():
-            self.kernel.fs.write_file(args.path("path", path), bytes(args.buffer("data", data)))
+            self.kernel.fs.write_file(cvalues.path("path", path), bytes(cvalues.data("data", data)))
         self.after_syscall()
 
     def read_file(self, path: str) -> bytes:
         """The file's contents as read() would see them now."""
         self._check_open()
         with _enomem():
-            return self.kernel.fs.read_file(args.path("path", path))
+            return self.kernel.fs.read_file(cvalues.path("path", path))
 
     def sync(self) -> int:
         """sync(2) (simulator only): write back every dirty page; returns how many."""

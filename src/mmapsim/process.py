@@ -1,7 +1,7 @@
 """The public contract (API.md) on the simulated kernel: ``Process``.
 
 A Process is a thin handle on a kernel task: it decodes Python arguments into
-the C types of the system-call ABI (:mod:`mmapsim.syscalls.args`), calls one
+the C types of the system-call ABI (:mod:`mmapsim.cvalues`), calls one
 system call, and turns a fatal memory fault into
 :class:`~mmapsim.errors.ProcessKilled`.  All policy lives in
 :mod:`mmapsim.syscalls` and below.
@@ -15,6 +15,8 @@ import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mmapsim import cvalues
+from mmapsim.cvalues import U64_MAX
 from mmapsim.errors import ProcessKilled
 from mmapsim.kernel import Task
 from mmapsim.loader.aslr import Randomizer
@@ -22,8 +24,7 @@ from mmapsim.mm.fault import MemoryFault
 from mmapsim.mm.procfs import render_maps, render_smaps
 from mmapsim.pageinfo import PageInfo
 from mmapsim.physmem import ZERO_PFN, OutOfMemory
-from mmapsim.syscalls import args, brk, files, mman, process
-from mmapsim.syscalls.args import U64_MAX
+from mmapsim.syscalls import brk, files, mman, process
 from mmapsim.syscalls.files import StatResult
 
 if TYPE_CHECKING:
@@ -82,42 +83,42 @@ class Process:
         """mmap(2); ``addr`` 0 or None lets the kernel choose; returns the address."""
         return self._call(
             mman.sys_mmap,
-            args.address("addr", addr),
-            args.size("length", length),
-            args.cint("prot", prot),
-            args.uint_flags("flags", flags),
-            args.cint("fd", fd),
-            args.off_t("offset", offset),
+            cvalues.address("addr", addr),
+            cvalues.u64("length", length),
+            cvalues.cint("prot", prot),
+            cvalues.flags32("flags", flags),
+            cvalues.cint("fd", fd),
+            cvalues.off_t("offset", offset),
         )
 
     def munmap(self, addr: int, length: int) -> None:
         """munmap(2)."""
-        self._call(mman.sys_munmap, args.address("addr", addr), args.size("length", length))
+        self._call(mman.sys_munmap, cvalues.address("addr", addr), cvalues.u64("length", length))
 
     def msync(self, addr: int, length: int, flags: int) -> None:
         """msync(2)."""
         self._call(
             mman.sys_msync,
-            args.address("addr", addr),
-            args.size("length", length),
-            args.uint_flags("flags", flags),
+            cvalues.address("addr", addr),
+            cvalues.u64("length", length),
+            cvalues.flags32("flags", flags),
         )
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
         """mprotect(2)."""
         self._call(
             mman.sys_mprotect,
-            args.address("addr", addr),
-            args.size("length", length),
-            args.uint_flags("prot", prot),
+            cvalues.address("addr", addr),
+            cvalues.u64("length", length),
+            cvalues.flags32("prot", prot),
         )
 
     def load(self, addr: int, size: int) -> bytes:
         """The CPU reads ``size`` bytes at ``addr``."""
         if type(addr) is not int or not 0 <= addr <= U64_MAX:
-            addr = args.address("addr", addr)
+            addr = cvalues.address("addr", addr)
         if type(size) is not int or not 0 <= size <= U64_MAX:
-            size = args.size("size", size)
+            size = cvalues.u64("size", size)
         task = self._task
         if not task.alive:
             raise ProcessLookupError(errno.ESRCH, "No such process")
@@ -132,9 +133,9 @@ class Process:
     def store(self, addr: int, data: bytes) -> None:
         """The CPU writes ``data`` at ``addr``."""
         if type(addr) is not int or not 0 <= addr <= U64_MAX:
-            addr = args.address("addr", addr)
+            addr = cvalues.address("addr", addr)
         if type(data) is not bytes:
-            data = args.buffer("data", data)  # type: ignore[assignment]
+            data = cvalues.data("data", data)
         task = self._task
         if not task.alive:
             raise ProcessLookupError(errno.ESRCH, "No such process")
@@ -157,58 +158,61 @@ class Process:
         """open(2); returns a file descriptor."""
         return self._call(
             files.sys_open,
-            args.path("path", path),
-            args.uint_flags("flags", flags),
-            args.cint("mode", mode),
+            cvalues.path("path", path),
+            cvalues.flags32("flags", flags),
+            cvalues.cint("mode", mode),
         )
 
     def close(self, fd: int) -> None:
         """close(2): mappings of the file stay."""
-        self._call(files.sys_close, args.cint("fd", fd))
+        self._call(files.sys_close, cvalues.cint("fd", fd))
 
     def read(self, fd: int, n: int) -> bytes:
         """read(2)."""
-        return self._call(files.sys_read, args.cint("fd", fd), args.size("n", n))
+        return self._call(files.sys_read, cvalues.cint("fd", fd), cvalues.u64("n", n))
 
     def write(self, fd: int, data: bytes) -> int:
         """write(2); returns the count written."""
-        return self._call(files.sys_write, args.cint("fd", fd), args.buffer("data", data))
+        return self._call(files.sys_write, cvalues.cint("fd", fd), cvalues.data("data", data))
 
     def pread(self, fd: int, n: int, offset: int) -> bytes:
         """pread(2)."""
         return self._call(
-            files.sys_pread, args.cint("fd", fd), args.size("n", n), args.off_t("offset", offset)
+            files.sys_pread,
+            cvalues.cint("fd", fd),
+            cvalues.u64("n", n),
+            cvalues.off_t("offset", offset),
         )
 
     def pwrite(self, fd: int, data: bytes, offset: int) -> int:
         """pwrite(2)."""
         return self._call(
             files.sys_pwrite,
-            args.cint("fd", fd),
-            args.buffer("data", data),
-            args.off_t("offset", offset),
+            cvalues.cint("fd", fd),
+            cvalues.data("data", data),
+            cvalues.off_t("offset", offset),
         )
 
     def lseek(self, fd: int, offset: int, whence: int) -> int:
         """lseek(2); returns the new position."""
         return self._call(
             files.sys_lseek,
-            args.cint("fd", fd),
-            args.off_t("offset", offset),
-            args.cint("whence", whence),
+            cvalues.cint("fd", fd),
+            cvalues.off_t("offset", offset),
+            cvalues.cint("whence", whence),
         )
 
     def ftruncate(self, fd: int, length: int) -> None:
         """ftruncate(2)."""
-        self._call(files.sys_ftruncate, args.cint("fd", fd), args.off_t("length", length))
+        self._call(files.sys_ftruncate, cvalues.cint("fd", fd), cvalues.off_t("length", length))
 
     def fsync(self, fd: int) -> None:
         """fsync(2)."""
-        self._call(files.sys_fsync, args.cint("fd", fd))
+        self._call(files.sys_fsync, cvalues.cint("fd", fd))
 
     def unlink(self, path: str) -> None:
         """unlink(2)."""
-        self._call(files.sys_unlink, args.path("path", path))
+        self._call(files.sys_unlink, cvalues.path("path", path))
 
     def pipe(self) -> tuple[int, int]:
         """pipe(2): (read end, write end)."""
@@ -216,11 +220,11 @@ class Process:
 
     def chmod(self, path: str, mode: int) -> None:
         """chmod(2)."""
-        self._call(files.sys_chmod, args.path("path", path), args.cint("mode", mode))
+        self._call(files.sys_chmod, cvalues.path("path", path), cvalues.cint("mode", mode))
 
     def fstat(self, fd: int) -> StatResult:
         """fstat(2)."""
-        return self._call(files.sys_fstat, args.cint("fd", fd))
+        return self._call(files.sys_fstat, cvalues.cint("fd", fd))
 
     # -- processes --------------------------------------------------------------
 
@@ -231,7 +235,7 @@ class Process:
 
     def exit(self, status: int = 0) -> None:
         """_exit(2): every mapping is removed, every fd closed."""
-        self._call(process.sys_exit, args.cint("status", status))
+        self._call(process.sys_exit, cvalues.cint("status", status))
 
     def execve(
         self,
@@ -247,15 +251,15 @@ class Process:
         ``libraries`` (simulator only): also make the mappings that the dynamic
         loader makes for the program's needed libraries.
         """
-        path = args.path("path", path)
-        argv = [args.path("argv", a) for a in argv] if argv else [path]
-        envp = [args.path("env", e) for e in env]
+        path = cvalues.path("path", path)
+        argv = [cvalues.path("argv", a) for a in argv] if argv else [path]
+        envp = [cvalues.path("env", e) for e in env]
         rand = Randomizer(self.machine.rng)
         self._call(process.sys_execve, path, argv, envp, rand, bool(libraries))
 
     def brk(self, addr: int) -> int:
         """The brk system call (not glibc's wrapper): returns the break after the call."""
-        return self._call(brk.sys_brk, args.address("addr", addr))
+        return self._call(brk.sys_brk, cvalues.address("addr", addr))
 
     def sbrk(self, increment: int) -> int:
         """sbrk(3): move the break by ``increment``; returns the old break (ENOMEM)."""
@@ -275,7 +279,7 @@ class Process:
 
     def pagemap(self, va: int) -> PageInfo:
         """What /proc/<pid>/pagemap says of the page holding ``va``."""
-        pte = self._live().mm.pt.get(args.address("va", va) >> 12)
+        pte = self._live().mm.pt.get(cvalues.address("va", va) >> 12)
         if pte is None:
             return PageInfo(present=False, pfn=None, file_or_shared=False, exclusive=False)
         frame = pte.frame

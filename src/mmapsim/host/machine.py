@@ -19,7 +19,7 @@ import sys
 import weakref
 from types import TracebackType
 
-from mmapsim.host import cvalues
+from mmapsim import cvalues
 from mmapsim.host.channel import ChannelClosed
 from mmapsim.host.process import HostProcess, _Died
 from mmapsim.host.state import MachineState

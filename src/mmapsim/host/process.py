@@ -7,8 +7,9 @@ import os
 import signal
 from typing import TYPE_CHECKING, NoReturn
 
+from mmapsim import cvalues
 from mmapsim.errors import ProcessKilled
-from mmapsim.host import cvalues, procfs
+from mmapsim.host import procfs
 from mmapsim.host.channel import ChannelClosed
 from mmapsim.host.state import MachineState, ProcRecord
 from mmapsim.pageinfo import PageInfo

@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 
 from mmapsim.constants import PAGE_SIZE
+from mmapsim.cvalues import U64_MAX
 from mmapsim.errors import syscall_error
 from mmapsim.kernel import Kernel, Task
 from mmapsim.mm import mapping
@@ -30,7 +31,6 @@ from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.layout import TASK_SIZE, page_align
 from mmapsim.mm.vma import Vma, VmFlag
 from mmapsim.mm.vmaset import vm_start_gap
-from mmapsim.syscalls.args import U64_MAX
 
 HEAP_FLAGS = (
     VmFlag.READ | VmFlag.WRITE | VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC | VmFlag.ACCOUNT

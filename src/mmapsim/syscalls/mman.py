@@ -33,6 +33,7 @@ from mmapsim.constants import (
     MsFlag,
     Prot,
 )
+from mmapsim.cvalues import U64_MAX
 from mmapsim.errors import syscall_error
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.inode import MAX_LFS_FILESIZE, Inode, InodeKind
@@ -59,7 +60,6 @@ from mmapsim.mm.vma import (
     VmFlag,
     prot_to_vm,
 )
-from mmapsim.syscalls.args import U64_MAX
 
 _PAGE_OFF = PAGE_SIZE - 1
 

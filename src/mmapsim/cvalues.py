@@ -1,8 +1,10 @@
 """Decode Python arguments into the C values of the system calls (API.md "Values").
 
-The controller checks every argument before anything is sent to a worker, so a
-caller's type mistake is a ``TypeError`` and an int outside its C type an
-``OverflowError``, exactly as on the simulated machine, and never a signal.
+Both machines decode at the edge with these functions, before any system call
+runs (the simulator) or anything is sent to a worker (HostMachine): addresses
+and lengths are C's unsigned 64-bit values, ``prot``/``flags``/``fd`` C ints,
+``offset`` a signed 64-bit ``off_t``.  A caller's type mistake is a
+``TypeError`` and an int outside its C type an ``OverflowError``, never a signal.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ def address(name: str, value: object) -> int:
 def cint(name: str, value: object) -> int:
     """A C ``int`` (``prot``, ``flags``, ``fd``, ``whence``, ``mode``, exit status)."""
     return _in_range(name, _as_int(name, value), INT_MIN, INT_MAX, "int")
+
+
+def flags32(name: str, value: object) -> int:
+    """A C ``int`` of flag bits, as the kernel reads it: the 32 bits, unsigned."""
+    return cint(name, value) & 0xFFFFFFFF
 
 
 def off_t(name: str, value: object) -> int:
