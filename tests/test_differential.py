@@ -1,7 +1,7 @@
 """The simulator against Linux: random programs run on both, compared by what a
 program could observe.
 
-Each program (``diff_strategies.programs``) runs on a fresh simulated Machine and
+Each program (``strategies.programs.programs``) runs on a fresh simulated Machine and
 on a fresh HostMachine.  After every call we record its outcome (the value, the
 errno, the signal and the lowest faulting address, ``ProcessLookupError``), and
 after each mmap, munmap and mprotect the acting process's ``maps()`` lines; at
@@ -32,7 +32,7 @@ from typing import Any, Final
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
-from diff_strategies import (
+from strategies.programs import (
     ARENA_PAGES,
     FILES,
     PAGE,

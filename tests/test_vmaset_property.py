@@ -39,7 +39,7 @@ from mmapsim import (
     Machine,
 )
 from mmapsim.mm.layout import MMAP_BASE
-from strategies import (
+from strategies.vma_window import (
     WINDOW_PAGES,
     WindowMmap,
     WindowMprotect,
