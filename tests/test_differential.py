@@ -32,17 +32,6 @@ from typing import Any, Final
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
-from strategies.programs import (
-    ARENA_PAGES,
-    FILES,
-    PAGE,
-    TASK_SIZE,
-    Addr,
-    Program,
-    Ref,
-    Step,
-    programs,
-)
 from mmapsim import (
     MAP_ANONYMOUS,
     MAP_FIXED,
@@ -61,6 +50,17 @@ from mmapsim import (
     ProcessKilled,
 )
 from mmapsim.errors import KernelPanic
+from strategies.programs import (
+    ARENA_PAGES,
+    FILES,
+    PAGE,
+    TASK_SIZE,
+    Addr,
+    Program,
+    Ref,
+    Step,
+    programs,
+)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux")
 
