@@ -17,6 +17,7 @@ SYS_MUNMAP: Final = 11
 SYS_MSYNC: Final = 26
 
 PR_SET_PDEATHSIG: Final = 1
+PR_GET_PDEATHSIG: Final = 2
 PR_SET_DUMPABLE: Final = 4
 PR_SET_CHILD_SUBREAPER: Final = 36
 PTRACE_TRACEME: Final = 0
@@ -84,6 +85,14 @@ def prctl(option: int, arg: int) -> None:
     """prctl(2) with one argument (PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, ...)."""
     if _prctl(option, arg, 0, 0, 0) == -1:
         _raise_errno()
+
+
+def get_pdeathsig() -> int:
+    """prctl(PR_GET_PDEATHSIG): the signal this process gets when its parent ends (0: none)."""
+    sig = ctypes.c_int(0)
+    if _prctl(PR_GET_PDEATHSIG, ctypes.addressof(sig), 0, 0, 0) == -1:
+        _raise_errno()
+    return sig.value
 
 
 def ptrace_traceme() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import posixpath
 import signal
 from typing import TYPE_CHECKING, NoReturn
 
@@ -254,21 +255,29 @@ class HostProcess:
             return
 
     def execve(self, path: str, argv: tuple[str, ...] | list[str] = ()) -> None:
-        """execve(2) as far as the real kernel's verdict: ENOENT, EACCES, ENOEXEC, ...
+        """execve(2): the real kernel's verdict on ``path``, then a real exec of the worker.
 
-        The kernel decides in a traced throwaway child that is killed before the
-        program runs, so a failure is exact and leaves this process unchanged.
-        A program the kernel accepts raises NotImplementedError: a worker cannot
-        yet become that program and go on serving calls.
+        First the kernel execs ``path`` in a traced throwaway child that is killed
+        before the program's first instruction: a failure (ENOENT, EACCES,
+        ENOEXEC, ...) is exact and leaves this process unchanged.  When the
+        kernel accepts the program, the worker itself calls the real execve(2)
+        of a fresh worker image (the Python interpreter running the worker), so
+        the kernel drops every old mapping (stores through a MAP_SHARED file
+        mapping are in the file), closes the O_CLOEXEC descriptors and keeps the
+        others; the pid stays, and the new image goes on serving calls.  The
+        program ``path`` itself never runs and its segments are not mapped:
+        ``maps()`` then shows the new interpreter's mappings.  The name becomes
+        the file's base name, as on the simulator.
         """
         real = self._path(path)
         if isinstance(argv, str | bytes) or not all(isinstance(a, str | bytes) for a in argv):
             raise TypeError("argv must be a sequence of str or bytes")
         args = [os.fsdecode(a) for a in argv]
         try:
-            self._call("execve", real, args)
+            self._call("execve", real, args, fds=(self._state.table_fd,))
         except _Died:
             self._gone()
+        self.name = posixpath.basename(real) or self.name
 
     def _proc_text(self, name: str) -> str:
         with self._state.lock:

@@ -46,6 +46,7 @@ class MachineState:
     zpid: int
     zchan: Channel
     table: SlotTable
+    table_fd: int  # the table's memfd, for a worker's fresh image after execve
     ns: Namespace
     lock: threading.RLock = field(default_factory=threading.RLock)
     records: list[ProcRecord] = field(default_factory=list)
@@ -64,13 +65,13 @@ class MachineState:
                 zpid = master.request("machine", (ns.root,), (theirs.fileno(),))
             zchan = Channel(ours)
             _ready, fds = zchan.recv()
+            os.set_inheritable(fds[0], False)
             table = SlotTable.attach(fds[0])
-            os.close(fds[0])
         except BaseException:
             ns.remove()
             raise
         assert isinstance(zpid, int)
-        return cls(master, zpid, zchan, table, ns)
+        return cls(master, zpid, zchan, table, fds[0], ns)
 
     def rpc(
         self, chan: Channel, op: str, args: tuple[object, ...], fds: tuple[int, ...] = ()
@@ -176,4 +177,6 @@ class MachineState:
                 record.chan.close()
             self.zchan.close()
             self.table.close()
+            with contextlib.suppress(OSError):
+                os.close(self.table_fd)
             self.ns.remove()

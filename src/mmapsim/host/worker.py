@@ -17,7 +17,7 @@ import stat
 from typing import Final, NoReturn
 
 from mmapsim.constants import O_CLOEXEC, PAGE_SIZE
-from mmapsim.host import libc
+from mmapsim.host import image, libc
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.slots import SlotTable
 
@@ -73,6 +73,7 @@ class Worker:
         self.table = table
         self.slot = slot
         self.word = table.fault_word(slot)
+        self.rid = -1  # the request being served
 
     def serve(self) -> NoReturn:
         """Answer requests until the controller goes away, then exit."""
@@ -81,6 +82,7 @@ class Worker:
                 rid, op, args, fds = self.chan.recv_request()
             except (ChannelClosed, ChannelBroken, OSError):
                 os._exit(0)
+            self.rid = rid
             reply = self.handle(op, (*args, *fds))
             if reply is _CHILD:
                 continue
@@ -156,26 +158,24 @@ class Worker:
         os.close(fd)
         return pid
 
-    def op_execve(self, path: str, argv: list[str]) -> None:
-        """execve(2), probed: the real kernel decides in a traced child (see below).
+    def op_execve(self, path: str, argv: list[str], table_fd: int) -> None:
+        """execve(2): the kernel's verdict on ``path``, then a fresh worker image.
 
-        The child stops with SIGTRAP right after a successful exec, before the
-        program's first instruction, and is killed; a failed exec reports its
-        errno through a close-on-exec pipe.  A failure is this call's OSError
-        (the process is unchanged, as after a failed execve); success cannot be
-        served by a worker yet, so it is NotImplementedError.
+        A failure is this call's OSError and the process is unchanged (see
+        ``image``).  On success this image is gone: the new one answers.
         """
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
         try:
-            code = _probe_exec(path, argv)
+            os.set_inheritable(table_fd, False)
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+            try:
+                code = image.probe_exec(path, argv)
+                if code:
+                    raise OSError(code, os.strerror(code), path)
+                raise image.exec_fresh_worker(CHANNEL_FD, table_fd, self.slot, self.rid)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        if code:
-            raise OSError(code, os.strerror(code), path)
-        raise NotImplementedError(
-            "execve: the kernel accepts this program, but HostMachine cannot run a "
-            "program image in place of its worker yet; the process is unchanged"
-        )
+            os.close(table_fd)
 
     def op_exit(self, status: int) -> NoReturn:
         os._exit(status)
@@ -255,29 +255,6 @@ class Worker:
         os.set_inheritable(rfd, True)
         os.set_inheritable(wfd, True)
         return rfd, wfd
-
-
-def _probe_exec(path: str, argv: list[str]) -> int:
-    """The errno of execve(path, argv) in a traced child, or 0 if it would succeed."""
-    rfd, wfd = os.pipe()  # close-on-exec: a successful exec closes it empty
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(rfd)
-            libc.ptrace_traceme()
-            os.execve(path, argv or [path], {})
-        except OSError as exc:
-            os.write(wfd, str(exc.errno).encode())
-        finally:
-            os._exit(127)
-    os.close(wfd)
-    with open(rfd, "rb") as report:
-        code = report.read()
-    _pid, status = os.waitpid(pid, 0)
-    if os.WIFSTOPPED(status):
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    return int(code or 0)
 
 
 def _user_span() -> int:

@@ -43,9 +43,14 @@ def _create_table() -> tuple[SlotTable, int]:
     """
     memfd = os.memfd_create("mmapsim-slots", os.MFD_CLOEXEC)
     os.ftruncate(memfd, TABLE_SIZE)
+    return map_table(memfd), memfd
+
+
+def map_table(memfd: int) -> SlotTable:
+    """The slot table behind ``memfd``, mapped shared here through libc."""
     prot, flags = PROT_READ | PROT_WRITE, MAP_SHARED
     addr = libc.mmap(0, TABLE_SIZE, prot, flags, memfd, 0)
-    return SlotTable((ctypes.c_char * TABLE_SIZE).from_address(addr)), memfd
+    return SlotTable((ctypes.c_char * TABLE_SIZE).from_address(addr))
 
 
 class Zygote:

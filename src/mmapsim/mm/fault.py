@@ -150,7 +150,7 @@ def _fault_anonymous(mm: AddressSpace, vma: Vma, va: int, write: bool) -> Pte:
         if mm.bus.active:
             mm.bus.emit(ZeroPageMapped(mm.pid, va & PAGE_MASK, ZERO_PFN))
         return Pte(mm.physmem.zero_frame, True, False)
-    frame = mm.physmem.alloc_mapped()
+    frame = mm.physmem.alloc(None, 1)  # mapped by the PTE made below
     if vma.anon_vma is None:
         vma.anon_vma = _mergeable_anon_vma(mm, vma) or AnonVma()
     if mm.bus.active:
@@ -179,7 +179,7 @@ def _fault_write_protected(mm: AddressSpace, vma: Vma, va: int, pte: Pte) -> Non
 
 def _copy(mm: AddressSpace, vma: Vma, va: int, frame: Frame) -> Frame:
     """Copy-on-write: a new anonymous frame with ``frame``'s bytes."""
-    copy = mm.physmem.alloc(None if frame.pfn == ZERO_PFN else bytearray(frame.data))
+    copy = mm.physmem.alloc(None if frame.pfn == ZERO_PFN else frame.data)
     if vma.anon_vma is None:
         vma.anon_vma = _mergeable_anon_vma(mm, vma) or AnonVma()
     if mm.bus.active:
