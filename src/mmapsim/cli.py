@@ -1,4 +1,4 @@
-"""The ``mmapsim`` command: run, diff, shell and tour.
+"""The ``mmapsim`` command: run, diff, layout, shell and tour.
 
 A thin layer over :mod:`mmapsim.scenario.commands`, :mod:`mmapsim.scenario.shell`
 and :mod:`mmapsim.scenario.tour`: it reads the options, makes the consoles and
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from mmapsim.scenario.commands import Output, diff_files, run_files
+from mmapsim.scenario.commands import Output, diff_files, layout_file, run_files
 from mmapsim.scenario.render import make_console
 from mmapsim.scenario.shell import run_shell
 from mmapsim.scenario.tour import list_slides, run_tour
@@ -81,6 +81,28 @@ def run(
 def diff(files: tuple[str, ...], color: bool | None) -> None:
     """Run FILES on the simulator and on the real kernel; show where they disagree."""
     raise SystemExit(diff_files(files, _output(color)))
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--process", "-p", default=None, metavar="NAME", help="Draw only this process.")
+@click.option("--kernel", type=_KERNEL, default="sim", show_default=True, help="Where to run.")
+@click.option(
+    "--unicode/--ascii",
+    "unicode",
+    default=None,
+    help="Draw with box-drawing characters or plain ASCII (default: what the output can show).",
+)
+@_COLOR
+def layout(
+    file: str, process: str | None, kernel: str, unicode: bool | None, color: bool | None
+) -> None:
+    """Run FILE, then draw each process's address space like the lecture's figure."""
+    ascii_only = None if unicode is None else not unicode
+    output = _output(color)
+    raise SystemExit(
+        layout_file(file, output, kernel=kernel, process=process, ascii_only=ascii_only)
+    )
 
 
 @main.command()

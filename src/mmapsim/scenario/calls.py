@@ -118,7 +118,7 @@ FORK = "fork"
 KEYWORDS = ("expect", "show", "file", "fails", "kills")
 
 #: What ``show`` can show.
-SHOW_KINDS = ("maps", "smaps", "pages", "file", "vars")
+SHOW_KINDS = ("maps", "smaps", "pages", "layout", "file", "vars")
 
 #: Typed views of memory: ``p.int[0]`` is a C int at ``p``.
 VIEWS: dict[str, tuple[int, bool]] = {

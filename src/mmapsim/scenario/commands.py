@@ -18,11 +18,14 @@ from rich.text import Text
 from mmapsim.scenario.checker import check_scenario
 from mmapsim.scenario.compare import Observer, StepDiff
 from mmapsim.scenario.errors import ScenarioError
+from mmapsim.scenario.evaluator import Scope
+from mmapsim.scenario.layout_draw import draw_layout, to_ascii
 from mmapsim.scenario.machine_api import MachineAPI
 from mmapsim.scenario.parser import parse_file
 from mmapsim.scenario.render import INDENT, KERNELS, Printer, summary_text, to_json
 from mmapsim.scenario.runner import Runner, StepResult
-from mmapsim.scenario.syntax import Note, Scenario
+from mmapsim.scenario.syntax import Fork, Note, Scenario
+from mmapsim.scenario.values import Addr
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD = 0, 1, 2
 
@@ -177,3 +180,61 @@ def _print_diff(printer: Printer, diff: StepDiff) -> None:
         return
     printer.emit(Text(f"{INDENT}≠ simulated: {diff.left}", style="bold red"))
     printer.emit(Text(f"{INDENT}  real:      {diff.right}", style="bold red"))
+
+
+def layout_file(
+    path: str, output: Output, *, kernel: str, process: str | None, ascii_only: bool | None
+) -> int:
+    """``mmapsim layout``: run a scenario quietly, then draw each process's address space.
+
+    ``process`` draws only that one; ``ascii_only`` None lets the console decide.
+    """
+    try:
+        scenario = load([path])[0]
+        names = process_names(scenario)
+        if process is not None and process not in names:
+            known = ", ".join(names) or "none"
+            output.err.print(Text(f"{path}: no process {process} (its processes: {known})"))
+            return EXIT_BAD
+        with machine_for(kernel) as machine:
+            runner = Runner(machine)
+            results = list(runner.run(scenario))
+            plain = output.out.options.ascii_only if ascii_only is None else ascii_only
+            for name, scope in runner.scopes.items():
+                if process is None or name == process:
+                    _print_layout(output.out, scope, f"{path}, on {KERNELS[kernel]}", plain)
+    except (ScenarioError, KernelUnavailableError) as err:
+        output.err.print(Text(str(err)))
+        return EXIT_BAD
+    except ProcessLookupError:
+        output.err.print(Text(f"{path}: a process vanished while the scenario ran"))
+        return EXIT_BAD
+    failed = any(r.expect is not None and not r.expect.ok for r in results)
+    if failed:
+        output.out.print(summary_text(results))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def process_names(scenario: Scenario) -> list[str]:
+    """The scenario's processes, in the order they start."""
+    names: dict[str, None] = {}
+    for step in scenario.steps:
+        if step.process is not None:
+            names.setdefault(step.process)
+        if isinstance(step, Fork):
+            names.setdefault(step.child)
+    return list(names)
+
+
+def _print_layout(console: Console, scope: Scope, where: str, plain: bool) -> None:
+    """One process's picture under a title line (or why there is none)."""
+    if scope.ended is not None:
+        console.print(Text(f"== {scope.name} has {scope.ended}: no address space to draw =="))
+        console.print()
+        return
+    title = f"== {scope.name} (pid {scope.process.pid}) at the end of {where} =="
+    console.print(Text(title, style="bold"))
+    pointers = {n: v for n, v in scope.variables.items() if isinstance(v, Addr)}
+    picture = draw_layout(scope.process.maps(), pointers)
+    console.print(Text(to_ascii(picture) if plain else picture))
+    console.print()

@@ -3,7 +3,7 @@
 A line is, after an optional process label ``NAME:``, one of::
 
     file PATH DATA                     the file holds DATA (written from outside)
-    show KIND [PROCESS] [ARGS]          maps, smaps, pages, file or vars
+    show KIND [PROCESS] [ARGS]          maps, smaps, pages, layout, file or vars
     expect CONDITION                    a comparison that must hold
     expect STATEMENT fails ERRNO        the call must fail with that errno
     expect STATEMENT kills SIGNAL       the access must kill the process
@@ -260,6 +260,10 @@ def _parse_show(scanned: ScannedLine, label: str | None, keyword: Word) -> Show:
             raise ScenarioError(msg, scanned.number, kind_word.end + 1)
         target, rest = proc.text, proc.end
     args: tuple[ast.expr, ...] = ()
+    if kind_word.text == "layout" and scanned.code[rest:].strip():
+        col = len(scanned.code) - len(scanned.code[rest:].lstrip()) + 1
+        msg = "show layout draws the whole address space; it takes no address"
+        raise ScenarioError(msg, scanned.number, col)
     if scanned.code[rest:].strip():
         expr = parse_expr(scanned, rest, len(scanned.code))
         args = tuple(expr.elts) if isinstance(expr, ast.Tuple) else (expr,)

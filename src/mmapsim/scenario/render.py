@@ -17,6 +17,7 @@ from typing import IO, Any
 from rich.console import Console
 from rich.text import Text
 
+from mmapsim.scenario.layout_draw import to_ascii
 from mmapsim.scenario.runner import StepResult
 from mmapsim.scenario.syntax import Do, Note, Scenario, Show, Step
 from mmapsim.scenario.values import Value, format_value
@@ -66,7 +67,7 @@ class Printer:
     def result(self, result: StepResult) -> None:
         """A step's source line, then what it did."""
         self.emit(self.source_line(result.step))
-        for line in result_lines(result):
+        for line in result_lines(result, ascii_only=self.console.options.ascii_only):
             self.emit(line)
 
     def source_line(self, step: Step) -> Text:
@@ -99,14 +100,21 @@ def run_items(scenario: Scenario, results: Iterable[StepResult]) -> Iterable[Not
             yield next(pending)
 
 
-def result_lines(result: StepResult) -> list[Text]:
-    """The lines under a step: its outcome, then any shown text and traced events."""
+def result_lines(result: StepResult, *, ascii_only: bool = False) -> list[Text]:
+    """The lines under a step: its outcome, then any shown text and traced events.
+
+    A ``show layout`` is drawn in ASCII when ``ascii_only`` (an output that
+    cannot show Unicode, as rich decides from its encoding).
+    """
     lines: list[Text] = []
     outcome = outcome_text(result)
     if outcome is not None:
         lines.append(Text(INDENT) + outcome)
     if result.output is not None:
-        lines.extend(Text(INDENT + "  " + line) for line in result.output.splitlines())
+        shown = result.output
+        if ascii_only and isinstance(result.step, Show) and result.step.kind == "layout":
+            shown = to_ascii(shown)
+        lines.extend(Text(INDENT + "  " + line) for line in shown.splitlines())
     for event in result.events or ():
         lines.append(Text(f"{INDENT}  · {event}", style="dim"))
     return lines

@@ -21,9 +21,10 @@ from mmapsim.scenario import show
 from mmapsim.scenario.calls import CALLS, Returns
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.evaluator import CallRecord, Evaluator, Scope
+from mmapsim.scenario.layout_draw import draw_layout
 from mmapsim.scenario.machine_api import MachineAPI
 from mmapsim.scenario.syntax import Do, Expect, FileSetup, Fork, Scenario, Show, Spawn, Step
-from mmapsim.scenario.values import Value, equal, format_value
+from mmapsim.scenario.values import Addr, Value, equal, format_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +211,9 @@ class Runner:
         if step.kind == "smaps":
             text = scope.process.smaps()
             return show.smaps_at(text, numbers[0]) if numbers else text.rstrip("\n")
+        if step.kind == "layout":
+            pointers = {n: v for n, v in scope.variables.items() if isinstance(v, Addr)}
+            return draw_layout(scope.process.maps(), pointers)
         if step.kind == "pages":
             if not numbers:
                 raise ScenarioError("show pages needs an address: show pages A p", step.line, 1)

@@ -71,7 +71,8 @@ class ScenarioShell(cmd.Cmd):
             if isinstance(item, Note):
                 return
             self.checker.check(item)
-            for text in result_lines(self.runner.run_step(item)):
+            ascii_only = self.output.out.options.ascii_only
+            for text in result_lines(self.runner.run_step(item), ascii_only=ascii_only):
                 self.printer.emit(text)
         except ScenarioError as err:
             self.errors += 1
