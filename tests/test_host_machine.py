@@ -101,6 +101,22 @@ def test_close_removes_the_files_and_is_idempotent() -> None:
     assert not os.path.exists(root)
 
 
+def test_a_dead_controllers_files_are_swept_by_the_next_machine() -> None:
+    """A root left by a controller that was killed outright is removed by the next machine."""
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    with HostMachine() as m:
+        base = os.path.dirname(m._state.ns.root)
+    orphan = os.path.join(base, f"mmapsim-host-{dead.stdout.strip()}-orphan")
+    os.mkdir(orphan)
+    with HostMachine():
+        assert not os.path.exists(orphan)
+
+
 def test_garbage_collection_kills_every_process() -> None:
     """A machine that nobody references any more takes its processes with it."""
 

@@ -69,6 +69,32 @@ def _make_devices(root: str) -> bool:
     return True
 
 
+_PREFIX = "mmapsim-host-"
+
+
+def _sweep_orphans(base: str | None) -> None:
+    """Remove the roots of controllers that died without cleaning up (SIGKILL).
+
+    A root's name carries its controller's pid; one whose pid is gone is an orphan.
+    """
+    base = base or tempfile.gettempdir()
+    with contextlib.suppress(OSError):
+        for name in os.listdir(base):
+            pid = name[len(_PREFIX) :].split("-", 1)[0]
+            if name.startswith(_PREFIX) and pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Namespace:
     """The private root directory of one machine."""
 
@@ -81,7 +107,9 @@ class Namespace:
     @classmethod
     def create(cls) -> Namespace:
         """A fresh root with the standard directories and its own device nodes."""
-        root = tempfile.mkdtemp(prefix="mmapsim-host-", dir=_base_dir())
+        base = _base_dir()
+        _sweep_orphans(base)
+        root = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=base)
         for name in STANDARD_DIRS:
             os.mkdir(os.path.join(root, name), 0o755)
         return cls(root, _make_devices(root))
