@@ -6,7 +6,7 @@ the mapping of its process that contains it, as ``mapping 2 + 0x1000``, where
 mappings are numbered in the order the scenario's mmap calls made them.  Numbers,
 bytes, errno names, signals and whether each ``expect`` held are compared
 exactly; the output of ``show file`` too.  Process layouts (``show maps``,
-``smaps``, ``pages``, ``vars``) differ by nature and are not compared.
+``smaps``, ``pages``, ``layout``, ``vars``) differ by nature and are not compared.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ HELP = """A line is one step, labelled with the process that runs it:
   expect file("/tmp/f") == "hello"
   A: expect munmap(p + 1, 4096) fails EINVAL
   A: expect p[0] = "x" kills SIGSEGV
-  show maps A | show smaps A p | show pages A p | show file /tmp/f | show vars A
+  show maps A | show smaps A p | show pages A p | show layout A | show file /tmp/f | show vars A
 Calls: {calls}"""
 
 
