@@ -9,7 +9,6 @@ caller did something wrong.
 
 from __future__ import annotations
 
-import errno as _errno
 import os
 import signal as _signal
 
@@ -44,8 +43,3 @@ class KernelPanic(AssertionError):
     def __init__(self, where: str, message: str) -> None:
         super().__init__(f"{where}: {message}")
         self.where = where
-
-
-def errno_name(code: int) -> str:
-    """``errno.EINVAL`` -> ``"EINVAL"``."""
-    return _errno.errorcode.get(code, str(code))

@@ -42,8 +42,6 @@ class VmFlag(IntFlag):
     DROPPABLE = 1 << 40
 
 
-PROT_BITS = VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC
-
 # The same bits as plain ints, under Linux's names, for arithmetic on hot paths
 # (an IntFlag operation builds a new enum member each time).
 VM_READ: Final = int(VmFlag.READ)
