@@ -12,9 +12,7 @@ from mmapsim import (
     MAP_ANONYMOUS,
     MAP_PRIVATE,
     MAP_SHARED,
-    O_CLOEXEC,
     O_CREAT,
-    O_RDONLY,
     O_RDWR,
     PROT_READ,
     PROT_WRITE,
@@ -55,18 +53,6 @@ def test_every_old_mapping_is_gone_after_execve(sim: Machine) -> None:
     ]
 
 
-def test_writes_through_a_shared_mapping_survive_execve(sim: Machine) -> None:
-    """What a process wrote through a shared mapping is in the file after it execs."""
-    prog = _install(sim)
-    p = sim.spawn()
-    fd = p.open("/tmp/data", O_RDWR | O_CREAT)
-    p.ftruncate(fd, 4096)
-    addr = p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-    p.store(addr + 10, b"kept")
-    p.execve(prog)
-    assert sim.read_file("/tmp/data")[10:14] == b"kept"
-
-
 def test_the_segments_are_private_file_mappings_with_bss_anonymous(sim: Machine) -> None:
     """PT_LOADs map the file privately at their addresses; .bss beyond the file is zeros."""
     prog = _install(sim)
@@ -79,30 +65,6 @@ def test_the_segments_are_private_file_mappings_with_bss_anonymous(sim: Machine)
     assert p.load(0x401100, 8) == b"DATADATA"
     assert p.load(0x401120, 16) == bytes(16)  # padzero: the file page's tail reads zeros
     assert p.load(0x404FF0, 16) == bytes(16)
-
-
-def test_execve_keeps_the_pid_and_takes_the_programs_name(sim: Machine) -> None:
-    """The pid stays; the name becomes the file's base name."""
-    prog = _install(sim)
-    p = sim.spawn()
-    pid = p.pid
-    p.execve(prog)
-    assert p.pid == pid
-    assert p.name == "prog"
-    assert p.alive
-
-
-def test_close_on_exec_fds_close_and_others_stay(sim: Machine) -> None:
-    """execve closes O_CLOEXEC fds and keeps the rest."""
-    prog = _install(sim)
-    p = sim.spawn()
-    keep = p.open("/tmp/prog", O_RDONLY)
-    gone = p.open("/tmp/prog", O_RDONLY | O_CLOEXEC)
-    p.execve(prog)
-    assert p.read(keep, 4) == b"\x7fELF"
-    with pytest.raises(OSError) as e:
-        p.read(gone, 4)
-    assert e.value.errno == errno.EBADF
 
 
 @pytest.mark.parametrize(
