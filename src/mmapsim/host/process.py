@@ -6,6 +6,7 @@ import errno
 import os
 import posixpath
 import signal
+import stat
 from typing import TYPE_CHECKING, NoReturn
 
 from mmapsim import cvalues
@@ -14,6 +15,7 @@ from mmapsim.errors import ProcessKilled
 from mmapsim.host import boundary, procfs
 from mmapsim.host.boundary import Op, ProgramPages, Verdict
 from mmapsim.host.channel import ChannelClosed
+from mmapsim.host.limits import HostTimeout, room
 from mmapsim.host.state import MachineState, ProcRecord
 from mmapsim.pageinfo import PageInfo
 
@@ -84,10 +86,13 @@ class HostProcess:
             if not (not state.closed and state.poll(self._record)):
                 self._gone()
             try:
-                ok, value = state.rpc(self._record.chan, op, args, fds)
+                ok, value = state.rpc(self._record.chan, op, args, fds, pid=self.pid)
             except ChannelClosed:
                 state.wait_dead(self._record)
                 raise _Died from None
+            except HostTimeout:
+                state.wait_dead(self._record)
+                raise
         if not ok:
             assert isinstance(value, BaseException)
             raise state.ns.contract_error(value)
@@ -209,12 +214,14 @@ class HostProcess:
         """A real CPU read of ``size`` bytes at ``addr`` in this process."""
         va, n = cvalues.address("addr", addr), cvalues.u64("size", size)
         self._guard(Op.READ, va, n)
+        self._state.limits.check_io("load", n)
         return _bytes(self._access("load", va, n))
 
     def store(self, addr: int, data: bytes) -> None:
         """A real CPU write of ``data`` at ``addr`` in this process."""
         va, payload = cvalues.address("addr", addr), cvalues.data("data", data)
         self._guard(Op.WRITE, va, len(payload))
+        self._state.limits.check_io("store", len(payload))
         self._access("store", va, payload)
 
     # -- files ----------------------------------------------------------------
@@ -234,22 +241,40 @@ class HostProcess:
         self._syscall("close", cvalues.cint("fd", fd))
 
     def read(self, fd: int, n: int) -> bytes:
-        """Implements read(2)."""
-        return _bytes(self._syscall("read", cvalues.cint("fd", fd), cvalues.u64("n", n)))
+        """Implements read(2) (at most ``max_io_bytes`` bytes: HostRefused beyond)."""
+        args = (cvalues.cint("fd", fd), cvalues.u64("n", n), self._state.limits.max_io_bytes)
+        return _bytes(self._syscall("read", *args))
+
+    def _room(self, fd: int, data: bytes) -> bytes:
+        """What of ``data`` fits under the machine's ``max_disk_bytes`` (ENOSPC if none).
+
+        Only a regular file takes disk blocks; a pipe or device takes all.
+        """
+        self._state.limits.check_io("write", len(data))
+        state = self._state
+        try:
+            if not stat.S_ISREG(os.stat(f"/proc/{self.pid}/fd/{fd}").st_mode):
+                return data
+        except OSError:
+            return data  # EBADF and the like: the kernel answers
+        pids = [r.pid for r in state.records if r.alive]
+        return data[: room(state.limits, state.ns.root, pids, len(data))]
 
     def write(self, fd: int, data: bytes) -> int:
-        """Implements write(2); returns the count written."""
-        return _int(self._syscall("write", cvalues.cint("fd", fd), cvalues.data("data", data)))
+        """Implements write(2); returns the count written (a full disk: see ``limits``)."""
+        fd, data = cvalues.cint("fd", fd), cvalues.data("data", data)
+        return _int(self._syscall("write", fd, self._room(fd, data)))
 
     def pread(self, fd: int, n: int, offset: int) -> bytes:
-        """Implements pread(2)."""
+        """Implements pread(2) (at most ``max_io_bytes`` bytes: HostRefused beyond)."""
         args = (cvalues.cint("fd", fd), cvalues.u64("n", n), cvalues.off_t("offset", offset))
-        return _bytes(self._syscall("pread", *args))
+        return _bytes(self._syscall("pread", *args, self._state.limits.max_io_bytes))
 
     def pwrite(self, fd: int, data: bytes, offset: int) -> int:
-        """Implements pwrite(2)."""
-        args = (cvalues.cint("fd", fd), cvalues.data("data", data), cvalues.off_t("offset", offset))
-        return _int(self._syscall("pwrite", *args))
+        """Implements pwrite(2) (a full disk: see ``limits``)."""
+        fd, data = cvalues.cint("fd", fd), cvalues.data("data", data)
+        off = cvalues.off_t("offset", offset)
+        return _int(self._syscall("pwrite", fd, self._room(fd, data), off))
 
     def lseek(self, fd: int, offset: int, whence: int) -> int:
         """Implements lseek(2); returns the new position."""

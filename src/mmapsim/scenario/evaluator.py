@@ -15,6 +15,7 @@ from typing import Any
 
 from mmapsim.constants import C_CONSTANTS, MAP_FAILED
 from mmapsim.host.boundary import HostRefused
+from mmapsim.host.limits import HostTimeout
 from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, syscall
@@ -97,7 +98,7 @@ class Evaluator:
         if isinstance(target, ast.Subscript):
             try:
                 self.store(target, value)
-            except HostRefused as err:
+            except (HostRefused, HostTimeout) as err:
                 raise self.error(str(err), target) from None
             return []
         if isinstance(target, ast.Tuple):
@@ -120,7 +121,7 @@ class Evaluator:
             return self._eval(node)
         except WrongValueError as err:
             raise self.error(str(err), node) from None
-        except HostRefused as err:  # the host worker's own memory: never the program's
+        except (HostRefused, HostTimeout) as err:  # the host's boundary and limits
             raise self.error(str(err), node) from None
 
     def _eval(self, node: ast.expr) -> Value:
@@ -229,7 +230,7 @@ class Evaluator:
         except (ValueError, TypeError, OverflowError) as err:
             message = f"{name}: the machine failed ({type(err).__name__}: {err}), a bug of mmapsim"
             raise self.error(message, node) from None
-        except HostRefused:
+        except (HostRefused, HostTimeout):
             raise
         except OSError as err:
             self.errno = err.errno
