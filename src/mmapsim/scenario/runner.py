@@ -16,14 +16,25 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmapsim.errors import ProcessKilled
+from mmapsim.errors import NotOnThisKernel, ProcessKilled
 from mmapsim.scenario import show
 from mmapsim.scenario.calls import CALLS, Returns
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.evaluator import CallRecord, Evaluator, Scope
 from mmapsim.scenario.layout_draw import draw_layout
-from mmapsim.scenario.machine_api import MachineAPI
-from mmapsim.scenario.syntax import Do, Expect, FileSetup, Fork, Scenario, Show, Spawn, Step
+from mmapsim.scenario.machine_api import CRASH_NEEDS_SIM, MachineAPI, crash, sync
+from mmapsim.scenario.syntax import (
+    Crash,
+    Do,
+    Expect,
+    FileSetup,
+    Fork,
+    Scenario,
+    Show,
+    Spawn,
+    Step,
+    Sync,
+)
 from mmapsim.scenario.values import Addr, Value, equal, format_value
 
 
@@ -72,7 +83,15 @@ class Runner:
         self.globals: dict[str, Value] = {}
 
     def run(self, scenario: Scenario) -> Iterator[StepResult]:
-        """Each step's result, as the step runs; errors name the scenario's file."""
+        """Each step's result, as the step runs; errors name the scenario's file.
+
+        A ``crash`` on a machine that cannot crash (the real kernel) is refused
+        before the first step runs.
+        """
+        if getattr(self.machine, "crash", None) is None:
+            for step in scenario.steps:
+                if isinstance(step, Crash):
+                    raise ScenarioError(CRASH_NEEDS_SIM, step.line, step.col + 1, scenario.path)
         for step in scenario.steps:
             try:
                 yield self.run_step(step)
@@ -117,6 +136,8 @@ class Runner:
             return StepResult(step, note=f"process {step.process} starts")
         if isinstance(step, Show):
             return self._show(step)
+        if isinstance(step, Sync | Crash):
+            return self._durability(step)
         if isinstance(step, Expect):
             return self._expect(step)
         assert isinstance(step, Do)
@@ -139,6 +160,22 @@ class Runner:
         child = Scope(step.child, parent.process.fork(), dict(parent.variables))
         self.scopes[step.child] = child
         return StepResult(step, note=f"{step.child} is a new process, a copy of {step.parent}")
+
+    def _durability(self, step: Sync | Crash) -> StepResult:
+        """``sync`` (sync(2)) or ``crash`` (a power failure: every process dies)."""
+        try:
+            if isinstance(step, Sync):
+                count = sync(self.machine)
+                pages = "page" if count == 1 else "pages"
+                return StepResult(step, note=f"sync: {count} dirty {pages} written to the disk")
+            crash(self.machine)
+        except NotOnThisKernel as err:
+            raise ScenarioError(str(err), step.line, step.col + 1) from None
+        for scope in self.scopes.values():
+            if scope.ended is None:
+                scope.ended = f"died in the crash at line {step.line}"
+        note = "power failure: every process died, the page cache is lost; files hold their disk"
+        return StepResult(step, note=note)
 
     def _execute(self, step: Step, stmt: ast.stmt, result: StepResult) -> Evaluator:
         """Run ``stmt`` in the step's process, filling ``result``."""
