@@ -48,6 +48,8 @@ class Observer:
             parts.append("expect holds" if result.expect.ok else "expect FAILED")
         if isinstance(result.step, Show):
             parts.append(_shown(result))
+        if result.skipped is not None:
+            parts.append("skipped")
         if isinstance(result.step, Sync):
             parts.append("sync")  # how many pages: Linux's folios hold several
         elif result.note is not None:

@@ -208,7 +208,7 @@ class Evaluator:
             return Frame(-1 if pfn is None else pfn)
         result = self._invoke(node, args, lambda: syscall(process, name)(*args))
         if name in ("exit", "_exit") and self.scope is not None:
-            self.scope.ended = "exited"
+            self.scope.ended = f"exited at line {self.line}"
         return result
 
     def _invoke(self, node: ast.Call, args: list[Any], run: Any) -> Value:
