@@ -17,7 +17,8 @@ from mmapsim.scenario.commands import Output, diff_files, layout_file, run_files
 from mmapsim.scenario.render import make_console
 from mmapsim.scenario.shell import run_shell
 from mmapsim.scenario.tour import list_slides, run_tour
-from mmapsim.viz.commands import write_scenario_pages, write_tour_pages
+from mmapsim.viz.commands import export_pages, write_scenario_pages, write_tour_pages
+from mmapsim.viz.export import NoBrowser
 
 _KERNEL = click.Choice(["sim", "host"])
 _COLOR = click.option(
@@ -32,6 +33,34 @@ _HTML = click.option(
     metavar="PATH",
     help="Also write a step-through page (run on the simulator): a .html file, or a folder.",
 )
+
+
+_PNG = click.option(
+    "--png",
+    "png",
+    default=None,
+    metavar="DIR",
+    help="Also write one image per step into DIR (headless Chromium; run on the simulator).",
+)
+_PDF = click.option(
+    "--pdf",
+    "pdf",
+    default=None,
+    metavar="FILE",
+    help="Also write a printable handout of every step (headless Chromium).",
+)
+
+
+def _exports(output: Output, files: tuple[str, ...], png: str | None, pdf: str | None) -> int:
+    """Write the --png images and the --pdf handout; 2 when Chromium is missing."""
+    if png is None and pdf is None:
+        return 0
+    try:
+        _wrote(output, export_pages(files, png, pdf))
+    except NoBrowser as err:
+        output.err.print(f"mmapsim: {err}")
+        return 2
+    return 0
 
 
 def _wrote(output: Output, paths: list[Path]) -> None:
@@ -58,6 +87,8 @@ def main() -> None:
 @click.option("--trace", is_flag=True, help="Show the kernel's events under each step.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @_HTML
+@_PNG
+@_PDF
 @_COLOR
 def run(
     files: tuple[str, ...],
@@ -65,6 +96,8 @@ def run(
     trace: bool,
     as_json: bool,
     html: str | None,
+    png: str | None,
+    pdf: str | None,
     color: bool | None,
 ) -> None:
     """Run scenario FILES and show what every step did."""
@@ -72,6 +105,8 @@ def run(
     status = run_files(files, output, kernel=kernel, trace=trace, as_json=as_json)
     if html is not None and status != 2:
         _wrote(output, write_scenario_pages(files, html))
+    if status != 2:
+        status = max(status, _exports(output, files, png, pdf))
     raise SystemExit(status)
 
 
@@ -118,7 +153,13 @@ def shell(kernel: str, color: bool | None) -> None:
 @click.option("--slide", type=int, default=None, help="Run only this slide.")
 @click.option("--list", "list_only", is_flag=True, help="List the slides.")
 @click.option("--trace", is_flag=True, help="Show the kernel's events under each step.")
-@click.option("--html", "html", default=None, metavar="DIR", help="Also write one page per slide.")
+@click.option(
+    "--html",
+    "html",
+    default=None,
+    metavar="DIR",
+    help="Also write one page per slide, linked in order, and index.html.",
+)
 @_COLOR
 def tour(
     slide: int | None, list_only: bool, trace: bool, html: str | None, color: bool | None
