@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,8 +149,15 @@ def _step_record(result: StepResult, events: list[Event], delta: Json) -> StepRe
     )
 
 
-def record(scenario: Scenario) -> Recording:
-    """Run ``scenario`` on a new simulated machine, keeping every step's picture."""
+Observer = Callable[[Machine, Tracker, dict[int, str]], None]
+
+
+def record(scenario: Scenario, observer: Observer | None = None) -> Recording:
+    """Run ``scenario`` on a new simulated machine, keeping every step's picture.
+
+    ``observer`` is called after each step with the machine, the tracker and
+    the processes' names (the tests compare the tracker with a fresh picture).
+    """
     events: list[Event] = []
     narration = _narration(scenario)
     steps: list[StepRecord] = []
@@ -171,6 +179,8 @@ def record(scenario: Scenario) -> Recording:
                     if hints is not None:
                         hints.frames |= frames
                 delta = tracker.update(names, hints)
+                if observer is not None:
+                    observer(machine, tracker, names)
                 record_ = _step_record(result, list(events), delta)
                 record_.narration = narration.get(result.step.line, [])
                 steps.append(record_)
