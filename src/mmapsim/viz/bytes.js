@@ -46,10 +46,10 @@
     if (!list.length) return h("div", { class: "hexdump empty" }, "all 4096 bytes are zero");
     const typed = new Set();
     for (const [offset, width] of ints || []) for (let i = 0; i < width; i++) typed.add(offset + i);
-    const box = h("div", { class: "hexdump", role: "table", "aria-label": "bytes" });
+    const box = h("div", { class: "hexdump" });
     let last = 0;
     for (const [offset, repeat] of list.slice(0, ROWS_SHOWN)) {
-      if (offset > last) box.append(h("div", { class: "hrow zeros", role: "row" }, "⋮ " + (offset - last) + " zero bytes"));
+      if (offset > last) box.append(h("div", { class: "hrow zeros" }, "⋮ " + (offset - last) + " zero bytes"));
       const hexPart = h("span", { class: "hx" }), textPart = h("span", { class: "tx" });
       for (let i = 0; i < 16; i++) {
         const at = offset + i, b = bytes[at];
@@ -60,7 +60,7 @@
         if (i % 4 === 3 && i < 15) hexPart.append(" ");
         textPart.append(cls ? h("span", { class: cls.trim() }, printable(b)) : printable(b));
       }
-      box.append(h("div", { class: "hrow", role: "row", "data-offset": offset },
+      box.append(h("div", { class: "hrow", "data-offset": offset },
         h("span", { class: "off" }, offset.toString(16).padStart(3, "0")), " ", hexPart, " ", textPart,
         repeat > 1 ? h("span", { class: "rep" }, " ×" + repeat + " rows") : null));
       last = offset + 16 * repeat;
