@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from mmapsim.cli.exports import PDF, PNG, write_exports
 from mmapsim.cli.group import COLOR, HTML, KERNEL, main, make_output, wrote
 from mmapsim.scenario.commands import diff_files, layout_file, run_files
 from mmapsim.viz.commands import write_scenario_pages
@@ -18,6 +19,8 @@ from mmapsim.viz.commands import write_scenario_pages
     "--all-maps", is_flag=True, help="On the host, show maps also lists the worker's own mappings."
 )
 @HTML
+@PNG
+@PDF
 @COLOR
 def run(
     files: tuple[str, ...],
@@ -26,6 +29,8 @@ def run(
     as_json: bool,
     all_maps: bool,
     html: str | None,
+    png: str | None,
+    pdf: str | None,
     color: bool | None,
 ) -> None:
     """Run scenario FILES and show what every step did."""
@@ -35,6 +40,8 @@ def run(
     )
     if html is not None and status != 2:
         wrote(output, write_scenario_pages(files, html))
+    if status != 2:
+        status = max(status, write_exports(output, files, png, pdf))
     raise SystemExit(status)
 
 
