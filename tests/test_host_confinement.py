@@ -78,3 +78,23 @@ def test_code_inside_a_worker_is_confined_by_the_kernel(tmp_path: Path):
     assert out["exec_sh"] == 13  # EACCES: Landlock allows only the interpreter
     assert out["alive"]
     assert canary.read_bytes() == b"untouched"
+
+
+def test_a_reply_cannot_run_code_in_the_controller():
+    """A subverted worker's pickle that would call os.system is refused, not run."""
+    import pickle
+
+    from mmapsim.host.channel import ChannelBroken, _load_reply
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, ("echo pwned",))
+
+    with pytest.raises(ChannelBroken, match="may not hold"):
+        _load_reply(pickle.dumps((1, (True, Evil()))))
+    stat = os.stat("/")
+    assert _load_reply(pickle.dumps((1, (True, stat)))) == (1, (True, stat))
+    err = FileNotFoundError(2, "No such file or directory", "/x")
+    got = _load_reply(pickle.dumps((1, (False, err))))
+    assert isinstance(got, tuple)
+    assert isinstance(got[1][1], FileNotFoundError)

@@ -87,3 +87,59 @@ def test_bad_limits_are_a_clear_ValueError():
         _host(max_processes=0)
     with pytest.raises(ValueError, match="max_call_seconds"):
         _host(max_call_seconds=-1)
+
+
+def test_a_call_past_max_call_seconds_kills_its_process_with_a_clear_error():
+    from mmapsim.host.limits import HostTimeout, Limits
+
+    with _host() as m:
+        p = m.spawn()
+        a = p.mmap(0, 16 << 20, 3, MAP_PRIVATE | MAP_ANONYMOUS)
+        m._state.limits = Limits(max_call_seconds=1e-4)  # no 16 MiB store is that fast
+        with pytest.raises(HostTimeout, match="max_call_seconds"):
+            p.store(a, bytes(16 << 20))
+        assert not p.alive
+        q = m.spawn()  # the machine goes on
+        assert q.alive
+
+
+def test_memory_past_max_memory_kills_the_process_not_the_computer():
+    from mmapsim import ProcessKilled
+
+    with _host(max_memory=64 << 20) as m:
+        if not any("memory" in g for g in m._state.groups):
+            pytest.skip("no writable memory cgroup here")
+        p = m.spawn()
+        size = 256 << 20
+        a = p.mmap(0, size, 3, MAP_PRIVATE | MAP_ANONYMOUS)  # mapping is not limited
+        death = None
+        for off in range(0, size, 16 << 20):
+            try:
+                p.store(a + off, b"\1" * (16 << 20))
+            except ProcessKilled as exc:
+                death = exc
+                break
+        assert death is not None
+        assert death.signal.name == "SIGKILL"
+
+
+def test_stores_through_a_shared_file_mapping_stop_at_a_full_disk():
+    from mmapsim import MAP_SHARED
+
+    with _host(max_disk_bytes=1 << 20) as m:
+        p = m.spawn()
+        fd = p.open("/tmp/sparse", O_RDWR | O_CREAT)
+        size = 8 << 20
+        p.ftruncate(fd, size)  # sparse: no block yet, as on Linux
+        a = p.mmap(0, size, 3, MAP_SHARED, fd, 0)
+        refused = None
+        for off in range(0, size, 1 << 20):
+            try:
+                p.store(a + off, b"\1" * (1 << 20))
+                p.fsync(fd)
+            except HostRefused as exc:
+                refused = exc
+                break
+        assert refused is not None
+        assert "max_disk_bytes" in str(refused)
+        assert p.alive

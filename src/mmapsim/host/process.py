@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import posixpath
@@ -14,8 +15,8 @@ from mmapsim.constants import MAP_FIXED, MAP_FIXED_NOREPLACE
 from mmapsim.errors import ProcessKilled
 from mmapsim.host import boundary, procfs
 from mmapsim.host.boundary import Op, ProgramPages, Verdict
-from mmapsim.host.channel import ChannelClosed
-from mmapsim.host.limits import HostTimeout, room
+from mmapsim.host.channel import ChannelBroken, ChannelClosed
+from mmapsim.host.limits import HostTimeout, disk_usage, room
 from mmapsim.host.state import MachineState, ProcRecord
 from mmapsim.pageinfo import PageInfo
 
@@ -93,6 +94,11 @@ class HostProcess:
             except HostTimeout:
                 state.wait_dead(self._record)
                 raise
+            except ChannelBroken:  # a reply that no worker of ours would send
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+                state.wait_dead(self._record)
+                raise _Died from None
         if not ok:
             assert isinstance(value, BaseException)
             raise state.ns.contract_error(value)
@@ -222,7 +228,28 @@ class HostProcess:
         va, payload = cvalues.address("addr", addr), cvalues.data("data", data)
         self._guard(Op.WRITE, va, len(payload))
         self._state.limits.check_io("store", len(payload))
+        self._check_disk_for_store(len(payload))
         self._access("store", va, payload)
+
+    def _check_disk_for_store(self, size: int) -> None:
+        """Stores through shared file mappings fill a file's holes: a full disk refuses them.
+
+        Checked for every store of 64 KiB or more and every 256th smaller one
+        (so that small stores stay cheap), the disk's use can pass
+        ``max_disk_bytes`` by at most 16 MiB this way.  Linux would kill the
+        process with SIGBUS at the page that finds no room; the host refuses
+        the store instead, with a message that names the limit.
+        """
+        state = self._state
+        state.stores += 1
+        if size < 1 << 16 and state.stores % 256:
+            return
+        pids = [r.pid for r in state.records if r.alive]
+        if disk_usage(state.ns.root, pids) >= state.limits.max_disk_bytes:
+            raise boundary.HostRefused(
+                f"store of {size} bytes refused: this HostMachine's disk is full "
+                f"({state.limits.max_disk_bytes} bytes, HostMachine(max_disk_bytes=...))"
+            )
 
     # -- files ----------------------------------------------------------------
 

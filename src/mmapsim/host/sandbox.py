@@ -56,6 +56,7 @@ _NS_FLAGS: Final = (
 )
 MS_NOSUID: Final = 2
 MS_NODEV: Final = 4
+MS_BIND: Final = 0x1000
 MS_REC: Final = 0x4000
 MS_PRIVATE: Final = 1 << 18
 
@@ -140,8 +141,13 @@ class ConfinementWarning(UserWarning):
     """A layer of the kernel's confinement is not available on this computer."""
 
 
-def _unshare_and_mount() -> list[str]:
-    """A private IPC and mount namespace, with a fresh tmpfs at /dev/shm."""
+def _unshare_and_mount(root: str) -> list[str]:
+    """A private IPC and mount namespace, with a fresh tmpfs at /dev/shm.
+
+    A private root that lies beneath the host's /dev/shm (``MMAPSIM_HOST_TMPDIR``)
+    is bound back at its own path inside the fresh tmpfs, so that the machine's
+    processes and the controller keep seeing the same directory.
+    """
     got = []
     try:
         libc.unshare(CLONE_NEWIPC)
@@ -151,10 +157,22 @@ def _unshare_and_mount() -> list[str]:
     try:
         libc.unshare(CLONE_NEWNS)
         libc.mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+    except OSError:
+        return got
+    real = os.path.realpath(root)
+    inside = real == "/dev/shm" or real.startswith("/dev/shm/")
+    keep = os.open(real, os.O_PATH | os.O_CLOEXEC) if inside else -1
+    try:
         libc.mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={SHM_SIZE},mode=1777")
+        if inside:
+            os.makedirs(real, exist_ok=True)
+            libc.mount(f"/proc/self/fd/{keep}", real, None, MS_BIND | MS_REC, None)
         got.append("shm")
     except OSError:
         pass
+    finally:
+        if keep >= 0:
+            os.close(keep)
     return got
 
 
@@ -215,13 +233,19 @@ def _seccomp() -> bool:
 
 def confine(root: str, pkgdir: str) -> list[str]:
     """Put this process (a zygote, before any fork) under every layer it can; their names."""
-    layers = _unshare_and_mount()
+    layers = _unshare_and_mount(root)
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1)
     layers.append("no_new_privs")
-    if _landlock(root, pkgdir, "shm" in layers):
-        layers.append("landlock")
-    if _seccomp():
-        layers.append("seccomp")
+    try:
+        if _landlock(root, pkgdir, "shm" in layers):
+            layers.append("landlock")
+    except OSError:
+        pass  # reported as missing: the controller warns
+    try:
+        if _seccomp():
+            layers.append("seccomp")
+    except OSError:
+        pass
     return layers
 
 

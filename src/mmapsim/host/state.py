@@ -70,6 +70,7 @@ class MachineState:
     ids: itertools.count[int] = field(default_factory=itertools.count)
     limits: Limits = field(default_factory=Limits)
     groups: list[str] = field(default_factory=list)
+    stores: int = 0  # stores made, to check the disk every so often
 
     @classmethod
     def start(cls, limits: Limits | None = None) -> MachineState:
@@ -82,7 +83,7 @@ class MachineState:
                 fsize = (limits or Limits()).max_file_size
                 zpid = master.request("machine", (ns.root, fsize), (theirs.fileno(),))
             zchan = Channel(ours)
-            ready, fds = zchan.recv()
+            ready, fds = zchan.recv(reply=True)
             os.set_inheritable(fds[0], False)
             layers = list(ready[2]) if isinstance(ready, tuple) and len(ready) == 3 else []
             table = SlotTable.attach(fds[0])
@@ -146,6 +147,7 @@ class MachineState:
 
     def adopt(self, pid: int, slot: int, chan: Channel) -> ProcRecord:
         """Start tracking the new process ``pid``."""
+        chan.limit = self.limits.max_io_bytes + (1 << 20)  # a reply's data, and its frame
         record = ProcRecord(pid, slot, chan)
         self.records.append(record)
         return record
@@ -171,7 +173,10 @@ class MachineState:
         delay, nudged = 20e-6, time.monotonic()
         while self.poll(record):
             now = time.monotonic()
-            if now > deadline:
+            if now > deadline:  # the table said nothing: the kernel's word that it ended
+                if not _running(record.pid):
+                    self.bury(record, signal.SIGKILL)
+                    return
                 raise RuntimeError(f"host process {record.pid} vanished without a wait status")
             if now - nudged > 2e-3:
                 self.nudge_reaper(record.pid)
