@@ -15,8 +15,9 @@ from types import TracebackType
 
 from mmapsim import cvalues
 from mmapsim.events import EventBus
+from mmapsim.fs.diskspace import DEFAULT_DISK
 from mmapsim.fs.hostmount import HostMounts
-from mmapsim.kernel import DEFAULT_MAX_MAP_COUNT, Kernel, Task
+from mmapsim.kernel import DEFAULT_MAX_MAP_COUNT, DEFAULT_MAX_PROCESSES, Kernel, Task
 from mmapsim.physmem import DEFAULT_MEMORY, OutOfMemory
 from mmapsim.process import Process
 from mmapsim.syscalls import process
@@ -30,7 +31,11 @@ class Machine:
     ``Machine()`` is a 4 KiB-page x86-64 Linux.  Options: ``max_map_count``
     (the per-process mapping limit), ``memory`` (bytes of physical memory,
     2 GiB by default; when it runs out, a faulting process is killed as by the
-    OOM killer and other calls fail with ENOMEM), ``check_invariants`` (recompute every
+    OOM killer and other calls fail with ENOMEM), ``disk`` (bytes of file data the
+    simulated disk holds, 1 GiB by default; beyond it writes fail with ENOSPC,
+    :mod:`mmapsim.fs.diskspace`), ``max_processes`` (how many processes may live
+    at once, 256 by default; ``spawn`` and ``fork`` beyond it fail with EAGAIN),
+    ``check_invariants`` (recompute every
     count from scratch after each system call; for tests), ``host_mounts``
     (host paths such as ``"/usr"`` shown read-only at the same path, so that
     ``execve`` can load the host's programs; see :meth:`mount_host`),
@@ -44,17 +49,25 @@ class Machine:
         *,
         max_map_count: int = DEFAULT_MAX_MAP_COUNT,
         memory: int = DEFAULT_MEMORY,
+        disk: int = DEFAULT_DISK,
+        max_processes: int = DEFAULT_MAX_PROCESSES,
         check_invariants: bool = False,
         host_mounts: Iterable[str] = (),
         aslr: bool = False,
         seed: int | None = None,
     ) -> None:
-        for name, value in (("max_map_count", max_map_count), ("memory", memory)):
+        limits = {
+            "max_map_count": max_map_count,
+            "memory": memory,
+            "disk": disk,
+            "max_processes": max_processes,
+        }
+        for name, value in limits.items():
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int")
             if value <= 0:
                 raise ValueError(f"{name} must be positive")
-        self.kernel = Kernel(max_map_count=max_map_count, memory=memory)
+        self.kernel = Kernel(max_map_count, memory, disk, max_processes)
         self.check_invariants = check_invariants
         self.host: HostMounts | None = None
         self.rng = random.Random(seed) if aslr else None
