@@ -20,7 +20,8 @@ from mmapsim.fs.hostmount import HostMounts
 from mmapsim.kernel import DEFAULT_MAX_MAP_COUNT, DEFAULT_MAX_PROCESSES, Kernel, Task
 from mmapsim.physmem import DEFAULT_MEMORY, OutOfMemory
 from mmapsim.process import Process
-from mmapsim.syscalls import process
+from mmapsim.syscalls import files, process
+from mmapsim.syscalls.files import StatResult
 
 __all__ = ["Machine", "Process"]
 
@@ -119,6 +120,12 @@ class Machine:
         self._check_open()
         with _enomem():
             return self.kernel.fs.read_file(cvalues.path("path", path))
+
+    def stat_file(self, path: str) -> StatResult:
+        """stat(2) of ``path``, as a tool outside every process would ask it."""
+        self._check_open()
+        with _enomem():
+            return files.sys_stat(self.kernel, cvalues.path("path", path))
 
     def sync(self) -> int:
         """sync(2) (simulator only): write back every dirty page; returns how many."""

@@ -120,6 +120,15 @@ class HostMachine:
         except OSError as exc:
             raise self._state.ns.contract_error(exc) from None
 
+    def stat_file(self, path: str) -> os.stat_result:
+        """stat(2) of ``path``, as a tool outside every process would ask it."""
+        self._check_open()
+        real = self._state.ns.real(cvalues.path("path", path))
+        try:
+            return os.stat(real)
+        except OSError as exc:
+            raise self._state.ns.contract_error(exc) from None
+
     @property
     def processes(self) -> list[HostProcess]:
         """The live processes."""

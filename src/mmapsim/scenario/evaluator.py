@@ -16,11 +16,21 @@ from typing import Any
 from mmapsim.constants import C_CONSTANTS, MAP_FAILED
 from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
+from mmapsim.scenario.limits import MAX_ACCESS, check_int
 from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, syscall
+from mmapsim.scenario.show import read_whole_file
 from mmapsim.scenario.subset import BINOPS
-from mmapsim.scenario.values import Addr, Frame, Stat, Value, WrongValueError, as_int, kind_of, to_c
-
-MAX_ACCESS = 64 << 20  # one load or store moves at most this many bytes
+from mmapsim.scenario.values import (
+    Addr,
+    Frame,
+    Stat,
+    Value,
+    WrongValueError,
+    as_int,
+    kind_of,
+    to_c,
+    utf8,
+)
 
 
 @dataclass
@@ -121,8 +131,10 @@ class Evaluator:
         if isinstance(node, ast.Constant):
             value = node.value
             if isinstance(value, str):
-                return value.encode()
-            if isinstance(value, int | bytes):
+                return utf8(value)
+            if isinstance(value, int):
+                return check_int(value)
+            if isinstance(value, bytes):
                 return value
             raise self.error("this constant is not part of the language", node)
         if isinstance(node, ast.Name):
@@ -133,7 +145,7 @@ class Evaluator:
             number = as_int(self.eval(node.operand))
             if isinstance(node.op, ast.USub):
                 return -number
-            return ~number if isinstance(node.op, ast.Invert) else number
+            return check_int(~number) if isinstance(node.op, ast.Invert) else number
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Subscript):
@@ -165,16 +177,22 @@ class Evaluator:
         """``left op right`` with C's integer arithmetic, and bytes joined or repeated."""
         symbol = BINOPS[type(op)]
         if isinstance(left, bytes) and isinstance(right, bytes) and symbol == "+":
+            if len(left) + len(right) > MAX_ACCESS:
+                raise self.error(f"bytes of more than {MAX_ACCESS} bytes", node)
             return left + right
         if symbol == "*":
             repeated = _repeat(left, right)
             if repeated is not None:
                 return repeated
         try:
-            return _arith(symbol, as_int(left), as_int(right))
+            numbers = as_int(left), as_int(right)
         except WrongValueError:
             what = f"{kind_of(left)} and {kind_of(right)}"
             raise self.error(f"cannot apply '{symbol}' to {what}", node) from None
+        try:
+            return check_int(_arith(symbol, *numbers))
+        except WrongValueError as err:
+            raise self.error(str(err), node) from None
         except ZeroDivisionError:
             raise self.error("division by zero", node) from None
 
@@ -196,7 +214,9 @@ class Evaluator:
                 raise self.error("len() measures bytes", node)
             return len(args[0])
         if name == "file":
-            return self._invoke(node, args, lambda: self.machine.read_file(str(args[0])))
+            return self._invoke(node, args, lambda: read_whole_file(self.machine, str(args[0])))
+        if name in ("read", "pread") and isinstance(args[1], int) and args[1] > MAX_ACCESS:
+            args[1] = MAX_ACCESS  # a short read, as Linux's stops at MAX_RW_COUNT
         process = self.process(node)
         if name in ("memcpy", "memset"):
             return self._memory_call(process, name, args, node)

@@ -109,7 +109,12 @@ class Runner:
             )
             if not isinstance(data, bytes):
                 raise ScenarioError("a file holds bytes or a string", step.line, 1)
-            self.machine.write_file(step.path, data)
+            try:
+                self.machine.write_file(step.path, data)
+            except OSError as err:
+                name = errno_module.errorcode.get(err.errno or 0, str(err.errno))
+                message = f"cannot write {step.path}: {err.strerror} ({name})"
+                raise ScenarioError(message, step.line, step.col + 6) from None
             return StepResult(step, note=f"{step.path} holds {len(data)} bytes")
         if isinstance(step, Fork):
             return self._fork(step)
