@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmapsim.constants import C_CONSTANTS, MAP_FAILED
+from mmapsim.errors import NotOnThisKernel
+from mmapsim.host.boundary import HostRefused
+from mmapsim.scenario import arith
 from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.limits import MAX_ACCESS, check_int
-from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, syscall
+from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, read_disk, syscall
 from mmapsim.scenario.show import read_whole_file
 from mmapsim.scenario.subset import BINOPS
 from mmapsim.scenario.values import (
@@ -104,7 +107,10 @@ class Evaluator:
     def assign(self, target: ast.expr, value: Value) -> list[tuple[str, Value]]:
         """Bind names, or store into memory; the names bound."""
         if isinstance(target, ast.Subscript):
-            self.store(target, value)
+            try:
+                self.store(target, value)
+            except HostRefused as err:
+                raise self.error(str(err), target) from None
             return []
         if isinstance(target, ast.Tuple):
             if not isinstance(value, tuple) or len(value) != len(target.elts):
@@ -125,6 +131,8 @@ class Evaluator:
         try:
             return self._eval(node)
         except WrongValueError as err:
+            raise self.error(str(err), node) from None
+        except HostRefused as err:  # the host worker's own memory: never the program's
             raise self.error(str(err), node) from None
 
     def _eval(self, node: ast.expr) -> Value:
@@ -175,26 +183,10 @@ class Evaluator:
 
     def binop(self, op: ast.operator, left: Value, right: Value, node: ast.AST) -> Value:
         """``left op right`` with C's integer arithmetic, and bytes joined or repeated."""
-        symbol = BINOPS[type(op)]
-        if isinstance(left, bytes) and isinstance(right, bytes) and symbol == "+":
-            if len(left) + len(right) > MAX_ACCESS:
-                raise self.error(f"bytes of more than {MAX_ACCESS} bytes", node)
-            return left + right
-        if symbol == "*":
-            repeated = _repeat(left, right)
-            if repeated is not None:
-                return repeated
         try:
-            numbers = as_int(left), as_int(right)
-        except WrongValueError:
-            what = f"{kind_of(left)} and {kind_of(right)}"
-            raise self.error(f"cannot apply '{symbol}' to {what}", node) from None
-        try:
-            return check_int(_arith(symbol, *numbers))
+            return arith.apply(BINOPS[type(op)], left, right)
         except WrongValueError as err:
             raise self.error(str(err), node) from None
-        except ZeroDivisionError:
-            raise self.error("division by zero", node) from None
 
     # -- calls --------------------------------------------------------------
 
@@ -215,6 +207,9 @@ class Evaluator:
             return len(args[0])
         if name == "file":
             return self._invoke(node, args, lambda: read_whole_file(self.machine, str(args[0])))
+        if name == "disk":
+            path = str(args[0])
+            return self._invoke(node, args, lambda: read_whole_file(self.machine, path, read_disk))
         if name in ("read", "pread") and isinstance(args[1], int) and args[1] > MAX_ACCESS:
             args[1] = MAX_ACCESS  # a short read, as Linux's stops at MAX_RW_COUNT
         process = self.process(node)
@@ -225,7 +220,7 @@ class Evaluator:
             return Frame(-1 if pfn is None else pfn)
         result = self._invoke(node, args, lambda: syscall(process, name)(*args))
         if name in ("exit", "_exit") and self.scope is not None:
-            self.scope.ended = "exited"
+            self.scope.ended = f"exited at line {self.line}"
         return result
 
     def _invoke(self, node: ast.Call, args: list[Any], run: Any) -> Value:
@@ -240,9 +235,13 @@ class Evaluator:
         process = self.scope.name if self.scope is not None else None
         try:
             result = run()
+        except NotOnThisKernel as err:
+            raise self.error(str(err), node) from None
         except (ValueError, TypeError, OverflowError) as err:
             message = f"{name}: the machine failed ({type(err).__name__}: {err}), a bug of mmapsim"
             raise self.error(message, node) from None
+        except HostRefused:
+            raise
         except OSError as err:
             self.errno = err.errno
             failed: Value = Addr(MAP_FAILED) if CALLS[name].returns is Returns.ADDR else -1
@@ -326,34 +325,6 @@ class Evaluator:
         if not -len(base) <= position < len(base):
             raise self.error(f"index {position} is outside {len(base)} bytes", index)
         return base[position : position + 1 or None]
-
-
-def _repeat(left: Value, right: Value) -> bytes | None:
-    """``"x" * 4096`` (or ``4096 * "x"``), when it is that and not too long."""
-    if isinstance(left, int) and isinstance(right, bytes):
-        left, right = right, left
-    if isinstance(left, bytes) and isinstance(right, int) and len(left) * right <= MAX_ACCESS:
-        return left * max(right, 0)
-    return None
-
-
-def _arith(symbol: str, a: int, b: int) -> int:
-    ops = {
-        "|": int.__or__,
-        "&": int.__and__,
-        "^": int.__xor__,
-        "+": int.__add__,
-        "-": int.__sub__,
-        "*": int.__mul__,
-        "/": int.__floordiv__,
-        "//": int.__floordiv__,
-        "%": int.__mod__,
-        "<<": int.__lshift__,
-        ">>": int.__rshift__,
-    }
-    if symbol in ("<<", ">>") and not 0 <= b < 128:
-        raise WrongValueError("a shift by 0 to 127 bits")
-    return ops[symbol](a, b)
 
 
 def _wrap(returns: Returns, raw: Any) -> Value:

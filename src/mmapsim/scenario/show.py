@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import stat
+from collections.abc import Callable
 
 from mmapsim.constants import PAGE_SIZE
 from mmapsim.scenario.limits import MAX_ACCESS
@@ -97,8 +98,11 @@ def file_view(machine: MachineAPI, path: str) -> str:
     return f"{path} ({len(data)} bytes): {format_bytes(data)}"
 
 
-def read_whole_file(machine: MachineAPI, path: str) -> bytes:
-    """``machine.read_file(path)`` for ``file()`` and ``show file``, decided first.
+def read_whole_file(
+    machine: MachineAPI, path: str, read: Callable[[MachineAPI, str], bytes] | None = None
+) -> bytes:
+    """``machine.read_file(path)`` (or ``read(machine, path)``, such as the disk's
+    bytes) for ``file()``, ``disk()`` and ``show file``, decided first.
 
     The file's type and size are asked for first (stat, on either kernel): a
     device, a pipe or a socket is refused (``/dev/zero`` never ends), and so is
@@ -111,10 +115,10 @@ def read_whole_file(machine: MachineAPI, path: str) -> bytes:
         raise WrongValueError(f"{path} is {kind}, not a regular file: there is no end to read")
     if st.st_size > MAX_ACCESS:
         raise WrongValueError(
-            f"{path} holds {st.st_size} bytes; file() and show file read at most "
+            f"{path} holds {st.st_size} bytes; a whole file is read only up to "
             f"{MAX_ACCESS} (read a part with pread)"
         )
-    return machine.read_file(path)
+    return machine.read_file(path) if read is None else read(machine, path)
 
 
 _KINDS = {
