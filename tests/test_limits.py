@@ -150,7 +150,7 @@ def test_fork_and_spawn_beyond_max_processes_are_eagain() -> None:
 
 def test_the_defaults_are_documented_values() -> None:
     assert DEFAULT_DISK == 1 << 30
-    assert DEFAULT_MAX_PROCESSES == 256
+    assert DEFAULT_MAX_PROCESSES == 64
     with Machine() as m:
         assert m.kernel.pagecache.space.capacity * PAGE_SIZE == DEFAULT_DISK
         assert m.kernel.max_processes == DEFAULT_MAX_PROCESSES

@@ -25,8 +25,8 @@ from mmapsim.physmem import DEFAULT_MEMORY, PhysicalMemory
 
 #: Linux's default ``vm.max_map_count``.
 DEFAULT_MAX_MAP_COUNT = 65530
-#: ``Machine(max_processes=...)``'s default: how many processes may live at once.
-DEFAULT_MAX_PROCESSES = 256
+#: ``Machine(max_processes=...)``'s default (HostMachine's too): processes alive at once.
+DEFAULT_MAX_PROCESSES = 64
 
 
 @dataclass(eq=False)

@@ -33,12 +33,12 @@ class Machine:
     ``Machine()`` is a 4 KiB-page x86-64 Linux.  Options: ``max_map_count``
     (the per-process mapping limit), ``memory`` (bytes of physical memory,
     2 GiB by default; when it runs out, a faulting process is killed as by the
-    OOM killer and other calls fail with ENOMEM), ``disk`` (bytes of file data the
-    simulated disk holds, 1 GiB by default; beyond it writes fail with ENOSPC,
-    :mod:`mmapsim.fs.diskspace`), ``max_processes`` (how many processes may live
-    at once, 256 by default; ``spawn`` and ``fork`` beyond it fail with EAGAIN),
-    ``check_invariants`` (recompute every
-    count from scratch after each system call; for tests), ``host_mounts``
+    OOM killer and other calls fail with ENOMEM), ``disk`` (bytes of file data
+    the simulated disk holds, 1 GiB by default; beyond it writes fail with
+    ENOSPC, :mod:`mmapsim.fs.diskspace`), ``max_processes`` (processes alive at
+    once, 64 by default as on HostMachine; ``spawn`` and ``fork`` beyond it fail
+    with EAGAIN), ``check_invariants`` (recompute every count from scratch
+    after each system call; for tests), ``host_mounts``
     (host paths such as ``"/usr"`` shown read-only at the same path, so that
     ``execve`` can load the host's programs; see :meth:`mount_host`),
     ``aslr`` (randomise the layout of exec'd programs as Linux does with

@@ -56,7 +56,7 @@ def check_size(stmt: ast.AST, line: int, col: int) -> None:
             raise ScenarioError(
                 f"this line has more than {MAX_NODES} operands and operators; split it",
                 line,
-                col,
+                max(getattr(stmt, "col_offset", col), col),
             )
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 

@@ -160,7 +160,8 @@ def parse_python(scanned: ScannedLine, start: int, end: int) -> ast.stmt:
         raise limits.too_deep(scanned.number, start + 1) from None
     body = tree.body[0]
     assert isinstance(body, ast.If)
-    limits.check_size(body, scanned.number, start + 1)
+    for stmt in body.body:
+        limits.check_size(stmt, scanned.number, start + 1)
     for stmt in body.body:
         _fix_columns(stmt, start, snippet)
     if len(body.body) != 1:
