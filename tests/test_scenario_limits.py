@@ -144,3 +144,20 @@ def test_show_pages_takes_any_address_as_c_does(tmp_path: Path, kernel: str, arg
     code, output = run(tmp_path, ANON + f"show pages A {args}\n", kernel)
     assert code == 0, output
     assert "not present" in output or "no mapping contains" in output
+
+
+MAPPED = 'A: fd = open("/tmp/f", O_RDWR | O_CREAT)\nA: p = mmap(NULL, 8192, 3, MAP_SHARED, fd, 0)\n'
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_a_store_at_an_index_that_is_not_a_number(tmp_path: Path, kernel: str) -> None:
+    """Found by fuzzing: the index of a store was checked outside the error path."""
+    assert_bad(tmp_path, MAPPED + "A: p[pipe()] = 1\n", "3:4", "a number is needed here", kernel)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_a_show_argument_whose_load_kills_the_process(tmp_path: Path, kernel: str) -> None:
+    """Found by fuzzing: a load in a show argument (past end of file: SIGBUS)."""
+    code, output = run(tmp_path, MAPPED + "show pages A p[0]\nA: x = 1\n", kernel)
+    assert code == 1, output
+    assert "(process A was killed by SIGBUS)" in output

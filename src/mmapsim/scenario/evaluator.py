@@ -109,7 +109,7 @@ class Evaluator:
         if isinstance(target, ast.Subscript):
             try:
                 self.store(target, value)
-            except HostRefused as err:
+            except (HostRefused, WrongValueError) as err:  # WrongValue: a bad index
                 raise self.error(str(err), target) from None
             return []
         if isinstance(target, ast.Tuple):

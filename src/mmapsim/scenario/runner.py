@@ -288,7 +288,13 @@ class Runner:
             result.output = f"(process {step.target} is not running)"
             return result
         evaluator = Evaluator(self.machine, scope, self.globals, step.line, self.scopes)
-        args = [evaluator.eval(arg) for arg in step.args]
+        try:
+            args = [evaluator.eval(arg) for arg in step.args]
+        except ProcessKilled as death:  # an argument loaded from memory it cannot read
+            result.killed = Killed(scope.name, death.signal.name, death.addr)
+            scope.ended = f"was killed by {death.signal.name} at line {step.line}"
+            result.output = f"(process {scope.name} was killed by {death.signal.name})"
+            return result
         result.output = self._show_text(step, scope, args)
         return result
 
