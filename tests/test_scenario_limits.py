@@ -161,3 +161,16 @@ def test_a_show_argument_whose_load_kills_the_process(tmp_path: Path, kernel: st
     code, output = run(tmp_path, MAPPED + "show pages A p[0]\nA: x = 1\n", kernel)
     assert code == 1, output
     assert "(process A was killed by SIGBUS)" in output
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_a_fork_loop_stops_at_the_process_limit(tmp_path: Path, kernel: str) -> None:
+    if kernel == "host":
+        import inspect
+
+        from mmapsim.host import HostMachine
+
+        if "max_processes" not in inspect.signature(HostMachine).parameters:
+            pytest.skip("this HostMachine has no limit on processes")
+    text = "A: x = 1\n" + "".join(f"C{i} = fork(A)\n" for i in range(70))
+    assert_bad(tmp_path, text, "65:1", "process C63 cannot start: Resource temporarily", kernel)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import errno
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,7 +202,8 @@ class Runner:
         """The process called ``name``, spawned at its first use."""
         scope = self.scopes.get(name)
         if scope is None:
-            scope = Scope(name, self.machine.spawn(name))
+            with _no_new_process(name, line):
+                scope = Scope(name, self.machine.spawn(name))
             self.scopes[name] = scope
         if scope.ended is not None:
             raise ScenarioError(f"process {name} {scope.ended}; it runs nothing more", line, 1)
@@ -210,7 +211,8 @@ class Runner:
 
     def _fork(self, step: Fork) -> StepResult:
         parent = self.scope(step.parent, step.line)
-        child = Scope(step.child, parent.process.fork(), dict(parent.variables))
+        with _no_new_process(step.child, step.line):
+            child = Scope(step.child, parent.process.fork(), dict(parent.variables))
         self.scopes[step.child] = child
         return StepResult(step, note=f"{step.child} is a new process, a copy of {step.parent}")
 
@@ -326,3 +328,15 @@ class Runner:
         assert isinstance(text, str)
         note = f"({left_out} mappings of the host worker left out; --all-maps shows them)"
         return (text + note) if left_out else text.rstrip("\n")
+
+
+@contextmanager
+def _no_new_process(name: str, line: int) -> Iterator[None]:
+    """A spawn or fork that the machine refuses (EAGAIN at its limit on processes)."""
+    try:
+        yield
+    except OSError as err:
+        code = errno.errorcode.get(err.errno or 0, str(err.errno))
+        why = "; the machine runs no more processes" if err.errno == errno.EAGAIN else ""
+        message = f"process {name} cannot start: {err.strerror} ({code}){why}"
+        raise ScenarioError(message, line, 1) from None
