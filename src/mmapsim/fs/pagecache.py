@@ -145,36 +145,38 @@ class PageCache:
     def read(self, inode: Inode, offset: int, count: int) -> bytes:
         """Up to ``count`` bytes at ``offset``, as read(2) sees them (stops at EOF).
 
-        An uncached hole reads as zeros and stays uncached, so a read made only
-        of holes allocates nothing but its answer (``bytes(n)``, which the host
-        gives lazily zeroed memory).
+        An uncached hole reads as zeros and stays uncached, and a run of holes
+        is one ``bytes(n)`` (lazily zeroed memory of the host), so a read of a
+        sparse file costs time and memory for its data pages only.
         """
         end = min(offset + count, inode.size)
         if end <= offset:
             return b""
         first, last = offset >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT
-        if last - first > 64 and not self._holds_data(inode, first, last):
-            return bytes(end - offset)
         chunks: list[bytes] = []
         pos = offset
-        while pos < end:
-            pgoff = pos >> PAGE_SHIFT
-            in_page = pos & (PAGE_SIZE - 1)
-            n = min(PAGE_SIZE - in_page, end - pos)
-            if pgoff not in inode.cache and inode.disk.is_hole(pgoff):
-                chunks.append(bytes(n))
-            else:
-                frame, _ = self.find_or_read(inode, pgoff)
-                chunks.append(bytes(frame.data[in_page : in_page + n]))
-            pos += n
-        return b"".join(chunks)
+        for pgoff in self._data_pages(inode, first, last):
+            start = max(pgoff << PAGE_SHIFT, offset)
+            if start > pos:
+                chunks.append(bytes(start - pos))  # a run of holes
+            frame, _ = self.find_or_read(inode, pgoff)
+            in_page = start & (PAGE_SIZE - 1)
+            n = min(PAGE_SIZE - in_page, end - start)
+            chunks.append(bytes(frame.data[in_page : in_page + n]))
+            pos = start + n
+        if pos < end:
+            chunks.append(bytes(end - pos))
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     @staticmethod
-    def _holds_data(inode: Inode, first: int, last: int) -> bool:
-        """Whether a page in ``[first, last]`` is cached or on disk (not a hole)."""
-        return any(first <= p <= last for p in inode.cache) or any(
-            first <= p <= last for p in inode.disk.pages
-        )
+    def _data_pages(inode: Inode, first: int, last: int) -> list[int]:
+        """The pages of ``[first, last]`` cached or on disk (not holes), in order."""
+        if last - first < 64:
+            pages = range(first, last + 1)
+            return [p for p in pages if p in inode.cache or not inode.disk.is_hole(p)]
+        found = {p for p in inode.cache if first <= p <= last}
+        found.update(p for p in inode.disk.pages if first <= p <= last)
+        return sorted(found)
 
     def write(self, inode: Inode, offset: int, data: bytes) -> int:
         """Write ``data`` at ``offset`` through the cache, as write(2) does.
