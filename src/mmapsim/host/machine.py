@@ -155,6 +155,15 @@ class HostMachine:
             )
         return data
 
+    def stat_file(self, path: str) -> os.stat_result:
+        """stat(2) of ``path``, as a tool outside every process would ask it."""
+        self._check_open()
+        real = self._state.ns.real(cvalues.path("path", path))
+        try:
+            return os.stat(real)
+        except OSError as exc:
+            raise self._state.ns.contract_error(exc) from None
+
     def read_disk(self, path: str) -> bytes:
         """The file's bytes on its disk, read past the page cache (O_DIRECT).
 
