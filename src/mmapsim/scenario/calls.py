@@ -123,7 +123,7 @@ CALLS: dict[str, CallSpec] = {
 FORK = "fork"
 
 #: Names that scenario statements use as keywords.
-KEYWORDS = ("expect", "show", "file", "fails", "kills", "sync", "crash")
+KEYWORDS = ("expect", "show", "file", "fails", "kills", "sync", "crash", "ask", "among")
 
 #: What ``show`` can show.
 SHOW_KINDS = ("maps", "smaps", "pages", "layout", "file", "vars")

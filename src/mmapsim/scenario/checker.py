@@ -21,7 +21,7 @@ from mmapsim.constants import C_CONSTANTS
 from mmapsim.scenario.calls import CALLS, KEYWORDS, NULL, STAT_FIELDS, VIEWS
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.subset import fail
-from mmapsim.scenario.syntax import Do, Expect, FileSetup, Fork, Note, Scenario, Show, Step
+from mmapsim.scenario.syntax import Ask, Do, Expect, FileSetup, Fork, Note, Scenario, Show, Step
 
 _CONSTANT_LIKE = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+")
 
@@ -59,6 +59,10 @@ class Checker:
             self._check_show(item)
         elif isinstance(item, FileSetup):
             self._check_expr(item.data, None, item.line)
+        elif isinstance(item, Ask):
+            self.check(item.inner)
+            for choice in item.choices:
+                self._check_expr(choice, item.process, item.line)
 
     def names(self, process: str | None) -> set[str]:
         """The variables visible in ``process`` (globals only for None)."""

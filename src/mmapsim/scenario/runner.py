@@ -23,6 +23,7 @@ from mmapsim.scenario.judge import ExpectOutcome, condition, judge_death, judge_
 from mmapsim.scenario.layout_draw import draw_layout
 from mmapsim.scenario.machine_api import CRASH_NEEDS_SIM, MachineAPI, crash, sync
 from mmapsim.scenario.syntax import (
+    Ask,
     Crash,
     Do,
     Expect,
@@ -73,10 +74,14 @@ class StepResult:
     calls: list[CallRecord] = field(default_factory=list)
     stores: list[tuple[int, int]] = field(default_factory=list)
     skipped: str | None = None  # why the step did not run: its process had died
+    asked: Ask | None = None  # the question this step answers (``step`` is its inner step)
+    choices: list[Value] = field(default_factory=list)  # the question's ``among`` values
 
     @property
     def failed(self) -> bool:
         """Whether this step fails the run: an expect that did not hold, an unannounced death."""
+        if self.asked is not None:
+            return False  # a question's answer is what it is: mmapsim quiz scores it
         if self.skipped is not None:
             return isinstance(self.step, Expect)  # an expect that was never checked
         if self.expect is not None:
@@ -116,6 +121,8 @@ class Runner:
         A process is spawned before the recording starts, so that a trace shows
         what the step did, not how the new program was loaded.
         """
+        if isinstance(step, Ask):
+            return self._ask(step)
         skipped = self._why_skipped(step)
         if skipped is not None:
             return StepResult(step, skipped=skipped)
@@ -131,6 +138,16 @@ class Runner:
                 result.events = [event.describe() for event in events]
         elif result.killed is not None:
             self._explain_death(result, [])
+        return result
+
+    def _ask(self, step: Ask) -> StepResult:
+        """A question: its inner step runs as any step; the choices are evaluated after."""
+        result = self.run_step(step.inner)
+        result.asked = step
+        if step.choices and result.skipped is None:
+            scope = self.scopes.get(step.process) if step.process is not None else None
+            evaluator = Evaluator(self.machine, scope, self.globals, step.line, self.scopes)
+            result.choices = [evaluator.eval(choice) for choice in step.choices]
         return result
 
     def _why_skipped(self, step: Step) -> str | None:
