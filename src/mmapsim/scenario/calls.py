@@ -75,6 +75,7 @@ def _spec(name: str, params: str, returns: Returns, summary: str, *, optional: i
         "offset": CType.OFF,
         "path": CType.PATH,
         "data": CType.DATA,
+        "field": CType.PATH,
     }
     parsed = tuple((p, types.get(p, CType.INT)) for p in params.split())
     return CallSpec(name, parsed, returns, optional, True, summary)
@@ -106,6 +107,9 @@ CALLS: dict[str, CallSpec] = {
         _spec("memcpy", "dest src n", Returns.ADDR, "copy n bytes in memory (loads, stores)"),
         _spec("memset", "dest c n", Returns.ADDR, "fill n bytes with c (stores)"),
         _spec("frame", "addr", Returns.INT, "the frame number mapped at addr (-1: none)"),
+        _spec("start", "path", Returns.ADDR, "the lowest address mapping path ([heap], a file)"),
+        _spec("perms", "addr", Returns.BYTES, 'the permissions of the mapping at addr ("rw-p")'),
+        _spec("smaps", "addr field", Returns.INT, 'a counter of smaps at addr, in kB ("Rss")'),
         CallSpec("file", (("path", CType.PATH),), Returns.NONE, 0, False, "a file's bytes now"),
         CallSpec(
             "disk",

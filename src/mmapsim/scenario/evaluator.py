@@ -15,6 +15,7 @@ from typing import Any
 
 from mmapsim.constants import C_CONSTANTS, MAP_FAILED
 from mmapsim.errors import NotOnThisKernel
+from mmapsim.scenario import procview
 from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, read_disk, syscall
@@ -206,6 +207,8 @@ class Evaluator:
         if name == "frame":
             pfn = process.pagemap(int(args[0])).pfn
             return Frame(-1 if pfn is None else pfn)
+        if name in ("start", "perms", "smaps"):
+            return _proc_view(process, name, args)
         result = self._invoke(node, args, lambda: syscall(process, name)(*args))
         if name in ("exit", "_exit") and self.scope is not None:
             self.scope.ended = f"exited at line {self.line}"
@@ -311,6 +314,15 @@ class Evaluator:
         if not -len(base) <= position < len(base):
             raise self.error(f"index {position} is outside {len(base)} bytes", index)
         return base[position : position + 1 or None]
+
+
+def _proc_view(process: ProcessAPI, name: str, args: list[Any]) -> Value:
+    """``start(path)``, ``perms(addr)``, ``smaps(addr, field)``: /proc read as values."""
+    if name == "start":
+        return procview.start_of(process, str(args[0]).encode())
+    if name == "perms":
+        return procview.perms_at(process, int(args[0]))
+    return procview.smaps_field(process, int(args[0]), str(args[1]).encode())
 
 
 def _repeat(left: Value, right: Value) -> bytes | None:
