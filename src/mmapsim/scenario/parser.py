@@ -272,8 +272,8 @@ def _parse_ask(scanned: ScannedLine, label: str | None, keyword: Word) -> Ask:
     blanked = code[: keyword.start] + " " * (keyword.end - keyword.start) + code[keyword.end : end]
     inner_scan = scan_line(blanked.rstrip(), scanned.number)
     body = inner_scan.word_after(keyword.end)
-    if body is not None and body.text in ("expect", "file", "show", "ask"):
-        if body.text != "expect" or not _is_keyword_at(inner_scan, body, keyword.end):
+    if body is not None and _is_keyword_at(inner_scan, body, keyword.end):
+        if body.text != "expect":
             msg = f"ask takes a call, a load, a store, a value or an expect, not '{body.text}'"
             raise ScenarioError(msg, scanned.number, body.start + 1)
         inner: Step | Note = parse_line(inner_scan.code, scanned.number)

@@ -106,7 +106,7 @@ def is_right(answer: Answer, guess: str, choices: list[Value]) -> bool:
     if answer.kind == "yesno":
         return (lowered in _YES) if answer.value else (lowered in _NO)
     if answer.kind == "done":
-        return lowered in _NO_SIGNAL
+        return lowered in _NO_SIGNAL or lowered.startswith("no signal")
     if answer.kind == "signal":
         return _signal_of(lowered) == answer.value
     if answer.kind == "errno":

@@ -186,7 +186,7 @@ def answer_key(path: str, output: Output, *, kernel: str, ask_expects: bool = Fa
             printer.emit(Text(f"{INDENT}   ≠ the simulator answers {sim}", style="bold red"))
     printer.emit("")
     if other is not None:
-        verdict = "the simulator agrees" if not differ else f"{differ} answers differ"
+        verdict = "the simulator agrees" if not differ else f"{differ} of them differ"
         printer.emit(Text(f"{len(key)} questions: {verdict}", "bold"))
     else:
         printer.emit(Text(f"{len(key)} questions", "bold"))
