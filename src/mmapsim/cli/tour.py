@@ -13,7 +13,13 @@ from mmapsim.viz.commands import write_tour_pages
 @click.option("--slide", type=int, default=None, help="Run only this slide.")
 @click.option("--list", "list_only", is_flag=True, help="List the slides.")
 @click.option("--trace", is_flag=True, help="Show the kernel's events under each step.")
-@click.option("--html", "html", default=None, metavar="DIR", help="Also write one page per slide.")
+@click.option(
+    "--html",
+    "html",
+    default=None,
+    metavar="DIR",
+    help="Also write one page per slide, linked in order, and index.html.",
+)
 @COLOR
 def tour(
     slide: int | None, list_only: bool, trace: bool, html: str | None, color: bool | None

@@ -15,14 +15,25 @@ from typing import Any
 
 from mmapsim.constants import C_CONSTANTS, MAP_FAILED
 from mmapsim.errors import NotOnThisKernel
+from mmapsim.host.boundary import HostRefused
 from mmapsim.scenario import procview
 from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, read_disk, syscall
 from mmapsim.scenario.subset import BINOPS
-from mmapsim.scenario.values import Addr, Frame, Stat, Value, WrongValueError, as_int, kind_of, to_c
-
-MAX_ACCESS = 64 << 20  # one load or store moves at most this many bytes
+from mmapsim.scenario.values import (
+    MAX_ACCESS,
+    Addr,
+    Frame,
+    Stat,
+    Value,
+    WrongValueError,
+    arith,
+    as_int,
+    kind_of,
+    repeat,
+    to_c,
+)
 
 
 @dataclass
@@ -96,7 +107,10 @@ class Evaluator:
     def assign(self, target: ast.expr, value: Value) -> list[tuple[str, Value]]:
         """Bind names, or store into memory; the names bound."""
         if isinstance(target, ast.Subscript):
-            self.store(target, value)
+            try:
+                self.store(target, value)
+            except HostRefused as err:
+                raise self.error(str(err), target) from None
             return []
         if isinstance(target, ast.Tuple):
             if not isinstance(value, tuple) or len(value) != len(target.elts):
@@ -117,6 +131,8 @@ class Evaluator:
         try:
             return self._eval(node)
         except WrongValueError as err:
+            raise self.error(str(err), node) from None
+        except HostRefused as err:  # the host worker's own memory: never the program's
             raise self.error(str(err), node) from None
 
     def _eval(self, node: ast.expr) -> Value:
@@ -169,11 +185,11 @@ class Evaluator:
         if isinstance(left, bytes) and isinstance(right, bytes) and symbol == "+":
             return left + right
         if symbol == "*":
-            repeated = _repeat(left, right)
+            repeated = repeat(left, right)
             if repeated is not None:
                 return repeated
         try:
-            return _arith(symbol, as_int(left), as_int(right))
+            return arith(symbol, as_int(left), as_int(right))
         except WrongValueError:
             what = f"{kind_of(left)} and {kind_of(right)}"
             raise self.error(f"cannot apply '{symbol}' to {what}", node) from None
@@ -208,7 +224,7 @@ class Evaluator:
             pfn = process.pagemap(int(args[0])).pfn
             return Frame(-1 if pfn is None else pfn)
         if name in ("start", "perms", "smaps"):
-            return _proc_view(process, name, args)
+            return procview.view(process, name, args)
         result = self._invoke(node, args, lambda: syscall(process, name)(*args))
         if name in ("exit", "_exit") and self.scope is not None:
             self.scope.ended = f"exited at line {self.line}"
@@ -231,6 +247,8 @@ class Evaluator:
         except (ValueError, TypeError, OverflowError) as err:
             message = f"{name}: the machine failed ({type(err).__name__}: {err}), a bug of mmapsim"
             raise self.error(message, node) from None
+        except HostRefused:
+            raise
         except OSError as err:
             self.errno = err.errno
             failed: Value = Addr(MAP_FAILED) if CALLS[name].returns is Returns.ADDR else -1
@@ -314,43 +332,6 @@ class Evaluator:
         if not -len(base) <= position < len(base):
             raise self.error(f"index {position} is outside {len(base)} bytes", index)
         return base[position : position + 1 or None]
-
-
-def _proc_view(process: ProcessAPI, name: str, args: list[Any]) -> Value:
-    """``start(path)``, ``perms(addr)``, ``smaps(addr, field)``: /proc read as values."""
-    if name == "start":
-        return procview.start_of(process, str(args[0]).encode())
-    if name == "perms":
-        return procview.perms_at(process, int(args[0]))
-    return procview.smaps_field(process, int(args[0]), str(args[1]).encode())
-
-
-def _repeat(left: Value, right: Value) -> bytes | None:
-    """``"x" * 4096`` (or ``4096 * "x"``), when it is that and not too long."""
-    if isinstance(left, int) and isinstance(right, bytes):
-        left, right = right, left
-    if isinstance(left, bytes) and isinstance(right, int) and len(left) * right <= MAX_ACCESS:
-        return left * max(right, 0)
-    return None
-
-
-def _arith(symbol: str, a: int, b: int) -> int:
-    ops = {
-        "|": int.__or__,
-        "&": int.__and__,
-        "^": int.__xor__,
-        "+": int.__add__,
-        "-": int.__sub__,
-        "*": int.__mul__,
-        "/": int.__floordiv__,
-        "//": int.__floordiv__,
-        "%": int.__mod__,
-        "<<": int.__lshift__,
-        ">>": int.__rshift__,
-    }
-    if symbol in ("<<", ">>") and not 0 <= b < 128:
-        raise WrongValueError("a shift by 0 to 127 bits")
-    return ops[symbol](a, b)
 
 
 def _wrap(returns: Returns, raw: Any) -> Value:

@@ -9,9 +9,10 @@ kernels, so they answer alike wherever Linux and the simulator agree.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from mmapsim.scenario.machine_api import ProcessAPI
-from mmapsim.scenario.values import Addr, WrongValueError
+from mmapsim.scenario.values import Addr, Value, WrongValueError
 
 _LINE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s*(.*)$")
 
@@ -55,3 +56,12 @@ def smaps_field(process: ProcessAPI, addr: int, field: bytes) -> int:
     if seen:
         raise WrongValueError(f"smaps has no field '{name}' (Rss, Pss, Private_Dirty, ...)")
     return 0
+
+
+def view(process: ProcessAPI, name: str, args: list[Any]) -> Value:
+    """``start(path)``, ``perms(addr)``, ``smaps(addr, field)``: /proc read as values."""
+    if name == "start":
+        return start_of(process, str(args[0]).encode())
+    if name == "perms":
+        return perms_at(process, int(args[0]))
+    return smaps_field(process, int(args[0]), str(args[1]).encode())

@@ -16,6 +16,7 @@ from mmapsim.scenario.calls import CType
 U64 = 1 << 64
 MAP_FAILED_VALUE = U64 - 1
 _SHOWN_BYTES = 72
+MAX_ACCESS = 64 << 20  # one load or store moves at most this many bytes
 
 
 class Addr(int):
@@ -169,3 +170,31 @@ def format_value(value: Value | None) -> str:
     if isinstance(value, Stat):
         return f"{{st_size = {value.st_size}, st_mode = {value.st_mode:#o}}}"
     return "(" + ", ".join(format_value(v) for v in value) + ")"
+
+
+def repeat(left: Value, right: Value) -> bytes | None:
+    """``"x" * 4096`` (or ``4096 * "x"``), when it is that and not too long."""
+    if isinstance(left, int) and isinstance(right, bytes):
+        left, right = right, left
+    if isinstance(left, bytes) and isinstance(right, int) and len(left) * right <= MAX_ACCESS:
+        return left * max(right, 0)
+    return None
+
+
+def arith(symbol: str, a: int, b: int) -> int:
+    ops = {
+        "|": int.__or__,
+        "&": int.__and__,
+        "^": int.__xor__,
+        "+": int.__add__,
+        "-": int.__sub__,
+        "*": int.__mul__,
+        "/": int.__floordiv__,
+        "//": int.__floordiv__,
+        "%": int.__mod__,
+        "<<": int.__lshift__,
+        ">>": int.__rshift__,
+    }
+    if symbol in ("<<", ">>") and not 0 <= b < 128:
+        raise WrongValueError("a shift by 0 to 127 bits")
+    return ops[symbol](a, b)
