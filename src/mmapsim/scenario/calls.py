@@ -120,6 +120,7 @@ CALLS: dict[str, CallSpec] = {
             "a file's bytes on its disk (what survives a crash)",
         ),
         CallSpec("len", (("value", CType.DATA),), Returns.NONE, 0, False, "length of bytes"),
+        CallSpec("program", (), Returns.NONE, 0, False, "a tiny static program, for execve"),
     )
 }
 

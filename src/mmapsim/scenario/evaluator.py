@@ -20,6 +20,7 @@ from mmapsim.scenario import procview
 from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, read_disk, syscall
+from mmapsim.scenario.program import program
 from mmapsim.scenario.subset import BINOPS
 from mmapsim.scenario.values import (
     MAX_ACCESS,
@@ -213,6 +214,8 @@ class Evaluator:
             if not isinstance(args[0], bytes):
                 raise self.error("len() measures bytes", node)
             return len(args[0])
+        if name == "program":
+            return program()
         if name == "file":
             return self._invoke(node, args, lambda: self.machine.read_file(str(args[0])))
         if name == "disk":

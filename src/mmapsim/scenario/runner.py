@@ -136,7 +136,8 @@ class Runner:
         if events is not None:
             self._explain_death(result, events)
             if self.trace:
-                result.events = [event.describe() for event in events]
+                names = self.names()
+                result.events = [event.describe(names) for event in events]
         elif result.killed is not None:
             self._explain_death(result, [])
         return result
@@ -150,6 +151,10 @@ class Runner:
             evaluator = Evaluator(self.machine, scope, self.globals, step.line, self.scopes)
             result.choices = [evaluator.eval(choice) for choice in step.choices]
         return result
+
+    def names(self) -> dict[int, str]:
+        """The scenario's process names by pid, for the trace."""
+        return {scope.process.pid: name for name, scope in self.scopes.items()}
 
     def _why_skipped(self, step: Step) -> str | None:
         """Why ``step`` cannot run: its process (or a fork's parent) has died, or never was."""

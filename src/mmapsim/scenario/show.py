@@ -52,31 +52,57 @@ def smaps_at(smaps: str, addr: int) -> str:
 def page_table(process: ProcessAPI, addr: int, length: int | None) -> str:
     """What the page table says of each page of ``[addr, addr + length)``.
 
-    Without a length, the whole mapping that contains ``addr`` is shown.
+    Without a length, the whole mapping that contains ``addr`` is shown.  Each
+    page says what it is in its mapping's terms: a shared file page, a private
+    file page not yet copied (the page cache's frame), a private copy, ...
     """
     start = addr - addr % PAGE_SIZE
+    maps = process.maps()
     if length is None:
-        found = mapping_at(process.maps(), addr)
+        found = mapping_at(maps, addr)
         if found is None:
             return f"(no mapping contains {addr:#x})"
         start, end = found
     else:
         end = addr + max(length, 1)
     pages = range(start, end, PAGE_SIZE)
-    lines = [_page_line(process, va) for va in pages[:MAX_PAGES]]
+    lines = [_page_line(process, va, _mapping_kind(maps, va)) for va in pages[:MAX_PAGES]]
     if len(pages) > MAX_PAGES:
         lines.append(f"... and {len(pages) - MAX_PAGES} more pages")
     return "\n".join(lines)
 
 
-def _page_line(process: ProcessAPI, va: int) -> str:
+def _mapping_kind(maps: str, va: int) -> tuple[bool, bool] | None:
+    """(shared, has a file) of the mapping containing ``va``, from its maps line."""
+    for line in maps.splitlines():
+        match = _RANGE.match(line)
+        if match and int(match[1], 16) <= va < int(match[2], 16):
+            fields = line.split(None, 5)
+            path = fields[5].strip() if len(fields) > 5 else ""
+            has_file = path.startswith("/") and not path.startswith("/dev/zero")
+            return fields[1][3] == "s", has_file
+    return None
+
+
+def _page_line(process: ProcessAPI, va: int, kind: tuple[bool, bool] | None) -> str:
     info = process.pagemap(va)
     if not info.present:
         return f"{va:#x}  not present"
     frame = f"pfn {info.pfn:#x}" if info.pfn else "pfn hidden"
-    kind = "file/shared" if info.file_or_shared else "anonymous"
-    owner = "exclusive" if info.exclusive else "shared"
-    return f"{va:#x}  present  {frame}  {kind}  {owner}"
+    owner = "this process only" if info.exclusive else "mapped by others too"
+    return f"{va:#x}  present  {frame}  {_page_label(info.file_or_shared, kind)}, {owner}"
+
+
+def _page_label(file_or_shared: bool, kind: tuple[bool, bool] | None) -> str:
+    """What the page is: pagemap's file/shared bit read in its mapping's terms."""
+    shared, has_file = kind if kind is not None else (False, False)
+    if shared:
+        return "shared file page (the page cache's)" if has_file else "shared anonymous page"
+    if has_file and file_or_shared:
+        return "private file page, not yet copied (the page cache's)"
+    if has_file:
+        return "private copy (copy-on-write made it)"
+    return "shared anonymous page" if file_or_shared else "anonymous page"
 
 
 def file_view(machine: MachineAPI, path: str) -> str:

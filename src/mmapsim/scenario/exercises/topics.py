@@ -208,8 +208,11 @@ def munmap(s: Sheet) -> None:
     s.step("Z: exit(0)")
     s.ask(f'{y}: smaps(q, "Shared_Clean")', "Z's mappings went with it: the page is private")
     s.claim("unmapped-at-exec")
-    s.step(f'{y}: execve("/usr/bin/prog")')
-    s.ask(f"{y}: q[0]", "exec replaced the address space: q is mapped no more")
+    s.step("file /tmp/prog program()", "a tiny program to exec")
+    s.step(f'{y}: chmod("/tmp/prog", 0o755)')
+    s.step(f'{y}: execve("/tmp/prog")')
+    s.ask(f'{y}: start("{path}")', "exec replaced the address space: the file is mapped no more",
+          ["NULL", "q"])  # fmt: skip
 
 
 def layout(s: Sheet) -> None:
