@@ -131,7 +131,7 @@ FORK = "fork"
 KEYWORDS = ("expect", "show", "file", "fails", "kills", "sync", "crash", "ask", "among")
 
 #: What ``show`` can show.
-SHOW_KINDS = ("maps", "smaps", "pages", "layout", "file", "vars")
+SHOW_KINDS = ("maps", "smaps", "pages", "layout", "frame", "file", "cache", "vars")
 
 #: Typed views of memory: ``p.int[0]`` is a C int at ``p``.
 VIEWS: dict[str, tuple[int, bool]] = {

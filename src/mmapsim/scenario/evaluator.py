@@ -56,6 +56,7 @@ class Scope:
     process: ProcessAPI
     variables: dict[str, Value] = field(default_factory=dict)
     ended: str | None = None  # why it can run nothing more, once it cannot
+    views: dict[int, tuple[int, bool]] = field(default_factory=dict)  # p.int[i]: where, as what
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +292,7 @@ class Evaluator:
             raise self.error("a load needs an end: p[a:b]", node.slice)
         data = self.process(node).load(place.addr, place.size)
         if place.view is not None:
+            self._saw_view(place)
             return int.from_bytes(data, "little", signed=place.view[1])
         return data
 
@@ -307,6 +309,13 @@ class Evaluator:
             raise self.error(f"cannot store {kind_of(value)} into {size} bytes", node)
         self.process(node).store(place.addr, data)
         self.stores.append((place.addr, len(data)))
+        if place.view is not None:
+            self._saw_view(place)
+
+    def _saw_view(self, place: _Place) -> None:
+        """Remember that the scenario used this place as a typed integer (for show frame)."""
+        if self.scope is not None and place.view is not None:
+            self.scope.views[place.addr] = place.view
 
     def _place(self, node: ast.Subscript, base: Value, view: tuple[int, bool] | None) -> _Place:
         if not isinstance(base, int) or isinstance(base, bool):

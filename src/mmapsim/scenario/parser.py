@@ -324,9 +324,9 @@ def _parse_show(scanned: ScannedLine, label: str | None, keyword: Word) -> Show:
         kinds = ", ".join(SHOW_KINDS)
         msg = f"cannot show '{kind_word.text}' (show {kinds})"
         raise ScenarioError(msg, scanned.number, kind_word.start + 1)
-    if kind_word.text == "file":
+    if kind_word.text in ("file", "cache"):
         path, _ = _path_at(scanned, kind_word.end)
-        return Show(*common, "file", None, (), path)
+        return Show(*common, kind_word.text, None, (), path)
     target, rest = label, kind_word.end
     if label is None:
         proc = scanned.word_after(kind_word.end)

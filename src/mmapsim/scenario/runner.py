@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmapsim.errors import NotOnThisKernel, ProcessKilled
-from mmapsim.scenario import show
+from mmapsim.scenario import show, show_memory
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.evaluator import CallRecord, Evaluator, Scope
 from mmapsim.scenario.judge import ExpectOutcome, condition, judge_death, judge_failure
@@ -227,6 +227,7 @@ class Runner:
     def _fork(self, step: Fork) -> StepResult:
         parent = self.scope(step.parent, step.line)
         child = Scope(step.child, parent.process.fork(), dict(parent.variables))
+        child.views = dict(parent.views)
         self.scopes[step.child] = child
         return StepResult(step, note=f"{step.child} is a new process, a copy of {step.parent}")
 
@@ -294,9 +295,10 @@ class Runner:
 
     def _show(self, step: Show) -> StepResult:
         result = StepResult(step)
-        if step.kind == "file":
+        if step.kind in ("file", "cache"):
             assert step.path is not None
-            result.output = show.file_view(self.machine, step.path)
+            view = show.file_view if step.kind == "file" else show_memory.cache_view
+            result.output = view(self.machine, step.path)
             return result
         assert step.target is not None
         scope = self.scopes.get(step.target)
@@ -320,6 +322,10 @@ class Runner:
         if step.kind == "layout":
             pointers = {n: v for n, v in scope.variables.items() if isinstance(v, Addr)}
             return draw_layout(scope.process.maps(), pointers)
+        if step.kind == "frame":
+            if not numbers:
+                raise ScenarioError("show frame needs an address: show frame A p", step.line, 1)
+            return show_memory.frame_view(scope, numbers[0], self.scopes)
         if step.kind == "pages":
             if not numbers:
                 raise ScenarioError("show pages needs an address: show pages A p", step.line, 1)
