@@ -107,3 +107,16 @@ def test_an_unknown_topic_is_refused() -> None:
     code, out = cli("exercise", "--topic", "swap", "--seed", "1")
     assert code == 2
     assert "private-cow" in out
+
+
+def test_the_readme_shows_a_real_quiz(tmp_path: Path) -> None:
+    """The quiz on the README's first screen is what mmapsim prints, line for line."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("$ mmapsim exercise --topic fork --seed 1", 1)[1].split("```", 1)[0]
+    shown = [line for line in block.splitlines()[1:] if line.strip() not in ("", "...")]
+    path = tmp_path / "fork.mmap"
+    path.write_text(generate("fork", 1))
+    _, out = cli("quiz", str(path), stdin="yes\n1\nyes\nno\n2\n2\n")
+    lines = iter(out.splitlines())
+    for line in shown:
+        assert any(got == line for got in lines), line

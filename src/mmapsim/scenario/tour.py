@@ -22,7 +22,8 @@ INTRO = """\
 The lecture on memory-mapped files, slide by slide, on a simulated Linux kernel.
 Each step is one line of C-like code run by a process (A:, B:, ...), with its
 line number; under it, → is what the call returned or what the step did,
-✓ a check that held, ✗ a process killed by a signal or a check that failed.
+✓ a check that held, ✗ a process killed by a signal or a check that failed,
+– a step skipped because its process had died (docs/reading-the-output.md).
 On a terminal the tour waits for Enter after each slide (q quits; --all
 prints every slide at once). Run one slide with 'mmapsim tour --slide N', add
 '--trace' to see the page faults and copies, and try any line yourself in
