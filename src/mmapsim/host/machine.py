@@ -179,6 +179,15 @@ class HostMachine:
         except OSError as exc:
             raise self._state.ns.contract_error(exc) from None
 
+    def page_cache_state(self, path: str, pages: int) -> dict[int, tuple[bool, bool]]:
+        """(in the page cache, dirty) of each of the file's first ``pages`` pages (cachestat)."""
+        self._check_open()
+        real = self._state.ns.real(cvalues.path("path", path))
+        try:
+            return disk.page_states(real, pages)
+        except OSError as exc:
+            raise self._state.ns.contract_error(exc) from None
+
     def sync(self) -> int:
         """sync(2) of this machine: every file of its private root written back.
 
