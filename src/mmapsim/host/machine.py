@@ -155,6 +155,15 @@ class HostMachine:
             )
         return data
 
+    def stat_file(self, path: str) -> os.stat_result:
+        """stat(2) of ``path``, as a tool outside every process would ask it."""
+        self._check_open()
+        real = self._state.ns.real(cvalues.path("path", path))
+        try:
+            return os.stat(real)
+        except OSError as exc:
+            raise self._state.ns.contract_error(exc) from None
+
     def read_disk(self, path: str) -> bytes:
         """The file's bytes on its disk, read past the page cache (O_DIRECT).
 
@@ -167,6 +176,15 @@ class HostMachine:
         real = self._state.ns.real(shown)
         try:
             return disk.read_disk(real, shown)
+        except OSError as exc:
+            raise self._state.ns.contract_error(exc) from None
+
+    def page_cache_state(self, path: str, pages: int) -> dict[int, tuple[bool, bool]]:
+        """(in the page cache, dirty) of each of the file's first ``pages`` pages (cachestat)."""
+        self._check_open()
+        real = self._state.ns.real(cvalues.path("path", path))
+        try:
+            return disk.page_states(real, pages)
         except OSError as exc:
             raise self._state.ns.contract_error(exc) from None
 
