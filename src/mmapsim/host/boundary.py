@@ -329,4 +329,18 @@ def guard(
     raise HostRefused.worker_page(op, hit, pid)
 
 
+def program_lines(maps: str, pages: ProgramPages) -> tuple[str, int]:
+    """The lines of a maps text that hold the program's pages, and how many were left out."""
+    ranges = pages.ranges()
+    kept, left_out = [], 0
+    for line in maps.splitlines(keepends=True):
+        lo, _, hi = line.split(" ", 1)[0].partition("-")
+        start, end = int(lo, 16), int(hi, 16)
+        if any(s < end and start < e for s, e in ranges):
+            kept.append(line)
+        else:
+            left_out += 1
+    return "".join(kept), left_out
+
+
 __all__ = ["HostRefused", "Op", "ProgramPages", "Verdict", "guard"]
