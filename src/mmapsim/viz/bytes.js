@@ -9,9 +9,9 @@
   MM.bytesOf = function (rows) {
     const out = new Uint8Array(MM.PAGE);
     for (const [offset, text, repeat] of rows || []) {
-      for (let k = 0; k < repeat; k++) {
-        for (let i = 0; i < 16; i++) out[offset + k * 16 + i] = parseInt(text.substr(2 * i, 2), 16);
-      }
+      const row = new Uint8Array(16);
+      for (let i = 0; i < 16; i++) row[i] = parseInt(text.substr(2 * i, 2), 16);
+      for (let k = 0; k < repeat; k++) out.set(row, offset + k * 16);
     }
     return out;
   };

@@ -47,11 +47,15 @@
       if ((i + 1) % EVERY === 0) keyframes.push(clone(s));
     });
   })();
+  // The state drawn last is kept: stepping forward applies the next deltas to it;
+  // any other move starts from the nearest full copy before the step.
+  let live = null;
   function stateAt(n) {
     const k = Math.floor(n / EVERY);
-    const s = clone(keyframes[k]);
-    for (let i = k * EVERY; i < n; i++) apply(s, STEPS[i].delta);
-    return s;
+    if (!live || live.n > n || k * EVERY > live.n) live = { n: k * EVERY, s: clone(keyframes[k]) };
+    for (let i = live.n; i < n; i++) apply(live.s, STEPS[i].delta);
+    live.n = n;
+    return live.s;
   }
 
   // -- what one step's picture needs beyond the state -------------------------------
@@ -122,11 +126,19 @@
     document.getElementById("events").replaceChildren(...(events.length
       ? events.map(eventItem) : [h("li", { class: "none" }, "no kernel events")]));
     const list = document.getElementById("steplist");
-    list.querySelectorAll("li").forEach((li, i) => {
-      li.classList.toggle("current", i === index);
-      if (i === index) li.setAttribute("aria-current", "step"); else li.removeAttribute("aria-current");
+    list.querySelectorAll("li.current").forEach((li) => {
+      li.classList.remove("current");
+      li.removeAttribute("aria-current");
     });
-    // Keep the current step in view inside the list (the page itself does not move).
+    const li = list.children[index];
+    if (li) {
+      li.classList.add("current");
+      li.setAttribute("aria-current", "step");
+    }
+  }
+  // Keep the current step in view inside the list (the page itself does not move).
+  function followList(index) {
+    const list = document.getElementById("steplist");
     const li = list.children[index];
     if (li) {
       const top = li.offsetTop, bottom = top + li.offsetHeight;
@@ -162,6 +174,7 @@
     document.getElementById("counter").textContent = "step " + current + " of " + STEPS.length;
     document.body.dataset.step = String(current);
     if (MM.selected !== null) MM.mark(MM.selected, "sel", true);
+    followList(current);
     const frag = "#step-" + current;
     if (location.hash !== frag && !document.body.classList.contains("handout")) history.replaceState(null, "", frag);
   }
