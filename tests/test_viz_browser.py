@@ -215,6 +215,21 @@ def test_layout_fits_without_horizontal_scroll_and_the_lesson_is_in_view(
     anon.screenshot(name)
 
 
+def test_the_mapping_a_step_touches_is_brought_on_screen(anon: Page) -> None:
+    """With three processes at 1024x768 the touched mapping is scrolled into view,
+    and the bar then repeats the step's line."""
+    anon.open(37)
+    touched = anon.css("#procs .vma.touched")
+    assert len(touched) == 1
+    assert touched[0] in anon.css(".vma", anon.proc("Child3"))
+    bottom = anon.js("return arguments[0].getBoundingClientRect().bottom", touched[0])
+    assert bottom <= SMALL[1] + 1  # scrollIntoView aligns to the sub-pixel
+    barline = anon.driver.find_element("id", "barline")
+    anon.driver.execute_script("window.dispatchEvent(new Event('scroll'))")
+    assert barline.is_displayed()
+    assert "Child3: z.int[0] += 1" in barline.text
+
+
 def test_the_step_list_follows_the_current_step(browser: Any, folder: Path) -> None:
     """Deep in a long scenario the current step is in view inside the step list."""
     lines = ["A: p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)"]

@@ -80,7 +80,14 @@
         others: () => users.map(([pid, v]) => (names.get(pid) || pid) + " " + MM.hex(v)).join(", ") });
     }
     const changed = new Set(step ? step.events.flatMap(eventPfns) : []);
-    return { frames: s.frames, names, ties, changed, everything, byFrame,
+    // The VMAs this step's events name (a fault, a copy, an unmapping): "pid:start".
+    const touched = new Set();
+    for (const e of step ? step.events : []) {
+      const head = e.pid !== undefined && e.va !== undefined ? s.heads.get(e.pid) : null;
+      const vma = head && head.vmas.find((v) => v.start <= e.va && e.va < v.end);
+      if (vma) touched.add(e.pid + ":" + vma.start);
+    }
+    return { frames: s.frames, names, ties, changed, touched, everything, byFrame,
       showAll: () => setEverything(true) };
   }
   function eventPfns(e) { return [e.pfn, e.old_pfn, e.new_pfn].filter((p) => p !== undefined); }
@@ -118,8 +125,10 @@
     const step = index === 0 ? null : STEPS[index - 1];
     const said = step ? step.narration.join(" ").trim() : "The machine before the first step.";
     document.getElementById("narration").replaceChildren(...(said ? [h("p", {}, said)] : []));
-    document.getElementById("source").textContent = step
+    const line = step
       ? String(step.line).padStart(4) + "  " + (step.process ? step.process + ": " : "") + step.source : "";
+    document.getElementById("source").textContent = line;
+    document.getElementById("barline").textContent = line.trim() || "the machine before the first step";
     document.getElementById("result").replaceChildren(...(step ? step.result : [])
       .map((t) => h("li", { class: step.failed ? "failed" : "" }, t)));
     const events = step ? step.events : [];
@@ -175,6 +184,15 @@
     document.body.dataset.step = String(current);
     if (MM.selected !== null) MM.mark(MM.selected, "sel", true);
     followList(current);
+    // The mapping this step touched is brought on screen when it is below the fold.
+    const touched = document.querySelector("#procs .vma.touched");
+    if (touched && !document.body.classList.contains("handout")) {
+      const r = touched.getBoundingClientRect();
+      if (r.bottom > innerHeight && r.height < innerHeight) {
+        touched.scrollIntoView({ block: "nearest" });
+        document.body.classList.toggle("scrolled", true);
+      }
+    }
     const frag = "#step-" + current;
     if (location.hash !== frag && !document.body.classList.contains("handout")) history.replaceState(null, "", frag);
   }
@@ -244,6 +262,11 @@
       else if (e.key === "e") setEverything(!everything);
     });
     window.addEventListener("hashchange", () => draw(fromHash()));
+    // Once the step's own panel scrolls away, the bar repeats the step's line.
+    const source = document.getElementById("source");
+    const scrolled = () => document.body.classList.toggle("scrolled",
+      source.getBoundingClientRect().bottom < document.querySelector(".bar").offsetHeight);
+    window.addEventListener("scroll", scrolled, { passive: true });
     const list = document.getElementById("steplist");
     list.append(h("li", { value: 0 }, h("a", { href: "#step-0" }, "start")),
       ...STEPS.map((s, i) => h("li", { value: i + 1, class: s.failed ? "failed" : "" },
