@@ -18,6 +18,8 @@ from mmapsim.scenario.parser import parse_text
 from mmapsim.viz import record, record_file, write_html
 from mmapsim.viz.commands import write_tour_pages
 from mmapsim.viz.export import CHROMIUM_FLAGS, NoBrowser, chromium_paths, set_viewport
+from mmapsim.viz.tracker import Tracker
+from viz_helpers import big_scenario
 
 pytestmark = pytest.mark.simonly
 
@@ -246,6 +248,41 @@ def test_the_step_list_follows_the_current_step(browser: Any, folder: Path) -> N
     )
     assert inside[:2] == [True, True]
     assert "p.int[68] = 68" in inside[2]
+
+
+def test_a_long_run_replays_in_the_browser_to_the_machine_of_each_step(
+    browser: Any, folder: Path
+) -> None:
+    """The page of 150 steps over 300 pages (memset, fork, stores) rebuilds, from its
+    deltas, the very pages and frames the machine had after each step, stepping
+    forward and jumping back."""
+    wanted: dict[int, Any] = {}
+
+    def keep(machine: Any, tracker: Tracker, names: dict[int, str]) -> None:
+        step = len(wanted) + 1
+        if step in (5, 6, 30, 77, 149, 150):
+            pages = {
+                str(pid): sorted(
+                    [vpn, pfn, state] for vpn, (pfn, state) in tracker.pages[pid].items()
+                )
+                for pid in tracker.order
+            }
+            frames = [tracker.frames[pfn] for pfn in sorted(tracker.frames)]
+            wanted[step] = {"order": list(tracker.order), "pages": pages, "frames": frames}
+        else:
+            wanted[step] = None
+
+    recording = record(parse_text(big_scenario(150, 300), "long.mmap"), keep)
+    path = write_html(recording, folder / "replay.html")
+    set_viewport(browser, *SMALL)
+    browser.get(path.as_uri())
+    for step in (5, 6, 30, 77, 149, 150, 77, 6):
+        browser.execute_script(f"MM.page.draw({step})")
+        got = browser.execute_script(f"return MM.page.summary({step})")
+        del got["files"]
+        assert got == wanted[step], step
+    assert int(browser.execute_script("return document.body.dataset.step")) == 6
+    assert len(recording.steps) == 150
 
 
 def test_maps_lines_are_monospace_and_never_wrap(browser: Any, folder: Path) -> None:

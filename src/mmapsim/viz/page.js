@@ -272,7 +272,19 @@
       ...STEPS.map((s, i) => h("li", { value: i + 1, class: s.failed ? "failed" : "" },
         h("a", { href: "#step-" + (i + 1) }, "line " + s.line + ": " + (s.process ? s.process + ": " : "") + s.source))));
     tourLinks();
-    MM.page = { draw, steps: STEPS.length, setEverything, setPresent, handout, get current() { return current; } };
+    // For the tests and the exports: the replayed state of step n, as plain data.
+    const summary = (n) => {
+      const st = stateAt(n);
+      const pages = {};
+      for (const pid of st.order) {
+        pages[pid] = Array.from((st.pages.get(pid) || new Map()).entries())
+          .map(([vpn, [pfn, state]]) => [vpn, pfn, state]).sort((a, b) => a[0] - b[0]);
+      }
+      const frames = Array.from(st.frames.values()).sort((a, b) => a.pfn - b.pfn);
+      return { order: st.order, pages, frames, files: Array.from(st.files.values()) };
+    };
+    MM.page = { draw, summary, steps: STEPS.length, setEverything, setPresent, handout,
+      get current() { return current; } };
     draw(fromHash());
   }
   init();
