@@ -155,6 +155,21 @@ def test_both_private_copies_show_their_bytes_after_copy_on_write(anon: Page) ->
     anon.screenshot("anon_mmap_cow.png")
 
 
+def test_a_private_copy_of_a_file_page_is_marked_against_the_page_cache(
+    browser: Any, folder: Path
+) -> None:
+    """After pwrite changes the file, the private copy's frame names the cached page it
+    was copied from and marks the bytes where the two now differ."""
+    page = Page(browser, "surprises/private_write_stays.mmap", folder)
+    page.open(20)
+    copy = page.lesson_page("A", "private-file")
+    row = page.frame_row(copy.get_attribute("data-pfn"))
+    assert "a private copy of /tmp/config page 0" in page.css(".copy", row)[0].text
+    marked = "".join(el.text for el in page.css(".tx .diff", row))
+    assert marked == "debug1"
+    assert "debug=1" in page.css(".tx", row)[0].text
+
+
 def test_pages_show_their_frame_and_a_badge_ties_the_pages_of_one_frame(anon: Page) -> None:
     """Without hovering: the frame number is on the page, a badge ties the two processes'
     pages of the shared frame, and the frame lists both users."""

@@ -90,8 +90,27 @@
     const more = f.nusers - f.users.length;
     return names.join(", ") + (more > 0 ? " +" + more + " more" : "");
   }
+  // A private copy of a file page: the page-cache frame it was copied from, if cached.
+  function copiedFrom(f, view) {
+    if (f.owner !== "anon" || !f.users.length) return null;
+    const [pid, va] = f.users[0];
+    const head = view.heads.get(pid);
+    const vma = head && head.vmas.find((v) => v.start <= va && va < v.end);
+    if (!vma || vma.kind !== "private-file") return null;
+    const pgoff = vma.pgoff + (va - vma.start) / MM.PAGE;
+    for (const file of view.files.values()) {
+      if (file.path !== vma.name) continue;
+      const page = file.pages.find((p) => p.pgoff === pgoff && p.pfn !== undefined);
+      const frame = page && view.frames.get(page.pfn);
+      if (frame) return { path: file.path, pgoff, pfn: page.pfn, bytes: MM.bytesOf(frame.rows) };
+    }
+    return null;
+  }
   MM.frameRow = function (f, view) {
     const tie = view.ties.get(f.pfn);
+    const base = copiedFrom(f, view);
+    const bytes = base ? MM.bytesOf(f.rows) : null;
+    const differs = base && bytes.some((b, i) => b !== base.bytes[i]);
     const label = "frame " + MM.hex(f.pfn) + ": " + MM.frameOwner(f) + ", mapped " + f.map +
       (f.map === 1 ? " time" : " times") + (f.dirty ? ", dirty" : "");
     const users = f.nusers ? usersText(f, view) : "no page maps it";
@@ -104,7 +123,9 @@
         f.dirty ? h("span", { class: "flag dirty-flag" }, " dirty") : null,
         view.changed.has(f.pfn) ? h("span", { class: "star", title: "this step touched it" }, " ★ this step") : null),
       h("div", { class: "users" }, "used by: " + users),
-      f.owner === "zero" ? null : MM.hexdump(f.rows, null, f.ints),
+      base ? h("div", { class: "users copy" }, "a private copy of " + base.path + " page " + base.pgoff +
+        " (frame " + MM.shortPfn(base.pfn) + ")" + (differs ? ": the marked bytes differ" : ": the same bytes")) : null,
+      f.owner === "zero" ? null : MM.hexdump(f.rows, differs ? base.bytes : null, f.ints),
       MM.intsLine(f.rows, f.ints),
       f.cut ? h("div", { class: "more" }, f.cut + " more distinct rows not kept") : null);
     return MM.linkable(row, f.pfn);

@@ -87,7 +87,7 @@
       const vma = head && head.vmas.find((v) => v.start <= e.va && e.va < v.end);
       if (vma) touched.add(e.pid + ":" + vma.start);
     }
-    return { frames: s.frames, names, ties, changed, touched, everything, byFrame,
+    return { frames: s.frames, heads: s.heads, files: s.files, names, ties, changed, touched, everything, byFrame,
       showAll: () => setEverything(true) };
   }
   function eventPfns(e) { return [e.pfn, e.old_pfn, e.new_pfn].filter((p) => p !== undefined); }
