@@ -62,7 +62,7 @@
       }
       box.append(h("div", { class: "hrow", "data-offset": offset },
         h("span", { class: "off" }, offset.toString(16).padStart(3, "0")), " ", hexPart, " ", textPart,
-        repeat > 1 ? h("span", { class: "rep" }, " ×" + repeat + " rows") : null));
+        repeat > 1 ? h("span", { class: "rep", title: repeat + " identical rows" }, " ×" + repeat) : null));
       last = offset + 16 * repeat;
     }
     if (list.length > ROWS_SHOWN) box.append(h("div", { class: "hrow more" }, "+" + (list.length - ROWS_SHOWN) + " more rows"));
@@ -137,7 +137,10 @@
     const disk = file.kind === "shmem" ? null : MM.bytesOf(page.disk);
     const cache = frame ? MM.bytesOf(frame.rows) : null;
     const same = !disk || !cache || disk.every((b, i) => b === cache[i]);
-    const parts = [h("h4", {}, "page " + page.pgoff + (frame && !same ? " — the marked bytes differ" : ""))];
+    const start = page.pgoff * MM.PAGE, end = file.size - start;
+    const eof = file.kind === "shmem" ? "" : end <= 0 ? " · beyond the end of the file"
+      : end < MM.PAGE ? " · the file ends at byte " + end + " (" + MM.hex(end) + ")" : "";
+    const parts = [h("h4", {}, "page " + page.pgoff + eof + (frame && !same ? " — the marked bytes differ" : ""))];
     parts.push(h("div", { class: "side disk" }, h("div", { class: "what" }, "on disk"),
       disk ? MM.hexdump(page.disk, cache, null) : h("i", {}, "no disk: memory only")));
     if (frame) {
