@@ -174,3 +174,16 @@ def test_a_fork_loop_stops_at_the_process_limit(tmp_path: Path, kernel: str) -> 
             pytest.skip("this HostMachine has no limit on processes")
     text = "A: x = 1\n" + "".join(f"C{i} = fork(A)\n" for i in range(70))
     assert_bad(tmp_path, text, "65:1", "process C63 cannot start: Resource temporarily", kernel)
+
+
+def test_the_variables_hold_a_bounded_number_of_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each value may be 64 MiB, but not a hundred of them: the total is bounded too
+    (shown with a small bound; a value shared after fork counts once)."""
+    monkeypatch.setattr("mmapsim.scenario.limits.MAX_HELD", 1 << 20)
+    half = 1 << 19
+    text = f'A: x = "a" * {half}\nB = fork(A)\nC = fork(A)\nA: x = "b" * {half}\n'
+    code, output = run(tmp_path, text)
+    assert code == 0, output
+    assert_bad(tmp_path, text + f'C: y = "c" * {half}\n', "5:4", "would hold more than 1048576")
