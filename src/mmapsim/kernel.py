@@ -128,9 +128,9 @@ class Kernel:
 
     # -- lifetime -------------------------------------------------------------
 
-    def teardown(self, task: Task) -> None:
-        """exit_mm and exit_files: every mapping and every fd goes."""
-        task.mm.teardown()
+    def teardown(self, task: Task, why: str = "exit") -> None:
+        """exit_mm and exit_files: every mapping and every fd goes (``why``: for the trace)."""
+        task.mm.teardown(why)
         for entry in list(task.fds.entries.values()):
             self.drop_fd(entry.file)
         task.fds.entries.clear()
@@ -157,7 +157,7 @@ class Kernel:
         """
         for task in self.tasks.values():
             if task.alive:
-                self.teardown(task)
+                self.teardown(task, "crash")
                 task.term_signal = signal.SIGKILL
         for inode in list(self.fs.names.values()):
             self.pagecache.release(inode)
@@ -166,7 +166,7 @@ class Kernel:
         """End every task and drop every page."""
         for task in list(self.tasks.values()):
             if task.alive:
-                self.teardown(task)
+                self.teardown(task, "close")
                 task.exit_status = 0
 
     def fd_file(self, task: Task, fd: int) -> OpenFile:

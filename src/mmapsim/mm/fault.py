@@ -82,18 +82,26 @@ def handle_fault(mm: AddressSpace, va: int, write: bool) -> Pte:
         raise _kill(mm, signal.SIGSEGV, va, "access not allowed by the mapping's protection")
     vpn = va >> PAGE_SHIFT
     pte = mm.pt.get(vpn)
-    major = False
+    if mm.bus.active:  # the cause first, then what resolving it does
+        mm.bus.emit(PageFault(mm.pid, va & PAGE_MASK, write, _reads_disk(vma, va, pte)))
     try:
         if pte is None:
-            pte, major = _fault_missing(mm, vma, va, write)
+            pte, _ = _fault_missing(mm, vma, va, write)
             mm.pt[vpn] = pte
         elif write:
             _fault_write_protected(mm, vma, va, pte)
     except OutOfMemory:
         raise _kill(mm, signal.SIGKILL, va, "out of memory: the OOM killer chose it") from None
-    if mm.bus.active:
-        mm.bus.emit(PageFault(mm.pid, va & PAGE_MASK, write, major))
     return pte
+
+
+def _reads_disk(vma: Vma, va: int, pte: Pte | None) -> bool:
+    """Whether resolving this fault reads the file's page from disk (a major fault)."""
+    inode = vma.inode
+    if pte is not None or inode is None:
+        return False
+    pgoff = vma.pgoff_of(va)
+    return pgoff < (inode.size + PAGE_SIZE - 1) >> PAGE_SHIFT and pgoff not in inode.cache
 
 
 def _fault_missing(mm: AddressSpace, vma: Vma, va: int, write: bool) -> tuple[Pte, bool]:

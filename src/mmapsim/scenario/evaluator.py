@@ -16,11 +16,13 @@ from typing import Any
 from mmapsim.constants import C_CONSTANTS, MAP_FAILED
 from mmapsim.errors import NotOnThisKernel
 from mmapsim.host.boundary import HostRefused
-from mmapsim.scenario import arith
+from mmapsim.host.limits import HostTimeout
+from mmapsim.scenario import arith, procview
 from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.limits import MAX_ACCESS, check_held, check_int
 from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, read_disk, syscall
+from mmapsim.scenario.program import program
 from mmapsim.scenario.show import read_whole_file
 from mmapsim.scenario.subset import BINOPS
 from mmapsim.scenario.values import (
@@ -55,6 +57,7 @@ class Scope:
     process: ProcessAPI
     variables: dict[str, Value] = field(default_factory=dict)
     ended: str | None = None  # why it can run nothing more, once it cannot
+    views: dict[int, tuple[int, bool]] = field(default_factory=dict)  # p.int[i]: where, as what
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +112,7 @@ class Evaluator:
         if isinstance(target, ast.Subscript):
             try:
                 self.store(target, value)
-            except (HostRefused, WrongValueError) as err:  # WrongValue: a bad index
+            except (HostRefused, HostTimeout, WrongValueError) as err:  # WrongValue: a bad index
                 raise self.error(str(err), target) from None
             return []
         if isinstance(target, ast.Tuple):
@@ -139,7 +142,7 @@ class Evaluator:
             return self._eval(node)
         except WrongValueError as err:
             raise self.error(str(err), node) from None
-        except HostRefused as err:  # the host worker's own memory: never the program's
+        except (HostRefused, HostTimeout) as err:  # the host's boundary and limits
             raise self.error(str(err), node) from None
 
     def _eval(self, node: ast.expr) -> Value:
@@ -212,6 +215,8 @@ class Evaluator:
             if not isinstance(args[0], bytes):
                 raise self.error("len() measures bytes", node)
             return len(args[0])
+        if name == "program":
+            return program()
         if name == "file":
             return self._invoke(node, args, lambda: read_whole_file(self.machine, str(args[0])))
         if name == "disk":
@@ -225,6 +230,8 @@ class Evaluator:
         if name == "frame":
             pfn = process.pagemap(int(args[0])).pfn
             return Frame(-1 if pfn is None else pfn)
+        if name in ("start", "perms", "smaps"):
+            return procview.view(process, name, args)
         result = self._invoke(node, args, lambda: syscall(process, name)(*args))
         if name in ("exit", "_exit") and self.scope is not None:
             self.scope.ended = f"exited at line {self.line}"
@@ -247,7 +254,7 @@ class Evaluator:
         except (ValueError, TypeError, OverflowError) as err:
             message = f"{name}: the machine failed ({type(err).__name__}: {err}), a bug of mmapsim"
             raise self.error(message, node) from None
-        except HostRefused:
+        except (HostRefused, HostTimeout):
             raise
         except OSError as err:
             self.errno = err.errno
@@ -288,6 +295,7 @@ class Evaluator:
             raise self.error("a load needs an end: p[a:b]", node.slice)
         data = self.process(node).load(place.addr, place.size)
         if place.view is not None:
+            self._saw_view(place)
             return int.from_bytes(data, "little", signed=place.view[1])
         return data
 
@@ -304,6 +312,13 @@ class Evaluator:
             raise self.error(f"cannot store {kind_of(value)} into {size} bytes", node)
         self.process(node).store(place.addr, data)
         self.stores.append((place.addr, len(data)))
+        if place.view is not None:
+            self._saw_view(place)
+
+    def _saw_view(self, place: _Place) -> None:
+        """Remember that the scenario used this place as a typed integer (for show frame)."""
+        if self.scope is not None and place.view is not None:
+            self.scope.views[place.addr] = place.view
 
     def _place(self, node: ast.Subscript, base: Value, view: tuple[int, bool] | None) -> _Place:
         if not isinstance(base, int) or isinstance(base, bool):

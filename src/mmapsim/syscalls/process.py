@@ -120,7 +120,7 @@ def sys_exit(k: Kernel, task: Task, status: int) -> None:
 
 def kill(k: Kernel, task: Task, sig: signal.Signals) -> None:
     """The default action of a fatal signal: the process dies."""
-    k.teardown(task)
+    k.teardown(task, "signal")
     task.term_signal = sig
 
 
