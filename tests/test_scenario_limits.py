@@ -186,4 +186,9 @@ def test_the_variables_hold_a_bounded_number_of_bytes(
     text = f'A: x = "a" * {half}\nB = fork(A)\nC = fork(A)\nA: x = "b" * {half}\n'
     code, output = run(tmp_path, text)
     assert code == 0, output
-    assert_bad(tmp_path, text + f'C: y = "c" * {half}\n', "5:4", "would hold more than 1048576")
+    assert_bad(
+        tmp_path,
+        text + f'C: y = "c" * {half}\n',
+        "5:4",
+        "the variables would hold more than 1048576",
+    )
