@@ -192,3 +192,15 @@ def test_the_variables_hold_a_bounded_number_of_bytes(
         "5:4",
         "the variables would hold more than 1048576",
     )
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_ftruncate_takes_an_off_t(tmp_path: Path, kernel: str) -> None:
+    """Found by fuzzing: its length was a size_t, so -1 reached the machine as 2**64-1."""
+    text = (
+        'A: fd = open("/tmp/f", O_RDWR | O_CREAT)\n'
+        "A: expect ftruncate(fd, -1) fails EINVAL\n"
+        "A: expect ftruncate(fd, 1 << 63) fails EINVAL\n"
+    )
+    code, output = run(tmp_path, text, kernel)
+    assert code == 0, output
