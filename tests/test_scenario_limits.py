@@ -204,3 +204,17 @@ def test_ftruncate_takes_an_off_t(tmp_path: Path, kernel: str) -> None:
     )
     code, output = run(tmp_path, text, kernel)
     assert code == 0, output
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_a_mode_with_every_bit_set_is_masked_as_linux_masks_it(tmp_path: Path, kernel: str) -> None:
+    """Found by fuzzing: a mode_t of 0xffffffff reached the machine, which takes a C int."""
+    text = (
+        'A: fd = open("/tmp/f", O_RDWR | O_CREAT, -1)\n'
+        'A: chmod("/tmp/f", 0xfffff1ed)\n'
+        "A: expect fstat(fd).st_mode == 0o100755\n"
+        'A: chmod("/tmp/f", -1)\n'
+        "A: expect fstat(fd).st_mode == 0o107777\n"
+    )
+    code, output = run(tmp_path, text, kernel)
+    assert code == 0, output
