@@ -50,6 +50,7 @@ from mmapsim import (
     ProcessKilled,
 )
 from mmapsim.errors import KernelPanic
+from mmapsim.host.cpu import has_pkeys
 from strategies.programs import (
     ARENA_PAGES,
     FILES,
@@ -400,7 +401,7 @@ def compare_frames(host: dict[Any, Any], sim: dict[Any, Any]) -> list[str]:
 def run_both(program: Program) -> tuple[Run, Run, list[Obs], list[Obs]]:
     from mmapsim.host import HostMachine
 
-    with HostMachine() as hm, Machine(check_invariants=True) as sm:
+    with HostMachine() as hm, Machine(check_invariants=True, pkeys=has_pkeys()) as sm:
         host, sim = Run(hm, program), Run(sm, program)
         host_obs, sim_obs = host.run(), sim.run()
         host_obs.append(("final", host.final(), host.frames()))
@@ -490,7 +491,7 @@ def both(program: Callable[[Any], object]) -> tuple[object, object]:
 
     with HostMachine() as hm:
         host = program(hm)
-    with Machine(check_invariants=True) as sm:
+    with Machine(check_invariants=True, pkeys=has_pkeys()) as sm:
         sim = program(sm)
     return host, sim
 

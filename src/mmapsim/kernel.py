@@ -55,6 +55,8 @@ class Kernel:
         self.physmem.reclaim = self.pagecache.shrink
         self.fs = FileSystem(self.pagecache, self.clock)
         self.max_map_count = max_map_count
+        #: The CPU has protection keys (pku/ospke): PROT_EXEC alone is execute-only.
+        self.pkeys = True
         self.tasks: dict[int, Task] = {}
         self._next_pid = 100
 
@@ -80,6 +82,7 @@ class Kernel:
         """One more holder (fd or VMA) of an open file description."""
         if ofd.refs == 0:
             ofd.inode.opens += 1
+            ofd.inode.writers += ofd.writable
         ofd.refs += 1
 
     def put_file(self, ofd: OpenFile) -> None:
@@ -89,6 +92,7 @@ class Kernel:
             return
         inode = ofd.inode
         inode.opens -= 1
+        inode.writers -= ofd.writable
         if inode.unreachable:
             self.pagecache.release(inode)
 

@@ -126,7 +126,7 @@ class HostProcess:
                 cvalues.address("addr", addr),
                 cvalues.u64("length", length),
                 cvalues.cint("prot", prot),
-                cvalues.cint("flags", flags),
+                cvalues.flags32("flags", flags),
                 cvalues.cint("fd", fd),
                 cvalues.off_t("offset", offset),
             )
