@@ -135,6 +135,7 @@ def sys_mmap(
         ino = k.fs.new_inode(InodeKind.REGULAR, 0o600).ino  # a number of its own
         inode = HugetlbInode(ino, InodeKind.REGULAR, 0o600, k.clock.now_ns(), HUGETLBFS_DEV)
         inode.huge_page_size, inode.name, inode.size = huge, "/anon_hugepage", length
+        inode.disk.resize(length)
         plan = check_file(None, inode, flags, prot, pgoff, length, vm_flags)
     else:
         plan = check_anon(flags, addr, vm_flags)
