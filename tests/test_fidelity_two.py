@@ -461,3 +461,28 @@ def test_shared_anonymous_page_read_then_written_is_dirty(machine: Any) -> None:
     assert (fields["Private_Dirty"], fields["Private_Clean"], fields["Rss"]) == (4, 4, 8)
     f = p.mmap(None, PAGE, PROT_NONE, ANON)
     assert smaps_at(p, f)["Rss"] == 0
+
+
+@no_huge_pages
+def test_a_fixed_hugetlb_mapping_that_cannot_reserve_leaves_a_hole(machine: Any) -> None:
+    """MAP_FIXED | MAP_HUGETLB without MAP_NORESERVE fails in hugetlbfs's mmap (no
+    page to reserve) after the old pages went; an unaligned one fails before."""
+    p = machine.spawn()
+    big = p.mmap(None, 8 << 20, RW, ANON)
+    a = (big + HUGE - 1) & ~(HUGE - 1)
+    for i in range(0, 2 * HUGE, PAGE):
+        p.store(a + i, b"x")
+    h = MAP_ANONYMOUS | MAP_HUGETLB | MAP_FIXED
+    assert _errno(lambda: p.mmap(a, HUGE, RW, MAP_PRIVATE | h)) == "ENOMEM"
+    assert not p.pagemap(a).present
+    assert p.pagemap(a + HUGE).present
+    assert _errno(lambda: p.mmap(a + HUGE + PAGE, HUGE, RW, MAP_PRIVATE | h | MAP_NORESERVE)) == (
+        "EINVAL"
+    )
+    assert p.pagemap(a + HUGE + PAGE).present
+    assert _errno(lambda: p.mmap(a + HUGE, HUGE, RW, MAP_SHARED | h | MAP_NORESERVE)) == "ok"
+    assert not p.pagemap(a + HUGE).present
+    locked = p.mmap(
+        None, HUGE, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_NORESERVE | MAP_LOCKED
+    )
+    assert "lo" not in _vmflags(p, locked)
