@@ -486,3 +486,12 @@ def test_a_fixed_hugetlb_mapping_that_cannot_reserve_leaves_a_hole(machine: Any)
         None, HUGE, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_NORESERVE | MAP_LOCKED
     )
     assert "lo" not in _vmflags(p, locked)
+
+
+@no_huge_pages
+def test_a_hugetlb_mapping_is_the_programs_to_its_huge_end(machine: Any) -> None:
+    """mmap(4096, MAP_HUGETLB) maps a whole huge page, which munmap can take back."""
+    p = machine.spawn()
+    a = p.mmap(None, PAGE, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_NORESERVE)
+    p.munmap(a, HUGE)
+    assert not maps_in(p, a, a + HUGE)

@@ -151,6 +151,7 @@ class HostProcess:
         flags = cvalues.flags32("flags", flags)
         args = (cvalues.cint("prot", prot), flags, cvalues.cint("fd", fd))
         off = cvalues.off_t("offset", offset)
+        n = _hugetlb_extent(flags, n)
         if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
             try:
                 self._guard(Op.MAP_FIXED, va, n, noreplace=not flags & MAP_FIXED)
@@ -377,3 +378,15 @@ class HostProcess:
     def __repr__(self) -> str:
         state = "alive" if self._record.alive else "dead"
         return f"<HostProcess {self.pid} {self.name!r} {state}>"
+
+
+def _hugetlb_extent(flags: int, length: int) -> int:
+    """The bytes an anonymous MAP_HUGETLB mapping of ``length`` covers: the kernel
+    rounds the length up to the huge page size (``ksys_mmap_pgoff``), so the
+    boundary must guard, and the program owns, all of it."""
+    if flags & 0x40020 != 0x40020:  # MAP_HUGETLB | MAP_ANONYMOUS
+        return length
+    size = {0: 1 << 21, 21: 1 << 21, 30: 1 << 30}.get((flags >> 26) & 0x3F)
+    if size is None:  # no such huge page size: EINVAL before anything is touched
+        return length
+    return ((length + size - 1) & ~(size - 1)) % (1 << 64) or length
