@@ -495,3 +495,17 @@ def test_a_hugetlb_mapping_is_the_programs_to_its_huge_end(machine: Any) -> None
     a = p.mmap(None, PAGE, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_NORESERVE)
     p.munmap(a, HUGE)
     assert not maps_in(p, a, a + HUGE)
+
+
+def test_flag_words_may_be_written_unsigned(machine: Any) -> None:
+    """A flag word is the same 32 bits written signed or unsigned, on every call
+    that takes one."""
+    p = machine.spawn()
+    fd = new_file(machine, p, "/tmp/f", b"x")
+    a = p.mmap(None, PAGE, RW, ANON)
+    assert _errno(lambda: p.msync(a, PAGE, 0x80000000)) == "EINVAL"
+    assert _errno(lambda: p.mprotect(a, PAGE, 0x80000000)) == "EINVAL"
+    assert _errno(lambda: p.mmap(None, PAGE, RW, 0xFFFFFFFF)) == "EINVAL"
+    assert p.open("/tmp/f", 0x80000000 | O_RDWR) > fd
+    with pytest.raises(OverflowError):
+        p.mmap(None, PAGE, RW, 2**32)

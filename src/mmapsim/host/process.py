@@ -189,7 +189,7 @@ class HostProcess:
     def msync(self, addr: int, length: int, flags: int) -> None:
         """Implements msync(2) on the real kernel (never over the worker's pages)."""
         va, n = cvalues.address("addr", addr), cvalues.u64("length", length)
-        flags = cvalues.cint("flags", flags)
+        flags = cvalues.flags32("flags", flags)  # as the simulator reads them
         self._guard(Op.SYNC, va, n)
         self._syscall("msync", va, n, flags)
 
@@ -201,7 +201,7 @@ class HostProcess:
         hole to the program, and is never changed (see ``boundary``).
         """
         va, n = cvalues.address("addr", addr), cvalues.u64("length", length)
-        prot = cvalues.cint("prot", prot)
+        prot = cvalues.flags32("prot", prot)
         verdict = self._guard(Op.PROTECT, va, n)
         self._syscall("mprotect", va, verdict.length, prot)
         verdict.finish()
@@ -226,7 +226,8 @@ class HostProcess:
     def open(self, path: str, flags: int, mode: int = 0o644) -> int:
         """Implements open(2) on the real kernel (O_CLOEXEC only when asked for)."""
         real = self._path(path)
-        flags = cvalues.cint("flags", flags)
+        flags = cvalues.flags32("flags", flags)
+        flags -= (flags & 0x80000000) << 1  # os.open takes a C int: the same 32 bits
         mode = cvalues.cint("mode", mode) & 0o7777  # the kernel keeps only these bits
         return _int(self._syscall("open", real, flags, mode))
 
