@@ -239,6 +239,7 @@ class Run:
             # is aligned, then give the memory back
             huge = 1 << 30 if (flags >> 26) & 0x3F == 30 else 2 << 20
             p.munmap(value, -(-length // huge) * huge)
+            del self.values[index]  # later steps find no address there
             return ("ok", "hugetlb", value % huge)
         if result[0] == "ok" and isinstance(value, int) and flags & MAP_32BIT and not fixed:
             return ("ok", "below 2 GiB", (1 << 30) <= value < (1 << 31))
