@@ -5,8 +5,13 @@ Each program (``strategies.programs.programs``) runs on a fresh simulated Machin
 on a fresh HostMachine.  After every call we record its outcome (the value, the
 errno, the signal and the lowest faulting address, ``ProcessLookupError``), and
 after each mmap, munmap and mprotect the acting process's ``maps()`` lines; at
-the end every process's state, every file's contents, ``maps()`` again, and
-which pages share frames (from ``pagemap``).  Addresses are compared relative to
+the end every process's state, every file's contents, ``maps()`` again, the
+smaps counters and VmFlags of every VMA (page counts, Referenced and Locked for
+anonymous memory of every kind: private, shared, ``/dev/zero``, hugetlb), and
+which pages share frames (from ``pagemap``).  Programs draw odd flag bits,
+MAP_HUGETLB with its size bits, MAP_32BIT, MAP_STACK and MAP_SYNC, every whence,
+pipes, ``/dev/zero`` at offsets and ``execve`` of files that are no programs
+(text busy or not); the simulated CPU is this computer's (protection keys).  Addresses are compared relative to
 the run's *base* (the arena that step 1 maps), never by value, and only inside
 the run's *territory*: the arena and the space below it, where the kernel puts
 the program's own mappings.  A worker's interpreter lives outside it.
