@@ -11,7 +11,8 @@ anonymous memory of every kind: private, shared, ``/dev/zero``, hugetlb), and
 which pages share frames (from ``pagemap``).  Programs draw odd flag bits,
 MAP_HUGETLB with its size bits, MAP_32BIT, MAP_STACK and MAP_SYNC, every whence,
 pipes, ``/dev/zero`` at offsets and ``execve`` of files that are no programs
-(text busy or not); the simulated CPU is this computer's (protection keys).  Addresses are compared relative to
+(text busy or not); the simulated CPU is this computer's (protection keys).
+Addresses are compared relative to
 the run's *base* (the arena that step 1 maps), never by value, and only inside
 the run's *territory*: the arena and the space below it, where the kernel puts
 the program's own mappings.  A worker's interpreter lives outside it.
