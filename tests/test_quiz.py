@@ -177,3 +177,10 @@ def test_guesses_are_read_as_the_language_writes_values(
 ) -> None:
     """Typed guesses: strings bare or quoted, numbers in any base, constants, errno, signals."""
     assert is_right(answer, guess, []) is right
+
+
+def test_a_scenario_without_questions_says_how_to_ask(tmp_path: Path) -> None:
+    """No ask line and no --expects: the quiz says how to make questions, status 0."""
+    code, out, _ = quiz(tmp_path, text='file /tmp/f "x"\nexpect file("/tmp/f") == "x"\n')
+    assert code == 0
+    assert "no questions here: mark some with ask, or run mmapsim quiz --expects FILE" in out

@@ -109,6 +109,10 @@ def run_quiz(
         return EXIT_BAD
     right, asked = score
     printer.emit("")
+    if not asked:
+        hint = "no questions here: mark some with ask, or run mmapsim quiz --expects FILE"
+        printer.emit(Text(hint, style="bold"))
+        return EXIT_OK
     style = "bold green" if right == asked else "bold red"
     printer.emit(Text(f"score: {right} of {asked} right", style=style))
     return EXIT_OK if right == asked else EXIT_FAILED
