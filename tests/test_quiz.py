@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -184,3 +185,17 @@ def test_a_scenario_without_questions_says_how_to_ask(tmp_path: Path) -> None:
     code, out, _ = quiz(tmp_path, text='file /tmp/f "x"\nexpect file("/tmp/f") == "x"\n')
     assert code == 0
     assert "no questions here: mark some with ask, or run mmapsim quiz --expects FILE" in out
+
+
+def test_json_reports_each_question_for_an_autograder(tmp_path: Path) -> None:
+    """--json: answers from stdin, one object out: each guess, answer and verdict, the score."""
+    code, out, _ = quiz(tmp_path, "--json", stdin="2\nno\n")
+    report = json.loads(out)
+    assert code == 1
+    assert (report["right"], report["asked"]) == (1, 6)
+    first, second = report["questions"][:2]
+    assert first["guess"] == "2"
+    assert first["answer"] == '"HELLO"'
+    assert first["right"] is True
+    assert second["right"] is False
+    assert report["questions"][2]["guess"] is None
