@@ -118,7 +118,7 @@ def _fault_missing(mm: AddressSpace, vma: Vma, va: int, write: bool) -> tuple[Pt
     if vma.shared:
         writable = write or (vma.writable and inode.kind is InodeKind.SHMEM)
         if write:
-            _dirty(mm, frame)
+            _dirty(mm, frame, va)
         return _map(mm, frame, writable), major
     if not write:
         return _map(mm, frame, False), major
@@ -170,7 +170,7 @@ def _fault_write_protected(mm: AddressSpace, vma: Vma, va: int, pte: Pte) -> Non
     """A store to a present read-only PTE in a writable VMA."""
     frame = pte.frame
     if vma.shared:
-        _dirty(mm, frame)
+        _dirty(mm, frame, va)
         pte.writable = True
         return
     if frame.is_anon and frame.mapcount == 1 and frame.refcount == 1:
@@ -230,11 +230,14 @@ def _map(mm: AddressSpace, frame: Frame, writable: bool) -> Pte:
     return Pte(frame, True, writable)
 
 
-def _dirty(mm: AddressSpace, frame: Frame) -> None:
-    """page_mkwrite: the first store to a clean shared page dirties it."""
+def _dirty(mm: AddressSpace, frame: Frame, va: int) -> None:
+    """page_mkwrite: the first store to a clean shared page dirties it (and
+    reserves its block: SIGBUS when the disk is full, as ext4 answers)."""
     inode = frame.inode
     if inode is None:
         return
+    if not mm.pagecache.reserve(inode, frame.pgoff):
+        raise _kill(mm, signal.SIGBUS, va, "no space left on the disk for this page")
     mm.pagecache.set_dirty(frame)
     if inode.kind is InodeKind.REGULAR:
         inode.touch(mm.pagecache.clock.now_ns())

@@ -16,24 +16,25 @@ from typing import Any
 from mmapsim.constants import C_CONSTANTS, MAP_FAILED
 from mmapsim.errors import NotOnThisKernel
 from mmapsim.host.boundary import HostRefused
-from mmapsim.scenario import procview
+from mmapsim.host.limits import HostTimeout
+from mmapsim.scenario import arith, procview
 from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
+from mmapsim.scenario.limits import MAX_ACCESS, check_int
 from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, read_disk, syscall
 from mmapsim.scenario.program import program
+from mmapsim.scenario.show import read_whole_file
 from mmapsim.scenario.subset import BINOPS
 from mmapsim.scenario.values import (
-    MAX_ACCESS,
     Addr,
     Frame,
     Stat,
     Value,
     WrongValueError,
-    arith,
     as_int,
     kind_of,
-    repeat,
     to_c,
+    utf8,
 )
 
 
@@ -111,7 +112,7 @@ class Evaluator:
         if isinstance(target, ast.Subscript):
             try:
                 self.store(target, value)
-            except HostRefused as err:
+            except (HostRefused, HostTimeout, WrongValueError) as err:  # WrongValue: a bad index
                 raise self.error(str(err), target) from None
             return []
         if isinstance(target, ast.Tuple):
@@ -134,15 +135,17 @@ class Evaluator:
             return self._eval(node)
         except WrongValueError as err:
             raise self.error(str(err), node) from None
-        except HostRefused as err:  # the host worker's own memory: never the program's
+        except (HostRefused, HostTimeout) as err:  # the host's boundary and limits
             raise self.error(str(err), node) from None
 
     def _eval(self, node: ast.expr) -> Value:
         if isinstance(node, ast.Constant):
             value = node.value
             if isinstance(value, str):
-                return value.encode()
-            if isinstance(value, int | bytes):
+                return utf8(value)
+            if isinstance(value, int):
+                return check_int(value)
+            if isinstance(value, bytes):
                 return value
             raise self.error("this constant is not part of the language", node)
         if isinstance(node, ast.Name):
@@ -153,7 +156,7 @@ class Evaluator:
             number = as_int(self.eval(node.operand))
             if isinstance(node.op, ast.USub):
                 return -number
-            return ~number if isinstance(node.op, ast.Invert) else number
+            return check_int(~number) if isinstance(node.op, ast.Invert) else number
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Subscript):
@@ -183,20 +186,10 @@ class Evaluator:
 
     def binop(self, op: ast.operator, left: Value, right: Value, node: ast.AST) -> Value:
         """``left op right`` with C's integer arithmetic, and bytes joined or repeated."""
-        symbol = BINOPS[type(op)]
-        if isinstance(left, bytes) and isinstance(right, bytes) and symbol == "+":
-            return left + right
-        if symbol == "*":
-            repeated = repeat(left, right)
-            if repeated is not None:
-                return repeated
         try:
-            return arith(symbol, as_int(left), as_int(right))
-        except WrongValueError:
-            what = f"{kind_of(left)} and {kind_of(right)}"
-            raise self.error(f"cannot apply '{symbol}' to {what}", node) from None
-        except ZeroDivisionError:
-            raise self.error("division by zero", node) from None
+            return arith.apply(BINOPS[type(op)], left, right)
+        except WrongValueError as err:
+            raise self.error(str(err), node) from None
 
     # -- calls --------------------------------------------------------------
 
@@ -218,9 +211,12 @@ class Evaluator:
         if name == "program":
             return program()
         if name == "file":
-            return self._invoke(node, args, lambda: self.machine.read_file(str(args[0])))
+            return self._invoke(node, args, lambda: read_whole_file(self.machine, str(args[0])))
         if name == "disk":
-            return self._invoke(node, args, lambda: read_disk(self.machine, str(args[0])))
+            path = str(args[0])
+            return self._invoke(node, args, lambda: read_whole_file(self.machine, path, read_disk))
+        if name in ("read", "pread") and isinstance(args[1], int) and args[1] > MAX_ACCESS:
+            args[1] = MAX_ACCESS  # a short read, as Linux's stops at MAX_RW_COUNT
         process = self.process(node)
         if name in ("memcpy", "memset"):
             return self._memory_call(process, name, args, node)
@@ -251,7 +247,7 @@ class Evaluator:
         except (ValueError, TypeError, OverflowError) as err:
             message = f"{name}: the machine failed ({type(err).__name__}: {err}), a bug of mmapsim"
             raise self.error(message, node) from None
-        except HostRefused:
+        except (HostRefused, HostTimeout):
             raise
         except OSError as err:
             self.errno = err.errno

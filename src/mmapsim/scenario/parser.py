@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from mmapsim.scenario import subset
+from mmapsim.scenario import limits, subset
 from mmapsim.scenario.calls import FORK, KEYWORDS, SHOW_KINDS
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.lexer import ScannedLine, Word, scan_line
@@ -42,6 +42,7 @@ from mmapsim.scenario.syntax import (
     Step,
     Sync,
 )
+from mmapsim.scenario.values import path_problem
 
 _PREFIX = "if 1:\n "
 
@@ -69,6 +70,9 @@ def parse_text(text: str, path: str = "<scenario>") -> Scenario:
 
 def parse_line(text: str, number: int) -> Step | Note:
     """Parse one line of a scenario."""
+    if len(text) > limits.MAX_LINE:
+        message = f"a line of more than {limits.MAX_LINE} characters; split it"
+        raise ScenarioError(message, number, limits.MAX_LINE + 1)
     scanned = scan_line(text, number)
     if not scanned.code.strip():
         return Note(number, scanned.comment)
@@ -161,8 +165,12 @@ def parse_python(scanned: ScannedLine, start: int, end: int) -> ast.stmt:
     except SyntaxError as err:
         col = (err.offset or 2) - 1 if err.lineno == 2 else start + 1
         raise ScenarioError(_syntax_message(err.msg), scanned.number, max(col, 1)) from None
+    except (RecursionError, MemoryError):  # the parser's own stack ran out
+        raise limits.too_deep(scanned.number, start + 1) from None
     body = tree.body[0]
     assert isinstance(body, ast.If)
+    for stmt in body.body:
+        limits.check_size(stmt, scanned.number, start + 1)
     for stmt in body.body:
         _fix_columns(stmt, start, snippet)
     if len(body.body) != 1:
@@ -369,9 +377,12 @@ def _path_at(scanned: ScannedLine, start: int) -> tuple[str, int]:
         raise ScenarioError("a path is needed here, such as /tmp/f", scanned.number, begin + 1)
     if code[begin] in "'\"":
         end = _string_end(code, begin)
-        value = ast.literal_eval(code[begin:end])
+        try:
+            value = ast.literal_eval(code[begin:end])
+        except (SyntaxError, ValueError) as err:
+            raise ScenarioError(f"a bad string: {err}", scanned.number, begin + 1) from None
         assert isinstance(value, str)
-        return value, end
+        return _checked_path(value, scanned.number, begin + 1), end
     end = begin
     while end < len(code) and not code[end].isspace():
         end += 1
@@ -379,6 +390,14 @@ def _path_at(scanned: ScannedLine, start: int) -> tuple[str, int]:
         msg = f"a path starts with '/', not '{code[begin:end]}'"
         raise ScenarioError(msg, scanned.number, begin + 1)
     return code[begin:end], end
+
+
+def _checked_path(path: str, line: int, col: int) -> str:
+    """A quoted path must be a C string: no NUL, nothing that UTF-8 cannot encode."""
+    message = path_problem(path)
+    if message is not None:
+        raise ScenarioError(message, line, col)
+    return path
 
 
 def _string_end(code: str, begin: int) -> int:

@@ -10,8 +10,9 @@ plain data: :mod:`mmapsim.scenario.render` prints them and
 from __future__ import annotations
 
 import ast
+import errno
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,7 +198,12 @@ class Runner:
             )
             if not isinstance(data, bytes):
                 raise ScenarioError("a file holds bytes or a string", step.line, 1)
-            self.machine.write_file(step.path, data)
+            try:
+                self.machine.write_file(step.path, data)
+            except OSError as err:
+                name = errno.errorcode.get(err.errno or 0, str(err.errno))
+                message = f"cannot write {step.path}: {err.strerror} ({name})"
+                raise ScenarioError(message, step.line, step.col + 6) from None
             return StepResult(step, note=f"{step.path} holds {len(data)} bytes")
         if isinstance(step, Fork):
             return self._fork(step)
@@ -218,7 +224,8 @@ class Runner:
         """The process called ``name``, spawned at its first use."""
         scope = self.scopes.get(name)
         if scope is None:
-            scope = Scope(name, self.machine.spawn(name))
+            with _no_new_process(name, line):
+                scope = Scope(name, self.machine.spawn(name))
             self.scopes[name] = scope
         if scope.ended is not None:
             raise ScenarioError(f"process {name} {scope.ended}; it runs nothing more", line, 1)
@@ -226,7 +233,8 @@ class Runner:
 
     def _fork(self, step: Fork) -> StepResult:
         parent = self.scope(step.parent, step.line)
-        child = Scope(step.child, parent.process.fork(), dict(parent.variables))
+        with _no_new_process(step.child, step.line):
+            child = Scope(step.child, parent.process.fork(), dict(parent.variables))
         child.views = dict(parent.views)
         self.scopes[step.child] = child
         return StepResult(step, note=f"{step.child} is a new process, a copy of {step.parent}")
@@ -306,7 +314,13 @@ class Runner:
             result.output = f"(process {step.target} is not running)"
             return result
         evaluator = Evaluator(self.machine, scope, self.globals, step.line, self.scopes)
-        args = [evaluator.eval(arg) for arg in step.args]
+        try:
+            args = [evaluator.eval(arg) for arg in step.args]
+        except ProcessKilled as death:  # an argument loaded from memory it cannot read
+            result.killed = Killed(scope.name, death.signal.name, death.addr)
+            scope.ended = f"was killed by {death.signal.name} at line {step.line}"
+            result.output = f"(process {scope.name} was killed by {death.signal.name})"
+            return result
         result.output = self._show_text(step, scope, args)
         return result
 
@@ -342,3 +356,15 @@ class Runner:
         assert isinstance(text, str)
         note = f"({left_out} mappings of the host worker left out; --all-maps shows them)"
         return (text + note) if left_out else text.rstrip("\n")
+
+
+@contextmanager
+def _no_new_process(name: str, line: int) -> Iterator[None]:
+    """A spawn or fork that the machine refuses (EAGAIN at its limit on processes)."""
+    try:
+        yield
+    except OSError as err:
+        code = errno.errorcode.get(err.errno or 0, str(err.errno))
+        why = "; the machine runs no more processes" if err.errno == errno.EAGAIN else ""
+        message = f"process {name} cannot start: {err.strerror} ({code}){why}"
+        raise ScenarioError(message, line, 1) from None

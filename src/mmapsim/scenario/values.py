@@ -16,7 +16,6 @@ from mmapsim.scenario.calls import CType
 U64 = 1 << 64
 MAP_FAILED_VALUE = U64 - 1
 _SHOWN_BYTES = 72
-MAX_ACCESS = 64 << 20  # one load or store moves at most this many bytes
 
 
 class Addr(int):
@@ -92,9 +91,13 @@ def kind_of(value: Value) -> str:
 def to_c(value: Value, ctype: CType) -> int | bytes | str:
     """Convert ``value`` to the C type of a parameter, wrapping as C does."""
     if ctype is CType.PATH:
-        if isinstance(value, bytes):
-            return value.decode("utf-8", "surrogateescape")
-        raise WrongValueError(f"a path is a string, not {kind_of(value)}")
+        if not isinstance(value, bytes):
+            raise WrongValueError(f"a path is a string, not {kind_of(value)}")
+        path = value.decode("utf-8", "surrogateescape")
+        problem = path_problem(path)
+        if problem is not None:
+            raise WrongValueError(problem)
+        return path
     if ctype is CType.DATA:
         if isinstance(value, bytes):
             return value
@@ -107,6 +110,29 @@ def to_c(value: Value, ctype: CType) -> int | bytes | str:
     bits = 32 if ctype is CType.INT else 64
     number &= (1 << bits) - 1
     return number - (1 << bits) if number >> (bits - 1) else number
+
+
+def utf8(text: str) -> bytes:
+    """A string literal's bytes: its UTF-8 form (a lone surrogate has none)."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError as err:
+        bad = err.object[err.start]
+        raise WrongValueError(
+            f"a string cannot hold {bad!r} (a lone surrogate has no UTF-8 form); "
+            "write bytes as \\xNN"
+        ) from None
+
+
+def path_problem(path: str) -> str | None:
+    """Why ``path`` cannot be a C string (a file name), or None when it can."""
+    if "\0" in path:
+        return "a path cannot hold a NUL (\\0): C's string would end there"
+    try:
+        path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as err:
+        return f"a path cannot hold {err.object[err.start]!r}: it has no UTF-8 form"
+    return None
 
 
 def as_int(value: Value) -> int:
@@ -170,31 +196,3 @@ def format_value(value: Value | None) -> str:
     if isinstance(value, Stat):
         return f"{{st_size = {value.st_size}, st_mode = {value.st_mode:#o}}}"
     return "(" + ", ".join(format_value(v) for v in value) + ")"
-
-
-def repeat(left: Value, right: Value) -> bytes | None:
-    """``"x" * 4096`` (or ``4096 * "x"``), when it is that and not too long."""
-    if isinstance(left, int) and isinstance(right, bytes):
-        left, right = right, left
-    if isinstance(left, bytes) and isinstance(right, int) and len(left) * right <= MAX_ACCESS:
-        return left * max(right, 0)
-    return None
-
-
-def arith(symbol: str, a: int, b: int) -> int:
-    ops = {
-        "|": int.__or__,
-        "&": int.__and__,
-        "^": int.__xor__,
-        "+": int.__add__,
-        "-": int.__sub__,
-        "*": int.__mul__,
-        "/": int.__floordiv__,
-        "//": int.__floordiv__,
-        "%": int.__mod__,
-        "<<": int.__lshift__,
-        ">>": int.__rshift__,
-    }
-    if symbol in ("<<", ">>") and not 0 <= b < 128:
-        raise WrongValueError("a shift by 0 to 127 bits")
-    return ops[symbol](a, b)
