@@ -158,9 +158,10 @@ class HostProcess:
         worker is refused (HostRefused); the new pages become the program's.
         """
         va, n = cvalues.address("addr", addr), cvalues.u64("length", length)
-        flags = cvalues.cint("flags", flags)
+        flags = cvalues.flags32("flags", flags)
         args = (cvalues.cint("prot", prot), flags, cvalues.cint("fd", fd))
         off = cvalues.off_t("offset", offset)
+        n = _hugetlb_extent(flags, n)
         if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
             try:
                 self._guard(Op.MAP_FIXED, va, n, noreplace=not flags & MAP_FIXED)
@@ -198,7 +199,7 @@ class HostProcess:
     def msync(self, addr: int, length: int, flags: int) -> None:
         """Implements msync(2) on the real kernel (never over the worker's pages)."""
         va, n = cvalues.address("addr", addr), cvalues.u64("length", length)
-        flags = cvalues.cint("flags", flags)
+        flags = cvalues.flags32("flags", flags)  # as the simulator reads them
         self._guard(Op.SYNC, va, n)
         self._syscall("msync", va, n, flags)
 
@@ -210,7 +211,7 @@ class HostProcess:
         hole to the program, and is never changed (see ``boundary``).
         """
         va, n = cvalues.address("addr", addr), cvalues.u64("length", length)
-        prot = cvalues.cint("prot", prot)
+        prot = cvalues.flags32("prot", prot)
         verdict = self._guard(Op.PROTECT, va, n)
         self._syscall("mprotect", va, verdict.length, prot)
         verdict.finish()
@@ -238,7 +239,8 @@ class HostProcess:
     def open(self, path: str, flags: int, mode: int = 0o644) -> int:
         """Implements open(2) on the real kernel (O_CLOEXEC only when asked for)."""
         real = self._path(path)
-        flags = cvalues.cint("flags", flags)
+        flags = cvalues.flags32("flags", flags)
+        flags -= (flags & 0x80000000) << 1  # os.open takes a C int: the same 32 bits
         mode = cvalues.cint("mode", mode) & 0o7777  # the kernel keeps only these bits
         return _int(self._syscall("open", real, flags, mode))
 
@@ -384,3 +386,15 @@ class HostProcess:
     def __repr__(self) -> str:
         state = "alive" if self._record.alive else "dead"
         return f"<HostProcess {self.pid} {self.name!r} {state}>"
+
+
+def _hugetlb_extent(flags: int, length: int) -> int:
+    """The bytes an anonymous MAP_HUGETLB mapping of ``length`` covers: the kernel
+    rounds the length up to the huge page size (``ksys_mmap_pgoff``), so the
+    boundary must guard, and the program owns, all of it."""
+    if flags & 0x40020 != 0x40020:  # MAP_HUGETLB | MAP_ANONYMOUS
+        return length
+    size = {0: 1 << 21, 21: 1 << 21, 30: 1 << 30}.get((flags >> 26) & 0x3F)
+    if size is None:  # no such huge page size: EINVAL before anything is touched
+        return length
+    return ((length + size - 1) & ~(size - 1)) % (1 << 64) or length
