@@ -63,7 +63,7 @@ def test_code_inside_a_worker_is_confined_by_the_kernel(tmp_path: Path):
     )
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
-    assert out["layers"] == {"no_new_privs": True, "seccomp": True}
+    assert out["layers"] == {"no_new_privs": True, "seccomp": True, "caps": True}
     if os.geteuid() == 0:  # the namespaces need root (CAP_SYS_ADMIN)
         assert out["ipc"]
         assert out["mnt"]

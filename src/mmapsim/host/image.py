@@ -12,9 +12,10 @@ So ``execve`` is done in two real steps:
    ``mmapsim.host.reborn``).  The kernel tears down every old mapping (writes
    through shared file mappings stay in the page cache, as with any exec),
    closes every O_CLOEXEC descriptor and keeps the others, and the pid stays.
-   The channel socket and the slot table's memfd are the only descriptors of
-   the worker's own that cross the exec; the new image closes the memfd and
-   puts close-on-exec back on the channel.
+   The channel socket and the memfd of the process's own fault page (see
+   ``fault``; the controller sends it with the request) are the only
+   descriptors of the worker's own that cross the exec; the new image maps the
+   page, closes the memfd and puts close-on-exec back on the channel.
 """
 
 from __future__ import annotations
@@ -65,24 +66,24 @@ def probe_exec(path: str, argv: list[str]) -> int:
     return int(code or 0)
 
 
-def exec_fresh_worker(chan_fd: int, table_fd: int, slot: int, rid: int) -> OSError:
+def exec_fresh_worker(chan_fd: int, fault_fd: int, rid: int) -> OSError:
     """execve(2) of a fresh worker image in this process; returns only if it failed.
 
-    The new image answers request ``rid`` on ``chan_fd`` once it serves, maps the
-    slot table from ``table_fd`` and serves ``slot``.  The caller blocks SIGCHLD:
+    The new image answers request ``rid`` on ``chan_fd`` once it serves and maps
+    its fault page from ``fault_fd``.  The caller blocks SIGCHLD:
     the mask survives the exec, so a child that ends meanwhile stays pending
     until the new image has its reaper.  On failure the descriptors are
     close-on-exec again and the process is unchanged.
     """
     ppid = os.getppid()
     argv = [sys.executable, "-P", "-c", BOOT, PKGDIR]
-    argv += [str(v) for v in (chan_fd, table_fd, slot, rid, libc.get_pdeathsig(), ppid)]
+    argv += [str(v) for v in (chan_fd, fault_fd, rid, libc.get_pdeathsig(), ppid)]
     os.set_inheritable(chan_fd, True)
-    os.set_inheritable(table_fd, True)
+    os.set_inheritable(fault_fd, True)
     try:
         os.execve(sys.executable, argv, os.environ)
     except OSError as exc:
         os.set_inheritable(chan_fd, False)
-        os.set_inheritable(table_fd, False)
+        os.set_inheritable(fault_fd, False)
         return exc
     raise AssertionError("execve returned")  # pragma: no cover

@@ -347,7 +347,7 @@ class HostProcess:
             raise TypeError("argv must be a sequence of str or bytes")
         args = [os.fsdecode(a) for a in argv]
         try:
-            self._call("execve", real, args, fds=(self._state.table_fd,))
+            self._call("execve", real, args, fds=(self._record.fault_fd,))
         except _Died:
             self._gone()
         self._record.pages.clear()  # the new image holds nothing of the program

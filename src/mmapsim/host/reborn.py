@@ -2,11 +2,11 @@
 
 Started by ``image.exec_fresh_worker`` in the same process (same pid, same
 parent), with only the program's surviving descriptors, the channel and the
-slot table's memfd.  It re-establishes what a worker needs and the exec did not
+memfd of its fault page.  It re-establishes what a worker needs and the exec did not
 keep: its death signal (checked against its parent, as at spawn), no core
 dumps, SIGINT and SIGTERM at their default actions (Python itself leaves SIGPIPE
-and SIGXFSZ ignored), the fence of its new address space, the slot table with
-its fault word, and the reaper of its children; then it answers the execve
+and SIGXFSZ ignored), the fence of its new address space and its fault page (its
+children stay zombies: see ``fault``); then it answers the execve
 request and serves calls.
 """
 
@@ -21,22 +21,21 @@ from typing import NoReturn
 
 from mmapsim.host import fence, libc
 from mmapsim.host.channel import Channel
-from mmapsim.host.worker import Worker, install_reaper, reset_signals
-from mmapsim.host.zygote import map_table
+from mmapsim.host.fault import FaultPage
+from mmapsim.host.worker import Worker, reset_signals
 
 
 def main(argv: list[str]) -> NoReturn:
-    """Entry point: channel fd, table fd, slot, request id, death signal, parent pid."""
+    """Entry point: channel fd, fault page fd, request id, death signal, parent pid."""
     try:
-        chan_fd, table_fd, slot, rid, pdeathsig, ppid = (int(a) for a in argv[:6])
+        chan_fd, fault_fd, rid, pdeathsig, ppid = (int(a) for a in argv[:5])
         _restore(pdeathsig, ppid)
-        table = map_table(table_fd)
-        os.close(table_fd)
-        install_reaper(table)
+        page = FaultPage.attach(fault_fd)
+        os.close(fault_fd)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         os.set_inheritable(chan_fd, False)
         chan = Channel.from_fd(chan_fd)
-        worker = Worker(chan, table, slot)
+        worker = Worker(chan, page)
         chan.send((rid, (True, None)))
         worker.serve()
     except BaseException:

@@ -18,25 +18,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
-from mmapsim.host import cgroup, launcher, sandbox
+from mmapsim.host import cgroup, fault, launcher, sandbox
 from mmapsim.host.boundary import ProgramPages
-from mmapsim.host.channel import Channel, ChannelClosed
+from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.limits import HostTimeout, Limits
 from mmapsim.host.paths import Namespace
-from mmapsim.host.slots import N_SLOTS, SlotTable
 
-#: How long a dead process's reaper may take to publish its wait status.
+#: How many real processes a machine may have at most, whatever its limits.
+N_SLOTS: Final = 4096
+#: How long a process whose channel closed may take to become a zombie.
 REAP_TIMEOUT: Final = 10.0
-
-
-def _running(pid: int) -> bool:
-    """Whether ``pid`` runs (exists and is no zombie): a status for it is then forged."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in (b"Z", b"X")
 
 
 @dataclass
@@ -46,6 +37,7 @@ class ProcRecord:
     pid: int
     slot: int
     chan: Channel
+    fault_fd: int = -1  # the memfd of its fault page (see ``fault``)
     alive: bool = True
     exit_status: int | None = None
     term_signal: signal.Signals | None = None
@@ -55,13 +47,11 @@ class ProcRecord:
 
 @dataclass
 class MachineState:
-    """The master, zygote, slot table and private root of one machine."""
+    """The master, zygote and private root of one machine, and its processes."""
 
     master: launcher.Master
     zpid: int
     zchan: Channel
-    table: SlotTable
-    table_fd: int  # the table's memfd, for a worker's fresh image after execve
     ns: Namespace
     lock: threading.RLock = field(default_factory=threading.RLock)
     records: list[ProcRecord] = field(default_factory=list)
@@ -71,10 +61,11 @@ class MachineState:
     limits: Limits = field(default_factory=Limits)
     groups: list[str] = field(default_factory=list)
     stores: int = 0  # stores made, to check the disk every so often
+    zombies: set[int] = field(default_factory=set)  # buried, still to be reaped
 
     @classmethod
     def start(cls, limits: Limits | None = None) -> MachineState:
-        """Fork a zygote from the master and attach to its slot table."""
+        """Fork a zygote from the master and wait until it is ready."""
         ns = Namespace.create()
         try:
             master = launcher.master()
@@ -84,9 +75,9 @@ class MachineState:
                 zpid = master.request("machine", (ns.root, fsize), (theirs.fileno(),))
             zchan = Channel(ours)
             ready, fds = zchan.recv(reply=True)
-            os.set_inheritable(fds[0], False)
+            for fd in fds:
+                os.close(fd)
             layers = list(ready[2]) if isinstance(ready, tuple) and len(ready) == 3 else []
-            table = SlotTable.attach(fds[0])
         except BaseException:
             ns.remove()
             raise
@@ -96,7 +87,7 @@ class MachineState:
         if groups:
             layers.append("cgroup")
         sandbox.warn_missing([str(name) for name in layers])
-        return cls(master, zpid, zchan, table, fds[0], ns, limits=limits, groups=groups)
+        return cls(master, zpid, zchan, ns, limits=limits, groups=groups)
 
     def rpc(
         self,
@@ -139,78 +130,98 @@ class MachineState:
         """A fresh worker forked by the zygote."""
         chan, theirs = self.new_channel()
         with theirs:
-            ok, value = self.rpc(self.zchan, "spawn", (slot,), (theirs.fileno(),))
+            ok, value = self.rpc(self.zchan, "spawn", (), (theirs.fileno(),))
         if not ok or not isinstance(value, int):
             chan.close()
             raise value if isinstance(value, BaseException) else RuntimeError(value)
         return self.adopt(value, slot, chan)
 
     def adopt(self, pid: int, slot: int, chan: Channel) -> ProcRecord:
-        """Start tracking the new process ``pid``."""
+        """Start tracking the new process ``pid``, once it announced its fault page.
+
+        A process that ended before it could, or that said anything else, is
+        tracked as ended (killed, if it still runs).
+        """
+        chan.limit = 4096
+        fault_fd = -1
+        try:
+            ready, _w, _x = select.select([chan.sock], [], [], self.limits.max_call_seconds)
+            hello, fds = chan.recv(reply=True) if ready else (None, [])
+            if hello == ("hello", pid) and len(fds) == 1:
+                fault_fd = fds.pop()
+            for fd in fds:
+                os.close(fd)
+        except (ChannelClosed, OSError):
+            pass
+        if fault_fd < 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         chan.limit = self.limits.max_io_bytes + (1 << 20)  # a reply's data, and its frame
-        record = ProcRecord(pid, slot, chan)
+        record = ProcRecord(pid, slot, chan, fault_fd)
         self.records.append(record)
         return record
 
     def poll(self, record: ProcRecord) -> bool:
-        """Whether ``record`` still runs (it is buried if it was reaped)."""
+        """Whether ``record`` still runs; it is buried once the kernel says it ended.
+
+        The wait status is the zombie's own, in ``/proc`` (see ``fault``); a
+        process reaped before the controller saw it (its status lost) is taken
+        as killed.
+        """
         if record.alive:
-            status = self.table.status(record.slot)
-            if status is not None and not _running(record.pid):
-                self.bury(record, status)
+            done, status, _ppid = fault.ended(record.pid)
+            if done:
+                self.bury(record, signal.SIGKILL if status is None else status)
         return record.alive
 
     def wait_dead(self, record: ProcRecord) -> None:
-        """After its channel closed: wait for the reaper to publish the status.
-
-        A reaper runs its SIGCHLD handler in Python, which can miss a signal that
-        lands just before it blocks in recvmsg (the handler then waits for the
-        next request).  So every few milliseconds a zombie's parent, always one
-        of this machine's own processes, is sent SIGCHLD again: a signal that
-        arrives during the blocking call interrupts it and the handler runs.
-        """
+        """After its channel closed: wait until the kernel says the process ended."""
         deadline = time.monotonic() + REAP_TIMEOUT
-        delay, nudged = 20e-6, time.monotonic()
+        delay = 20e-6
         while self.poll(record):
-            now = time.monotonic()
-            if now > deadline:  # the table said nothing: the kernel's word that it ended
-                if not _running(record.pid):
-                    self.bury(record, signal.SIGKILL)
-                    return
-                raise RuntimeError(f"host process {record.pid} vanished without a wait status")
-            if now - nudged > 2e-3:
-                self.nudge_reaper(record.pid)
-                nudged = now
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"host process {record.pid} still runs after its channel closed")
             time.sleep(delay)
             delay = min(delay * 2, 1e-3)
 
-    def nudge_reaper(self, pid: int) -> None:
-        """Send SIGCHLD to the parent of the zombie ``pid`` if it is one of ours."""
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return
-        state, ppid = fields[0], int(fields[1])
-        ours = {self.zpid} | {r.pid for r in self.records if r.alive}
-        if state == "Z" and ppid in ours:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(ppid, signal.SIGCHLD)
-
     def bury(self, record: ProcRecord, status: int) -> None:
-        """Record how the process ended and free its slot and channel."""
+        """Record how the process ended, free its slot and channel, have it reaped."""
         if os.WIFSIGNALED(status):
             try:
                 record.term_signal = signal.Signals(os.WTERMSIG(status))
-            except ValueError:  # not a signal: the table was written by someone else
+            except ValueError:  # no signal the kernel would report
                 record.term_signal = signal.SIGKILL
         else:
             record.exit_status = os.WEXITSTATUS(status)
-        record.fault_va = self.table.fault_va(record.slot)
+        if record.fault_fd >= 0:
+            with contextlib.suppress(OSError):
+                record.fault_va = fault.fault_va(record.fault_fd)
+            os.close(record.fault_fd)
+            record.fault_fd = -1
         record.alive = False
-        self.table.clear(record.slot)
         self.free_slots.append(record.slot)
         record.chan.close()
+        self.zombies.add(record.pid)
+        self.reap_zombies()
+
+    def reap_zombies(self) -> None:
+        """Ask the zygote to reap the buried processes that are its zombies now.
+
+        A zombie of a worker stays one until its parent waits for it or ends
+        (the zygote, the machine's child subreaper, then inherits it).
+        """
+        ours = []
+        for pid in list(self.zombies):
+            done, status, ppid = fault.ended(pid)
+            if status is None and done:
+                self.zombies.discard(pid)  # reaped: gone from /proc
+            elif done and ppid == self.zpid:
+                ours.append(pid)
+        if ours:
+            with contextlib.suppress(ChannelClosed, ChannelBroken, OSError):
+                ok, reaped = self.rpc(self.zchan, "reap", tuple(ours))
+                if ok and isinstance(reaped, list):
+                    self.zombies.difference_update(reaped)
 
     def close(self) -> None:
         """Kill and reap every process, delete every file (idempotent)."""
@@ -227,9 +238,9 @@ class MachineState:
                 if record.alive:
                     record.alive, record.term_signal = False, signal.SIGKILL
                 record.chan.close()
+                if record.fault_fd >= 0:
+                    os.close(record.fault_fd)
+                    record.fault_fd = -1
             self.zchan.close()
-            self.table.close()
-            with contextlib.suppress(OSError):
-                os.close(self.table_fd)
             self.ns.remove()
             cgroup.remove(self.groups)

@@ -4,7 +4,7 @@ Each request is ``(rid, op, args)`` and is answered ``(rid, (True, value))`` or
 ``(rid, (False, exception))``; a file descriptor that rides with a request (the
 channel of a fork child) is appended to ``args``.  Memory accesses are real CPU
 accesses: a SIGSEGV or SIGBUS kills this process with the default action, and
-the address it was about to touch is in its slot's fault word.
+the address it was about to touch is in its own fault page (see ``fault``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from mmapsim.constants import O_CLOEXEC, PAGE_SIZE
 from mmapsim.host import image, libc
 from mmapsim.host.boundary import USER_SPAN, HostRefused
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
-from mmapsim.host.slots import SlotTable
+from mmapsim.host.fault import FaultPage
 
 #: The file descriptor that a worker's channel lives at, out of the way of the
 #: program's own descriptors (which start at 3, as in a freshly exec'd program).
@@ -39,41 +39,40 @@ def adopt_channel(fd: int) -> Channel:
     return Channel.from_fd(CHANNEL_FD)
 
 
-def install_reaper(table: SlotTable) -> None:
-    """Reap every child that ends and publish its wait status in the slot table."""
+def announce(chan: Channel) -> FaultPage:
+    """A new worker's first message: its pid and the memfd of its own fault page.
 
-    def reap(_signum: int, _frame: object) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            table.publish(pid, status)
-
-    signal.signal(signal.SIGCHLD, reap)
+    Only this process and the controller ever hold that page.
+    """
+    page, memfd = FaultPage.create()
+    try:
+        chan.send(("hello", os.getpid()), (memfd,))
+    finally:
+        os.close(memfd)
+    return page
 
 
 def reset_signals() -> None:
-    """SIGINT and SIGTERM back to their default actions.
+    """SIGINT, SIGTERM and SIGCHLD back to their default actions.
+
+    SIGCHLD at its default reaps nothing: an ended child stays a zombie, whose
+    wait status the controller reads from the kernel (see ``fault``).
 
     SIGPIPE and SIGXFSZ stay ignored, as Python leaves them (and as the simulator
     models it): a write to a pipe without readers fails with EPIPE and a write
     past the file size limit with EFBIG, instead of killing the process.
     """
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
 
 
 class Worker:
     """Serves the system calls of one real process."""
 
-    def __init__(self, chan: Channel, table: SlotTable, slot: int) -> None:
+    def __init__(self, chan: Channel, page: FaultPage) -> None:
         self.chan = chan
-        self.table = table
-        self.slot = slot
-        self.word = table.fault_word(slot)
+        self.page = page
+        self.word = page.word
         self.rid = -1  # the request being served
 
     def serve(self) -> NoReturn:
@@ -144,39 +143,40 @@ class Worker:
 
     # -- processes ---------------------------------------------------------
 
-    def op_fork(self, slot: int, fd: int) -> object:
-        """fork(2): the child keeps ``fd`` as its channel and answers nothing here."""
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    def op_fork(self, _slot: int, fd: int) -> object:
+        """fork(2): the child keeps ``fd`` as its channel and answers nothing here.
+
+        The child gives up its parent's fault page and announces its own.
+        """
         pid = os.fork()
         if pid == 0:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             self.chan.close()
             self.chan = adopt_channel(fd)
-            self.slot, self.word = slot, self.table.fault_word(slot)
+            self.page.release()
+            self.page = announce(self.chan)
+            self.word = self.page.word
             return _CHILD
-        self.table.set_pid(slot, pid)
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(fd)
         return pid
 
-    def op_execve(self, path: str, argv: list[str], table_fd: int) -> None:
+    def op_execve(self, path: str, argv: list[str], fault_fd: int) -> None:
         """execve(2): the kernel's verdict on ``path``, then a fresh worker image.
 
         A failure is this call's OSError and the process is unchanged (see
         ``image``).  On success this image is gone: the new one answers.
         """
         try:
-            os.set_inheritable(table_fd, False)
+            os.set_inheritable(fault_fd, False)
             mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
             try:
                 code = image.probe_exec(path, argv)
                 if code:
                     raise OSError(code, os.strerror(code), path)
-                raise image.exec_fresh_worker(CHANNEL_FD, table_fd, self.slot, self.rid)
+                raise image.exec_fresh_worker(CHANNEL_FD, fault_fd, self.rid)
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         finally:
-            os.close(table_fd)
+            os.close(fault_fd)
 
     def op_exit(self, status: int) -> NoReturn:
         os._exit(status)
@@ -311,6 +311,10 @@ def _raw_probe(kind: str, arg: str) -> int:
             os.close(libc.syscall(_RAW["open"], -100 % 2**64, addr, O_CLOEXEC))
         elif kind == "socket":  # socket(int(arg), SOCK_STREAM, 0)
             os.close(libc.syscall(_RAW[kind], int(arg), 1, 0))
+        elif kind == "scribble":  # write 0x3f over each shared writable mapping here
+            return _scribble()
+        elif kind == "open_memory":  # open the memory of process ``arg`` for writing
+            return _open_memory(int(arg))
         elif kind == "execve":  # execve(arg, {arg, NULL}, {NULL})
             argv = (ctypes.c_char_p * 2)(os.fsencode(arg), None)
             envp = (ctypes.c_char_p * 1)(None)
@@ -320,6 +324,36 @@ def _raw_probe(kind: str, arg: str) -> int:
     except OSError as exc:
         return exc.errno or -1
     return 0
+
+
+def _scribble() -> int:
+    """Overwrite every ``rw-s`` mapping of this process; 0 (the test hook's answer)."""
+    with open("/proc/self/maps", encoding="ascii", errors="replace") as f:
+        lines = [line.split() for line in f]
+    for fields in lines:
+        if fields[1] == "rw-s":
+            start, end = (int(v, 16) for v in fields[0].split("-"))
+            ctypes.memset(start, 0x3F, end - start)
+    return 0
+
+
+def _open_memory(pid: int) -> int:
+    """Open ``pid``'s memory and each of its mapped files read-write through /proc.
+
+    0 if one of them opened, else the errno of the last attempt.
+    """
+    code = errno.ENOENT
+    try:
+        names = [f"map_files/{n}" for n in os.listdir(f"/proc/{pid}/map_files")]
+    except OSError as exc:
+        names, code = [], exc.errno or -1
+    for name in ["mem", *names]:
+        try:
+            os.close(os.open(f"/proc/{pid}/{name}", os.O_RDWR | O_CLOEXEC))
+            return 0
+        except OSError as exc:
+            code = exc.errno or -1
+    return code
 
 
 def _capped(n: int, cap: int) -> int:

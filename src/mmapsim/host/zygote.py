@@ -1,25 +1,24 @@
 """The zygote of one HostMachine: forks a fresh worker for each ``spawn()``.
 
-It is forked from the master, leads the machine's process group, is the child
-subreaper of every process of the machine (so that orphans are reaped and their
-wait status published), and owns the slot table.  Before it forks anything it
-puts itself under the kernel's confinement (``sandbox``), which every worker
-inherits.  When its channel closes it
-kills its whole process group, itself included.
+It is forked from the master, leads the machine's process group and is the child
+subreaper of every process of the machine.  It reaps nothing on its own: an
+ended child or orphan stays a zombie until the controller, having read its wait
+status from the kernel, asks for it to be reaped (``reap``; see ``fault``).
+Before it forks anything it puts itself under the kernel's confinement
+(``sandbox``), which every worker inherits.  When its channel closes it kills
+its whole process group, itself included.
 """
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import os
 import signal
 from typing import NoReturn
 
-from mmapsim.constants import MAP_SHARED, PROT_READ, PROT_WRITE
 from mmapsim.host import image, libc, sandbox
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
-from mmapsim.host.slots import TABLE_SIZE, SlotTable
-from mmapsim.host.worker import Worker, adopt_channel, install_reaper, reset_signals
+from mmapsim.host.worker import Worker, adopt_channel, announce, reset_signals
 
 
 def run_zygote(fd: int, root: str, master_pid: int) -> NoReturn:
@@ -30,30 +29,10 @@ def run_zygote(fd: int, root: str, master_pid: int) -> NoReturn:
         os._exit(1)
     libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
     chan = adopt_channel(fd)
-    table, memfd = _create_table()
     layers = sandbox.confine(root, image.PKGDIR)
-    install_reaper(table)
-    chan.send(("ready", os.getpid(), layers), (memfd,))
-    os.close(memfd)
-    Zygote(chan, table, root).serve()
-
-
-def _create_table() -> tuple[SlotTable, int]:
-    """A zeroed slot table mapped here, and its memfd (for the controller).
-
-    Mapped through libc rather than Python's mmap module, which would keep a
-    duplicate of the memfd open in every worker.
-    """
-    memfd = os.memfd_create("mmapsim-slots", os.MFD_CLOEXEC)
-    os.ftruncate(memfd, TABLE_SIZE)
-    return map_table(memfd), memfd
-
-
-def map_table(memfd: int) -> SlotTable:
-    """The slot table behind ``memfd``, mapped shared here through libc."""
-    prot, flags = PROT_READ | PROT_WRITE, MAP_SHARED
-    addr = libc.mmap(0, TABLE_SIZE, prot, flags, memfd, 0)
-    return SlotTable((ctypes.c_char * TABLE_SIZE).from_address(addr))
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # no reaping but on request
+    chan.send(("ready", os.getpid(), layers))
+    Zygote(chan, root).serve()
 
 
 def _null_stdio(root: str) -> None:
@@ -71,11 +50,10 @@ def _null_stdio(root: str) -> None:
 
 
 class Zygote:
-    """Serves ``spawn`` requests of one machine."""
+    """Serves the ``spawn`` and ``reap`` requests of one machine."""
 
-    def __init__(self, chan: Channel, table: SlotTable, root: str) -> None:
+    def __init__(self, chan: Channel, root: str) -> None:
         self.chan = chan
-        self.table = table
         self.root = root
 
     def serve(self) -> NoReturn:
@@ -85,34 +63,31 @@ class Zygote:
             except (ChannelClosed, ChannelBroken, OSError):
                 os.killpg(0, signal.SIGKILL)
                 os._exit(0)
-            if op != "spawn" or len(fds) != 1:
-                reply: tuple[bool, object] = (False, RuntimeError(f"zygote: bad request {op!r}"))
+            if op == "spawn" and len(fds) == 1:
+                reply: tuple[bool, object] = self.spawn(fds[0])
+            elif op == "reap" and not fds:
+                reply = (True, _reap([int(str(pid)) for pid in args]))
             else:
-                reply = self.spawn(int(str(args[0])), fds[0])
+                reply = (False, RuntimeError(f"zygote: bad request {op!r}"))
             self.chan.send((rid, reply))
 
-    def spawn(self, slot: int, fd: int) -> tuple[bool, object]:
-        """Fork a worker that serves on channel ``fd`` with slot ``slot``."""
+    def spawn(self, fd: int) -> tuple[bool, object]:
+        """Fork a worker that serves on channel ``fd``."""
         zpid = os.getpid()
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
         try:
             pid = os.fork()
         except OSError as exc:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             os.close(fd)
             return (False, exc)
         if pid == 0:
             try:
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-                self.become_worker(fd, slot, zpid)
+                self.become_worker(fd, zpid)
             finally:
                 os._exit(127)
-        self.table.set_pid(slot, pid)
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(fd)
         return (True, pid)
 
-    def become_worker(self, fd: int, slot: int, zpid: int) -> NoReturn:
+    def become_worker(self, fd: int, zpid: int) -> NoReturn:
         """In the new child: become a worker as if a small program had just started."""
         libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != zpid:
@@ -124,4 +99,14 @@ class Zygote:
         os.chdir(self.root)
         os.umask(0o022)
         _null_stdio(self.root)
-        Worker(chan, self.table, slot).serve()
+        Worker(chan, announce(chan)).serve()
+
+
+def _reap(pids: list[int]) -> list[int]:
+    """waitpid(2) of each of ``pids`` that is an ended child here; the pids reaped."""
+    reaped = []
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError, OSError):
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                reaped.append(pid)
+    return reaped
