@@ -32,7 +32,9 @@ _PROBE = textwrap.dedent(
             rows = [line.split() for line in f]
         return [(r[5] if len(r) > 5 else "", r[4]) for r in rows if r[1] == "rw-s"]
 
-    def memfds(pid):
+    def memfds(x):
+        x._call("fstat", 0)  # served: the worker has closed its page's memfd by now
+        pid = x.pid
         links = [os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd")]
         return [link for link in links if link.startswith("/memfd:")]
 
@@ -42,7 +44,7 @@ _PROBE = textwrap.dedent(
         c = p.fork()
         q = m.spawn()
         out["maps"] = {name: shared_writable(x.pid) for name, x in (("p", p), ("c", c), ("q", q))}
-        out["memfds"] = {name: memfds(x.pid) for name, x in (("p", p), ("c", c), ("q", q))}
+        out["memfds"] = {name: memfds(x) for name, x in (("p", p), ("c", c), ("q", q))}
         probe = lambda x, kind, arg: x._call("raw_probe", kind, arg)
         out["open_q"] = probe(p, "open_memory", str(q.pid))
         out["open_c"] = probe(p, "open_memory", str(c.pid))

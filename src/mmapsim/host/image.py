@@ -43,7 +43,7 @@ PKGDIR: Final = str(Path(__file__).resolve().parent.parent)
 def probe_exec(path: str, argv: list[str]) -> int:
     """The errno of execve(path, argv) in a traced child, or 0 if it would succeed.
 
-    The caller blocks SIGCHLD, so that the worker's reaper leaves this child alone.
+    The caller blocks SIGCHLD; this child is reaped here, before it returns.
     """
     rfd, wfd = os.pipe()  # close-on-exec: a successful exec closes it empty
     pid = os.fork()
@@ -71,8 +71,8 @@ def exec_fresh_worker(chan_fd: int, fault_fd: int, rid: int) -> OSError:
 
     The new image answers request ``rid`` on ``chan_fd`` once it serves and maps
     its fault page from ``fault_fd``.  The caller blocks SIGCHLD:
-    the mask survives the exec, so a child that ends meanwhile stays pending
-    until the new image has its reaper.  On failure the descriptors are
+    the mask survives the exec, and the new image unblocks it (its
+    children stay zombies: see ``fault``).  On failure the descriptors are
     close-on-exec again and the process is unchanged.
     """
     ppid = os.getppid()

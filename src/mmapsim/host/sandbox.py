@@ -350,5 +350,9 @@ def in_force(pid: int) -> dict[str, bool]:
     return {
         "no_new_privs": status.get("NoNewPrivs") == "1",
         "seccomp": status.get("Seccomp") == "2",
-        "caps": not int(status.get("CapBnd", "0"), 16) & (1 << DROPPED_CAPS[0]),
+        "caps": not any(
+            int(status.get(name, "0"), 16) & (1 << cap)
+            for name in ("CapEff", "CapPrm")
+            for cap in DROPPED_CAPS
+        ),
     }
