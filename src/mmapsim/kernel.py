@@ -12,12 +12,18 @@ import errno
 import signal
 from dataclasses import dataclass, field
 
+from mmapsim.clock import Clock
 from mmapsim.errors import syscall_error
 from mmapsim.events import EventBus
 from mmapsim.fs.file import FdEntry, FdTable, OpenFile
-from mmapsim.fs.inode import Clock
+from mmapsim.fs.inode import Inode
 from mmapsim.fs.namespace import FileSystem
 from mmapsim.fs.pagecache import PageCache
+from mmapsim.fs.writeback import (
+    DEFAULT_DIRTY_EXPIRE_CENTISECS,
+    DEFAULT_DIRTY_WRITEBACK_CENTISECS,
+    WritebackDaemon,
+)
 from mmapsim.mm import rmap
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.physmem import DEFAULT_MEMORY, PhysicalMemory
@@ -44,7 +50,12 @@ class Kernel:
     """Everything the machine holds, and the rules that tie the layers together."""
 
     def __init__(
-        self, max_map_count: int = DEFAULT_MAX_MAP_COUNT, memory: int = DEFAULT_MEMORY
+        self,
+        max_map_count: int = DEFAULT_MAX_MAP_COUNT,
+        memory: int = DEFAULT_MEMORY,
+        *,
+        dirty_writeback_centisecs: int = DEFAULT_DIRTY_WRITEBACK_CENTISECS,
+        dirty_expire_centisecs: int = DEFAULT_DIRTY_EXPIRE_CENTISECS,
     ) -> None:
         self.bus = EventBus()
         self.clock = Clock()
@@ -54,6 +65,13 @@ class Kernel:
         self.pagecache.unmap_range = rmap.unmap_mapping_range
         self.physmem.reclaim = self.pagecache.shrink
         self.fs = FileSystem(self.pagecache, self.clock)
+        self.flusher = WritebackDaemon(
+            self.pagecache,
+            self.clock,
+            self.file_inodes,
+            writeback_centisecs=dirty_writeback_centisecs,
+            expire_centisecs=dirty_expire_centisecs,
+        )
         self.max_map_count = max_map_count
         self.tasks: dict[int, Task] = {}
         self._next_pid = 100
@@ -122,18 +140,27 @@ class Kernel:
         task.fds.entries.clear()
         task.alive = False
 
+    def file_inodes(self) -> list[Inode]:
+        """Every regular file that may have dirty pages: named, or unlinked but open or mapped."""
+        found = {id(i): i for i in self.fs.names.values() if i.is_regular}
+        for task in self.tasks.values():
+            held = [vma.inode for vma in task.mm.vmas if vma.inode is not None]
+            held += [entry.file.inode for entry in task.fds.entries.values()]
+            for inode in held:
+                if inode.is_regular:
+                    found.setdefault(id(inode), inode)
+        return list(found.values())
+
     def sync(self) -> int:
         """sync(2): write every dirty page of every file to disk; returns the count."""
-        return sum(
-            self.pagecache.writeback(inode)
-            for inode in list(self.fs.names.values())
-            if inode.is_regular
-        ) + sum(
-            self.pagecache.writeback(vma.inode)
-            for task in self.tasks.values()
-            for vma in task.mm.vmas
-            if vma.inode is not None and vma.inode.is_regular and vma.inode.nlink == 0
-        )
+        return sum(self.pagecache.writeback(i, cause="sync") for i in self.file_inodes())
+
+    def advance(self, ns: int) -> int:
+        """Let ``ns`` nanoseconds pass: the writeback daemon wakes on the way.
+
+        Returns how many pages it wrote to disk.
+        """
+        return self.flusher.run_until(self.clock.uptime_ns + ns)
 
     def crash(self) -> None:
         """A power failure: every task vanishes and the page cache is lost.

@@ -12,10 +12,15 @@ import random
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from typing import Any
 
 from mmapsim import cvalues
+from mmapsim.clock import NS_PER_SEC
 from mmapsim.events import EventBus
+from mmapsim.fs import image
 from mmapsim.fs.hostmount import HostMounts
+from mmapsim.fs.image import DiskImage
+from mmapsim.fs.writeback import DEFAULT_DIRTY_EXPIRE_CENTISECS, DEFAULT_DIRTY_WRITEBACK_CENTISECS
 from mmapsim.kernel import DEFAULT_MAX_MAP_COUNT, Kernel, Task
 from mmapsim.physmem import DEFAULT_MEMORY, OutOfMemory
 from mmapsim.process import Process
@@ -35,8 +40,12 @@ class Machine:
     (host paths such as ``"/usr"`` shown read-only at the same path, so that
     ``execve`` can load the host's programs; see :meth:`mount_host`),
     ``aslr`` (randomise the layout of exec'd programs as Linux does with
-    ``randomize_va_space=2``; off by default, as under ``setarch -R``) and
-    ``seed`` (makes the randomised layouts repeatable).
+    ``randomize_va_space=2``; off by default, as under ``setarch -R``),
+    ``seed`` (makes the randomised layouts repeatable), and the writeback
+    daemon's two sysctls, ``dirty_writeback_centisecs`` (how often it wakes,
+    500 = 5 s; 0 turns it off) and ``dirty_expire_centisecs`` (how long data
+    stays dirty before it writes it, 3000 = 30 s), which run on the simulated
+    clock (:meth:`advance`).
     """
 
     def __init__(
@@ -48,13 +57,28 @@ class Machine:
         host_mounts: Iterable[str] = (),
         aslr: bool = False,
         seed: int | None = None,
+        dirty_writeback_centisecs: int = DEFAULT_DIRTY_WRITEBACK_CENTISECS,
+        dirty_expire_centisecs: int = DEFAULT_DIRTY_EXPIRE_CENTISECS,
     ) -> None:
         for name, value in (("max_map_count", max_map_count), ("memory", memory)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int")
             if value <= 0:
                 raise ValueError(f"{name} must be positive")
-        self.kernel = Kernel(max_map_count=max_map_count, memory=memory)
+        for name, value in (
+            ("dirty_writeback_centisecs", dirty_writeback_centisecs),
+            ("dirty_expire_centisecs", dirty_expire_centisecs),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int")
+            if value < 0:
+                raise ValueError(f"{name} must not be negative")
+        self.kernel = Kernel(
+            max_map_count=max_map_count,
+            memory=memory,
+            dirty_writeback_centisecs=dirty_writeback_centisecs,
+            dirty_expire_centisecs=dirty_expire_centisecs,
+        )
         self.check_invariants = check_invariants
         self.host: HostMounts | None = None
         self.rng = random.Random(seed) if aslr else None
@@ -124,6 +148,54 @@ class Machine:
         self._check_open()
         self.kernel.crash()
         self.after_syscall()
+
+    def advance(self, seconds: float) -> int:
+        """Let ``seconds`` of simulated time pass (simulator only).
+
+        Nothing runs but the kernel's timers: the writeback daemon wakes every
+        ``dirty_writeback_centisecs`` and writes the files dirty for at least
+        ``dirty_expire_centisecs``.  Returns how many pages it wrote to disk.
+        """
+        self._check_open()
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise TypeError("seconds must be a number")
+        if not seconds >= 0 or seconds == float("inf"):
+            raise ValueError("seconds must be a finite number, not negative")
+        count = self.kernel.advance(round(seconds * NS_PER_SEC))
+        self.after_syscall()
+        return count
+
+    @property
+    def uptime(self) -> float:
+        """Seconds of simulated time since the machine booted (simulator only)."""
+        return self.kernel.clock.uptime_ns / NS_PER_SEC
+
+    def disk_image(self) -> DiskImage:
+        """The disk as a power failure now would leave it (simulator only).
+
+        Every regular file with its bytes on disk, not those in the page cache;
+        files shown from the host (``host_mounts``) are left out.
+        """
+        self._check_open()
+        return image.capture(self.kernel.fs, self._host_roots())
+
+    @classmethod
+    def boot(cls, disk: DiskImage, **options: Any) -> Machine:
+        """A new machine whose disk holds ``disk``'s files (simulator only).
+
+        Nothing is cached and no process runs: the first access to each page
+        reads it from the disk, as after a reboot.  ``options`` are
+        :class:`Machine`'s.
+        """
+        if not isinstance(disk, DiskImage):
+            raise TypeError("disk must be a DiskImage (from Machine.disk_image())")
+        machine = cls(**options)
+        image.restore(machine.kernel.fs, disk)
+        machine.after_syscall()
+        return machine
+
+    def _host_roots(self) -> list[str]:
+        return list(self.host.roots) if self.host is not None else []
 
     @property
     def processes(self) -> list[Process]:

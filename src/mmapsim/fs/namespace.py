@@ -11,8 +11,9 @@ import errno
 import posixpath
 from collections.abc import Callable
 
+from mmapsim.clock import Clock
 from mmapsim.errors import syscall_error
-from mmapsim.fs.inode import Clock, Inode, InodeKind
+from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.fs.pagecache import PageCache
 
 #: Directories every machine has.
@@ -126,7 +127,7 @@ class FileSystem:
             raise syscall_error(errno.EISDIR if inode.kind is InodeKind.DIRECTORY else errno.EINVAL)
         self.pagecache.resize(inode, 0)
         self.pagecache.write(inode, 0, data)
-        self.pagecache.writeback(inode)
+        self.pagecache.writeback(inode, cause="setup")
         return inode
 
     def read_file(self, path: str) -> bytes:

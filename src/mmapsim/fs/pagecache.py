@@ -6,8 +6,10 @@ Linux semantics modelled here:
   mapping caused it).  Bytes of the last page beyond end of file read as zeros.
 - ``write()`` and a store through a shared mapping change the cached frame and
   mark it dirty; the disk changes only at writeback (``fsync``,
-  ``msync(MS_SYNC)``), which also write-protects every mapping of the page
-  (``page_mkclean``), so the next store faults and dirties it again.
+  ``msync(MS_SYNC)``, ``sync``, the writeback daemon of
+  :mod:`mmapsim.fs.writeback`, reclaim), which also write-protects every
+  mapping of the page (``page_mkclean``), so the next store faults and dirties
+  it again.  The first dirty page of a clean inode stamps ``dirtied_ns``.
 - Truncation removes the cached pages beyond the new end of file and every
   page-table entry that maps them, copy-on-write copies included
   (``unmap_mapping_range`` with ``even_cows``), and zeroes the tail of the last
@@ -21,9 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from mmapsim.clock import Clock
 from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
 from mmapsim.events import EventBus, PageCacheRead, PageDirtied, Writeback
-from mmapsim.fs.inode import Clock, Inode, InodeKind
+from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.physmem import Frame, PhysicalMemory
 
 
@@ -73,6 +76,8 @@ class PageCache:
         inode = frame.inode
         assert inode is not None
         frame.dirty = True
+        if not inode.dirty:
+            inode.dirtied_ns = self.clock.uptime_ns
         inode.dirty.add(frame.pgoff)
         if self.bus.active:
             self.bus.emit(PageDirtied(inode.name, frame.pgoff, frame.pfn))
@@ -112,16 +117,27 @@ class PageCache:
 
     # -- writeback ----------------------------------------------------------
 
-    def writeback(self, inode: Inode, first_pgoff: int = 0, end_pgoff: int | None = None) -> int:
-        """Write the dirty pages in ``[first_pgoff, end_pgoff)`` to disk; count them."""
+    def writeback(
+        self,
+        inode: Inode,
+        first_pgoff: int = 0,
+        end_pgoff: int | None = None,
+        *,
+        cause: str = "fsync",
+    ) -> int:
+        """Write the dirty pages in ``[first_pgoff, end_pgoff)`` to disk; count them.
+
+        The pages go one at a time, in file order, as ``write_cache_pages``
+        walks them; ``cause`` names the writer in the Writeback events.
+        """
         pgoffs = sorted(
             p for p in inode.dirty if p >= first_pgoff and (end_pgoff is None or p < end_pgoff)
         )
         for pgoff in pgoffs:
-            self._writeback_page(inode, inode.cache[pgoff])
+            self._writeback_page(inode, inode.cache[pgoff], cause)
         return len(pgoffs)
 
-    def _writeback_page(self, inode: Inode, frame: Frame) -> None:
+    def _writeback_page(self, inode: Inode, frame: Frame, cause: str) -> None:
         self.mkclean(frame)
         start = frame.pgoff << PAGE_SHIFT
         n = max(0, min(PAGE_SIZE, inode.size - start))
@@ -129,7 +145,9 @@ class PageCache:
         frame.dirty = False
         inode.dirty.discard(frame.pgoff)
         if self.bus.active:
-            self.bus.emit(Writeback(inode.name, frame.pgoff, frame.pfn))
+            self.bus.emit(
+                Writeback(inode.name, frame.pgoff, frame.pfn, cause, self.clock.uptime_ns)
+            )
 
     # -- size changes -------------------------------------------------------
 
@@ -180,7 +198,7 @@ class PageCache:
             inode = frame.inode
             assert inode is not None
             if frame.dirty:
-                self._writeback_page(inode, frame)
+                self._writeback_page(inode, frame, "reclaim")
             self.evict(inode, frame.pgoff)
         return len(victims)
 

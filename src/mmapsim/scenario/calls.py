@@ -115,7 +115,7 @@ CALLS: dict[str, CallSpec] = {
 FORK = "fork"
 
 #: Names that scenario statements use as keywords.
-KEYWORDS = ("expect", "show", "file", "fails", "kills")
+KEYWORDS = ("expect", "show", "file", "fails", "kills", "sleep", "recover")
 
 #: What ``show`` can show.
 SHOW_KINDS = ("maps", "smaps", "pages", "layout", "file", "vars")

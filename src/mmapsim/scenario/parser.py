@@ -7,6 +7,8 @@ A line is, after an optional process label ``NAME:``, one of::
     expect CONDITION                    a comparison that must hold
     expect STATEMENT fails ERRNO        the call must fail with that errno
     expect STATEMENT kills SIGNAL       the access must kill the process
+    sleep SECONDS                       simulated time passes (writeback runs)
+    recover:                            the lines after it run after a crash
     CHILD = fork(PARENT)                a new process, a copy of PARENT
     STATEMENT                           a call, an assignment, a load or a store
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from mmapsim.scenario import subset
+from mmapsim.scenario import sections, subset
 from mmapsim.scenario.calls import FORK, KEYWORDS, SHOW_KINDS
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.lexer import ScannedLine, Word, scan_line
@@ -55,7 +57,10 @@ def parse_text(text: str, path: str = "<scenario>") -> Scenario:
     scenario = Scenario(path)
     for number, line in enumerate(text.splitlines(), start=1):
         try:
-            scenario.items.append(parse_line(line, number))
+            if sections.is_recover_marker(line, number, scenario):
+                continue
+            target = scenario.items if scenario.recovery is None else scenario.recovery
+            target.append(parse_line(line, number))
         except ScenarioError as err:
             raise err.in_file(path) from None
     return scenario
@@ -75,6 +80,8 @@ def parse_line(text: str, number: int) -> Step | Note:
             return _parse_file_setup(scanned, label, first)
         if first.text == "show":
             return _parse_show(scanned, label, first)
+        if first.text == "sleep":
+            return sections.parse_sleep(scanned, _common(scanned, label, first.start), first)
         return _parse_expect(scanned, label, first)
     stmt = parse_python(scanned, start, len(scanned.code))
     subset.check_stmt(stmt, number)
@@ -111,9 +118,14 @@ def _label(scanned: ScannedLine) -> tuple[str | None, int]:
 
 def _is_keyword_at(scanned: ScannedLine, word: Word, start: int) -> bool:
     """Whether ``word`` opens the statement as a keyword (not ``file(...)`` or ``show = 1``)."""
-    if word.text not in ("file", "show", "expect") or scanned.code[start : word.start].strip():
+    if (
+        word.text not in ("file", "show", "expect", "sleep")
+        or scanned.code[start : word.start].strip()
+    ):
         return False
     after = scanned.code[word.end :]
+    if word.text == "sleep" and not after.strip():
+        return True  # a bare "sleep": say that it needs its seconds
     return after[:1] in (" ", "\t") and not after.strip().startswith("=")
 
 

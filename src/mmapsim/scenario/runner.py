@@ -11,19 +11,32 @@ from __future__ import annotations
 
 import ast
 import errno as errno_module
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmapsim.clock import NS_PER_SEC, seconds
 from mmapsim.errors import ProcessKilled
+from mmapsim.events import Writeback
 from mmapsim.scenario import show
 from mmapsim.scenario.calls import CALLS, Returns
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.evaluator import CallRecord, Evaluator, Scope
 from mmapsim.scenario.layout_draw import draw_layout
 from mmapsim.scenario.machine_api import MachineAPI
-from mmapsim.scenario.syntax import Do, Expect, FileSetup, Fork, Scenario, Show, Spawn, Step
+from mmapsim.scenario.syntax import (
+    Do,
+    Expect,
+    FileSetup,
+    Fork,
+    Scenario,
+    Show,
+    Sleep,
+    Spawn,
+    Step,
+)
 from mmapsim.scenario.values import Addr, Value, equal, format_value
 
 
@@ -117,6 +130,8 @@ class Runner:
             return StepResult(step, note=f"process {step.process} starts")
         if isinstance(step, Show):
             return self._show(step)
+        if isinstance(step, Sleep):
+            return self._sleep(step)
         if isinstance(step, Expect):
             return self._expect(step)
         assert isinstance(step, Do)
@@ -133,6 +148,21 @@ class Runner:
         if scope.ended is not None:
             raise ScenarioError(f"process {name} has {scope.ended}; it runs nothing more", line, 1)
         return scope
+
+    def _sleep(self, step: Sleep) -> StepResult:
+        """``sleep N``: the simulator's clock moves (its writeback daemon runs on it);
+        the real kernel's process really sleeps, and its flusher does what it does."""
+        result = StepResult(step, note=f"{seconds(step.ns)} pass")
+        advance = getattr(self.machine, "advance", None)
+        if advance is None:
+            time.sleep(step.ns / NS_PER_SEC)
+            return result
+        bus = getattr(self.machine, "events", None)
+        with bus.record() if bus is not None else nullcontext([]) as events:
+            advance(step.ns / NS_PER_SEC)
+        written = [e for e in events if isinstance(e, Writeback)]
+        result.output = "\n".join(_written_lines(written)) or None
+        return result
 
     def _fork(self, step: Fork) -> StepResult:
         parent = self.scope(step.parent, step.line)
@@ -220,6 +250,21 @@ class Runner:
             length = numbers[1] if len(numbers) > 1 else None
             return show.page_table(scope.process, numbers[0], length)
         return show.variables_view(scope.variables)
+
+
+def _written_lines(events: list[Writeback]) -> list[str]:
+    """One line per wake-up of the writeback daemon: when, and which pages it wrote."""
+    by_time: dict[tuple[int, str, str], list[int]] = {}
+    for event in events:
+        by_time.setdefault((event.uptime_ns, event.cause, event.path), []).append(event.pgoff)
+    return [
+        f"at {seconds(at)} the {_WRITER.get(cause, cause)} wrote {path} "
+        f"page{'s' if len(pgoffs) > 1 else ''} {', '.join(map(str, pgoffs))} to disk"
+        for (at, cause, path), pgoffs in by_time.items()
+    ]
+
+
+_WRITER = {"flusher": "writeback daemon"}
 
 
 def _condition(
