@@ -68,7 +68,7 @@ def test_equal_contents_have_equal_keys():
     zeros = DiskImage({"/tmp/f": FileImage(PAGE, 0o644, {})})
     other = DiskImage({"/tmp/f": FileImage(PAGE, 0o644, {0: b"x" + bytes(PAGE - 1)})})
     assert hole.key() == zeros.key() != other.key()
-    assert other.files["/tmp/f"].with_bytes(0, b"\0").pages == {}
+    assert other.files["/tmp/f"].with_pieces([(0, b"\0")]).pages == {}
 
 
 def test_boot_needs_an_image():

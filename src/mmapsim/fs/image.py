@@ -47,17 +47,22 @@ class FileImage:
         """Page ``pgoff`` as on disk (zeros for a hole)."""
         return self.pages.get(pgoff, _ZERO_PAGE)
 
-    def with_bytes(self, offset: int, data: bytes) -> FileImage:
-        """A copy with ``data`` written at ``offset`` (inside one page)."""
-        pgoff = offset >> PAGE_SHIFT
-        at = offset & (PAGE_SIZE - 1)
-        page = bytearray(self.page(pgoff))
-        page[at : at + len(data)] = data
+    def with_pieces(self, pieces: Iterable[tuple[int, bytes]]) -> FileImage:
+        """A copy with each ``(offset, data)`` written (each inside one page)."""
         pages = dict(self.pages)
-        if bytes(page) == _ZERO_PAGE:
-            pages.pop(pgoff, None)
-        else:
-            pages[pgoff] = bytes(page)
+        changed: dict[int, bytearray] = {}
+        for offset, data in pieces:
+            pgoff = offset >> PAGE_SHIFT
+            page = changed.get(pgoff)
+            if page is None:
+                page = changed[pgoff] = bytearray(self.page(pgoff))
+            at = offset & (PAGE_SIZE - 1)
+            page[at : at + len(data)] = data
+        for pgoff, page in changed.items():
+            if page == _ZERO_PAGE:
+                pages.pop(pgoff, None)
+            else:
+                pages[pgoff] = bytes(page)
         return FileImage(self.size, self.mode, pages)
 
 

@@ -1,0 +1,106 @@
+"""The step-through page of a failing crash state (``mmapsim crashes --html``).
+
+The page tells the state's story on one simulated machine: the scenario's
+first part up to the crash point, then the power failure (with the dirty
+pieces that reached the disk and those that did not), then the recovery
+section on the machine rebooted on that disk.  It is the page of
+``mmapsim run --html`` (:mod:`mmapsim.viz`) with the crash as one more step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mmapsim.crashes.report import Exploration
+from mmapsim.crashes.states import CrashState, Piece
+from mmapsim.events import Event
+from mmapsim.fs import image
+from mmapsim.machine import Machine
+from mmapsim.scenario.render import result_lines
+from mmapsim.scenario.runner import Runner, StepResult
+from mmapsim.scenario.syntax import Scenario
+from mmapsim.viz.page import write_html
+from mmapsim.viz.record import Recording, StepRecord, event_json
+from mmapsim.viz.snapshot import Json, snapshot
+
+
+def _record(result: StepResult, events: list[Event], state: Json) -> StepRecord:
+    step = result.step
+    return StepRecord(
+        line=step.line,
+        process=step.process,
+        source=step.source + (f"   # {step.comment}" if step.comment else ""),
+        result=[str(text).strip() for text in result_lines(result)],
+        events=[event_json(e) for e in events],
+        state=state,
+        failed=result.expect is not None and not result.expect.ok,
+    )
+
+
+def _run(
+    machine: Machine, scenario: Scenario, until: int | None, events: list[Event]
+) -> list[StepRecord]:
+    """Run the steps of ``scenario`` up to line ``until`` (all: None), one record each."""
+    records = []
+    runner = Runner(machine)
+    for result in runner.run(scenario):
+        names = {scope.process.pid: name for name, scope in runner.scopes.items()}
+        records.append(_record(result, list(events), snapshot(machine, names)))
+        events.clear()
+        if until is not None and result.step.line >= until:
+            break
+    return records
+
+
+def _names(pieces: list[Piece]) -> str:
+    return ", ".join(p.describe() for p in pieces) or "nothing"
+
+
+def record_state(
+    scenario: Scenario, recovery: Scenario, state: CrashState, number: int
+) -> Recording:
+    """The recording of one crash state: first part, power failure, recovery."""
+    events: list[Event] = []
+    with Machine() as machine:
+        unsubscribe = machine.events.subscribe(events.append)
+        try:
+            initial = snapshot(machine)
+            steps = _run(machine, scenario, state.point.line, events)
+            machine.kernel.crash()
+            image.restore(machine.kernel.fs, state.image())
+            events.clear()
+            crash = StepRecord(
+                line=scenario.recover_line or 0,
+                process=None,
+                source=f"power failure {state.point.label}",
+                result=[
+                    f"on the disk: {_names(state.reached)}",
+                    f"not on the disk: {_names(state.missed)}",
+                    "every process died; the machine boots again on this disk",
+                ],
+                events=[],
+                state=snapshot(machine),
+                narration=[f"crash state {number}: a power failure strikes here"],
+            )
+            steps.append(crash)
+            steps += _run(machine, recovery, None, events)
+        finally:
+            unsubscribe()
+    title = f"{scenario.title or scenario.path}: crash state {number}"
+    return Recording(scenario.path, title, initial, steps)
+
+
+def write_state_pages(
+    scenario: Scenario, recovery: Scenario, found: Exploration, out: str
+) -> list[Path]:
+    """Write the page of the first failing state (``out`` ending in .html) or of each."""
+    failing = found.failing
+    target = Path(out)
+    if target.suffix == ".html":
+        chosen = [(1, failing[0][0], target)]
+    else:
+        chosen = [(n, s, target / f"state-{n}.html") for n, (s, _) in enumerate(failing, start=1)]
+    return [
+        write_html(record_state(scenario, recovery, state, number), path)
+        for number, state, path in chosen
+    ]
