@@ -273,14 +273,14 @@ def _condition(
     """Evaluate an expect's condition; on failure say what each side was."""
     if isinstance(cond, ast.BoolOp):
         outcomes = []
-        for value in cond.values:  # left to right, stopping as C's && and || stop
-            outcome = _condition(evaluator, value, text_of)
+        for part in cond.values:  # left to right, stopping as C's && and || stop
+            outcome = _condition(evaluator, part, text_of)
             outcomes.append(outcome)
             if outcome.ok == isinstance(cond.op, ast.Or):
                 break
         ok = outcomes[-1].ok
-        shown = [o.message for o in outcomes if o.ok == ok]
-        return ExpectOutcome(ok, text_of(cond) if ok else "; ".join(shown))
+        seen = [o.message for o in outcomes if o.ok == ok]
+        return ExpectOutcome(ok, text_of(cond) if ok else "; ".join(seen))
     if not isinstance(cond, ast.Compare):
         value = evaluator.eval(cond)
         truthy = bool(value) if isinstance(value, int | bytes) else True
