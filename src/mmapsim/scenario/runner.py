@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import ast
 import errno as errno_module
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmapsim.clock import NS_PER_SEC, seconds
 from mmapsim.errors import ProcessKilled
-from mmapsim.events import Writeback
-from mmapsim.scenario import show
+from mmapsim.scenario import clockwork, show
 from mmapsim.scenario.calls import CALLS, Returns
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.evaluator import CallRecord, Evaluator, Scope
@@ -151,19 +148,8 @@ class Runner:
         return scope
 
     def _sleep(self, step: Sleep) -> StepResult:
-        """``sleep N``: the simulator's clock moves (its writeback daemon runs on it);
-        the real kernel's process really sleeps, and its flusher does what it does."""
-        result = StepResult(step, note=f"{seconds(step.ns)} pass")
-        advance = getattr(self.machine, "advance", None)
-        if advance is None:
-            time.sleep(step.ns / NS_PER_SEC)
-            return result
-        bus = getattr(self.machine, "events", None)
-        with bus.record() if bus is not None else nullcontext([]) as events:
-            advance(step.ns / NS_PER_SEC)
-        written = [e for e in events if isinstance(e, Writeback)]
-        result.output = "\n".join(_written_lines(written)) or None
-        return result
+        note, output = clockwork.sleep(self.machine, step.ns)
+        return StepResult(step, note=note, output=output)
 
     def _fork(self, step: Fork) -> StepResult:
         parent = self.scope(step.parent, step.line)
@@ -261,21 +247,6 @@ class Runner:
         assert isinstance(text, str)
         note = f"({left_out} mappings of the host worker left out; --all-maps shows them)"
         return (text + note) if left_out else text.rstrip("\n")
-
-
-def _written_lines(events: list[Writeback]) -> list[str]:
-    """One line per wake-up of the writeback daemon: when, and which pages it wrote."""
-    by_time: dict[tuple[int, str, str], list[int]] = {}
-    for event in events:
-        by_time.setdefault((event.uptime_ns, event.cause, event.path), []).append(event.pgoff)
-    return [
-        f"at {seconds(at)} the {_WRITER.get(cause, cause)} wrote {path} "
-        f"page{'s' if len(pgoffs) > 1 else ''} {', '.join(map(str, pgoffs))} to disk"
-        for (at, cause, path), pgoffs in by_time.items()
-    ]
-
-
-_WRITER = {"flusher": "writeback daemon"}
 
 
 def _condition(
