@@ -1,0 +1,221 @@
+"""mmapsim's crash explorer: crash points, states, recovery, report (simulator only)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from helpers import PAGE, RW
+from mmapsim import MAP_SHARED, O_RDONLY, Machine
+from mmapsim.crashes.command import Options, explore, explore_file, load_scenario
+from mmapsim.crashes.recovery import check_state
+from mmapsim.scenario.errors import ScenarioError
+
+pytestmark = pytest.mark.simonly
+
+EXAMPLES = Path(__file__).parent.parent / "examples" / "durability"
+BROKEN = sorted(EXAMPLES.glob("*_broken.mmap"))
+
+THREE_PAGES = """\
+file /tmp/f "." * 12288
+A: fd = open("/tmp/f", O_RDWR)
+A: p = mmap(NULL, 12288, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+A: p[0] = "a"
+A: p[4096] = "b"
+A: p[8192] = "c"
+A: msync(p, 12288, MS_SYNC)
+recover:
+R: fd = open("/tmp/f", O_RDONLY)
+R: q = mmap(NULL, 12288, PROT_READ, MAP_SHARED, fd, 0)
+R: expect q[0] == "a" or q[0] == "."
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "s.mmap") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def _explore(path: str, **options: object):
+    scenario, recovery = load_scenario(path)
+    return explore(scenario, recovery, Options(**options))  # type: ignore[arg-type]
+
+
+def _run(path: str, **kwargs: object) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    options = kwargs.pop("options", Options())
+    status = explore_file(
+        path, Console(file=out, width=200), Console(file=err, width=200), options, **kwargs
+    )  # type: ignore[arg-type]
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("broken", BROKEN, ids=lambda p: p.stem)
+def test_the_explorer_breaks_every_broken_example(broken):
+    """Each *_broken.mmap has a crash state whose recovery check fails."""
+    found = _explore(str(broken))
+    assert found.failing
+    assert not found.first.problems  # the first part itself runs as written
+
+
+@pytest.mark.parametrize("broken", BROKEN, ids=lambda p: p.stem)
+def test_the_correct_twin_of_every_broken_example_holds(broken):
+    """Its correct twin survives every crash state."""
+    correct = broken.with_name(broken.name.replace("_broken", ""))
+    found = _explore(str(correct))
+    assert found.plan.states and not found.plan.sampled
+    assert not found.broken
+
+
+def test_there_are_at_least_three_pairs():
+    """The examples hold at least three protocols, each correct and broken."""
+    assert len(BROKEN) >= 3
+    assert all(b.with_name(b.name.replace("_broken", "")).exists() for b in BROKEN)
+
+
+def test_the_checksum_journal_survives_torn_pages_too(tmp_path):
+    """--torn: sectors of a page reach the disk independently; the checksum still holds."""
+    found = _explore(str(EXAMPLES / "journal_checksum.mmap"), torn=True)
+    assert found.torn and not found.broken
+
+
+def test_three_dirty_pages_then_sync_give_8_states(tmp_path):
+    """Hand count: 3 dirty pages at the point before sync, 2**3 disks; later points add none."""
+    found = _explore(_write(tmp_path, THREE_PAGES))
+    assert found.plan.distinct == 8
+    assert not found.broken
+    before_sync = [p for p in found.first.points if len(p.pieces) == 3]
+    assert len(before_sync) == 1
+
+
+def test_the_recovery_sees_exactly_the_crash_state(tmp_path):
+    """Through a new mapping, recovery reads the state's disk: only its own check passes."""
+    text = THREE_PAGES.replace(
+        'R: expect q[0] == "a" or q[0] == "."',
+        'R: expect q[0] == "." and q[4096] == "b" and q[8192] == "."',
+    )
+    found = _explore(_write(tmp_path, text))
+    passing = [s for s, v in zip(found.plan.states, found.verdicts, strict=True) if not v]
+    assert [[p.pgoff for p in s.reached] for s in passing] == [[1]]
+
+
+def test_a_booted_machine_maps_the_state_byte_for_byte(tmp_path):
+    """Each state's disk, mapped by a process of a machine booted on it, is that disk."""
+    found = _explore(_write(tmp_path, THREE_PAGES))
+    for state in found.plan.states:
+        disk = state.image()
+        with Machine.boot(disk) as m:
+            p = m.spawn()
+            a = p.mmap(0, 3 * PAGE, RW & ~2, MAP_SHARED, p.open("/tmp/f", O_RDONLY), 0)
+            seen = p.load(a, 3 * PAGE)
+        expected = bytearray(b"." * 3 * PAGE)
+        for piece in state.reached:
+            expected[piece.offset] = piece.data[0]
+        assert seen == bytes(expected) == disk.read("/tmp/f")
+
+
+def test_a_failing_state_is_reported_with_its_point_pages_and_check(tmp_path):
+    """The report names the step, the pages that reached the disk and not, what was seen."""
+    status, out, _ = _run(str(EXAMPLES / "commit_flag_broken.mmap"))
+    assert status == 1
+    assert 'power failure after line 20  W: db[0:6] = "COMMIT"' in out
+    assert "on the disk:     /tmp/db page 0" in out
+    assert "not on the disk: /tmp/db page 1" in out
+    assert 'record is "....."' in out
+
+
+def test_a_safe_protocol_exits_0(tmp_path):
+    """No failing state: exit 0 and a ✓ line."""
+    status, out, _ = _run(str(EXAMPLES / "commit_flag.mmap"))
+    assert status == 0
+    assert "✓ no crash state breaks the recovery's checks" in out
+
+
+def test_a_scenario_without_recovery_is_a_mistake(tmp_path):
+    """Nothing would check the states: exit 2 with file:line:col."""
+    path = _write(tmp_path, 'file /tmp/f "x"\nA: fd = open("/tmp/f", O_RDWR)\n')
+    status, out, err = _run(path)
+    assert status == 2
+    assert f"{path}:3:1: nothing checks the crash states" in err
+    assert out == ""
+
+
+def test_a_mistake_in_the_recovery_section_is_exit_2(tmp_path):
+    """The recovery section is checked before anything runs, with its own names."""
+    text = "A: x = 1\nrecover:\nR: expect x == 1\n"
+    status, _, err = _run(_write(tmp_path, text))
+    assert status == 2
+    assert ":3:" in err and "undefined variable 'x'" in err
+
+
+def test_a_failing_expect_of_the_first_part_fails_the_run(tmp_path):
+    """The first part's own expects count too."""
+    text = 'file /tmp/f "x"\nexpect file("/tmp/f") == "y"\nrecover:\nR: fd = open("/tmp/f", O_RDONLY)\n'
+    status, out, _ = _run(_write(tmp_path, text))
+    assert status == 1
+    assert "before any crash" in out
+
+
+def test_a_death_in_recovery_is_a_failing_state(tmp_path):
+    """An unannounced SIGBUS in the recovery (a file shorter than the mapping) fails its state."""
+    text = (
+        'A: fd = open("/tmp/f", O_RDWR | O_CREAT, 0o644)\n'
+        "A: ftruncate(fd, 4096)\n"
+        "recover:\n"
+        'R: fd = open("/tmp/f", O_RDONLY)\n'
+        "R: q = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0)\n"
+        "R: x = q[4096]\n"
+    )
+    found = _explore(_write(tmp_path, text))
+    assert found.failing
+    (problem,) = found.failing[0][1]
+    assert "killed by SIGBUS" in problem.message
+
+
+def test_json_lists_the_failing_states(tmp_path):
+    """--json: the counts and each failing state with its pieces and problems."""
+    status, out, _ = _run(str(EXAMPLES / "two_page_record_broken.mmap"), as_json=True)
+    report = json.loads(out)
+    assert status == 1 and report["ok"] is False
+    assert report["states"]["distinct"] == report["states"]["checked"]
+    first = report["failing"][0]
+    assert {p["page"] for p in first["reached"] + first["missed"]} == {1, 2}
+    assert first["problems"][0]["line"] == 22
+
+
+def test_the_budget_samples_and_says_so(tmp_path):
+    """--max-states below the count: a seeded sample, and the report says how it was drawn."""
+    status, out, _ = _run(_write(tmp_path, THREE_PAGES), options=Options(max_states=3, seed=5))
+    assert status == 0
+    assert "8 distinct crash states: 3 checked, drawn with seed 5 (--max-states 3" in out
+    assert "none of the 3 crash states checked breaks" in out
+
+
+def test_worker_processes_find_the_same_states(tmp_path):
+    """--jobs 2 checks the states in two processes, with the same verdicts."""
+    path = str(EXAMPLES / "journal_checksum_broken.mmap")
+    one = _explore(path)
+    two = _explore(path, jobs=2)
+    assert one.verdicts == two.verdicts
+
+
+def test_html_writes_the_page_of_a_failing_state(tmp_path):
+    """--html: the first part, the power failure and the recovery on one page."""
+    page = tmp_path / "state.html"
+    status, _, err = _run(str(EXAMPLES / "commit_flag_broken.mmap"), html=str(page))
+    assert status == 1
+    assert f"wrote {page}" in err
+    text = page.read_text()
+    assert "power failure after line 20" in text
+    assert "not on the disk: /tmp/db page 1" in text
+
+
+def test_load_refuses_an_empty_recovery_section(tmp_path):
+    """'recover:' with nothing after it checks nothing."""
+    with pytest.raises(ScenarioError, match="nothing checks"):
+        load_scenario(_write(tmp_path, "A: x = 1\nrecover:\n# nothing\n"))
