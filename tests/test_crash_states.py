@@ -76,7 +76,8 @@ def test_torn_pages_split_into_the_sectors_that_differ():
     assert found.distinct == 4
     half = next(s for s in found.states if s.written == (1,))
     data = half.image().read("/tmp/f")
-    assert data[0:1] == b"." and data[3 * SECTOR_SIZE : 3 * SECTOR_SIZE + 1] == b"y"
+    assert data[0:1] == b"."
+    assert data[3 * SECTOR_SIZE : 3 * SECTOR_SIZE + 1] == b"y"
 
 
 def test_an_image_applies_exactly_the_written_pieces():
@@ -94,20 +95,24 @@ def test_beyond_the_budget_a_seeded_sample_is_drawn():
     first = plan([point], budget=10, seed=7)
     again = plan([point], budget=10, seed=7)
     other = plan([point], budget=10, seed=8)
-    assert first.sampled and first.distinct == 64 and len(first.states) == 10
+    assert first.sampled
+    assert first.distinct == 64
+    assert len(first.states) == 10
     assert [s.written for s in first.states] == [s.written for s in again.states]
     assert [s.written for s in first.states] != [s.written for s in other.states]
     chosen = {s.written for s in first.states}
-    assert () in chosen and tuple(range(6)) in chosen
+    assert () in chosen
+    assert tuple(range(6)) in chosen
 
 
 def test_too_many_subsets_to_list_are_sampled_without_counting():
     """With 2**20 subsets the plan samples at once and does not pretend to know the count."""
     pages = [_dirty(i, bytes([65 + i % 26])) for i in range(20)]
-    assert 2**20 > ENUMERATION_LIMIT
+    assert ENUMERATION_LIMIT < 2**20
     point = point_at(0, 1, "p", _disk(20), pages)
     found = plan([point], budget=50, seed=1)
-    assert found.sampled and found.distinct is None
+    assert found.sampled
+    assert found.distinct is None
     assert len(found.states) == 50
     assert len({s.key for s in found.states}) == 50
 

@@ -261,7 +261,7 @@ def _condition(
             if outcome.ok == isinstance(cond.op, ast.Or):
                 break
         ok = outcomes[-1].ok
-        seen = [o.message for o in outcomes if o.ok == ok]
+        seen = dict.fromkeys(o.message for o in outcomes if o.ok == ok)  # each once, in order
         return ExpectOutcome(ok, text_of(cond) if ok else "; ".join(seen))
     if not isinstance(cond, ast.Compare):
         value = evaluator.eval(cond)
