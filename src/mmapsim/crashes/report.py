@@ -99,7 +99,8 @@ def text_report(found: Exploration) -> list[Text]:
         return lines
     lines.append(
         Text(
-            f"✗ {len(failing)} of {checked} crash states checked break the recovery's checks:",
+            f"✗ {len(failing)} of {checked} crash states checked "
+            f"{'breaks' if len(failing) == 1 else 'break'} the recovery's checks:",
             style="bold red",
         )
     )
