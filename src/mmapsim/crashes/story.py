@@ -21,31 +21,32 @@ from mmapsim.scenario.runner import Runner, StepResult
 from mmapsim.scenario.syntax import Scenario
 from mmapsim.viz.page import write_html
 from mmapsim.viz.record import Recording, StepRecord, event_json
-from mmapsim.viz.snapshot import Json, snapshot
+from mmapsim.viz.snapshot import Json
+from mmapsim.viz.tracker import Tracker
 
 
-def _record(result: StepResult, events: list[Event], state: Json) -> StepRecord:
+def _record(result: StepResult, events: list[Event], delta: Json) -> StepRecord:
     step = result.step
     return StepRecord(
         line=step.line,
         process=step.process,
         source=step.source + (f"   # {step.comment}" if step.comment else ""),
-        result=[str(text).strip() for text in result_lines(result)],
+        result=[str(text).rstrip() for text in result_lines(result)],
         events=[event_json(e) for e in events],
-        state=state,
+        delta=delta,
         failed=result.expect is not None and not result.expect.ok,
     )
 
 
 def _run(
-    machine: Machine, scenario: Scenario, until: int | None, events: list[Event]
+    machine: Machine, tracker: Tracker, scenario: Scenario, until: int | None, events: list[Event]
 ) -> list[StepRecord]:
     """Run the steps of ``scenario`` up to line ``until`` (all: None), one record each."""
     records = []
     runner = Runner(machine)
     for result in runner.run(scenario):
         names = {scope.process.pid: name for name, scope in runner.scopes.items()}
-        records.append(_record(result, list(events), snapshot(machine, names)))
+        records.append(_record(result, list(events), tracker.update(names)))
         events.clear()
         if until is not None and result.step.line >= until:
             break
@@ -64,8 +65,9 @@ def record_state(
     with Machine() as machine:
         unsubscribe = machine.events.subscribe(events.append)
         try:
-            initial = snapshot(machine)
-            steps = _run(machine, scenario, state.point.line, events)
+            tracker = Tracker(machine)
+            initial = tracker.update({})
+            steps = _run(machine, tracker, scenario, state.point.line, events)
             machine.kernel.crash()
             image.restore(machine.kernel.fs, state.image())
             events.clear()
@@ -79,11 +81,11 @@ def record_state(
                     "every process died; the machine boots again on this disk",
                 ],
                 events=[],
-                state=snapshot(machine),
+                delta=tracker.update({}),
                 narration=[f"crash state {number}: a power failure strikes here"],
             )
             steps.append(crash)
-            steps += _run(machine, recovery, None, events)
+            steps += _run(machine, tracker, recovery, None, events)
         finally:
             unsubscribe()
     title = f"{scenario.title or scenario.path}: crash state {number}"
