@@ -222,3 +222,43 @@ def test_load_refuses_an_empty_recovery_section(tmp_path):
     """'recover:' with nothing after it checks nothing."""
     with pytest.raises(ScenarioError, match="nothing checks"):
         load_scenario(_write(tmp_path, "A: x = 1\nrecover:\n# nothing\n"))
+
+
+def test_the_command_line_runs_the_explorer():
+    """mmapsim crashes FILE: the report on stdout, exit 1 for a broken protocol."""
+    from click.testing import CliRunner
+
+    from mmapsim.cli import main
+
+    runner = CliRunner()
+    broken = runner.invoke(main, ["crashes", str(EXAMPLES / "counter_broken.mmap")])
+    assert broken.exit_code == 1
+    assert "not on the disk: /tmp/counter page 0" in broken.output
+    right = runner.invoke(main, ["crashes", "--torn", str(EXAMPLES / "counter.mmap")])
+    assert right.exit_code == 0
+    assert "512-byte sectors (--torn)" in right.output
+    listed = runner.invoke(main, ["crashes", "--json", "-j", "2", str(EXAMPLES / "counter.mmap")])
+    assert json.loads(listed.output)["ok"] is True
+
+
+def test_the_command_line_refuses_a_budget_of_zero():
+    """--max-states 0 is a usage error (exit 2), not an empty exploration."""
+    from click.testing import CliRunner
+
+    from mmapsim.cli import main
+
+    result = CliRunner().invoke(main, ["crashes", "--max-states", "0", "x.mmap"])
+    assert result.exit_code == 2
+    assert "--max-states" in result.output
+
+
+def test_run_stops_before_the_recovery_section():
+    """mmapsim run runs the first part and says where the recovery section begins."""
+    from click.testing import CliRunner
+
+    from mmapsim.cli import main
+
+    result = CliRunner().invoke(main, ["run", str(EXAMPLES / "commit_flag.mmap")])
+    assert result.exit_code == 0
+    assert "from line 21, the recovery section runs after a crash" in result.output
+    assert "R: fd" not in result.output
