@@ -262,3 +262,55 @@ def test_run_stops_before_the_recovery_section():
     assert result.exit_code == 0
     assert "from line 21, the recovery section runs after a crash" in result.output
     assert "R: fd" not in result.output
+
+
+ASYNC_THEN_WAIT = """\
+file /tmp/c "0"
+file /tmp/ack ""
+C: fd = open("/tmp/c", O_RDWR)
+C: n = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+C: log = open("/tmp/ack", O_WRONLY | O_APPEND)
+C: n[0] = "1"
+C: msync(n, 4096, MS_ASYNC)
+sleep SECONDS
+C: write(log, "r")
+C: fsync(log)
+recover:
+R: fd = open("/tmp/c", O_RDONLY)
+R: log = open("/tmp/ack", O_RDONLY)
+R: expect fstat(log).st_size == 0 or pread(fd, 1, 0) == "1"
+"""
+
+
+@pytest.mark.parametrize(("seconds", "safe"), [(29, False), (30, True)])
+def test_the_daemon_writes_on_schedule_inside_the_explorer(tmp_path, seconds, safe):
+    """MS_ASYNC, then a receipt: safe only if the daemon (at 30 s) wrote the page first."""
+    found = _explore(_write(tmp_path, ASYNC_THEN_WAIT.replace("SECONDS", str(seconds))))
+    assert found.broken is not safe
+    (slept,) = [r for r in found.first.results if r.step.source.startswith("sleep")]
+    assert (slept.output == "at 30 s the writeback daemon wrote /tmp/c page 0 to disk") is safe
+
+
+def test_a_crash_statement_in_the_first_part_leaves_only_the_disk(tmp_path):
+    """After crash the page cache is gone: the later points have no dirty page."""
+    text = (
+        'file /tmp/f "."\n'
+        'A: fd = open("/tmp/f", O_RDWR)\n'
+        "A: p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)\n"
+        'A: p[0] = "x"\n'
+        "crash\n"
+        "recover:\n"
+        'R: fd = open("/tmp/f", O_RDONLY)\n'
+        'R: expect pread(fd, 1, 0) == "."\n'
+    )
+    found = _explore(_write(tmp_path, text))
+    assert found.first.points[-1].pieces == ()
+    (state,) = found.failing  # the crash may still strike before it, with the page written
+    assert [p.pgoff for p in state[0].reached] == [0]
+
+
+def test_the_points_between_page_writes_are_tried_but_not_listed_again(tmp_path):
+    """An msync of 3 pages makes 3 more crash points, none with a disk of its own."""
+    found = _explore(_write(tmp_path, THREE_PAGES))
+    assert found.first.moments == len(found.first.points) + 3
+    assert found.plan.candidates == 1 + 2 + 4 + 8

@@ -7,7 +7,9 @@ outside the machine), and, inside a step that writes several pages back
 moment between two page writes.  At each the disk image and the dirty pages are
 taken (:func:`mmapsim.fs.image.capture`, :func:`~mmapsim.fs.image.dirty_pages`).
 A point that leaves exactly what the previous one left (after a ``show``, say)
-is not kept.
+is not counted; one whose every disk the previous point can leave too (after a
+page write of an ``msync``: the disk is more like the cache, no new piece is
+dirty) is counted but not enumerated again.
 """
 
 from __future__ import annotations
@@ -43,9 +45,10 @@ class Problem:
 class FirstPart:
     """The run of the scenario's first part: its crash points and its own problems."""
 
-    points: list[CrashPoint] = field(default_factory=list)
+    points: list[CrashPoint] = field(default_factory=list)  # those that may leave a new disk
     results: list[StepResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    moments: int = 0  # crash points tried, those covered by the point before included
 
 
 def step_label(step: Step) -> str:
@@ -78,6 +81,7 @@ class _Collector:
         self.points: list[CrashPoint] = []
         self.step: Step | None = None
         self.writes_in_step = 0
+        self.moments = 0
         self._last: tuple[bytes, tuple[Any, ...]] | None = None
 
     def take(self, line: int | None, label: str) -> None:
@@ -88,9 +92,12 @@ class _Collector:
             len(self.points), line, label, base, image.dirty_pages(fs, skip), torn=self.torn
         )
         same = (base.key(), point.pieces)
-        if same != self._last:
+        if same == self._last:
+            return
+        self._last = same
+        self.moments += 1
+        if not (self.points and covered(self.points[-1], point)):
             self.points.append(point)
-            self._last = same
 
     def on_event(self, event: Event) -> None:
         """Between two page writes of a step: a point (up to MID_STEP_POINTS a step)."""
@@ -104,6 +111,20 @@ class _Collector:
                 f"reached the disk ({event.cause})"
             )
             self.take(step.line, label)
+
+
+def covered(before: CrashPoint, after: CrashPoint) -> bool:
+    """Whether every disk ``after`` can leave, ``before`` can leave too.
+
+    So it is after a writeback that only wrote pieces ``before`` had: the disk
+    is ``before``'s with those pieces written, and the pieces left are among
+    ``before``'s.
+    """
+    left = set(after.pieces)
+    if not left <= set(before.pieces):
+        return False
+    written = [i for i, piece in enumerate(before.pieces) if piece not in left]
+    return before.image(written).key() == after.base.key()
 
 
 def run_first_part(
@@ -136,6 +157,7 @@ def run_first_part(
         finally:
             unsubscribe()
     found.points = collector.points
+    found.moments = collector.moments
     return found
 
 

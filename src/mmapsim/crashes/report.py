@@ -51,7 +51,7 @@ def scope_lines(found: Exploration) -> list[str]:
     plan = found.plan
     unit = "512-byte sectors (--torn)" if found.torn else "whole pages"
     steps = _plural(len(found.first.results), "step")
-    points = _plural(len(found.first.points), "crash point")
+    points = _plural(found.first.moments, "crash point")
     lines = [f"{steps}, {points}; dirty data reaches the disk in {unit}"]
     if plan.distinct is not None and not plan.sampled:
         lines.append(
@@ -125,7 +125,7 @@ def json_report(found: Exploration) -> dict[str, Any]:
         "path": found.path,
         "torn": found.torn,
         "steps": len(found.first.results),
-        "points": len(found.first.points),
+        "points": found.first.moments,
         "states": {
             "candidates": plan.candidates,
             "distinct": plan.distinct,
