@@ -125,6 +125,11 @@ def explore_file(
     if html is not None and found.failing:
         from mmapsim.crashes.story import write_state_pages
 
-        for written in write_state_pages(scenario, recovery, found, html):
+        pages = write_state_pages(scenario, recovery, found, html)
+        for written in pages:
             err.print(f"wrote {written}")
+        if len(pages) < len(found.failing) and not html.endswith(".html"):
+            err.print(
+                f"(the pages of the first {len(pages)} of {len(found.failing)} failing states)"
+            )
     return EXIT_BROKEN if found.broken else EXIT_OK

@@ -24,6 +24,9 @@ from mmapsim.viz.record import Recording, StepRecord, event_json
 from mmapsim.viz.snapshot import Json
 from mmapsim.viz.tracker import Tracker
 
+#: Pages written into a folder at most (one per failing state, the first ones).
+MAX_PAGES = 50
+
 
 def _record(result: StepResult, events: list[Event], delta: Json) -> StepRecord:
     step = result.step
@@ -95,8 +98,11 @@ def record_state(
 def write_state_pages(
     scenario: Scenario, recovery: Scenario, found: Exploration, out: str
 ) -> list[Path]:
-    """Write the page of the first failing state (``out`` ending in .html) or of each."""
-    failing = found.failing
+    """Write the page of the first failing state (``out`` ending in .html) or of each.
+
+    A folder gets at most :data:`MAX_PAGES` pages, for the first failing states.
+    """
+    failing = found.failing[:MAX_PAGES]
     target = Path(out)
     if target.suffix == ".html":
         chosen = [(1, failing[0][0], target)]
