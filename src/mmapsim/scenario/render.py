@@ -19,7 +19,7 @@ from rich.text import Text
 
 from mmapsim.scenario.layout_draw import to_ascii
 from mmapsim.scenario.runner import StepResult
-from mmapsim.scenario.syntax import Do, Expect, Note, Scenario, Show, Step
+from mmapsim.scenario.syntax import Do, Expect, Note, Show, Step
 from mmapsim.scenario.values import Value, format_value
 
 KERNELS = {"sim": "the simulated kernel", "host": "this computer's Linux kernel"}
@@ -88,16 +88,6 @@ class Printer:
     def summary(self, results: Iterable[StepResult]) -> None:
         """How many expects held."""
         self.emit(summary_text(list(results)))
-
-
-def run_items(scenario: Scenario, results: Iterable[StepResult]) -> Iterable[Note | StepResult]:
-    """Notes and results in source order, as the steps run."""
-    pending = iter(results)
-    for item in scenario.items:
-        if isinstance(item, Note):
-            yield item
-        else:
-            yield next(pending)
 
 
 def result_lines(result: StepResult, *, ascii_only: bool = False) -> list[Text]:
