@@ -65,20 +65,27 @@ def scope_lines(found: Exploration) -> list[str]:
         )
     else:
         lines.append(
-            f"more crash states than can be listed ({plan.candidates} subsets of dirty data): "
+            f"more crash states than can be listed "
+            f"({_count(plan.candidates)} subsets of dirty data): "
             f"{len(plan.states)} distinct ones checked, drawn with seed {plan.seed} "
             f"(--max-states {plan.budget}); a failing state may have been missed"
         )
     return lines
 
 
+def _count(n: int) -> str:
+    """A count as a reader can take it in: 4097, or about 2**256."""
+    return str(n) if n < 10**9 else f"about 2**{n.bit_length() - 1}"
+
+
 def state_lines(number: int, state: CrashState, problems: list[Problem]) -> list[Text]:
     """One failing state, in a few lines."""
-    lines = [
-        Text(f"{number}. power failure {state.point.label}", style="bold"),
-        Text(f"     on the disk:     {_pieces(state.reached)}"),
-        Text(f"     not on the disk: {_pieces(state.missed)}"),
-    ]
+    lines = [Text(f"{number}. power failure {state.point.label}", style="bold")]
+    if state.point.pieces:
+        lines.append(Text(f"     on the disk:     {_pieces(state.reached)}"))
+        lines.append(Text(f"     not on the disk: {_pieces(state.missed)}"))
+    else:
+        lines.append(Text("     no page was dirty: the disk as that step left it"))
     lines += [Text(f"     ✗ {p.describe()}", style="red") for p in problems]
     return lines
 

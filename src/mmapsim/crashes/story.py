@@ -79,8 +79,14 @@ def record_state(
                 process=None,
                 source=f"power failure {state.point.label}",
                 result=[
-                    f"on the disk: {_names(state.reached)}",
-                    f"not on the disk: {_names(state.missed)}",
+                    *(
+                        [
+                            f"on the disk: {_names(state.reached)}",
+                            f"not on the disk: {_names(state.missed)}",
+                        ]
+                        if state.point.pieces
+                        else ["no page was dirty: the disk as that step left it"]
+                    ),
                     "every process died; the machine boots again on this disk",
                 ],
                 events=[],
