@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 
 from helpers import PAGE, RW, new_file, smaps_at
@@ -163,3 +166,22 @@ def test_bad_advances_are_refused(seconds, error):
     """Time moves forward by a finite number of seconds."""
     with Machine() as m, pytest.raises(error):
         m.advance(seconds)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("MMAPSIM_SLOW"), reason="40 s of real time: MMAPSIM_SLOW=1")
+def test_linux_writes_a_page_left_by_MS_ASYNC_after_about_30_s(machine, is_host):
+    """The oracle for the daemon: on Linux a page left dirty by MS_ASYNC is clean 30-40 s later."""
+    p, a = _mapped(machine, npages=1)
+    p.store(a, b"AB")
+    p.msync(a, PAGE, MS_ASYNC)
+
+    def dirty() -> int:
+        fields = smaps_at(p, a)
+        return fields["Private_Dirty"] + fields["Shared_Dirty"]
+
+    wait = time.sleep if is_host else machine.advance
+    wait(25)
+    assert dirty() == 4
+    wait(15)
+    assert dirty() == 0
