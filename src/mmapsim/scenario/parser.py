@@ -116,8 +116,9 @@ def _label(scanned: ScannedLine) -> tuple[str | None, int]:
     if not stripped.startswith(":") or stripped.startswith(":="):
         return None, 0
     if first.text in KEYWORDS:
+        why = sections.RECOVER_HINT if first.text == "recover" else ""
         raise ScenarioError(
-            f"'{first.text}' cannot name a process", scanned.number, first.start + 1
+            f"'{first.text}' cannot name a process{why}", scanned.number, first.start + 1
         )
     colon = first.end + (len(rest) - len(stripped))
     return first.text, colon + 1

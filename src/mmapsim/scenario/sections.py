@@ -22,6 +22,8 @@ from mmapsim.scenario.lexer import ScannedLine, Word, scan_line
 from mmapsim.scenario.syntax import Scenario, Sleep
 
 _RECOVER = re.compile(r"\s*recover\s*:\s*")
+#: Why ``recover:`` is no label: it starts the recovery section, alone on its line.
+RECOVER_HINT = ": 'recover:' alone on its line starts a file's recovery section (mmapsim crashes)"
 _LONGEST_SLEEP_S = 10**9  # about 32 years: more is surely a slip
 
 
