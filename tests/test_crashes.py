@@ -314,3 +314,20 @@ def test_the_points_between_page_writes_are_tried_but_not_listed_again(tmp_path)
     found = _explore(_write(tmp_path, THREE_PAGES))
     assert found.first.moments == len(found.first.points) + 3
     assert found.plan.candidates == 1 + 2 + 4 + 8
+
+
+def test_a_check_that_fails_even_without_a_crash_is_pointed_out(tmp_path):
+    """When the fully written disk fails too, the report asks whether the check is right."""
+    text = THREE_PAGES.replace('R: expect q[0] == "a" or q[0] == "."', 'R: expect q[0] == "z"')
+    status, out, _ = _run(_write(tmp_path, text))
+    assert status == 1
+    assert "fails too: is the recovery section's check right?" in out
+    status, out, _ = _run(str(EXAMPLES / "commit_flag_broken.mmap"))
+    assert "is the recovery section's check right" not in out
+
+
+def test_a_scenario_with_nothing_before_recover_is_a_mistake(tmp_path):
+    """Nothing to crash: exit 2 at the recover: line."""
+    status, _, err = _run(_write(tmp_path, "# nothing\nrecover:\nR: x = 1\n"))
+    assert status == 2
+    assert ":2:1: nothing to crash" in err

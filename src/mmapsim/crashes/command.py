@@ -48,6 +48,9 @@ def load_scenario(path: str) -> tuple[Scenario, Scenario]:
     scenario = parse_file(path)
     check_scenario(scenario)
     recovery = scenario.recovery_scenario()
+    if recovery is not None and not scenario.steps:
+        msg = "nothing to crash: the scenario has no step before 'recover:'"
+        raise ScenarioError(msg, scenario.recover_line or 1, 1, path)
     if recovery is None or not recovery.steps:
         last = len(scenario.items) + 1
         msg = (

@@ -33,6 +33,15 @@ class Exploration:
         return [(s, v) for s, v in zip(self.plan.states, self.verdicts, strict=True) if v]
 
     @property
+    def fails_without_crash(self) -> bool:
+        """Whether the disk of a clean end (every dirty page written) fails the checks too."""
+        if not self.first.points:
+            return False
+        last = self.first.points[-1]
+        key = last.image(range(len(last.pieces))).key()
+        return any(state.key == key for state, _ in self.failing)
+
+    @property
     def broken(self) -> bool:
         """Whether any check failed: in a crash state, or in the first part itself."""
         return bool(self.failing or self.first.problems)
@@ -114,6 +123,15 @@ def text_report(found: Exploration) -> list[Text]:
     for number, (state, problems) in enumerate(failing, start=1):
         lines.append(Text(""))
         lines += state_lines(number, state, problems)
+    if found.fails_without_crash:
+        lines.append(Text(""))
+        lines.append(
+            Text(
+                "(the disk of a clean end, every dirty page written, fails too: "
+                "is the recovery section's check right?)",
+                style="yellow",
+            )
+        )
     return lines
 
 
@@ -151,5 +169,6 @@ def json_report(found: Exploration) -> dict[str, Any]:
             }
             for state, problems in found.failing
         ],
+        "fails_without_crash": found.fails_without_crash,
         "ok": not found.broken,
     }
