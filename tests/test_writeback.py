@@ -48,21 +48,40 @@ def test_the_clock_moves_only_when_told():
 
 
 @pytest.mark.simonly
-def test_the_daemon_writes_a_page_dirty_for_30_s_at_its_next_wake_up():
-    """A page dirtied at 1 s is written at 35 s: the first 5 s wake-up after it is 30 s old."""
+def test_the_daemon_wakes_5_s_after_the_disk_gets_dirty_and_every_5_s_after():
+    """A page dirtied at 1 s on a clean disk: wake-ups at 6, 11, ... 31 s; written at 31 s."""
     with Machine() as m:
         p, a = _mapped(m)
         m.advance(1)
         p.store(a, b"AB")
         p.msync(a, 2 * PAGE, MS_ASYNC)
+        assert m.kernel.flusher.armed_ns == 6 * 10**9
         with m.events.record() as events:
-            assert m.advance(33) == 0  # 34 s: dirty for 33 s, but no wake-up since 30 s
+            assert m.advance(29) == 0  # 30 s: dirty for 29 s at the wake-up of 26 s and now
             assert _on_disk(m) == b"...."
+            assert m.kernel.flusher.armed_ns == 31 * 10**9
             assert m.advance(1) == 1
         assert _on_disk(m) == b"AB.."
         (written,) = [e for e in events if isinstance(e, Writeback)]
-        assert (written.pgoff, written.cause, written.uptime_ns) == (0, "flusher", 35 * 10**9)
-        assert "at 35 s" in written.describe()
+        assert (written.pgoff, written.cause, written.uptime_ns) == (0, "flusher", 31 * 10**9)
+        assert "at 31 s" in written.describe()
+        assert m.kernel.flusher.armed_ns is None  # nothing dirty: the timer rests
+
+
+@pytest.mark.simonly
+def test_a_disk_made_clean_by_fsync_rearms_the_timer_at_its_next_dirty_page():
+    """The timer counts from when a clean disk gets dirty again, as wb_wakeup_delayed does."""
+    with Machine() as m:
+        p, a = _mapped(m)
+        p.store(a, b"AB")
+        p.msync(a, PAGE, MS_SYNC)
+        m.advance(3)
+        p.store(a, b"CD")
+        assert m.kernel.flusher.armed_ns == 8 * 10**9
+        m.advance(29)
+        assert _on_disk(m, n=2) == b"AB"
+        m.advance(4)  # 36 s: the wake-up at 33 s found it 30 s old
+        assert _on_disk(m, n=2) == b"CD"
 
 
 @pytest.mark.simonly

@@ -38,10 +38,14 @@ def _no_unmap(inode: Inode, first_pgoff: int) -> None:
     return None
 
 
+def _no_note(inode: Inode) -> None:
+    return None
+
+
 class PageCache:
     """The machine's page cache: all inodes' cached frames share one allocator."""
 
-    __slots__ = ("bus", "clock", "mkclean", "physmem", "unmap_range")
+    __slots__ = ("bus", "clock", "mkclean", "on_first_dirty", "physmem", "unmap_range")
 
     def __init__(self, physmem: PhysicalMemory, bus: EventBus, clock: Clock) -> None:
         self.physmem = physmem
@@ -49,6 +53,8 @@ class PageCache:
         self.clock = clock
         self.mkclean: Callable[[Frame], None] = _no_mkclean
         self.unmap_range: Callable[[Inode, int], None] = _no_unmap
+        #: Called when an inode gets its first dirty page (the writeback daemon listens).
+        self.on_first_dirty: Callable[[Inode], None] = _no_note
 
     # -- lookup -------------------------------------------------------------
 
@@ -76,9 +82,12 @@ class PageCache:
         inode = frame.inode
         assert inode is not None
         frame.dirty = True
-        if not inode.dirty:
+        first = not inode.dirty
+        if first:
             inode.dirtied_ns = self.clock.uptime_ns
         inode.dirty.add(frame.pgoff)
+        if first:
+            self.on_first_dirty(inode)
         if self.bus.active:
             self.bus.emit(PageDirtied(inode.name, frame.pgoff, frame.pfn))
 
