@@ -28,6 +28,7 @@ from mmapsim.scenario.parser import parse_file
 from mmapsim.scenario.syntax import Expect, Scenario
 
 EXIT_OK, EXIT_BROKEN, EXIT_BAD = 0, 1, 2
+EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C (128 + SIGINT)
 DEFAULT_MAX_STATES = 4096
 #: Below this many states no progress bar is drawn: the run is over at once.
 _PROGRESS_FROM = 64
@@ -118,6 +119,9 @@ def explore_file(
     except ScenarioError as error:
         err.print(Text(str(error)))
         return EXIT_BAD
+    except KeyboardInterrupt:
+        err.print(Text("interrupted: no report"))
+        return EXIT_INTERRUPTED
     if not any(isinstance(s, Expect) for s in recovery.steps) and not as_json:
         err.print(Text("(the recovery section has no expect: only deaths are checked)", "dim"))
     if as_json:
@@ -125,6 +129,8 @@ def explore_file(
     else:
         for line in text_report(found):
             out.print(line)
+    if html is not None and not found.failing:
+        err.print(Text("(no failing crash state: no page written)", "dim"))
     if html is not None and found.failing:
         from mmapsim.crashes.story import write_state_pages
 
