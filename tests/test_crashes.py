@@ -331,3 +331,14 @@ def test_a_scenario_with_nothing_before_recover_is_a_mistake(tmp_path):
     status, _, err = _run(_write(tmp_path, "# nothing\nrecover:\nR: x = 1\n"))
     assert status == 2
     assert ":2:1: nothing to crash" in err
+
+
+def test_show_limits_the_states_printed_in_full():
+    """--show 1: one failing state in full, and how many more there are."""
+    path = str(EXAMPLES / "journal_checksum_broken.mmap")
+    status, out, _ = _run(path, options=Options(show=1))
+    assert status == 1
+    assert out.count("power failure") == 1
+    assert "... and 2 more failing states (--show 0 or --json lists them all)" in out
+    _, everything, _ = _run(path, options=Options(show=0))
+    assert everything.count("power failure") == 3

@@ -7,7 +7,7 @@ import os
 import click
 
 from mmapsim.cli.group import COLOR, main, make_output
-from mmapsim.crashes.command import DEFAULT_MAX_STATES, Options, explore_file
+from mmapsim.crashes.command import DEFAULT_MAX_STATES, DEFAULT_SHOW, Options, explore_file
 
 
 @main.command()
@@ -33,6 +33,14 @@ from mmapsim.crashes.command import DEFAULT_MAX_STATES, Options, explore_file
     metavar="N",
     help="Check the states in N worker processes (0: one per CPU).",
 )
+@click.option(
+    "--show",
+    type=click.IntRange(min=0),
+    default=DEFAULT_SHOW,
+    show_default=True,
+    metavar="N",
+    help="Print at most N failing states in full (0: all; --json lists all).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
     "--html",
@@ -48,12 +56,14 @@ def crashes(
     max_states: int,
     seed: int,
     jobs: int,
+    show: int,
     as_json: bool,
     html: str | None,
     color: bool | None,
 ) -> None:
     """Try a power failure at every step of FILE; check its recover: section on each disk."""
     output = make_output(False if as_json else color)
-    options = Options(max_states=max_states, seed=seed, torn=torn, jobs=jobs or os.cpu_count() or 1)
+    workers = jobs or os.cpu_count() or 1
+    options = Options(max_states=max_states, seed=seed, torn=torn, jobs=workers, show=show)
     status = explore_file(file, output.out, output.err, options, as_json=as_json, html=html)
     raise SystemExit(status)

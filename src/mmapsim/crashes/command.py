@@ -30,6 +30,7 @@ from mmapsim.scenario.syntax import Expect, Scenario
 EXIT_OK, EXIT_BROKEN, EXIT_BAD = 0, 1, 2
 EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C (128 + SIGINT)
 DEFAULT_MAX_STATES = 4096
+DEFAULT_SHOW = 20
 #: Below this many states no progress bar is drawn: the run is over at once.
 _PROGRESS_FROM = 64
 
@@ -42,6 +43,7 @@ class Options:
     seed: int = 0
     torn: bool = False
     jobs: int = 1
+    show: int = DEFAULT_SHOW  # failing states printed in full (0: all)
 
 
 def load_scenario(path: str) -> tuple[Scenario, Scenario]:
@@ -127,7 +129,7 @@ def explore_file(
     if as_json:
         out.print_json(json.dumps(json_report(found)))
     else:
-        for line in text_report(found):
+        for line in text_report(found, options.show):
             out.print(line)
     if html is not None and not found.failing:
         err.print(Text("(no failing crash state: no page written)", "dim"))

@@ -99,8 +99,8 @@ def state_lines(number: int, state: CrashState, problems: list[Problem]) -> list
     return lines
 
 
-def text_report(found: Exploration) -> list[Text]:
-    """The whole report, as lines."""
+def text_report(found: Exploration, show: int = 0) -> list[Text]:
+    """The whole report, as lines: at most ``show`` failing states in full (0: all)."""
     lines = [Text(f"== {found.path}: crash states ==", style="bold")]
     lines += [Text(line) for line in scope_lines(found)]
     for problem in found.first.problems:
@@ -120,9 +120,16 @@ def text_report(found: Exploration) -> list[Text]:
             style="bold red",
         )
     )
-    for number, (state, problems) in enumerate(failing, start=1):
+    shown = failing if show <= 0 else failing[:show]
+    for number, (state, problems) in enumerate(shown, start=1):
         lines.append(Text(""))
         lines += state_lines(number, state, problems)
+    if len(shown) < len(failing):
+        lines.append(Text(""))
+        more = len(failing) - len(shown)
+        lines.append(
+            Text(f"... and {more} more failing states (--show 0 or --json lists them all)")
+        )
     if found.fails_without_crash:
         lines.append(Text(""))
         lines.append(
