@@ -11,6 +11,7 @@ With ``jobs`` above 1 the states are checked in that many worker processes.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -76,7 +77,12 @@ def check_states(
                 progress(1)
         return found
     chunk = max(1, min(64, len(disks) // (jobs * 8)))
-    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(recovery, opts)) as pool:
+    # Workers start from a fork server, not a fork of this process: a progress bar's
+    # thread may hold a lock here that a forked child would inherit held.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_init_worker, initargs=(recovery, opts)
+    ) as pool:
         found = []
         for problems in pool.map(_check_in_worker, disks, chunksize=chunk):
             found.append(problems)
