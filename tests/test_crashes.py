@@ -342,3 +342,14 @@ def test_show_limits_the_states_printed_in_full():
     assert "... and 2 more failing states (--show 0 or --json lists them all)" in out
     _, everything, _ = _run(path, options=Options(show=0))
     assert everything.count("power failure") == 3
+
+
+def test_a_story_ending_in_crash_is_read_as_first_part_and_recovery(tmp_path):
+    """Without recover:, the lines after the last crash are the recovery section."""
+    text = (EXAMPLES / "commit_flag_broken.mmap").read_text().replace("recover:", "crash")
+    path = _write(tmp_path, text)
+    status, out, _ = _run(path)
+    assert status == 1
+    assert "not on the disk: /tmp/db page 1" in out
+    right = (EXAMPLES / "commit_flag.mmap").read_text().replace("recover:", "crash")
+    assert _run(_write(tmp_path, right, "right.mmap"))[0] == 0

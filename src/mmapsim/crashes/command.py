@@ -25,7 +25,7 @@ from mmapsim.crashes.states import plan
 from mmapsim.scenario.checker import check_scenario
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.parser import parse_file
-from mmapsim.scenario.syntax import Expect, Scenario
+from mmapsim.scenario.syntax import Crash, Expect, Scenario
 
 EXIT_OK, EXIT_BROKEN, EXIT_BAD = 0, 1, 2
 EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C (128 + SIGINT)
@@ -46,10 +46,28 @@ class Options:
     show: int = DEFAULT_SHOW  # failing states printed in full (0: all)
 
 
+def split_at_crash(scenario: Scenario) -> Scenario:
+    """A scenario without ``recover:`` whose story ends in ``crash``: the lines after
+    its last ``crash`` become the recovery section (as ``mmapsim run`` reads it:
+    what must hold once the power has failed)."""
+    if scenario.recovery is not None:
+        return scenario
+    crashes = [i for i, item in enumerate(scenario.items) if isinstance(item, Crash)]
+    if not crashes:
+        return scenario
+    at = crashes[-1]
+    marker = scenario.items[at]
+    assert isinstance(marker, Crash)
+    split = Scenario(scenario.path, scenario.items[:at])
+    split.recovery, split.recover_line = scenario.items[at + 1 :], marker.line
+    return split
+
+
 def load_scenario(path: str) -> tuple[Scenario, Scenario]:
     """The checked scenario and its recovery section; ScenarioError if either is wrong."""
     scenario = parse_file(path)
     check_scenario(scenario)
+    scenario = split_at_crash(scenario)
     recovery = scenario.recovery_scenario()
     if recovery is not None and not scenario.steps:
         msg = "nothing to crash: the scenario has no step before 'recover:'"
@@ -57,8 +75,8 @@ def load_scenario(path: str) -> tuple[Scenario, Scenario]:
     if recovery is None or not recovery.steps:
         last = len(scenario.items) + 1
         msg = (
-            "nothing checks the crash states: add a line 'recover:' and after it the steps "
-            "that open the files and expect what must hold after a power failure"
+            "nothing checks the crash states: add a line 'recover:' (or 'crash') and after "
+            "it the steps that open the files and expect what must hold after a power failure"
         )
         raise ScenarioError(
             msg, last if recovery is None else scenario.recover_line or last, 1, path
