@@ -75,3 +75,15 @@ def test_boot_needs_an_image():
     """Booting on anything else is a TypeError."""
     with pytest.raises(TypeError):
         Machine.boot({"/tmp/f": b"x"})  # type: ignore[arg-type]
+
+
+def test_a_booted_disk_counts_its_blocks():
+    """Each page on the booted disk holds a block: st_blocks and the free space agree."""
+    with Machine() as m:
+        m.write_file("/tmp/f", b"x" * (3 * PAGE))
+        image = m.disk_image()
+        used = m.kernel.pagecache.space.used
+    with Machine.boot(image, check_invariants=True) as booted:
+        assert booted.kernel.pagecache.space.used == used
+        p = booted.spawn()
+        assert p.fstat(p.open("/tmp/f", O_RDWR)).st_blocks == 3 * PAGE // 512

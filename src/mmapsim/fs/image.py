@@ -138,7 +138,9 @@ def restore(fs: FileSystem, image: DiskImage) -> None:
     """Make the regular files of ``fs`` those of ``image``, on disk, none cached.
 
     Files of ``fs`` that the image lacks are unlinked; missing parent
-    directories are made.  Preconditions: no process maps or opens these files.
+    directories are made; each page on disk holds a block of the disk's space
+    (:mod:`mmapsim.fs.diskspace`).  Preconditions: no process maps or opens these
+    files, and the image fits the disk.
     """
     for path in [p for p, i in fs.names.items() if i.is_regular and p not in image.files]:
         fs.pagecache.release(fs.unlink(path))
@@ -148,12 +150,16 @@ def restore(fs: FileSystem, image: DiskImage) -> None:
         if inode is None or not inode.is_regular:
             inode = fs.create(path, file_image.mode)
         fs.pagecache.release(inode)
+        space = fs.pagecache.space
+        space.give_back(len(inode.disk.blocks))
         inode.mode = file_image.mode
         inode.size = file_image.size
         inode.disk = Disk()
         inode.disk.resize(file_image.size)
         for pgoff, data in file_image.pages.items():
             inode.disk.pages[pgoff] = bytearray(data)
+        inode.disk.blocks = set(file_image.pages)  # each page on disk holds a block
+        space.take(len(inode.disk.blocks))
 
 
 def _ensure_parents(fs: FileSystem, path: str) -> None:
