@@ -274,6 +274,12 @@ class Machine:
     def __repr__(self) -> str:
         return f"<Machine {len(self.processes)} processes>"
 
+    def _repr_html_(self) -> str:
+        """The machine drawn by the step-through page, for Jupyter (mmapsim.viz)."""
+        from mmapsim.viz.inline import machine_html
+
+        return machine_html(self)
+
 
 @contextmanager
 def _enomem() -> Iterator[None]:
