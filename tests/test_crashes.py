@@ -353,3 +353,15 @@ def test_a_story_ending_in_crash_is_read_as_first_part_and_recovery(tmp_path):
     assert "not on the disk: /tmp/db page 1" in out
     right = (EXAMPLES / "commit_flag.mmap").read_text().replace("recover:", "crash")
     assert _run(_write(tmp_path, right, "right.mmap"))[0] == 0
+
+
+def test_html_into_a_folder_writes_one_page_per_failing_state(tmp_path):
+    """--html DIR: state-1.html, state-2.html, ... each with its own power failure."""
+    folder = tmp_path / "pages"
+    status, _, err = _run(str(EXAMPLES / "two_page_record_broken.mmap"), html=str(folder))
+    assert status == 1
+    pages = sorted(p.name for p in folder.iterdir())
+    assert pages == ["state-1.html", "state-2.html"]
+    assert "not on the disk: /tmp/rec page 2" in (folder / "state-1.html").read_text()
+    assert "not on the disk: /tmp/rec page 1" in (folder / "state-2.html").read_text()
+    assert err.count("wrote ") == 2

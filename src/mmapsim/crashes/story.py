@@ -87,7 +87,7 @@ def record_state(
                         if state.point.pieces
                         else ["no page was dirty: the disk as that step left it"]
                     ),
-                    "every process died; the machine boots again on this disk",
+                    "every process died; the machine reboots on this disk",
                 ],
                 events=[],
                 delta=tracker.update({}),
