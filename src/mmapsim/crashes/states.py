@@ -28,7 +28,7 @@ from mmapsim.fs.image import DirtyPage, DiskImage
 
 SECTOR_SIZE = 512
 #: Subsets of a point listed one by one (and hashed) at most: beyond, they are sampled.
-ENUMERATION_LIMIT = 1 << 16
+ENUMERATION_LIMIT = 1 << 14
 
 
 @dataclass(frozen=True, slots=True)
