@@ -87,3 +87,14 @@ def test_a_booted_disk_counts_its_blocks():
         assert booted.kernel.pagecache.space.used == used
         p = booted.spawn()
         assert p.fstat(p.open("/tmp/f", O_RDWR)).st_blocks == 3 * PAGE // 512
+
+
+def test_the_system_program_is_no_part_of_the_image():
+    """The program every process runs is a system file: left out, installed again at boot."""
+    with Machine() as m:
+        m.spawn()
+        m.write_file("/tmp/f", b"data")
+        image = m.disk_image()
+    assert sorted(image.files) == ["/tmp/f"]
+    with Machine.boot(image, check_invariants=True) as booted:
+        assert booted.spawn().alive

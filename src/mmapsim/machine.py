@@ -211,10 +211,12 @@ class Machine:
         """The disk as a power failure now would leave it (simulator only).
 
         Every regular file with its bytes on disk, not those in the page cache;
-        files shown from the host (``host_mounts``) are left out.
+        the system's files are left out: those shown from the host
+        (``host_mounts``) and the program every spawned process runs, which a
+        booted machine installs again.
         """
         self._check_open()
-        return image.capture(self.kernel.fs, self._host_roots())
+        return image.capture(self.kernel.fs, self.system_paths())
 
     @classmethod
     def boot(cls, disk: DiskImage, **options: Any) -> Machine:
@@ -231,8 +233,10 @@ class Machine:
         machine.after_syscall()
         return machine
 
-    def _host_roots(self) -> list[str]:
-        return list(self.host.roots) if self.host is not None else []
+    def system_paths(self) -> list[str]:
+        """The paths (and folders) of system files, not of a program's data."""
+        roots = list(self.host.roots) if self.host is not None else []
+        return [*roots, process.PROGRAM_PATH]
 
     @property
     def processes(self) -> list[Process]:

@@ -23,7 +23,6 @@ from mmapsim.fs import image
 from mmapsim.machine import Machine
 from mmapsim.scenario.runner import Runner, StepResult
 from mmapsim.scenario.syntax import Expect, FileSetup, Scenario, Step
-from mmapsim.syscalls.process import PROGRAM_PATH
 
 #: Points kept between the page writes of one step at most (later ones repeat earlier disks).
 MID_STEP_POINTS = 64
@@ -86,7 +85,7 @@ class _Collector:
 
     def take(self, line: int | None, label: str) -> None:
         fs = self.machine.kernel.fs
-        skip = [*self.machine._host_roots(), PROGRAM_PATH]  # not the protocol's files
+        skip = self.machine.system_paths()  # not the protocol's files
         base = image.capture(fs, skip)
         point = point_at(
             len(self.points), line, label, base, image.dirty_pages(fs, skip), torn=self.torn
