@@ -58,9 +58,14 @@ def check_invariants(machine: Machine) -> None:
             ofd_refs[id(entry.file)] += 1
             ofds[id(entry.file)] = entry.file
             inodes[entry.file.inode.ino] = entry.file.inode
+    writers: Counter[int] = Counter()
     for ofd_id, ofd in ofds.items():
         if ofd.refs != ofd_refs[ofd_id]:
             _fail("ofd refs", f"{ofd!r} has refs={ofd.refs}, recount {ofd_refs[ofd_id]}")
+        writers[ofd.inode.ino] += ofd.writable
+    for inode in inodes.values():
+        if inode.writers != writers[inode.ino]:
+            _fail("writers", f"{inode!r} has writers={inode.writers}, recount {writers[inode.ino]}")
     inodes.update({i.ino: i for i in kernel.fs.names.values()})
     _check_frames(kernel, mapcount, inodes)
     _check_blocks(kernel, inodes)

@@ -48,11 +48,15 @@ class Machine:
     ``execve`` can load the host's programs; see :meth:`mount_host`),
     ``aslr`` (randomise the layout of exec'd programs as Linux does with
     ``randomize_va_space=2``; off by default, as under ``setarch -R``),
-    ``seed`` (makes the randomised layouts repeatable), and the writeback
-    daemon's two sysctls, ``dirty_writeback_centisecs`` (how often it wakes,
-    500 = 5 s; 0 turns it off) and ``dirty_expire_centisecs`` (how long data
-    stays dirty before it writes it, 3000 = 30 s), which run on the simulated
-    clock (:meth:`advance`).
+    ``seed`` (makes the randomised layouts repeatable), ``pkeys`` (the
+    simulated CPU has protection keys, the ``pku``/``ospke`` flags of
+    /proc/cpuinfo, as current x86-64 servers do: then ``PROT_EXEC`` alone is
+    execute-only memory, which a load cannot read, and smaps shows each VMA's
+    ``ProtectionKey``; ``pkeys=False`` is an older CPU, on which exec implies
+    read), and the writeback daemon's two sysctls, ``dirty_writeback_centisecs``
+    (how often it wakes, 500 = 5 s; 0 turns it off) and ``dirty_expire_centisecs``
+    (how long data stays dirty before it writes it, 3000 = 30 s), which run on
+    the simulated clock (:meth:`advance`).
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class Machine:
         host_mounts: Iterable[str] = (),
         aslr: bool = False,
         seed: int | None = None,
+        pkeys: bool = True,
         dirty_writeback_centisecs: int = DEFAULT_DIRTY_WRITEBACK_CENTISECS,
         dirty_expire_centisecs: int = DEFAULT_DIRTY_EXPIRE_CENTISECS,
     ) -> None:
@@ -80,6 +85,8 @@ class Machine:
                 raise TypeError(f"{name} must be an int")
             if value <= 0:
                 raise ValueError(f"{name} must be positive")
+        if not isinstance(pkeys, bool):
+            raise TypeError("pkeys must be a bool")
         for name, value in (
             ("dirty_writeback_centisecs", dirty_writeback_centisecs),
             ("dirty_expire_centisecs", dirty_expire_centisecs),
@@ -96,6 +103,7 @@ class Machine:
             dirty_writeback_centisecs=dirty_writeback_centisecs,
             dirty_expire_centisecs=dirty_expire_centisecs,
         )
+        self.kernel.pkeys = pkeys
         self.check_invariants = check_invariants
         self.host: HostMounts | None = None
         self.rng = random.Random(seed) if aslr else None

@@ -74,6 +74,7 @@ class Inode:
         "opens",
         "pipe",
         "size",
+        "writers",
     )
 
     def __init__(self, ino: int, kind: InodeKind, mode: int, now_ns: int, dev: int) -> None:
@@ -90,6 +91,7 @@ class Inode:
         self.dirtied_ns = 0
         self.nlink = 0
         self.opens = 0  # live open file descriptions
+        self.writers = 0  # of which open for writing (i_writecount): exec is ETXTBSY
         self.name = ""  # the path it was last linked at (for maps and traces)
         self.mtime_ns = self.ctime_ns = self.atime_ns = now_ns
         self.mappings: set[Vma] = set()
