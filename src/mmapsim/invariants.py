@@ -13,7 +13,11 @@ after the invariant.  What is checked:
   a VMA and allows no more than it; a writable private PTE maps an anonymous
   frame that no one else maps; a writable PTE of a shared file page maps a
   dirty page (write-notify);
-- open file descriptions: ``refs`` equals the fds and VMAs that hold them.
+- open file descriptions: ``refs`` equals the fds and VMAs that hold them;
+- System V segments (:mod:`.invariants_ipc`): filed under their id, their
+  attach count equals the VMAs that map them, a marked segment is attached,
+  the namespace's page total is their sum; zombies hold nothing, and their
+  parent runs.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING
 from mmapsim.errors import KernelPanic
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.inode import Inode, InodeKind
+from mmapsim.invariants_ipc import check_segments, check_zombies
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.layout import TASK_SIZE
 from mmapsim.mm.vmaset import vm_start_gap
@@ -54,11 +59,14 @@ def check_invariants(machine: Machine) -> None:
         for entry in task.fds.entries.values():
             ofd_refs[id(entry.file)] += 1
             ofds[id(entry.file)] = entry.file
-            inodes[entry.file.inode.ino] = entry.file.inode
+            inodes[id(entry.file.inode)] = entry.file.inode
     for ofd_id, ofd in ofds.items():
         if ofd.refs != ofd_refs[ofd_id]:
             _fail("ofd refs", f"{ofd!r} has refs={ofd.refs}, recount {ofd_refs[ofd_id]}")
-    inodes.update({i.ino: i for i in kernel.fs.names.values()})
+    inodes.update({id(i): i for i in kernel.fs.names.values()})
+    inodes.update({id(s.inode): s.inode for s in kernel.shm.segments.values()})
+    check_segments(kernel)
+    check_zombies(kernel)
     _check_frames(kernel, mapcount, inodes)
 
 
@@ -78,7 +86,7 @@ def _check_mm(
         if vma.mm is not mm:
             _fail("vma owner", f"{vma!r} does not point at its address space")
         if vma.inode is not None:
-            inodes[vma.inode.ino] = vma.inode
+            inodes[id(vma.inode)] = vma.inode
             if vma not in vma.inode.mappings:
                 _fail("i_mmap", f"{vma!r} missing from its inode's mappings")
         if vma.file is not None:

@@ -18,6 +18,7 @@ from mmapsim.fs.file import FdEntry, FdTable, OpenFile
 from mmapsim.fs.inode import Clock
 from mmapsim.fs.namespace import FileSystem
 from mmapsim.fs.pagecache import PageCache
+from mmapsim.ipc.shm import ShmIds
 from mmapsim.mm import rmap
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.physmem import DEFAULT_MEMORY, PhysicalMemory
@@ -38,6 +39,7 @@ class Task:
     exit_status: int | None = None
     term_signal: signal.Signals | None = None
     parent: Task | None = None
+    reaped: bool = False  # its parent waited for it (or it had none to wait)
 
 
 class Kernel:
@@ -57,6 +59,14 @@ class Kernel:
         self.max_map_count = max_map_count
         self.tasks: dict[int, Task] = {}
         self._next_pid = 100
+        self.current: Task | None = None  # the task whose system call runs now
+        self.shm = ShmIds(self.pagecache, self._seconds, self._current_pid)
+
+    def _seconds(self) -> int:
+        return self.clock.now_ns() // 1_000_000_000
+
+    def _current_pid(self) -> int:
+        return 0 if self.current is None else self.current.pid
 
     def new_task(self, name: str | None, parent: Task | None = None) -> Task:
         """A task with an empty address space and no files."""

@@ -36,6 +36,15 @@ DISK_DEV = 0x0801  # "08:01", the device of the simulated disk
 SHMEM_DEV = 0x0001  # "00:01", where shared anonymous memory lives
 
 
+#: Where the machine's tmpfs is mounted: its files are shmem, in memory only.
+TMPFS_DIR = "/dev/shm"
+
+
+def on_tmpfs(path: str) -> bool:
+    """Whether the normalised ``path`` names a file of the tmpfs at /dev/shm."""
+    return path.startswith(TMPFS_DIR + "/")
+
+
 def normalize(path: str) -> str:
     """The absolute, normalised form of ``path``."""
     return posixpath.normpath(posixpath.join("/", path)).replace("//", "/")
@@ -57,6 +66,9 @@ class FileSystem:
             self._link(d, self.new_inode(InodeKind.DIRECTORY, 0o755))
         for dev in ("/dev/zero", "/dev/null"):
             self._link(dev, self.new_inode(InodeKind.CHARDEV, 0o666))
+        # the root of a tmpfs of its own: inode 1 of the shmem device, sticky
+        tmpfs_root = Inode(1, InodeKind.DIRECTORY, 0o1777, clock.now_ns(), SHMEM_DEV)
+        self._link(TMPFS_DIR, tmpfs_root)
 
     def new_inode(self, kind: InodeKind, mode: int) -> Inode:
         """A fresh inode with no name."""
@@ -101,7 +113,7 @@ class FileSystem:
             raise syscall_error(errno.EISDIR)  # only a directory may be named "d/"
         path = normalize(path)
         self._check_parent(path)
-        inode = self.new_inode(InodeKind.REGULAR, mode)
+        inode = self.new_inode(InodeKind.SHMEM if on_tmpfs(path) else InodeKind.REGULAR, mode)
         self._link(path, inode)
         return inode
 
@@ -122,11 +134,12 @@ class FileSystem:
         inode = self.names.get(path)
         if inode is None:
             inode = self.create(path, 0o644)
-        elif inode.kind is not InodeKind.REGULAR:
+        elif not inode.is_file:
             raise syscall_error(errno.EISDIR if inode.kind is InodeKind.DIRECTORY else errno.EINVAL)
         self.pagecache.resize(inode, 0)
         self.pagecache.write(inode, 0, data)
-        self.pagecache.writeback(inode)
+        if inode.kind is InodeKind.REGULAR:  # tmpfs has no disk to write back to
+            self.pagecache.writeback(inode)
         return inode
 
     def read_file(self, path: str) -> bytes:
@@ -134,6 +147,6 @@ class FileSystem:
         inode = self.lookup(path)
         if inode.kind is InodeKind.DIRECTORY:
             raise syscall_error(errno.EISDIR)
-        if inode.kind is not InodeKind.REGULAR:
+        if not inode.is_file:
             raise syscall_error(errno.EINVAL)
         return self.pagecache.read(inode, 0, inode.size)

@@ -201,7 +201,7 @@ def _check_file(
 def _mappable(inode: Inode) -> bool:
     if inode.kind is InodeKind.CHARDEV:
         return inode.name == "/dev/zero"
-    return inode.kind is InodeKind.REGULAR
+    return inode.kind is InodeKind.REGULAR or inode.kind is InodeKind.SHMEM
 
 
 def _check_anon(flags: int, addr: int, vm_flags: int) -> tuple[int, int, None]:
