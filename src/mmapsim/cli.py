@@ -57,6 +57,9 @@ def main() -> None:
 @click.option("--kernel", type=_KERNEL, default="sim", show_default=True, help="Where to run.")
 @click.option("--trace", is_flag=True, help="Show the kernel's events under each step.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option(
+    "--all-maps", is_flag=True, help="On the host, show maps also lists the worker's own mappings."
+)
 @_HTML
 @_COLOR
 def run(
@@ -64,12 +67,15 @@ def run(
     kernel: str,
     trace: bool,
     as_json: bool,
+    all_maps: bool,
     html: str | None,
     color: bool | None,
 ) -> None:
     """Run scenario FILES and show what every step did."""
     output = _output(False if as_json else color)
-    status = run_files(files, output, kernel=kernel, trace=trace, as_json=as_json)
+    status = run_files(
+        files, output, kernel=kernel, trace=trace, as_json=as_json, all_maps=all_maps
+    )
     if html is not None and status != 2:
         _wrote(output, write_scenario_pages(files, html))
     raise SystemExit(status)

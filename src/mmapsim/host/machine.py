@@ -88,6 +88,7 @@ class HostMachine:
                 raise
             assert isinstance(pid, int)
             record = state.adopt(pid, slot, chan)
+            record.pages = parent._record.pages.copy()  # fork(2) copies the mappings
         return self._adopt(HostProcess(self, record, name))
 
     def write_file(self, path: str, data: bytes) -> None:

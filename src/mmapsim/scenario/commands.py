@@ -78,12 +78,21 @@ def load(paths: Sequence[str]) -> list[Scenario]:
 
 
 def run_files(
-    paths: Sequence[str], output: Output, *, kernel: str, trace: bool, as_json: bool
+    paths: Sequence[str],
+    output: Output,
+    *,
+    kernel: str,
+    trace: bool,
+    as_json: bool,
+    all_maps: bool = False,
 ) -> int:
     """``mmapsim run``: run each file, print every step; 1 if an expect failed."""
     try:
         scenarios = load(paths)
-        reports = [run_one(s, output, kernel=kernel, trace=trace, quiet=as_json) for s in scenarios]
+        reports = [
+            run_one(s, output, kernel=kernel, trace=trace, quiet=as_json, all_maps=all_maps)
+            for s in scenarios
+        ]
     except (ScenarioError, KernelUnavailableError) as err:
         output.err.print(Text(str(err)))
         return EXIT_BAD
@@ -95,7 +104,13 @@ def run_files(
 
 
 def run_one(
-    scenario: Scenario, output: Output, *, kernel: str, trace: bool, quiet: bool = False
+    scenario: Scenario,
+    output: Output,
+    *,
+    kernel: str,
+    trace: bool,
+    quiet: bool = False,
+    all_maps: bool = False,
 ) -> list[StepResult]:
     """Run one scenario on a new machine, printing as it goes unless ``quiet``."""
     printer = Printer(output.out)
@@ -105,7 +120,7 @@ def run_one(
             printer.header(scenario.path, kernel)
             if trace and kernel != "sim":
                 printer.emit(Text("(the real kernel gives no trace of its events)", "dim"))
-        pending = iter(Runner(machine, trace=trace).run(scenario))
+        pending = iter(Runner(machine, trace=trace, all_maps=all_maps).run(scenario))
         for item in scenario.items:
             if isinstance(item, Note):
                 if not quiet:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmapsim.constants import C_CONSTANTS, MAP_FAILED
+from mmapsim.host.boundary import HostRefused
 from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, syscall
@@ -94,7 +95,10 @@ class Evaluator:
     def assign(self, target: ast.expr, value: Value) -> list[tuple[str, Value]]:
         """Bind names, or store into memory; the names bound."""
         if isinstance(target, ast.Subscript):
-            self.store(target, value)
+            try:
+                self.store(target, value)
+            except HostRefused as err:
+                raise self.error(str(err), target) from None
             return []
         if isinstance(target, ast.Tuple):
             if not isinstance(value, tuple) or len(value) != len(target.elts):
@@ -115,6 +119,8 @@ class Evaluator:
         try:
             return self._eval(node)
         except WrongValueError as err:
+            raise self.error(str(err), node) from None
+        except HostRefused as err:  # the host worker's own memory: never the program's
             raise self.error(str(err), node) from None
 
     def _eval(self, node: ast.expr) -> Value:
@@ -223,6 +229,8 @@ class Evaluator:
         except (ValueError, TypeError, OverflowError) as err:
             message = f"{name}: the machine failed ({type(err).__name__}: {err}), a bug of mmapsim"
             raise self.error(message, node) from None
+        except HostRefused:
+            raise
         except OSError as err:
             self.errno = err.errno
             failed: Value = Addr(MAP_FAILED) if CALLS[name].returns is Returns.ADDR else -1

@@ -65,9 +65,10 @@ class StepResult:
 class Runner:
     """Runs steps in order on one machine, keeping each process's variables."""
 
-    def __init__(self, machine: MachineAPI, *, trace: bool = False) -> None:
+    def __init__(self, machine: MachineAPI, *, trace: bool = False, all_maps: bool = False) -> None:
         self.machine = machine
         self.trace = trace
+        self.all_maps = all_maps  # on the host, also the worker's own mappings
         self.scopes: dict[str, Scope] = {}
         self.globals: dict[str, Value] = {}
 
@@ -207,7 +208,7 @@ class Runner:
         if len(numbers) != len(args):
             raise ScenarioError("show takes an address, and a length", step.line, 1)
         if step.kind == "maps":
-            return scope.process.maps().rstrip("\n")
+            return self._maps_text(scope)
         if step.kind == "smaps":
             text = scope.process.smaps()
             return show.smaps_at(text, numbers[0]) if numbers else text.rstrip("\n")
@@ -220,6 +221,17 @@ class Runner:
             length = numbers[1] if len(numbers) > 1 else None
             return show.page_table(scope.process, numbers[0], length)
         return show.variables_view(scope.variables)
+
+
+    def _maps_text(self, scope: Scope) -> str:
+        """``show maps``: on the host, the program's own lines unless ``all_maps``."""
+        program_maps = getattr(scope.process, "program_maps", None)
+        if program_maps is None or self.all_maps:
+            return scope.process.maps().rstrip("\n")
+        text, left_out = program_maps()
+        assert isinstance(text, str)
+        note = f"({left_out} mappings of the host worker left out; --all-maps shows them)"
+        return (text + note) if left_out else text.rstrip("\n")
 
 
 def _condition(
