@@ -22,7 +22,7 @@ from types import TracebackType
 from mmapsim import cvalues
 from mmapsim.host.channel import ChannelClosed
 from mmapsim.host.process import HostProcess, _Died
-from mmapsim.host.state import MachineState
+from mmapsim.host.state import MachineState, ProcRecord
 
 
 def _require_linux() -> None:
@@ -89,6 +89,7 @@ class HostMachine:
             assert isinstance(pid, int)
             record = state.adopt(pid, slot, chan)
             record.pages = parent._record.pages.copy()  # fork(2) copies the mappings
+            record.parent = parent._record
         return self._adopt(HostProcess(self, record, name))
 
     def write_file(self, path: str, data: bytes) -> None:
@@ -123,8 +124,15 @@ class HostMachine:
 
     @property
     def processes(self) -> list[HostProcess]:
-        """The live processes."""
-        return [p for p in self._processes if p.alive]
+        """The live processes, and the zombies (ended, their parent has not waited)."""
+        return [p for p in self._processes if p.alive or p.zombie]
+
+    def _reaped(self, parent: ProcRecord, pid: int) -> None:
+        """``parent``'s waitpid reaped its child ``pid``: no longer a zombie."""
+        with self._state.lock:
+            for record in self._state.records:
+                if record.pid == pid and record.parent is parent:
+                    record.reaped = True
 
     def process(self, pid: int) -> HostProcess:
         """The HostProcess of ``pid`` (live or not)."""

@@ -70,6 +70,26 @@ def _make_devices(root: str) -> bool:
 
 
 _PREFIX = "mmapsim-host-"
+#: The contract's tmpfs, and where the computer has one.
+TMPFS_DIR: Final = "/dev/shm"
+
+
+def make_shm_dir(root: str) -> str:
+    """A private directory on the computer's tmpfs, linked at ``<root>/dev/shm``.
+
+    Without a writable tmpfs at /dev/shm, a plain directory of the root stands in.
+    """
+    link = root + TMPFS_DIR
+    try:
+        _sweep_orphans(TMPFS_DIR)
+        shm = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=TMPFS_DIR)
+    except OSError:
+        os.mkdir(link, 0o1777)
+        os.chmod(link, 0o1777)
+        return link
+    os.chmod(shm, 0o1777)
+    os.symlink(shm, link)
+    return shm
 
 
 def _sweep_orphans(base: str | None) -> None:
@@ -96,13 +116,20 @@ def _alive(pid: int) -> bool:
 
 
 class Namespace:
-    """The private root directory of one machine."""
+    """The private root directory of one machine, and its private tmpfs directory.
 
-    __slots__ = ("own_devices", "root")
+    ``/dev/shm`` (POSIX shared memory) is a symbolic link in the root to a
+    directory of the machine's own on the computer's tmpfs (``shm``), so its
+    files live in memory and are never written back, as on the simulator; the
+    directory goes with the machine.
+    """
 
-    def __init__(self, root: str, own_devices: bool) -> None:
+    __slots__ = ("own_devices", "root", "shm")
+
+    def __init__(self, root: str, own_devices: bool, shm: str | None = None) -> None:
         self.root = root
         self.own_devices = own_devices
+        self.shm = shm or root + "/dev/shm"
 
     @classmethod
     def create(cls) -> Namespace:
@@ -112,7 +139,7 @@ class Namespace:
         root = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=base)
         for name in STANDARD_DIRS:
             os.mkdir(os.path.join(root, name), 0o755)
-        return cls(root, _make_devices(root))
+        return cls(root, _make_devices(root), make_shm_dir(root))
 
     def real(self, path: str) -> str:
         """Where the contract path ``path`` lives (a relative path starts at ``/``).
@@ -140,17 +167,20 @@ class Namespace:
 
     def contract(self, text: str) -> str:
         """``text`` with every real path of this machine written as its contract path."""
-        return text.replace(self.root + "/", "/")
+        return text.replace(self.root + "/", "/").replace(self.shm + "/", TMPFS_DIR + "/")
 
     def contract_error(self, exc: BaseException) -> BaseException:
         """``exc`` with its file names rewritten (an OSError from a file call)."""
         if isinstance(exc, OSError):
             for attr in ("filename", "filename2"):
                 name = getattr(exc, attr)
-                if isinstance(name, str) and name.startswith(self.root):
+                if isinstance(name, str) and name.startswith(self.shm):
+                    setattr(exc, attr, TMPFS_DIR + name[len(self.shm) :])
+                elif isinstance(name, str) and name.startswith(self.root):
                     setattr(exc, attr, name[len(self.root) :] or "/")
         return exc
 
     def remove(self) -> None:
-        """Delete the root and everything under it."""
+        """Delete the root and everything under it, and the tmpfs directory."""
         shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.shm, ignore_errors=True)

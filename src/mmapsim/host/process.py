@@ -14,6 +14,7 @@ from mmapsim.errors import ProcessKilled
 from mmapsim.host import boundary, procfs
 from mmapsim.host.boundary import Op, ProgramPages, Verdict
 from mmapsim.host.channel import ChannelClosed
+from mmapsim.host.process_ipc import HostIpcCalls
 from mmapsim.host.state import MachineState, ProcRecord
 from mmapsim.pageinfo import PageInfo
 
@@ -37,7 +38,7 @@ class _Died(Exception):
     """The worker ended while serving a call."""
 
 
-class HostProcess:
+class HostProcess(HostIpcCalls):
     """A real process (a worker) of a HostMachine; every call is a real system call.
 
     Arguments are checked here, in the controller, before anything is sent:

@@ -38,6 +38,8 @@ class ProcRecord:
     term_signal: signal.Signals | None = None
     fault_va: int = 0
     pages: ProgramPages = field(default_factory=ProgramPages)
+    parent: ProcRecord | None = None  # the machine's process that forked it
+    reaped: bool = False  # its parent waited for it
 
 
 @dataclass

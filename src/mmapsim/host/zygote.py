@@ -14,7 +14,7 @@ import signal
 from typing import NoReturn
 
 from mmapsim.constants import MAP_SHARED, PROT_READ, PROT_WRITE
-from mmapsim.host import libc
+from mmapsim.host import ipcns, libc
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.slots import TABLE_SIZE, SlotTable
 from mmapsim.host.worker import Worker, adopt_channel, install_reaper, reset_signals
@@ -27,6 +27,7 @@ def run_zygote(fd: int, root: str, master_pid: int) -> NoReturn:
     if os.getppid() != master_pid:
         os._exit(1)
     libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+    ipcns.unshare_ipc()  # the machine's System V segments are its own
     chan = adopt_channel(fd)
     table, memfd = _create_table()
     install_reaper(table)

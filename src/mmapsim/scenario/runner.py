@@ -222,7 +222,6 @@ class Runner:
             return show.page_table(scope.process, numbers[0], length)
         return show.variables_view(scope.variables)
 
-
     def _maps_text(self, scope: Scope) -> str:
         """``show maps``: on the host, the program's own lines unless ``all_maps``."""
         program_maps = getattr(scope.process, "program_maps", None)
