@@ -225,7 +225,7 @@ def test_program_pages_keep_sorted_disjoint_ranges():
     assert pages.first_gap(0x10000, 0x14000) == 0x11000
     assert pages.first_gap(0x12000, 0x14000) is None
     assert pages.first_gap(0x12000, 0x15000) == 0x14000
-    assert 0x12fff in pages
+    assert 0x12FFF in pages
     assert 0x11000 not in pages
     pages.move(0x12000, 2 * PAGE_SIZE, 0x20000, PAGE_SIZE)
     assert pages.ranges() == [(0x10000, 0x11000), (0x20000, 0x21000)]
