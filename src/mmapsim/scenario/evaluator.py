@@ -17,6 +17,7 @@ from mmapsim.constants import C_CONSTANTS, MAP_FAILED
 from mmapsim.host.boundary import HostRefused
 from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
+from mmapsim.scenario.ipc_values import SHM_FIELDS, WAIT_MACROS, ShmDs, ipc_args, wrap_ipc
 from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, syscall
 from mmapsim.scenario.subset import BINOPS
 from mmapsim.scenario.values import Addr, Frame, Stat, Value, WrongValueError, as_int, kind_of, to_c
@@ -149,6 +150,8 @@ class Evaluator:
             if isinstance(owner, ast.Name) and owner.id in self.scopes:
                 return self.scopes[owner.id].variables[node.attr]
             base = self.eval(node.value)
+            if isinstance(base, ShmDs) and node.attr in SHM_FIELDS:
+                return getattr(base, node.attr)  # type: ignore[no-any-return]
             if not isinstance(base, Stat):
                 raise self.error(f".{node.attr} is a field of fstat's answer", node)
             return int(getattr(base, node.attr))
@@ -203,7 +206,11 @@ class Evaluator:
             return len(args[0])
         if name == "file":
             return self._invoke(node, args, lambda: self.machine.read_file(str(args[0])))
+        if name in WAIT_MACROS:
+            return WAIT_MACROS[name](int(args[0]))
         process = self.process(node)
+        if name == "shmctl":
+            args = ipc_args(args)
         if name in ("memcpy", "memset"):
             return self._memory_call(process, name, args, node)
         if name == "frame":
@@ -236,9 +243,18 @@ class Evaluator:
             failed: Value = Addr(MAP_FAILED) if CALLS[name].returns is Returns.ADDR else -1
             self.calls.append(CallRecord(process, name, tuple(args), None, err.errno))
             return failed
-        wrapped = _wrap(CALLS[name].returns, result)
+        wrapped = self._wrap_ipc(name, result)
+        if wrapped is None:
+            wrapped = _wrap(CALLS[name].returns, result)
         self.calls.append(CallRecord(process, name, tuple(args), wrapped, None))
         return wrapped
+
+    def _wrap_ipc(self, name: str, raw: Any) -> Value | None:
+        """The answers of shmctl and waitpid, with their pids named (None: another call)."""
+        names = {s.process.pid: label for label, s in self.scopes.items()}
+        if self.scope is not None:
+            names.setdefault(self.scope.process.pid, self.scope.name)
+        return wrap_ipc(name, raw, names)
 
     def _memory_call(self, process: ProcessAPI, name: str, args: list[Any], node: ast.AST) -> Value:
         dest, middle, count = args
