@@ -99,7 +99,7 @@ def run_files(
     if as_json:
         runs = [to_json(s.path, kernel, r) for s, r in zip(scenarios, reports, strict=True)]
         output.out.print_json(json.dumps(runs[0] if len(runs) == 1 else runs))
-    failed = any(r.expect is not None and not r.expect.ok for rs in reports for r in rs)
+    failed = any(r.failed for rs in reports for r in rs)
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -224,7 +224,7 @@ def layout_file(
     except ProcessLookupError:
         output.err.print(Text(f"{path}: a process vanished while the scenario ran"))
         return EXIT_BAD
-    failed = any(r.expect is not None and not r.expect.ok for r in results)
+    failed = any(r.failed for r in results)
     if failed:
         output.out.print(summary_text(results))
     return EXIT_FAILED if failed else EXIT_OK
@@ -244,7 +244,7 @@ def process_names(scenario: Scenario) -> list[str]:
 def _print_layout(console: Console, scope: Scope, where: str, plain: bool) -> None:
     """One process's picture under a title line (or why there is none)."""
     if scope.ended is not None:
-        console.print(Text(f"== {scope.name} has {scope.ended}: no address space to draw =="))
+        console.print(Text(f"== {scope.name} {scope.ended}: no address space to draw =="))
         console.print()
         return
     title = f"== {scope.name} (pid {scope.process.pid}) at the end of {where} =="

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmapsim.constants import C_CONSTANTS, MAP_FAILED
+from mmapsim.errors import NotOnThisKernel
 from mmapsim.host.boundary import HostRefused
 from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.ipc_values import SHM_FIELDS, WAIT_MACROS, ShmDs, ipc_args, wrap_ipc
-from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, syscall
+from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, read_disk, syscall
 from mmapsim.scenario.subset import BINOPS
 from mmapsim.scenario.values import Addr, Frame, Stat, Value, WrongValueError, as_int, kind_of, to_c
 
@@ -208,6 +209,8 @@ class Evaluator:
             return self._invoke(node, args, lambda: self.machine.read_file(str(args[0])))
         if name in WAIT_MACROS:
             return WAIT_MACROS[name](int(args[0]))
+        if name == "disk":
+            return self._invoke(node, args, lambda: read_disk(self.machine, str(args[0])))
         process = self.process(node)
         if name == "shmctl":
             args = ipc_args(args)
@@ -218,7 +221,7 @@ class Evaluator:
             return Frame(-1 if pfn is None else pfn)
         result = self._invoke(node, args, lambda: syscall(process, name)(*args))
         if name in ("exit", "_exit") and self.scope is not None:
-            self.scope.ended = "exited"
+            self.scope.ended = f"exited at line {self.line}"
         return result
 
     def _invoke(self, node: ast.Call, args: list[Any], run: Any) -> Value:
@@ -233,6 +236,8 @@ class Evaluator:
         process = self.scope.name if self.scope is not None else None
         try:
             result = run()
+        except NotOnThisKernel as err:
+            raise self.error(str(err), node) from None
         except (ValueError, TypeError, OverflowError) as err:
             message = f"{name}: the machine failed ({type(err).__name__}: {err}), a bug of mmapsim"
             raise self.error(message, node) from None
