@@ -43,6 +43,7 @@ from mmapsim import (
     PROT_READ,
     PROT_WRITE,
 )
+from strategies.ipc_programs import IPC_CALLS, ipc_record, ipc_step
 
 PAGE: Final = PAGE_SIZE
 ARENA_PAGES: Final = 64
@@ -118,6 +119,8 @@ class _Ctx:
     maps: dict[int, int] = field(default_factory=lambda: {1: ARENA_PAGES * PAGE})
     fds: list[int] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
+    shmids: list[int] = field(default_factory=list)  # shmget steps
+    shm_sizes: dict[int, int] = field(default_factory=dict)  # shmget step -> mapped size
 
 
 # -- values ---------------------------------------------------------------------
@@ -248,6 +251,7 @@ CALLS: Final = (
     + ["fork"] * 2
     + ["open", "close", "pread", "pwrite", "pwrite", "write", "ftruncate", "exit", "write_file"]
     + ["read", "lseek", "spawn"]
+    + IPC_CALLS
 )
 
 
@@ -266,6 +270,8 @@ def _step(draw: st.DrawFn, ctx: _Ctx) -> Step:
         return Step(proc, "exit", (draw(st.integers(0, 3)),))
     if call == "write_file":
         return Step(0, "write_file", (draw(st.sampled_from(FILES)), draw(DATA)))
+    if call in IPC_CALLS:
+        return ipc_step(draw, ctx, proc, call)
     return _file_call(draw, ctx, proc, call)
 
 
@@ -281,6 +287,8 @@ def _record(ctx: _Ctx, step: Step) -> None:
             ctx.maps[index] = -(-length // PAGE) * PAGE
     elif step.call == "open":
         ctx.fds.append(index)
+    else:
+        ipc_record(ctx, index, step)
 
 
 @st.composite

@@ -100,7 +100,14 @@ class HostIpcCalls:
     def _check_detach(self, va: int) -> None:
         """Refuse a shmdt that could remove a System V mapping that is not the program's."""
         pages = self._record.pages
-        for start, end in _sysv_mappings(self.pid):
+        with self._state.lock:
+            if not self.alive:
+                raise ProcessLookupError(errno.ESRCH, f"process {self.pid} has ended")
+            try:
+                mappings = _sysv_mappings(self.pid)
+            except FileNotFoundError:
+                raise ProcessLookupError(errno.ESRCH, f"process {self.pid} has ended") from None
+        for start, end in mappings:
             if end > va and not (start in pages and pages.first_gap(start, end) is None):
                 raise boundary.HostRefused(Op.UNMAP, start, self.pid)
 

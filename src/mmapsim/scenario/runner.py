@@ -314,4 +314,3 @@ class Runner:
         assert isinstance(text, str)
         note = f"({left_out} mappings of the host worker left out; --all-maps shows them)"
         return (text + note) if left_out else text.rstrip("\n")
-
