@@ -47,7 +47,7 @@ IPC_CALLS: Final = (
 KEYS: Final = st.sampled_from([IPC_PRIVATE, IPC_PRIVATE, 0x4D4D, 0x4D4E, -1])
 SHM_SIZES: Final = st.sampled_from([PAGE, PAGE, 2 * PAGE + 5, 1, 0, 3 * PAGE, 2**64 - 1, 1 << 46])
 SHMGET_FLAGS: Final = st.sampled_from(
-    [IPC_CREAT | 0o600] * 4 + [IPC_CREAT | IPC_EXCL | 0o640, 0o600, 0, IPC_CREAT | 0o7777777]
+    [IPC_CREAT | 0o600] * 4 + [IPC_CREAT | IPC_EXCL | 0o640, 0o600, 0, 0o77773777]
 )
 SHMAT_FLAGS: Final = st.sampled_from(
     [0] * 6 + [SHM_RDONLY] * 2 + [SHM_RND, SHM_REMAP, SHM_RND | SHM_REMAP, SHM_EXEC]
