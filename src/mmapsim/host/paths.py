@@ -74,22 +74,11 @@ _PREFIX = "mmapsim-host-"
 TMPFS_DIR: Final = "/dev/shm"
 
 
-def make_shm_dir(root: str) -> str:
-    """A private directory on the computer's tmpfs, linked at ``<root>/dev/shm``.
-
-    Without a writable tmpfs at /dev/shm, a plain directory of the root stands in.
-    """
-    link = root + TMPFS_DIR
-    try:
-        _sweep_orphans(TMPFS_DIR)
-        shm = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=TMPFS_DIR)
-    except OSError:
-        os.mkdir(link, 0o1777)
-        os.chmod(link, 0o1777)
-        return link
-    os.chmod(shm, 0o1777)
-    os.symlink(shm, link)
-    return shm
+def _under_tmpfs(path: str) -> str | None:
+    """The rest of ``path`` after ``/dev/shm`` ("" for the directory), or None."""
+    if path == TMPFS_DIR or path.startswith(TMPFS_DIR + "/"):
+        return path[len(TMPFS_DIR) :]
+    return None
 
 
 def _sweep_orphans(base: str | None) -> None:
@@ -118,18 +107,34 @@ def _alive(pid: int) -> bool:
 class Namespace:
     """The private root directory of one machine, and its private tmpfs directory.
 
-    ``/dev/shm`` (POSIX shared memory) is a symbolic link in the root to a
-    directory of the machine's own on the computer's tmpfs (``shm``), so its
-    files live in memory and are never written back, as on the simulator; the
-    directory goes with the machine.
+    ``/dev/shm`` (POSIX shared memory) is, once :meth:`use_private_tmpfs` is
+    called, the private tmpfs that the machine's mount namespace has there (see
+    ``sandbox``): its processes reach it at ``/dev/shm`` (``worker_shm``), the
+    controller as ``/proc/<zygote>/root/dev/shm`` (``shm``); its files live in
+    memory, are never written back, and go with the machine.  Without that
+    namespace, a plain directory ``<root>/dev/shm`` stands in.
     """
 
-    __slots__ = ("own_devices", "root", "shm")
+    __slots__ = ("own_devices", "root", "shm", "worker_shm")
 
-    def __init__(self, root: str, own_devices: bool, shm: str | None = None) -> None:
+    def __init__(self, root: str, own_devices: bool) -> None:
         self.root = root
         self.own_devices = own_devices
-        self.shm = shm or root + "/dev/shm"
+        self.shm = self.worker_shm = root + TMPFS_DIR
+
+    def use_private_tmpfs(self, zpid: int) -> None:
+        """The machine's processes have a tmpfs of their own at /dev/shm (zygote ``zpid``)."""
+        self.worker_shm = TMPFS_DIR
+        self.shm = f"/proc/{zpid}/root{TMPFS_DIR}"
+
+    def outside(self, path: str) -> str:
+        """``real(path)`` as the controller reaches it (a tool outside every process)."""
+        real = self.real(path)
+        if self.worker_shm != self.shm and real.startswith(self.worker_shm):
+            rest = _under_tmpfs(real)
+            if rest is not None:
+                return self.shm + rest
+        return real
 
     @classmethod
     def create(cls) -> Namespace:
@@ -139,7 +144,9 @@ class Namespace:
         root = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=base)
         for name in STANDARD_DIRS:
             os.mkdir(os.path.join(root, name), 0o755)
-        return cls(root, _make_devices(root), make_shm_dir(root))
+        os.mkdir(root + TMPFS_DIR, 0o1777)
+        os.chmod(root + TMPFS_DIR, 0o1777)
+        return cls(root, _make_devices(root))
 
     def real(self, path: str) -> str:
         """Where the contract path ``path`` lives (a relative path starts at ``/``).
@@ -157,6 +164,9 @@ class Namespace:
             path = posixpath.normpath(path)
         if not self.own_devices and _device_of(path):
             return path
+        rest = _under_tmpfs(re.sub("/+", "/", path))
+        if rest is not None and self.worker_shm == TMPFS_DIR:
+            return TMPFS_DIR + rest  # the machine's own tmpfs, in its mount namespace
         return self.root + path
 
     def changeable(self, path: str) -> str:
@@ -167,20 +177,19 @@ class Namespace:
 
     def contract(self, text: str) -> str:
         """``text`` with every real path of this machine written as its contract path."""
-        return text.replace(self.root + "/", "/").replace(self.shm + "/", TMPFS_DIR + "/")
+        return text.replace(self.root + "/", "/")
 
     def contract_error(self, exc: BaseException) -> BaseException:
         """``exc`` with its file names rewritten (an OSError from a file call)."""
         if isinstance(exc, OSError):
             for attr in ("filename", "filename2"):
                 name = getattr(exc, attr)
-                if isinstance(name, str) and name.startswith(self.shm):
+                if isinstance(name, str) and name.startswith(self.shm + "/"):
                     setattr(exc, attr, TMPFS_DIR + name[len(self.shm) :])
                 elif isinstance(name, str) and name.startswith(self.root):
                     setattr(exc, attr, name[len(self.root) :] or "/")
         return exc
 
     def remove(self) -> None:
-        """Delete the root and everything under it, and the tmpfs directory."""
+        """Delete the root and everything under it (a private tmpfs goes with its namespace)."""
         shutil.rmtree(self.root, ignore_errors=True)
-        shutil.rmtree(self.shm, ignore_errors=True)

@@ -12,8 +12,8 @@ Arguments are decoded here, as for every call; the memory boundary
   is refused if one that is not the program's would go, and afterwards the
   program's pages that are no longer mapped are forgotten.
 
-The machine's segments live in its own IPC namespace (``ipcns``) and its
-POSIX shared memory in its own tmpfs directory (``paths``).
+The machine's segments live in its own IPC namespace and its POSIX shared
+memory in its own tmpfs at /dev/shm (``sandbox``, ``paths``).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class HostIpcCalls:
                 raise ProcessLookupError(errno.ESRCH, f"process {self.pid} has ended") from None
         for start, end in mappings:
             if end > va and not (start in pages and pages.first_gap(start, end) is None):
-                raise boundary.HostRefused(Op.UNMAP, start, self.pid)
+                raise boundary.HostRefused.worker_page(Op.UNMAP, start, self.pid)
 
     def shmctl(self, shmid: int, cmd: int, buf: object = None) -> ShmInfo | None:
         """shmctl(2): IPC_STAT returns a ShmInfo; IPC_SET takes ``buf``'s mode (uid, gid)."""
