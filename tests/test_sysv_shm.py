@@ -312,3 +312,38 @@ def test_types_are_checked() -> None:
             p.shmget(2**31, PAGE, 0)
         with pytest.raises(OverflowError):
             p.shmat(0, -1)
+
+
+def test_shm_lock_and_unlock_show_in_the_mode(machine: Any) -> None:
+    """SHM_LOCK sets SHM_LOCKED in the mode, SHM_UNLOCK clears it (root may lock)."""
+    from mmapsim.constants import SHM_LOCK, SHM_LOCKED, SHM_UNLOCK
+
+    p = machine.spawn()
+    shmid = p.shmget(IPC_PRIVATE, PAGE, IPC_CREAT | 0o600)
+    assert p.shmctl(shmid, SHM_LOCK) is None
+    assert p.shmctl(shmid, IPC_STAT).shm_perm_mode == SHM_LOCKED | 0o600
+    p.shmctl(shmid, SHM_UNLOCK)
+    assert p.shmctl(shmid, IPC_STAT).shm_perm_mode == 0o600
+    assert _errno(p.shmctl, shmid + 1, SHM_LOCK) == errno.EINVAL
+
+
+def test_ipc_set_changes_owner_too(machine: Any) -> None:
+    """IPC_SET takes shm_perm_uid and shm_perm_gid from buf when it has them."""
+    p = machine.spawn()
+    shmid = p.shmget(IPC_PRIVATE, PAGE, IPC_CREAT | 0o600)
+    buf = type("Buf", (), {"shm_perm_mode": 0o640, "shm_perm_uid": 1000, "shm_perm_gid": 100})()
+    p.shmctl(shmid, IPC_SET, buf)
+    info = p.shmctl(shmid, IPC_STAT)
+    assert (info.shm_perm_uid, info.shm_perm_gid, info.shm_perm_cuid) == (1000, 100, 0)
+    assert info.shm_perm_mode == 0o640
+
+
+def test_a_detached_segment_is_gone_from_the_address_space(machine: Any) -> None:
+    """After shmdt a load at the old address is SIGSEGV (LTP shmdt01)."""
+    p = machine.spawn()
+    addr = p.shmat(p.shmget(IPC_PRIVATE, PAGE, IPC_CREAT | 0o600))
+    p.store(addr, b"x")
+    p.shmdt(addr)
+    with pytest.raises(ProcessKilled) as killed:
+        p.load(addr, 1)
+    assert killed.value.signal == signal.SIGSEGV

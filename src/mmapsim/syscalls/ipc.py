@@ -5,8 +5,9 @@ works on the machine's segments (:mod:`mmapsim.ipc.shm`).  Processes run as
 root, so the permission bits never refuse (``ipcperms`` grants
 CAP_IPC_OWNER); they are kept and reported.
 
-Deviation: shmctl knows IPC_STAT, IPC_SET and IPC_RMID; its other commands
-(IPC_INFO, SHM_INFO, SHM_STAT, SHM_LOCK, ...) fail with EINVAL.
+Deviation: shmctl knows IPC_STAT, IPC_SET, IPC_RMID, SHM_LOCK and SHM_UNLOCK;
+the commands that report system-wide tables (IPC_INFO, SHM_INFO, SHM_STAT,
+SHM_STAT_ANY) fail with EINVAL.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from mmapsim.constants import (
     PAGE_SIZE,
     SHM_EXEC,
     SHM_HUGETLB,
+    SHM_LOCK,
+    SHM_LOCKED,
     SHM_NORESERVE,
     SHM_RDONLY,
     SHM_REMAP,
     SHM_RND,
+    SHM_UNLOCK,
     SHMLBA,
     OpenFlag,
 )
@@ -198,22 +202,27 @@ def _attached_at(vma: Vma, addr: int) -> bool:
 def sys_shmctl(k: Kernel, task: Task, shmid: int, cmd: int, buf: object) -> ShmInfo | None:
     """Implements shmctl(2) with IPC_STAT, IPC_SET and IPC_RMID.
 
-    IPC_STAT returns the segment's ShmInfo.  IPC_SET takes from ``buf`` (an
-    object with ``shm_perm_mode``, and optionally ``shm_perm_uid`` and
-    ``shm_perm_gid``) the low nine mode bits; EFAULT without ``buf``.  IPC_RMID
+    IPC_STAT returns the segment's ShmInfo; SHM_LOCK and SHM_UNLOCK set and
+    clear SHM_LOCKED in its mode (the pages are never swapped here anyway).
+    IPC_SET takes from ``buf`` (an object with ``shm_perm_mode``, and optionally
+    ``shm_perm_uid`` and ``shm_perm_gid``) the low nine mode bits; EFAULT
+    without ``buf``.  IPC_RMID
     removes the segment now, or marks it to go with its last attach.
     """
     if cmd < 0 or shmid < 0:
         raise syscall_error(errno.EINVAL)
     if cmd == IPC_SET and buf is None:
         raise syscall_error(errno.EFAULT)
-    if cmd not in (IPC_STAT, IPC_SET, IPC_RMID):
+    if cmd not in (IPC_STAT, IPC_SET, IPC_RMID, SHM_LOCK, SHM_UNLOCK):
         raise syscall_error(errno.EINVAL)
     seg = k.shm.get(shmid)
     if seg is None:
         raise syscall_error(errno.EINVAL)
     if cmd == IPC_STAT:
         return seg.info()
+    if cmd in (SHM_LOCK, SHM_UNLOCK):  # root may lock (CAP_IPC_LOCK); the mode shows it
+        seg.mode = seg.mode | SHM_LOCKED if cmd == SHM_LOCK else seg.mode & ~SHM_LOCKED
+        return None
     if cmd == IPC_RMID:
         k.shm.remove(seg)
         return None
