@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from helpers import new_file
-from mmapsim import SEEK_CUR, SEEK_SET, WNOHANG, ProcessKilled
+from mmapsim import O_RDWR, SEEK_CUR, SEEK_SET, WNOHANG, ProcessKilled
 
 
 def _errno(call: Any, *args: Any) -> int | None:
@@ -176,3 +176,20 @@ def test_waitpid_options_are_checked(machine: Any) -> None:
     with pytest.raises(ProcessLookupError):
         child.dup(0)
     assert p.waitpid(child.pid, WNOHANG | 2) == (child.pid, 0)  # WUNTRACED is allowed
+
+
+def test_a_dup_is_not_close_on_exec(machine: Any) -> None:
+    """dup and dup2 clear close-on-exec: after execve the copy is open, the original is not."""
+    from elfgen import static_program
+    from mmapsim import O_CLOEXEC
+
+    machine.write_file("/tmp/prog", static_program())
+    p = machine.spawn()
+    p.chmod("/tmp/prog", 0o755)
+    fd = new_file(machine, p, "/tmp/f", b"kept", O_RDWR | O_CLOEXEC)
+    copy = p.dup(fd)
+    p.dup2(fd, 20)
+    p.execve("/tmp/prog")
+    assert _errno(p.fstat, fd) == errno.EBADF
+    assert p.read(copy, 4) == b"kept"
+    assert p.pread(20, 4, 0) == b"kept"

@@ -173,3 +173,25 @@ def test_a_name_may_be_bytes(machine: Any) -> None:
         p.shm_open(3, O_RDWR)
     with pytest.raises(TypeError):
         p.memfd_create(None)
+
+
+def test_a_read_only_object_cannot_be_mapped_writable_shared(machine: Any) -> None:
+    """shm_open O_RDONLY: a writable shared mapping is EACCES, ftruncate EINVAL."""
+    p = machine.spawn()
+    p.ftruncate(p.shm_open("/ro", O_RDWR | O_CREAT), PAGE)
+    fd = p.shm_open("/ro", O_RDONLY)
+    assert _errno(p.mmap, 0, PAGE, RW, MAP_SHARED, fd, 0) == errno.EACCES
+    assert _errno(p.ftruncate, fd, 0) == errno.EINVAL
+    addr = p.mmap(0, PAGE, RW, MAP_PRIVATE, fd, 0)
+    p.store(addr, b"private")
+    assert machine.read_file("/dev/shm/ro") == bytes(PAGE)
+
+
+def test_an_object_grows_and_reads_back(machine: Any) -> None:
+    """A tmpfs object is a file: written past its end it grows; fstat and lseek agree."""
+    p = machine.spawn()
+    fd = p.memfd_create("grow")
+    p.pwrite(fd, b"end", 3 * PAGE)
+    assert p.fstat(fd).st_size == 3 * PAGE + 3
+    assert p.lseek(fd, 0, 2) == 3 * PAGE + 3
+    assert p.pread(fd, 4, 3 * PAGE - 1) == b"\0end"
