@@ -6,6 +6,7 @@ they decode their arguments into C's types and make one system call.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -64,7 +65,7 @@ class IpcCalls:
 
     def shm_open(self, name: str, flags: int, mode: int = 0o600) -> int:
         """shm_open(3): open (or create) ``/dev/shm/NAME``; the fd is close-on-exec."""
-        path = shm_name.shm_path(cvalues.path("name", name), 22)  # EINVAL
+        path = shm_name.shm_path(cvalues.path("name", name), errno.EINVAL)
         flags = cvalues.flags32("flags", flags) | shm_name.SHM_OPEN_FLAGS
         mode = cvalues.cint("mode", mode)
         try:
@@ -74,7 +75,7 @@ class IpcCalls:
 
     def shm_unlink(self, name: str) -> None:
         """shm_unlink(3): remove the name ``/dev/shm/NAME``."""
-        path = shm_name.shm_path(cvalues.path("name", name), 2)  # ENOENT
+        path = shm_name.shm_path(cvalues.path("name", name), errno.ENOENT)
         try:
             self._call(files.sys_unlink, path)
         except OSError as exc:

@@ -261,18 +261,10 @@ class Evaluator:
             failed: Value = Addr(MAP_FAILED) if CALLS[name].returns is Returns.ADDR else -1
             self.calls.append(CallRecord(process, name, tuple(args), None, err.errno))
             return failed
-        wrapped = self._wrap_ipc(name, result)
-        if wrapped is None:
-            wrapped = _wrap(CALLS[name].returns, result)
+        ipc = wrap_ipc(name, result, self.scope, self.scopes)
+        wrapped = _wrap(CALLS[name].returns, result) if ipc is None else ipc
         self.calls.append(CallRecord(process, name, tuple(args), wrapped, None))
         return wrapped
-
-    def _wrap_ipc(self, name: str, raw: Any) -> Value | None:
-        """The answers of shmctl and waitpid, with their pids named (None: another call)."""
-        names = {s.process.pid: label for label, s in self.scopes.items()}
-        if self.scope is not None:
-            names.setdefault(self.scope.process.pid, self.scope.name)
-        return wrap_ipc(name, raw, names)
 
     def _memory_call(self, process: ProcessAPI, name: str, args: list[Any], node: ast.AST) -> Value:
         dest, middle, count = args

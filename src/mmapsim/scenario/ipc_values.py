@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
+from mmapsim.constants import IPC_SET
+
 #: The fields of shmctl(IPC_STAT)'s answer that a scenario can read.
 SHM_FIELDS: Final = (
     "shm_perm_key",
@@ -103,15 +105,21 @@ class IpcBuf:
 
 def ipc_args(args: list[Any]) -> list[Any]:
     """shmctl's arguments as the machines take them: IPC_SET's mode becomes its buf."""
-    from mmapsim.constants import IPC_SET
-
     if len(args) == 3:
         return [args[0], args[1], IpcBuf(int(args[2])) if args[1] == IPC_SET else None]
     return args
 
 
-def wrap_ipc(name: str, raw: Any, names: Mapping[int, str]) -> ShmDs | tuple[int, ...] | int | None:
-    """shmctl's and waitpid's answers as scenario values; None for other calls."""
+def wrap_ipc(
+    name: str, raw: Any, scope: Any, scopes: Mapping[str, Any]
+) -> ShmDs | tuple[int, ...] | int | None:
+    """shmctl's and waitpid's answers as scenario values, their pids named by the
+    scopes (the scenario's processes); None for other calls."""
+    if name not in ("shmctl", "waitpid"):
+        return None
+    names = {s.process.pid: label for label, s in scopes.items()}
+    if scope is not None:
+        names.setdefault(scope.process.pid, scope.name)
     if name == "shmctl":
         return 0 if raw is None else ShmDs.of(raw, names)
     if name == "waitpid":
