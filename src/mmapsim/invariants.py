@@ -62,9 +62,14 @@ def check_invariants(machine: Machine) -> None:
             ofd_refs[id(entry.file)] += 1
             ofds[id(entry.file)] = entry.file
             inodes[id(entry.file.inode)] = entry.file.inode
+    writers: Counter[int] = Counter()
     for ofd_id, ofd in ofds.items():
         if ofd.refs != ofd_refs[ofd_id]:
             _fail("ofd refs", f"{ofd!r} has refs={ofd.refs}, recount {ofd_refs[ofd_id]}")
+        writers[id(ofd.inode)] += ofd.writable
+    for inode in inodes.values():
+        if inode.writers != writers[id(inode)]:
+            _fail("writers", f"{inode!r} has writers={inode.writers}, recount {writers[id(inode)]}")
     inodes.update({id(i): i for i in kernel.fs.names.values()})
     inodes.update({id(s.inode): s.inode for s in kernel.shm.segments.values()})
     check_segments(kernel)

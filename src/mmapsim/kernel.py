@@ -71,6 +71,8 @@ class Kernel:
         self.fs = FileSystem(self.pagecache, self.clock)
         self.max_map_count = max_map_count
         self.max_processes = max_processes
+        #: The CPU has protection keys (pku/ospke): PROT_EXEC alone is execute-only.
+        self.pkeys = True
         self.tasks: dict[int, Task] = {}
         self._next_pid = 100
         self.current: Task | None = None  # the task whose system call runs now
@@ -111,6 +113,7 @@ class Kernel:
         """One more holder (fd or VMA) of an open file description."""
         if ofd.refs == 0:
             ofd.inode.opens += 1
+            ofd.inode.writers += ofd.writable
         ofd.refs += 1
 
     def put_file(self, ofd: OpenFile) -> None:
@@ -120,6 +123,7 @@ class Kernel:
             return
         inode = ofd.inode
         inode.opens -= 1
+        inode.writers -= ofd.writable
         if inode.unreachable:
             self.pagecache.release(inode)
 

@@ -43,7 +43,12 @@ class Machine:
     ``execve`` can load the host's programs; see :meth:`mount_host`),
     ``aslr`` (randomise the layout of exec'd programs as Linux does with
     ``randomize_va_space=2``; off by default, as under ``setarch -R``) and
-    ``seed`` (makes the randomised layouts repeatable).
+    ``seed`` (makes the randomised layouts repeatable) and ``pkeys`` (the
+    simulated CPU has protection keys, the ``pku``/``ospke`` flags of
+    /proc/cpuinfo, as current x86-64 servers do: then ``PROT_EXEC`` alone is
+    execute-only memory, which a load cannot read, and smaps shows each VMA's
+    ``ProtectionKey``; ``pkeys=False`` is an older CPU, on which exec implies
+    read).
     """
 
     def __init__(
@@ -57,6 +62,7 @@ class Machine:
         host_mounts: Iterable[str] = (),
         aslr: bool = False,
         seed: int | None = None,
+        pkeys: bool = True,
     ) -> None:
         limits = {
             "max_map_count": max_map_count,
@@ -69,7 +75,10 @@ class Machine:
                 raise TypeError(f"{name} must be an int")
             if value <= 0:
                 raise ValueError(f"{name} must be positive")
+        if not isinstance(pkeys, bool):
+            raise TypeError("pkeys must be a bool")
         self.kernel = Kernel(max_map_count, memory, disk, max_processes)
+        self.kernel.pkeys = pkeys
         self.check_invariants = check_invariants
         self.host: HostMounts | None = None
         self.rng = random.Random(seed) if aslr else None

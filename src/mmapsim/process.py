@@ -278,7 +278,7 @@ class Process(IpcCalls):
 
     def smaps(self) -> str:
         """The text of /proc/<pid>/smaps."""
-        return render_smaps(self._live().mm)
+        return render_smaps(self._live().mm, self.machine.kernel.pkeys)
 
     def pagemap(self, va: int) -> PageInfo:
         """What /proc/<pid>/pagemap says of the page holding ``va``."""

@@ -98,6 +98,7 @@ class Inode:
         "pipe",
         "size",
         "vm_ops",
+        "writers",
     )
 
     def __init__(self, ino: int, kind: InodeKind, mode: int, now_ns: int, dev: int) -> None:
@@ -111,6 +112,7 @@ class Inode:
         self.dirty: set[int] = set()
         self.nlink = 0
         self.opens = 0  # live open file descriptions
+        self.writers = 0  # of which open for writing (i_writecount): exec is ETXTBSY
         self.name = ""  # the path it was last linked at (for maps and traces)
         self.mtime_ns = self.ctime_ns = self.atime_ns = now_ns
         self.mappings: set[Vma] = set()

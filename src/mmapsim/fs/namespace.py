@@ -19,6 +19,7 @@ import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mmapsim.constants import PAGE_SIZE
 from mmapsim.errors import syscall_error
 from mmapsim.fs.inode import Clock, Inode, InodeKind
 from mmapsim.fs.pagecache import PageCache
@@ -173,17 +174,22 @@ class FileSystem:
         return inode
 
     def write_file(self, path: str, data: bytes) -> Inode:
-        """Create or rewrite a file in place (same inode), as a tool outside would."""
+        """Create or rewrite a file in place (same inode), as a tool outside would.
+
+        ENOSPC, with nothing changed, when the disk cannot hold ``data`` once the
+        file's old blocks are given back (as HostMachine's ``write_file`` checks).
+        """
         walked = self.walk(path)
         inode = self._component(walked.path, "") if walked.normal else self.lookup(path)
+        if inode is not None and not inode.is_file:
+            raise syscall_error(errno.EISDIR if inode.kind is InodeKind.DIRECTORY else errno.EINVAL)
+        held = len(inode.disk.blocks) if inode is not None else 0
+        if -(-len(data) // PAGE_SIZE) > self.pagecache.space.free + held:
+            raise syscall_error(errno.ENOSPC)
         if inode is None:
             inode = self.create(path, 0o644)
-        elif not inode.is_file:
-            raise syscall_error(errno.EISDIR if inode.kind is InodeKind.DIRECTORY else errno.EINVAL)
         self.pagecache.resize(inode, 0)
-        written = self.pagecache.write(inode, 0, data)
-        if written < len(data):  # the disk is full: the tool's next write is ENOSPC
-            self.pagecache.write(inode, written, data[written:])
+        self.pagecache.write(inode, 0, data)
         if inode.kind is InodeKind.REGULAR:  # tmpfs has no disk to write back to
             self.pagecache.writeback(inode)
         return inode

@@ -216,9 +216,14 @@ class PageCache:
         return len(pgoffs)
 
     def _writeback_page(self, inode: Inode, frame: Frame) -> None:
+        """Write one dirty page; the part of the last page past end of file is
+        zeroed in the cached page itself, as ext4's writeback does
+        (``block_write_full_page``), so later mappings read zeros there."""
         self.mkclean(frame)
         start = frame.pgoff << PAGE_SHIFT
         n = max(0, min(PAGE_SIZE, inode.size - start))
+        if n < PAGE_SIZE and inode.kind is InodeKind.REGULAR:
+            frame.data[n:] = bytes(PAGE_SIZE - n)
         inode.disk[start : start + n] = frame.data[:n]
         frame.dirty = False
         inode.dirty.discard(frame.pgoff)

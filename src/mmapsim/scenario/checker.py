@@ -38,6 +38,10 @@ NOT_IN_THE_LANGUAGE = {
     "free": "munmap(p, n) gives mapped memory back",
     "printf": "every step prints its result; 'show vars A' prints A's variables",
     "sync": "sync is a statement of its own: write 'sync' on its line",
+    **dict.fromkeys(
+        ("mremap", "madvise", "mlock", "munlock", "mincore", "brk", "sbrk", "shm_open", "shmget"),
+        "a scenario has mmap, munmap, msync and mprotect, and the file calls",
+    ),
     "crash": "crash is a statement of its own: write 'crash' on its line",
 }
 
@@ -206,6 +210,9 @@ class Checker:
         name = node.id
         if name in visible or name in C_CONSTANTS or name == NULL:
             return
+        if name in CALLS:
+            args = ", ".join(p for p, _ in CALLS[name].params)
+            raise fail(f"{name} is a call: write {name}({args})", line, node)
         if name in self.processes:
             raise fail(f"{name} is a process, not a value", line, node)
         if _CONSTANT_LIKE.fullmatch(name):
