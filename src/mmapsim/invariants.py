@@ -15,7 +15,8 @@ after the invariant.  What is checked:
   dirty page (write-notify);
 - open file descriptions: ``refs`` equals the fds and VMAs that hold them;
 - disk space: the blocks in use are those of the reachable files, each dirty
-  page of a file on the disk holds one, and none lies beyond end of file.
+  page of a file on the disk holds one, and none lies beyond end of file;
+- writeback: while a file has dirty data the writeback daemon's timer is armed;
 - System V segments (:mod:`.invariants_ipc`): filed under their id, their
   attach count equals the VMAs that map them, a marked segment is attached,
   the namespace's page total is their sum; zombies hold nothing, and their
@@ -76,6 +77,7 @@ def check_invariants(machine: Machine) -> None:
     check_zombies(kernel)
     _check_frames(kernel, mapcount, inodes)
     _check_blocks(kernel, inodes)
+    _check_flusher(kernel)
 
 
 def _check_blocks(kernel: Kernel, inodes: dict[int, Inode]) -> None:
@@ -92,6 +94,15 @@ def _check_blocks(kernel: Kernel, inodes: dict[int, Inode]) -> None:
             _fail("blocks", f"{inode!r} holds a block beyond its end")
     if used != cache.space.used:
         _fail("blocks", f"{cache.space.used} blocks in use, recount {used}")
+
+
+def _check_flusher(kernel: Kernel) -> None:
+    """While a file has dirty data, the writeback daemon's timer is armed, in the future."""
+    flusher = kernel.flusher
+    if not flusher.interval_ns or not any(i.dirty for i in kernel.file_inodes()):
+        return
+    if flusher.armed_ns is None or flusher.armed_ns < kernel.clock.uptime_ns:
+        _fail("flusher", f"dirty data, but the writeback timer is {flusher.armed_ns}")
 
 
 def _check_mm(

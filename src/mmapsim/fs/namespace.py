@@ -19,9 +19,10 @@ import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mmapsim.clock import Clock
 from mmapsim.constants import PAGE_SIZE
 from mmapsim.errors import syscall_error
-from mmapsim.fs.inode import Clock, Inode, InodeKind
+from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.fs.pagecache import PageCache
 
 #: Directories every machine has.
@@ -191,7 +192,7 @@ class FileSystem:
         self.pagecache.resize(inode, 0)
         self.pagecache.write(inode, 0, data)
         if inode.kind is InodeKind.REGULAR:  # tmpfs has no disk to write back to
-            self.pagecache.writeback(inode)
+            self.pagecache.writeback(inode, cause="setup")
         return inode
 
     def read_file(self, path: str) -> bytes:

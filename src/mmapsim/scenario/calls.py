@@ -178,7 +178,19 @@ CALLS.update(
 FORK = "fork"
 
 #: Names that scenario statements use as keywords.
-KEYWORDS = ("expect", "show", "file", "fails", "kills", "sync", "crash", "ask", "among")
+KEYWORDS = (
+    "expect",
+    "show",
+    "file",
+    "fails",
+    "kills",
+    "sync",
+    "crash",
+    "ask",
+    "among",
+    "sleep",
+    "recover",
+)
 
 #: What ``show`` can show.
 SHOW_KINDS = ("maps", "smaps", "pages", "layout", "frame", "file", "cache", "vars")

@@ -237,12 +237,14 @@ class Checker:
 
 def check_scenario(scenario: Scenario) -> None:
     """Check every step of ``scenario``; errors name its file."""
-    checker = Checker()
-    for item in scenario.items:
-        try:
-            checker.check(item)
-        except ScenarioError as err:
-            raise err.in_file(scenario.path) from None
+    recovery = scenario.recovery_scenario()
+    for part in (scenario, recovery) if recovery is not None else (scenario,):
+        checker = Checker()  # the recovery section starts on a new machine: no names
+        for item in part.items:
+            try:
+                checker.check(item)
+            except ScenarioError as err:
+                raise err.in_file(scenario.path) from None
 
 
 def _as_load(target: ast.expr) -> ast.expr:
