@@ -24,6 +24,7 @@ from mmapsim.mm.fault import MemoryFault
 from mmapsim.mm.procfs import render_maps, render_smaps
 from mmapsim.pageinfo import PageInfo
 from mmapsim.physmem import ZERO_PFN, OutOfMemory
+from mmapsim.process_memory import MemoryCalls
 from mmapsim.syscalls import brk, files, mman, process
 from mmapsim.syscalls.files import StatResult
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class Process:
+class Process(MemoryCalls):
     """A process of a simulated Machine (API.md's Process)."""
 
     def __init__(self, machine: Machine, task: Task) -> None:

@@ -12,6 +12,7 @@ from mmapsim import cvalues
 from mmapsim.errors import ProcessKilled
 from mmapsim.host import procfs
 from mmapsim.host.channel import ChannelClosed
+from mmapsim.host.process_memory import MemoryCalls
 from mmapsim.host.state import MachineState, ProcRecord
 from mmapsim.pageinfo import PageInfo
 
@@ -35,7 +36,7 @@ class _Died(Exception):
     """The worker ended while serving a call."""
 
 
-class HostProcess:
+class HostProcess(MemoryCalls):
     """A real process (a worker) of a HostMachine; every call is a real system call.
 
     Arguments are checked here, in the controller, before anything is sent:

@@ -20,6 +20,7 @@ from mmapsim.constants import O_CLOEXEC, PAGE_SIZE
 from mmapsim.host import image, libc
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.slots import SlotTable
+from mmapsim.host.worker_memory import MemoryOps
 
 #: The file descriptor that a worker's channel lives at, out of the way of the
 #: program's own descriptors (which start at 3, as in a freshly exec'd program).
@@ -65,7 +66,7 @@ def reset_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
-class Worker:
+class Worker(MemoryOps):
     """Serves the system calls of one real process."""
 
     def __init__(self, chan: Channel, table: SlotTable, slot: int) -> None:

@@ -49,6 +49,7 @@ from mmapsim.mm.vma import (
     VM_DROPPABLE,
     VM_GROWSDOWN,
     VM_LOCKED,
+    VM_LOCKONFAULT,
     VM_MAYEXEC,
     VM_MAYREAD,
     VM_MAYSHARE,
@@ -130,6 +131,7 @@ def sys_mmap(
     thp = file is None and (flags & MAP_TYPE) == MAP_PRIVATE
     addr = _place(task, addr, length, flags, thp)
     vm_flags = (prot & VM_ACCESS_FLAGS) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
+    vm_flags |= task.mm.def_flags  # mlockall(MCL_FUTURE): locked from the start
     if flags & MAP_LOCKED:
         vm_flags |= VM_LOCKED
     if file is not None:
@@ -248,7 +250,8 @@ def _mmap_region(
         k.pagecache.resize(inode, length)
         file, pgoff = None, 0
     vma = mapping.map_region(task.mm, addr, length, vm_flags, pgoff, file, inode)
-    if (flags & MAP_POPULATE and not flags & MAP_NONBLOCK) or vm_flags & VM_LOCKED:
+    locked = vm_flags & (VM_LOCKED | VM_LOCKONFAULT) == VM_LOCKED  # ONFAULT: as used
+    if (flags & MAP_POPULATE and not flags & MAP_NONBLOCK) or locked:
         mapping.populate(task.mm, vma, addr, addr + length)
     return addr
 
