@@ -15,8 +15,11 @@ Linux semantics of each advice, by kind of VMA:
   or one with no file, EACCES for a private or read-only one;
 - ``MADV_WILLNEED``: reads the range of a file into the page cache, mapping
   nothing (anonymous memory: nothing to do without swap);
-- ``MADV_COLD``, ``MADV_PAGEOUT``: the pages that only this process maps
-  become old (not Referenced); EINVAL on a locked VMA;
+- ``MADV_COLD``: the pages that only this process maps become old (not
+  Referenced); ``MADV_PAGEOUT`` reclaims them: a file or shared-memory page
+  that only this process maps is unmapped, and dropped from the page cache
+  when it is a clean file page; anonymous pages stay (there is no swap).
+  Both are EINVAL on a locked VMA;
 - the flag advices set or clear a ``vm_flags`` bit on the range, splitting the
   VMA: ``NORMAL``/``RANDOM``/``SEQUENTIAL`` (``rr``, ``sr``),
   ``DONTFORK``/``DOFORK`` (``dc``), ``WIPEONFORK``/``KEEPONFORK`` (``wf``,
@@ -178,15 +181,20 @@ def punch_hole(mm: AddressSpace, inode: Inode, first: int, stop: int) -> None:
             vpn = (vma.start >> PAGE_SHIFT) + pgoff - vma.pgoff
             pte = owner.pt.get(vpn)
             if pte is not None and pte.frame is frame:
-                del owner.pt[vpn]
-                if owner.bus.active:
-                    owner.bus.emit(PageUnmapped(owner.pid, vpn << PAGE_SHIFT, frame.pfn))
-                owner.unmap_frame(frame)
+                _zap_pte(owner, vpn)
         mm.pagecache.evict(inode, pgoff)
     lo, hi = first << PAGE_SHIFT, min(stop << PAGE_SHIFT, inode.size)
     inode.disk[lo:hi] = bytes(hi - lo)
     if inode.kind is InodeKind.REGULAR:
         inode.touch(mm.pagecache.clock.now_ns())
+
+
+def _zap_pte(mm: AddressSpace, vpn: int) -> None:
+    """Remove one PTE (and its reference on the frame)."""
+    frame = mm.pt.pop(vpn).frame
+    if mm.bus.active:
+        mm.bus.emit(PageUnmapped(mm.pid, vpn << PAGE_SHIFT, frame.pfn))
+    mm.unmap_frame(frame)
 
 
 def _willneed(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
@@ -200,13 +208,26 @@ def _willneed(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
 
 
 def _cold(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
-    """madvise_cold (and pageout, which here reclaims nothing): pages mapped by
-    this process alone become old."""
+    """madvise_cold: pages mapped by this process alone become old."""
     if vma.flags & VmFlag.LOCKED:
         raise syscall_error(errno.EINVAL)
     for _, pte in mm.ptes_in(start, end):
         if pte.frame.pfn != ZERO_PFN and pte.frame.mapcount == 1:
             pte.young = False
+
+
+def _pageout(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
+    """madvise_pageout: reclaim what only this process maps and needs no swap."""
+    if vma.flags & VmFlag.LOCKED:
+        raise syscall_error(errno.EINVAL)
+    for vpn, pte in mm.ptes_in(start, end):
+        frame = pte.frame
+        inode = frame.inode
+        if inode is None or frame.mapcount != 1:
+            continue  # anonymous memory would need swap; shared frames are skipped
+        _zap_pte(mm, vpn)
+        if inode.kind is InodeKind.REGULAR and not frame.dirty and frame.mapcount == 0:
+            mm.pagecache.evict(inode, frame.pgoff)
 
 
 _ACTIONS: dict[int, Callable[[AddressSpace, Vma, int, int], None]] = {
@@ -216,7 +237,7 @@ _ACTIONS: dict[int, Callable[[AddressSpace, Vma, int, int], None]] = {
     c.MADV_REMOVE: _remove,
     c.MADV_WILLNEED: _willneed,
     c.MADV_COLD: _cold,
-    c.MADV_PAGEOUT: _cold,
+    c.MADV_PAGEOUT: _pageout,
 }
 
 
