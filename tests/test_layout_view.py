@@ -248,7 +248,8 @@ def test_layout_command_draws_every_process(tmp_path: Path) -> None:
     assert code == 0
     assert "== A (pid" in out
     assert "== B (pid" in out
-    assert "== C has exited: no address space to draw ==" in out
+    assert "== C exited at line " in out
+    assert ": no address space to draw ==" in out
     assert out.count("┐ 0x7ffffffff000") == 2
     assert "show layout" not in out
 

@@ -1,4 +1,4 @@
-"""The visualizer's data: the snapshot of a machine and the page built from it."""
+"""The visualizer's data: the picture of a machine, its deltas, and the pages built from it."""
 
 from __future__ import annotations
 
@@ -20,7 +20,14 @@ from mmapsim import (
     Machine,
 )
 from mmapsim.cli import main
-from mmapsim.viz import page_data, record_file, render_page, snapshot
+from mmapsim.machine import Machine as SimMachine
+from mmapsim.scenario.checker import check_scenario
+from mmapsim.scenario.parser import parse_file, parse_text
+from mmapsim.scenario.syntax import Scenario
+from mmapsim.viz import page_data, record, record_file, render_page, snapshot
+from mmapsim.viz.contents import encode_rows, frame_bytes
+from mmapsim.viz.record import typed_stores
+from mmapsim.viz.tracker import Tracker
 
 pytestmark = pytest.mark.simonly
 
@@ -40,6 +47,10 @@ def _page(state: dict, pid: int, va: int) -> list:
     return next(p for p in vma["pages"] if p[0] == index)
 
 
+def _frame(state: dict, pfn: int) -> dict:
+    return next(f for f in state["frames"] if f["pfn"] == pfn)
+
+
 def test_a_huge_sparse_mapping_lists_only_its_present_pages(sim: Machine) -> None:
     """A 64 TiB mapping with two touched pages is two page entries, not billions."""
     p = sim.spawn("A")
@@ -49,11 +60,11 @@ def test_a_huge_sparse_mapping_lists_only_its_present_pages(sim: Machine) -> Non
     state = snapshot(sim)
     vma = _vma_at(state, p.pid, va)
     assert [page[0] for page in vma["pages"]] == [0, (1 << 40) // 4096]
-    assert len(json.dumps(state)) < 20_000
+    assert len(json.dumps(state)) < 40_000
 
 
-def test_each_mapping_kind_is_named(sim: Machine) -> None:
-    """Shared and private, file and anonymous mappings get their four kinds."""
+def test_each_mapping_kind_is_named_and_the_program_is_told_apart(sim: Machine) -> None:
+    """The four kinds get their names; the program's own regions are marked for folding."""
     sim.write_file("/tmp/f", b"data")
     p = sim.spawn("A")
     fd = p.open("/tmp/f", O_RDWR)
@@ -65,26 +76,33 @@ def test_each_mapping_kind_is_named(sim: Machine) -> None:
     }
     state = snapshot(sim)
     for kind, va in made.items():
-        assert _vma_at(state, p.pid, va)["kind"] == kind
-    roles = {v["role"] for v in state["procs"][0]["vmas"]}
-    assert {"text", "data", "heap", "mmap", "stack"} <= roles
+        vma = _vma_at(state, p.pid, va)
+        assert vma["kind"] == kind
+        assert vma["program"] is False
+        assert vma["maps"].split()[0] == f"{va:x}-{va + 4096:x}"
+    program = [v for v in state["procs"][0]["vmas"] if v["program"]]
+    assert {v["role"] for v in program} == {"text", "rodata", "data", "heap", "stack"}
+    assert len(program) == 6
 
 
-def test_fork_makes_private_pages_copy_on_write_until_written(sim: Machine) -> None:
-    """After fork a private page is copy-on-write in both; a write gives the writer its own."""
+def test_after_copy_on_write_both_private_copies_hold_their_own_bytes(sim: Machine) -> None:
+    """After fork and the child's write, each frame's bytes are what its process sees."""
     parent = sim.spawn("P")
     va = parent.mmap(None, 4096, RW, MAP_PRIVATE | MAP_ANONYMOUS)
-    parent.store(va, b"1")
+    parent.store(va + 16, b"fast")
     child = parent.fork()
     state = snapshot(sim)
     before = _page(state, parent.pid, va)
     assert before[2] == "cow"
     assert _page(state, child.pid, va) == before
-    child.store(va, b"2")
+    assert sorted(u[0] for u in _frame(state, before[1])["users"]) == [parent.pid, child.pid]
+    child.store(va + 16, b"slow")
     state = snapshot(sim)
-    mine = _page(state, child.pid, va)
-    assert mine[2] == "rw"
-    assert mine[1] != before[1]
+    mine, theirs = _page(state, child.pid, va), _page(state, parent.pid, va)
+    assert mine[1] != theirs[1]
+    assert frame_bytes(_frame(state, mine[1])["rows"])[16:20] == b"slow"
+    assert frame_bytes(_frame(state, theirs[1])["rows"])[16:20] == b"fast"
+    assert _frame(state, mine[1])["users"] == [[child.pid, va]]
 
 
 def test_msync_cleans_the_dirty_file_page(sim: Machine) -> None:
@@ -93,14 +111,16 @@ def test_msync_cleans_the_dirty_file_page(sim: Machine) -> None:
     p = sim.spawn("A")
     va = p.mmap(None, 4096, RW, MAP_SHARED, p.open("/tmp/f", O_RDWR))
     p.store(va, b"HELLO")
-    row = next(f for f in snapshot(sim)["files"] if f["path"] == "/tmp/f")["pages"][0]
+    state = snapshot(sim)
+    row = next(f for f in state["files"] if f["path"] == "/tmp/f")["pages"][0]
     assert row["dirty"] is True
-    assert row["disk"].startswith("hello")
-    assert row["cached"].startswith("HELLO")
+    assert frame_bytes(row["disk"])[:5] == b"hello"
+    assert frame_bytes(_frame(state, row["pfn"])["rows"])[:5] == b"HELLO"
     p.msync(va, 4096, MS_SYNC)
-    row = next(f for f in snapshot(sim)["files"] if f["path"] == "/tmp/f")["pages"][0]
+    state = snapshot(sim)
+    row = next(f for f in state["files"] if f["path"] == "/tmp/f")["pages"][0]
     assert row["dirty"] is False
-    assert row["disk"].startswith("HELLO")
+    assert frame_bytes(row["disk"])[:5] == b"HELLO"
 
 
 def test_frames_say_what_holds_them(sim: Machine) -> None:
@@ -112,22 +132,125 @@ def test_frames_say_what_holds_them(sim: Machine) -> None:
     p.load(shared, 1)
     p.load(anon, 1)
     p.store(anon + 4096, b"z")
-    frames = {f["pfn"]: f for f in snapshot(sim)["frames"]}
     state = snapshot(sim)
-    assert frames[_page(state, p.pid, shared)[1]]["file"] == "/tmp/f"
-    assert frames[_page(state, p.pid, anon)[1]]["owner"] == "zero"
-    assert frames[_page(state, p.pid, anon + 4096)[1]]["owner"] == "anon"
+    assert _frame(state, _page(state, p.pid, shared)[1])["file"] == "/tmp/f"
+    zero = _frame(state, _page(state, p.pid, anon)[1])
+    assert zero["owner"] == "zero"
+    assert zero["users"] == [[p.pid, anon]]
+    assert _frame(state, _page(state, p.pid, anon + 4096)[1])["owner"] == "anon"
+
+
+def test_rows_fold_zeros_and_repeats() -> None:
+    """Zero pages cost nothing, a filled page one row, and the bytes come back exactly."""
+    assert encode_rows(bytes(4096)) == ([], 0)
+    assert encode_rows(b"A" * 4096) == ([[0, "41" * 16, 256]], 0)
+    page = bytearray(4096)
+    page[100:105] = b"hello"
+    page[4000:4002] = b"\x01\x02"
+    rows, cut = encode_rows(page)
+    assert cut == 0
+    assert [r[0] for r in rows] == [96, 4000]
+    assert frame_bytes(rows) == bytes(page)
+
+
+def test_typed_stores_are_shown_as_integers() -> None:
+    """A store through p.int or p.u64 marks its frame's bytes as that integer."""
+    assert typed_stores("p.int[0] = 101", [(0x1000, 4)]) == [(0x1000, 4, True)]
+    assert typed_stores("p.u64[2] = 7", [(0x1010, 8)]) == [(0x1010, 8, False)]
+    assert typed_stores('p[0:4] = "abcd"', [(0x1000, 4)]) == []
+    scenario = parse_text(
+        "A: p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)\n"
+        "A: p.int[1] = 101\nA: p.u64[1] = 7\n",
+        "typed.mmap",
+    )
+    recording = record(scenario)
+    frames = [f for step in recording.steps for f in step.delta.get("frames", [])]
+    last = [f for f in frames if f.get("ints")][-1]
+    assert last["ints"] == [[4, 4, 1], [8, 8, 0]]
+    data = frame_bytes(last["rows"])
+    assert int.from_bytes(data[4:8], "little") == 101
+    assert int.from_bytes(data[8:16], "little") == 7
+
+
+def _tables(tracker: Tracker) -> tuple[object, ...]:
+    return (tracker.order, tracker.heads, tracker.pages, tracker.frames, tracker.files)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_the_deltas_replay_to_the_whole_picture(path: Path) -> None:
+    """After every step, the tracker kept by deltas equals a fresh picture of the machine,
+    and replaying the recorded deltas gives the same pages and frames."""
+
+    def check(machine: SimMachine, tracker: Tracker, names: dict[int, str]) -> None:
+        fresh = Tracker(machine)
+        fresh.typed = tracker.typed
+        fresh.update(names)
+        assert _tables(tracker) == _tables(fresh)
+
+    recording = record(_parse(path), check)
+    pages: dict[int, dict[int, tuple[int, str]]] = {}
+    frames: dict[int, dict] = {}
+    for delta in [recording.initial] + [s.delta for s in recording.steps]:
+        for pid in set(pages) - set(delta.get("procs", pages)):
+            del pages[pid]
+        for pid, vpn, pfn, state in delta.get("pages", []):
+            pages.setdefault(pid, {})[vpn] = (pfn, state)
+        for pid, vpn in delta.get("unpage", []):
+            del pages[pid][vpn]
+        frames.update({f["pfn"]: f for f in delta.get("frames", [])})
+        for pfn in delta.get("unframe", []):
+            del frames[pfn]
+    used = {pfn for proc in pages.values() for pfn, _ in proc.values()}
+    assert used <= set(frames)
+
+
+def _parse(path: Path) -> Scenario:
+    scenario = parse_file(str(path))
+    check_scenario(scenario)
+    return scenario
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_every_example_makes_a_small_self_contained_page(path: Path) -> None:
-    """Each example's page is under 2 MB and names no address outside itself."""
+    """Each example's page is under 1 MB and names no address outside itself."""
     recording = record_file(str(path))
     html = render_page(recording)
-    assert len(html.encode()) < 2_000_000
+    assert len(html.encode()) < 1_000_000
     assert "http://" not in html
     assert "https://" not in html
     assert len(recording.steps) == len(page_data(recording)["steps"])
+
+
+def big_scenario(steps: int = 500, pages: int = 2000) -> str:
+    """A scenario of ``steps`` steps touching ``pages`` pages (a fork, stores, a file)."""
+    lines = [
+        'file /tmp/data "' + "d" * 64 + '"',
+        f"A: p = mmap(NULL, {pages} * 4096, PROT_READ | PROT_WRITE, "
+        "MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)",
+        'A: fd = open("/tmp/data", O_RDWR)',
+        "A: f = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)",
+        f"A: memset(p, 0x41, {pages} * 4096)",
+        "B = fork(A)",
+    ]
+    i = 0
+    while len(lines) < steps:
+        who = "AB"[i % 2]
+        if i % 5 == 0:
+            lines.append(f"{who}: f.int[{i % 100}] = {i}")
+        else:
+            lines.append(f"{who}: p.u64[{(i * 37) % pages} * 512] = {i}")
+        i += 1
+    return "\n".join(lines) + "\n"
+
+
+def test_a_long_run_over_many_pages_makes_a_page_under_5_mb() -> None:
+    """500 steps over 2,000 pages: each step stores only what changed."""
+    recording = record(parse_text(big_scenario(), "big.mmap"))
+    assert len(recording.steps) == 500
+    html = render_page(recording)
+    assert len(html.encode()) < 5_000_000
+    later = [len(json.dumps(s.delta)) for s in recording.steps[10:]]
+    assert max(later) < 5_000
 
 
 def test_run_html_writes_one_page(tmp_path: Path) -> None:
@@ -139,8 +262,41 @@ def test_run_html_writes_one_page(tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
-def test_tour_html_writes_one_page_per_slide(tmp_path: Path) -> None:
-    """``mmapsim tour --html DIR --slide 3`` writes that slide's page into DIR."""
-    result = CliRunner().invoke(main, ["tour", "--slide", "3", "--html", str(tmp_path)])
+def test_tour_html_writes_an_index_and_linked_pages(tmp_path: Path) -> None:
+    """``mmapsim tour --html DIR`` writes index.html and one page per slide, linked in order."""
+    result = CliRunner().invoke(main, ["tour", "--html", str(tmp_path)])
     assert result.exit_code == 0
-    assert [p.name for p in tmp_path.iterdir()] == ["03_shared_file_mapping.html"]
+    pages = sorted(p.name for p in tmp_path.iterdir() if p.name != "index.html")
+    assert len(pages) == 8
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert [index.index(f'href="{name}"') for name in pages] == sorted(
+        index.index(f'href="{name}"') for name in pages
+    )
+    second = (tmp_path / pages[1]).read_text(encoding="utf-8")
+    assert f'"prev":["{pages[0]}"' in second
+    assert f'"next":["{pages[2]}"' in second
+
+
+def test_exports_without_chromium_say_so_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--png and --pdf need Chromium: without it, a clear message and status 2."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    example = str(ROOT / "examples" / "lecture" / "07_msync.mmap")
+    for option in (["--png", str(tmp_path / "png")], ["--pdf", str(tmp_path / "h.pdf")]):
+        result = CliRunner().invoke(main, ["run", example, *option])
+        assert result.exit_code == 2
+        assert "chromium is not installed" in result.output
+    assert not (tmp_path / "h.pdf").exists()
+
+
+def test_hinted_updates_over_a_long_run_match_the_whole_picture() -> None:
+    """Stores after a fork (copies, shared file pages, typed values) are all caught."""
+
+    def check(machine: SimMachine, tracker: Tracker, names: dict[int, str]) -> None:
+        fresh = Tracker(machine)
+        fresh.typed = tracker.typed
+        fresh.update(names)
+        assert _tables(tracker) == _tables(fresh)
+
+    record(parse_text(big_scenario(120, 300), "big.mmap"), check)

@@ -76,4 +76,5 @@ def path(name: str, value: object) -> str:
         raise TypeError(f"{name} must be str or bytes, not {type(value).__name__}")
     if "\0" in value:
         raise ValueError(f"{name}: embedded null character")
+    os.fsencode(value)  # a lone surrogate has no bytes: UnicodeEncodeError, as os says
     return value

@@ -37,6 +37,14 @@ class ProcessKilled(Exception):
         return (ProcessKilled, (self.signal, self.pid, self.addr))
 
 
+class NotOnThisKernel(NotImplementedError):
+    """What this machine cannot do (HostMachine: a power failure, the disk under a dirty page).
+
+    Not a failing system call: the request is sound, but this kernel gives no
+    faithful way to answer it.  The message says why and what can (the simulator).
+    """
+
+
 class KernelPanic(AssertionError):
     """An invariant of the simulated kernel does not hold: a bug in mmapsim."""
 

@@ -16,6 +16,7 @@ from types import TracebackType
 from mmapsim import cvalues
 from mmapsim.events import EventBus
 from mmapsim.fs.hostmount import HostMounts
+from mmapsim.fs.inode import InodeKind
 from mmapsim.kernel import DEFAULT_MAX_MAP_COUNT, Kernel, Task
 from mmapsim.physmem import DEFAULT_MEMORY, OutOfMemory
 from mmapsim.process import Process
@@ -106,6 +107,20 @@ class Machine:
         self._check_open()
         with _enomem():
             return self.kernel.fs.read_file(cvalues.path("path", path))
+
+    def read_disk(self, path: str) -> bytes:
+        """The file's bytes on its disk image, past the page cache: what crash() leaves.
+
+        Dirty pages of the cache (a store through a shared mapping, a write()
+        not yet written back) are not in it.  Errors as read_file's.
+        """
+        self._check_open()
+        inode = self.kernel.fs.lookup(cvalues.path("path", path))
+        if inode.kind is InodeKind.DIRECTORY:
+            raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if inode.kind is not InodeKind.REGULAR:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        return inode.disk[0 : len(inode.disk)]
 
     def sync(self) -> int:
         """sync(2) (simulator only): write back every dirty page; returns how many."""

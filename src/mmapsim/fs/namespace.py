@@ -3,6 +3,13 @@
 Simulated processes run as root (API.md), so read and write permission is
 always granted, as Linux grants it to CAP_DAC_OVERRIDE; executing still needs
 an execute bit.  Paths are absolute (a relative path is taken from ``/``).
+
+Paths are walked as Linux's ``link_path_walk`` walks them, one component at a
+time: every component before the last must exist and be a directory (ENOENT,
+ENOTDIR), so ``/tmp/nothing/..`` is ENOENT, not ``/tmp``; ``..`` of ``/`` is
+``/``; the empty path is ENOENT; a path of PATH_MAX bytes or a component over
+NAME_MAX is ENAMETOOLONG.  A path whose last component is ``.``, ``..`` or
+``/`` names a directory that cannot be created or unlinked (EISDIR).
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import errno
 import posixpath
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from mmapsim.errors import syscall_error
 from mmapsim.fs.inode import Clock, Inode, InodeKind
@@ -32,6 +40,10 @@ STANDARD_DIRS = (
     "/var/tmp",
 )
 
+#: Linux's PATH_MAX (a path, its NUL included) and ext4's NAME_MAX, in bytes.
+PATH_MAX = 4096
+NAME_MAX = 255
+
 DISK_DEV = 0x0801  # "08:01", the device of the simulated disk
 SHMEM_DEV = 0x0001  # "00:01", where shared anonymous memory lives
 
@@ -39,6 +51,15 @@ SHMEM_DEV = 0x0001  # "00:01", where shared anonymous memory lives
 def normalize(path: str) -> str:
     """The absolute, normalised form of ``path``."""
     return posixpath.normpath(posixpath.join("/", path)).replace("//", "/")
+
+
+@dataclass(frozen=True, slots=True)
+class Walked:
+    """Where a path walk ends (path_lookupat's nameidata before the last lookup)."""
+
+    path: str  # the normalised path of what the name leads to (it may not exist)
+    normal: bool  # the last component is a name (LAST_NORM), not '.', '..' or '/'
+    trailing_slash: bool  # "f/": the name must be a directory
 
 
 class FileSystem:
@@ -70,56 +91,78 @@ class FileSystem:
         inode.nlink += 1
         inode.name = path
 
-    def lookup(self, path: str) -> Inode:
-        """The inode at ``path``; ENOENT or ENOTDIR as path walking gives them."""
+    def walk(self, path: str) -> Walked:
+        """link_path_walk: follow every component but the last (ENOENT, ENOTDIR)."""
         if not path:
             raise syscall_error(errno.ENOENT)
-        trailing_slash = len(path) > 1 and path.endswith("/")
-        path = normalize(path)
+        if len(path.encode("utf-8", "surrogateescape")) >= PATH_MAX:
+            raise syscall_error(errno.ENAMETOOLONG)
+        parts = [c for c in path.split("/") if c]
+        stack: list[str] = []
+        for comp in parts[:-1]:
+            if comp == "..":
+                if stack:
+                    stack.pop()
+            elif comp != ".":
+                stack.append(comp)
+                inode = self._component("/" + "/".join(stack), comp)
+                if inode is None:
+                    raise syscall_error(errno.ENOENT)
+                if inode.kind is not InodeKind.DIRECTORY:
+                    raise syscall_error(errno.ENOTDIR)
+        last = parts[-1] if parts else "."
+        if last == "..":
+            stack = stack[:-1]
+        elif last != ".":
+            _check_name(last)
+            stack.append(last)
+        canonical = "/" + "/".join(stack)
+        return Walked(canonical, last not in (".", ".."), path.endswith("/") and bool(parts))
+
+    def _component(self, path: str, name: str) -> Inode | None:
+        """The inode named ``path`` (reached by a walk), asking host mounts on a miss."""
+        _check_name(name)
         inode = self.names.get(path)
         if inode is None and self.on_miss is not None:
             inode = self.on_miss(path)
+        return inode
+
+    def lookup(self, path: str) -> Inode:
+        """The inode at ``path``; ENOENT or ENOTDIR as path walking gives them."""
+        walked = self.walk(path)
+        inode = self._component(walked.path, "")
         if inode is None:
-            self._check_parent(path)
             raise syscall_error(errno.ENOENT)
-        if trailing_slash and inode.kind is not InodeKind.DIRECTORY:
+        if walked.trailing_slash and inode.kind is not InodeKind.DIRECTORY:
             raise syscall_error(errno.ENOTDIR)  # "f/" names a directory
         return inode
 
-    def _check_parent(self, path: str) -> None:
-        parent = posixpath.dirname(path)
-        while parent not in self.names and parent != "/":
-            parent = posixpath.dirname(parent)
-        if self.names[parent].kind is not InodeKind.DIRECTORY:
-            raise syscall_error(errno.ENOTDIR)
-        if parent != posixpath.dirname(path):
-            raise syscall_error(errno.ENOENT)
-
     def create(self, path: str, mode: int) -> Inode:
         """A new empty regular file at ``path`` (the parent must exist)."""
-        if len(path) > 1 and path.endswith("/"):
-            raise syscall_error(errno.EISDIR)  # only a directory may be named "d/"
-        path = normalize(path)
-        self._check_parent(path)
+        walked = self.walk(path)
+        if walked.trailing_slash or not walked.normal:
+            raise syscall_error(errno.EISDIR)  # only a directory may be named "d/" or ".."
         inode = self.new_inode(InodeKind.REGULAR, mode)
-        self._link(path, inode)
+        self._link(walked.path, inode)
         return inode
 
     def unlink(self, path: str) -> Inode:
         """Remove the name; the inode lives on while it is open or mapped."""
+        walked = self.walk(path)
+        if not walked.normal:
+            raise syscall_error(errno.EISDIR)  # do_unlinkat: '.', '..' and '/' are no names
         inode = self.lookup(path)
-        path = normalize(path)
         if inode.kind is InodeKind.DIRECTORY:
             raise syscall_error(errno.EISDIR)
-        del self.names[path]
+        del self.names[walked.path]
         inode.nlink -= 1
         inode.ctime_ns = self.clock.now_ns()
         return inode
 
     def write_file(self, path: str, data: bytes) -> Inode:
         """Create or rewrite a file in place (same inode), as a tool outside would."""
-        path = normalize(path)
-        inode = self.names.get(path)
+        walked = self.walk(path)
+        inode = self._component(walked.path, "") if walked.normal else self.lookup(path)
         if inode is None:
             inode = self.create(path, 0o644)
         elif inode.kind is not InodeKind.REGULAR:
@@ -137,3 +180,9 @@ class FileSystem:
         if inode.kind is not InodeKind.REGULAR:
             raise syscall_error(errno.EINVAL)
         return self.pagecache.read(inode, 0, inode.size)
+
+
+def _check_name(name: str) -> None:
+    """A component longer than NAME_MAX bytes is ENAMETOOLONG (ext4_lookup)."""
+    if len(name) > NAME_MAX // 4 and len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
+        raise syscall_error(errno.ENAMETOOLONG)

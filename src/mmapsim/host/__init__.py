@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mmapsim.host.boundary import HostRefused
+
 if TYPE_CHECKING:
     from mmapsim.host.machine import HostMachine
     from mmapsim.host.process import HostProcess
 
-__all__ = ["HostMachine", "HostProcess"]
+__all__ = ["HostMachine", "HostProcess", "HostRefused"]
 
 
 def __getattr__(name: str) -> object:

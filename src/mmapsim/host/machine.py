@@ -20,6 +20,7 @@ import weakref
 from types import TracebackType
 
 from mmapsim import cvalues
+from mmapsim.host import disk
 from mmapsim.host.channel import ChannelClosed
 from mmapsim.host.process import HostProcess, _Died
 from mmapsim.host.state import MachineState
@@ -88,6 +89,7 @@ class HostMachine:
                 raise
             assert isinstance(pid, int)
             record = state.adopt(pid, slot, chan)
+            record.pages = parent._record.pages.copy()  # fork(2) copies the mappings
         return self._adopt(HostProcess(self, record, name))
 
     def write_file(self, path: str, data: bytes) -> None:
@@ -119,6 +121,30 @@ class HostMachine:
                 return f.read()
         except OSError as exc:
             raise self._state.ns.contract_error(exc) from None
+
+    def read_disk(self, path: str) -> bytes:
+        """The file's bytes on its disk, read past the page cache (O_DIRECT).
+
+        Only while the file has no dirty page: see :mod:`mmapsim.host.disk`
+        for why Linux cannot show the older bytes under a dirty page
+        (:class:`mmapsim.errors.NotOnThisKernel`).
+        """
+        self._check_open()
+        shown = cvalues.path("path", path)
+        real = self._state.ns.real(shown)
+        try:
+            return disk.read_disk(real, shown)
+        except OSError as exc:
+            raise self._state.ns.contract_error(exc) from None
+
+    def sync(self) -> int:
+        """sync(2) of this machine: every file of its private root written back.
+
+        Returns how many dirty pages there were (cachestat(2)).  A file that is
+        unlinked but still mapped is not reached (the simulator's sync writes it).
+        """
+        self._check_open()
+        return disk.sync_tree(self._state.ns.root)
 
     @property
     def processes(self) -> list[HostProcess]:

@@ -9,8 +9,10 @@ import signal
 from typing import TYPE_CHECKING, NoReturn
 
 from mmapsim import cvalues
+from mmapsim.constants import MAP_FIXED, MAP_FIXED_NOREPLACE
 from mmapsim.errors import ProcessKilled
-from mmapsim.host import procfs
+from mmapsim.host import boundary, procfs
+from mmapsim.host.boundary import Op, ProgramPages, Verdict
 from mmapsim.host.channel import ChannelClosed
 from mmapsim.host.process_memory import MemoryCalls
 from mmapsim.host.state import MachineState, ProcRecord
@@ -92,6 +94,27 @@ class HostProcess(MemoryCalls):
             raise state.ns.contract_error(value)
         return value
 
+    @property
+    def pages(self) -> ProgramPages:
+        """The pages that belong to the program (see ``boundary``)."""
+        return self._record.pages
+
+    def _guard(self, op: Op, addr: int, length: int, *, noreplace: bool = False) -> Verdict:
+        """The boundary's verdict on a call over ``[addr, addr + length)``.
+
+        Raises HostRefused for a call that would touch the host worker's own
+        pages, and ProcessLookupError if the process has ended.
+        """
+        state = self._state
+        with state.lock:
+            if not (not state.closed and state.poll(self._record)):
+                self._gone()
+            try:
+                pages = self._record.pages
+                return boundary.guard(self.pid, pages, op, addr, length, noreplace=noreplace)
+            except FileNotFoundError:
+                self._gone()
+
     def _syscall(self, op: str, *args: object) -> object:
         """A call that cannot end the process (if it did, it is gone)."""
         try:
@@ -120,49 +143,80 @@ class HostProcess(MemoryCalls):
         fd: int = -1,
         offset: int = 0,
     ) -> int:
-        """Implements mmap(2) on the real kernel; ``addr`` 0 or None lets it choose."""
-        return _int(
-            self._syscall(
-                "mmap",
-                cvalues.address("addr", addr),
-                cvalues.u64("length", length),
-                cvalues.cint("prot", prot),
-                cvalues.cint("flags", flags),
-                cvalues.cint("fd", fd),
-                cvalues.off_t("offset", offset),
-            )
-        )
+        """Implements mmap(2) on the real kernel; ``addr`` 0 or None lets it choose.
+
+        A MAP_FIXED (or MAP_FIXED_NOREPLACE) mapping over a page of the host
+        worker is refused (HostRefused); the new pages become the program's.
+        """
+        va, n = cvalues.address("addr", addr), cvalues.u64("length", length)
+        flags = cvalues.cint("flags", flags)
+        args = (cvalues.cint("prot", prot), flags, cvalues.cint("fd", fd))
+        off = cvalues.off_t("offset", offset)
+        if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
+            try:
+                self._guard(Op.MAP_FIXED, va, n, noreplace=not flags & MAP_FIXED)
+            except boundary.HostRefused:
+                if flags & MAP_FIXED:
+                    self._probe_fixed(va, n, *args, off)
+                raise
+        start = _int(self._syscall("mmap", va, n, *args, off))
+        self._record.pages.add(start, n)
+        return start
+
+    def _probe_fixed(self, va: int, n: int, prot: int, flags: int, fd: int, off: int) -> None:
+        """The kernel's own objection to a MAP_FIXED mapping refused by the boundary.
+
+        The same mapping with MAP_FIXED_NOREPLACE instead fails without
+        touching a page: with EEXIST (the worker's pages are there), or first
+        with what the program alone gets (EBADF, EINVAL, ...), which is raised.
+        """
+        probe = (flags & ~MAP_FIXED) | MAP_FIXED_NOREPLACE
+        try:
+            start = _int(self._syscall("mmap", va, n, prot, probe, fd, off))
+        except OSError as exc:
+            if exc.errno == errno.EEXIST:
+                return
+            raise
+        self._syscall("munmap", start, n)  # the worker's pages moved away meanwhile
 
     def munmap(self, addr: int, length: int) -> None:
-        """Implements munmap(2) on the real kernel."""
-        self._syscall("munmap", cvalues.address("addr", addr), cvalues.u64("length", length))
+        """Implements munmap(2) on the real kernel (never over the worker's pages)."""
+        va, n = cvalues.address("addr", addr), cvalues.u64("length", length)
+        self._guard(Op.UNMAP, va, n)
+        self._syscall("munmap", va, n)
+        self._record.pages.remove(va, n)
 
     def msync(self, addr: int, length: int, flags: int) -> None:
-        """Implements msync(2) on the real kernel."""
-        self._syscall(
-            "msync",
-            cvalues.address("addr", addr),
-            cvalues.u64("length", length),
-            cvalues.cint("flags", flags),
-        )
+        """Implements msync(2) on the real kernel (never over the worker's pages)."""
+        va, n = cvalues.address("addr", addr), cvalues.u64("length", length)
+        flags = cvalues.cint("flags", flags)
+        self._guard(Op.SYNC, va, n)
+        self._syscall("msync", va, n, flags)
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
-        """Implements mprotect(2) on the real kernel."""
-        self._syscall(
-            "mprotect",
-            cvalues.address("addr", addr),
-            cvalues.u64("length", length),
-            cvalues.cint("prot", prot),
-        )
+        """Implements mprotect(2) on the real kernel.
+
+        As Linux, it changes the program's mappings up to the first page that
+        is not the program's and fails there with ENOMEM; a worker page is a
+        hole to the program, and is never changed (see ``boundary``).
+        """
+        va, n = cvalues.address("addr", addr), cvalues.u64("length", length)
+        prot = cvalues.cint("prot", prot)
+        verdict = self._guard(Op.PROTECT, va, n)
+        self._syscall("mprotect", va, verdict.length, prot)
+        verdict.finish()
 
     def load(self, addr: int, size: int) -> bytes:
         """A real CPU read of ``size`` bytes at ``addr`` in this process."""
         va, n = cvalues.address("addr", addr), cvalues.u64("size", size)
+        self._guard(Op.READ, va, n)
         return _bytes(self._access("load", va, n))
 
     def store(self, addr: int, data: bytes) -> None:
         """A real CPU write of ``data`` at ``addr`` in this process."""
-        self._access("store", cvalues.address("addr", addr), cvalues.data("data", data))
+        va, payload = cvalues.address("addr", addr), cvalues.data("data", data)
+        self._guard(Op.WRITE, va, len(payload))
+        self._access("store", va, payload)
 
     # -- files ----------------------------------------------------------------
 
@@ -278,6 +332,7 @@ class HostProcess(MemoryCalls):
             self._call("execve", real, args, fds=(self._state.table_fd,))
         except _Died:
             self._gone()
+        self._record.pages.clear()  # the new image holds nothing of the program
         self.name = posixpath.basename(real) or self.name
 
     def _proc_text(self, name: str) -> str:
@@ -289,6 +344,24 @@ class HostProcess(MemoryCalls):
     def maps(self) -> str:
         """The real /proc/<pid>/maps, with the machine's files at their contract paths."""
         return self._proc_text("maps")
+
+    def program_maps(self) -> tuple[str, int]:
+        """The lines of ``maps()`` that hold the program's pages, and how many were left out.
+
+        The lines left out are the host worker's own mappings (the interpreter,
+        its libraries, the fence, its stacks): what ``show maps`` hides on the host.
+        """
+        text = self.maps()
+        ranges = self._record.pages.ranges()
+        kept, left_out = [], 0
+        for line in text.splitlines(keepends=True):
+            lo, _, hi = line.split(" ", 1)[0].partition("-")
+            start, end = int(lo, 16), int(hi, 16)
+            if any(s < end and start < e for s, e in ranges):
+                kept.append(line)
+            else:
+                left_out += 1
+        return "".join(kept), left_out
 
     def smaps(self) -> str:
         """The real /proc/<pid>/smaps, with the machine's files at their contract paths."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from mmapsim.host import launcher
+from mmapsim.host.boundary import ProgramPages
 from mmapsim.host.channel import Channel, ChannelClosed
 from mmapsim.host.paths import Namespace
 from mmapsim.host.slots import N_SLOTS, SlotTable
@@ -36,6 +37,7 @@ class ProcRecord:
     exit_status: int | None = None
     term_signal: signal.Signals | None = None
     fault_va: int = 0
+    pages: ProgramPages = field(default_factory=ProgramPages)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Final, NoReturn
 
 from mmapsim.constants import O_CLOEXEC, PAGE_SIZE
 from mmapsim.host import image, libc
+from mmapsim.host.boundary import USER_SPAN
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.slots import SlotTable
 from mmapsim.host.worker_memory import MemoryOps
@@ -258,14 +259,6 @@ class Worker(MemoryOps):
         return rfd, wfd
 
 
-def _user_span() -> int:
-    """TASK_SIZE_MAX of x86-64: 47-bit user space, or 56-bit with five-level paging."""
-    with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
-        flags = next((line for line in info if line.startswith("flags")), "")
-    return (1 << (56 if " la57" in flags else 47)) - PAGE_SIZE
-
-
-USER_SPAN: Final = _user_span()
 LLONG_MAX: Final = 2**63 - 1
 
 

@@ -107,6 +107,14 @@ CALLS: dict[str, CallSpec] = {
         _spec("memset", "dest c n", Returns.ADDR, "fill n bytes with c (stores)"),
         _spec("frame", "addr", Returns.INT, "the frame number mapped at addr (-1: none)"),
         CallSpec("file", (("path", CType.PATH),), Returns.NONE, 0, False, "a file's bytes now"),
+        CallSpec(
+            "disk",
+            (("path", CType.PATH),),
+            Returns.NONE,
+            0,
+            False,
+            "a file's bytes on its disk (what survives a crash)",
+        ),
         CallSpec("len", (("value", CType.DATA),), Returns.NONE, 0, False, "length of bytes"),
     )
 }
@@ -115,7 +123,7 @@ CALLS: dict[str, CallSpec] = {
 FORK = "fork"
 
 #: Names that scenario statements use as keywords.
-KEYWORDS = ("expect", "show", "file", "fails", "kills")
+KEYWORDS = ("expect", "show", "file", "fails", "kills", "sync", "crash")
 
 #: What ``show`` can show.
 SHOW_KINDS = ("maps", "smaps", "pages", "layout", "file", "vars")

@@ -78,24 +78,39 @@ def load(paths: Sequence[str]) -> list[Scenario]:
 
 
 def run_files(
-    paths: Sequence[str], output: Output, *, kernel: str, trace: bool, as_json: bool
+    paths: Sequence[str],
+    output: Output,
+    *,
+    kernel: str,
+    trace: bool,
+    as_json: bool,
+    all_maps: bool = False,
 ) -> int:
     """``mmapsim run``: run each file, print every step; 1 if an expect failed."""
     try:
         scenarios = load(paths)
-        reports = [run_one(s, output, kernel=kernel, trace=trace, quiet=as_json) for s in scenarios]
+        reports = [
+            run_one(s, output, kernel=kernel, trace=trace, quiet=as_json, all_maps=all_maps)
+            for s in scenarios
+        ]
     except (ScenarioError, KernelUnavailableError) as err:
         output.err.print(Text(str(err)))
         return EXIT_BAD
     if as_json:
         runs = [to_json(s.path, kernel, r) for s, r in zip(scenarios, reports, strict=True)]
         output.out.print_json(json.dumps(runs[0] if len(runs) == 1 else runs))
-    failed = any(r.expect is not None and not r.expect.ok for rs in reports for r in rs)
+    failed = any(r.failed for rs in reports for r in rs)
     return EXIT_FAILED if failed else EXIT_OK
 
 
 def run_one(
-    scenario: Scenario, output: Output, *, kernel: str, trace: bool, quiet: bool = False
+    scenario: Scenario,
+    output: Output,
+    *,
+    kernel: str,
+    trace: bool,
+    quiet: bool = False,
+    all_maps: bool = False,
 ) -> list[StepResult]:
     """Run one scenario on a new machine, printing as it goes unless ``quiet``."""
     printer = Printer(output.out)
@@ -105,7 +120,7 @@ def run_one(
             printer.header(scenario.path, kernel)
             if trace and kernel != "sim":
                 printer.emit(Text("(the real kernel gives no trace of its events)", "dim"))
-        pending = iter(Runner(machine, trace=trace).run(scenario))
+        pending = iter(Runner(machine, trace=trace, all_maps=all_maps).run(scenario))
         for item in scenario.items:
             if isinstance(item, Note):
                 if not quiet:
@@ -209,7 +224,7 @@ def layout_file(
     except ProcessLookupError:
         output.err.print(Text(f"{path}: a process vanished while the scenario ran"))
         return EXIT_BAD
-    failed = any(r.expect is not None and not r.expect.ok for r in results)
+    failed = any(r.failed for r in results)
     if failed:
         output.out.print(summary_text(results))
     return EXIT_FAILED if failed else EXIT_OK
@@ -229,7 +244,7 @@ def process_names(scenario: Scenario) -> list[str]:
 def _print_layout(console: Console, scope: Scope, where: str, plain: bool) -> None:
     """One process's picture under a title line (or why there is none)."""
     if scope.ended is not None:
-        console.print(Text(f"== {scope.name} has {scope.ended}: no address space to draw =="))
+        console.print(Text(f"== {scope.name} {scope.ended}: no address space to draw =="))
         console.print()
         return
     title = f"== {scope.name} (pid {scope.process.pid}) at the end of {where} =="

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from mmapsim.constants import PAGE_SIZE
 from mmapsim.scenario.runner import StepResult
-from mmapsim.scenario.syntax import Fork, Show
+from mmapsim.scenario.syntax import Fork, Show, Sync
 from mmapsim.scenario.values import MAP_FAILED_VALUE, Addr, Frame, Stat, Value, format_value
 
 _Region = tuple[int, int, int]  # start, end, number
@@ -48,7 +48,11 @@ class Observer:
             parts.append("expect holds" if result.expect.ok else "expect FAILED")
         if isinstance(result.step, Show):
             parts.append(_shown(result))
-        if result.note is not None:
+        if result.skipped is not None:
+            parts.append("skipped")
+        if isinstance(result.step, Sync):
+            parts.append("sync")  # how many pages: Linux's folios hold several
+        elif result.note is not None:
             parts.append(result.note)
         return "; ".join(parts)
 

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmapsim.constants import C_CONSTANTS, MAP_FAILED
+from mmapsim.errors import NotOnThisKernel
+from mmapsim.host.boundary import HostRefused
 from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
-from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, syscall
+from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, read_disk, syscall
 from mmapsim.scenario.subset import BINOPS
 from mmapsim.scenario.values import Addr, Frame, Stat, Value, WrongValueError, as_int, kind_of, to_c
 
@@ -94,7 +96,10 @@ class Evaluator:
     def assign(self, target: ast.expr, value: Value) -> list[tuple[str, Value]]:
         """Bind names, or store into memory; the names bound."""
         if isinstance(target, ast.Subscript):
-            self.store(target, value)
+            try:
+                self.store(target, value)
+            except HostRefused as err:
+                raise self.error(str(err), target) from None
             return []
         if isinstance(target, ast.Tuple):
             if not isinstance(value, tuple) or len(value) != len(target.elts):
@@ -115,6 +120,8 @@ class Evaluator:
         try:
             return self._eval(node)
         except WrongValueError as err:
+            raise self.error(str(err), node) from None
+        except HostRefused as err:  # the host worker's own memory: never the program's
             raise self.error(str(err), node) from None
 
     def _eval(self, node: ast.expr) -> Value:
@@ -197,6 +204,8 @@ class Evaluator:
             return len(args[0])
         if name == "file":
             return self._invoke(node, args, lambda: self.machine.read_file(str(args[0])))
+        if name == "disk":
+            return self._invoke(node, args, lambda: read_disk(self.machine, str(args[0])))
         process = self.process(node)
         if name in ("memcpy", "memset"):
             return self._memory_call(process, name, args, node)
@@ -205,7 +214,7 @@ class Evaluator:
             return Frame(-1 if pfn is None else pfn)
         result = self._invoke(node, args, lambda: syscall(process, name)(*args))
         if name in ("exit", "_exit") and self.scope is not None:
-            self.scope.ended = "exited"
+            self.scope.ended = f"exited at line {self.line}"
         return result
 
     def _invoke(self, node: ast.Call, args: list[Any], run: Any) -> Value:
@@ -220,9 +229,13 @@ class Evaluator:
         process = self.scope.name if self.scope is not None else None
         try:
             result = run()
+        except NotOnThisKernel as err:
+            raise self.error(str(err), node) from None
         except (ValueError, TypeError, OverflowError) as err:
             message = f"{name}: the machine failed ({type(err).__name__}: {err}), a bug of mmapsim"
             raise self.error(message, node) from None
+        except HostRefused:
+            raise
         except OSError as err:
             self.errno = err.errno
             failed: Value = Addr(MAP_FAILED) if CALLS[name].returns is Returns.ADDR else -1

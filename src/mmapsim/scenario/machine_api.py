@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from mmapsim.errors import NotOnThisKernel
 from mmapsim.pageinfo import PageInfo
 
 
@@ -48,6 +49,37 @@ class MachineAPI(Protocol):
 
 
 MachineFactory = Callable[[], MachineAPI]
+
+
+def read_disk(machine: MachineAPI, path: str) -> bytes:
+    """The bytes of ``path`` on its disk (``m.read_disk``), past the page cache."""
+    method: Callable[[str], bytes] | None = getattr(machine, "read_disk", None)
+    if method is None:
+        raise NotOnThisKernel("this machine cannot read a file's disk")
+    return method(path)
+
+
+def sync(machine: MachineAPI) -> int:
+    """sync(2) on ``machine``: how many dirty pages were written back."""
+    method: Callable[[], int] | None = getattr(machine, "sync", None)
+    if method is None:
+        raise NotOnThisKernel("this machine cannot sync")
+    return method()
+
+
+def crash(machine: MachineAPI) -> None:
+    """A power failure of ``machine`` (``m.crash()``, the simulator's)."""
+    method: Callable[[], None] | None = getattr(machine, "crash", None)
+    if method is None:
+        raise NotOnThisKernel(CRASH_NEEDS_SIM)
+    method()
+
+
+#: Why a scenario with ``crash`` cannot run on the real kernel.
+CRASH_NEEDS_SIM = (
+    "crash needs the simulator (--kernel sim): a power failure of this computer's "
+    "kernel cannot be made and survived by a test"
+)
 
 
 def syscall(process: ProcessAPI, name: str) -> Callable[..., Any]:

@@ -8,6 +8,8 @@ A line is, after an optional process label ``NAME:``, one of::
     expect STATEMENT fails ERRNO        the call must fail with that errno
     expect STATEMENT kills SIGNAL       the access must kill the process
     CHILD = fork(PARENT)                a new process, a copy of PARENT
+    sync                                sync(2): every dirty page reaches the disk
+    crash                               a power failure (simulator only)
     STATEMENT                           a call, an assignment, a load or a store
 
 The Python parts are read by :func:`ast.parse` and checked by
@@ -25,6 +27,7 @@ from mmapsim.scenario.calls import FORK, KEYWORDS, SHOW_KINDS
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.lexer import ScannedLine, Word, scan_line
 from mmapsim.scenario.syntax import (
+    Crash,
     Do,
     Expect,
     ExpectMode,
@@ -35,6 +38,7 @@ from mmapsim.scenario.syntax import (
     Show,
     Spawn,
     Step,
+    Sync,
 )
 
 _PREFIX = "if 1:\n "
@@ -69,6 +73,9 @@ def parse_line(text: str, number: int) -> Step | Note:
     label, start = _label(scanned)
     if label is not None and not scanned.code[start:].strip():
         return Spawn(*_common(scanned, label, start))
+    machine_wide = _machine_statement(scanned, label, start)
+    if machine_wide is not None:
+        return machine_wide
     first = scanned.word_after(start)
     if first is not None and _is_keyword_at(scanned, first, start):
         if first.text == "file":
@@ -107,6 +114,25 @@ def _label(scanned: ScannedLine) -> tuple[str | None, int]:
         )
     colon = first.end + (len(rest) - len(stripped))
     return first.text, colon + 1
+
+
+def _machine_statement(scanned: ScannedLine, label: str | None, start: int) -> Step | None:
+    """``sync`` or ``crash`` (``sync()`` and ``crash()`` too): a statement about the machine.
+
+    ``sync`` may carry a label (a process calls sync(2)); ``crash`` may not: a
+    power failure happens to the whole machine, not in a process.
+    """
+    code = scanned.code[start:].strip()
+    word = code[:-2].rstrip() if code.endswith("()") else code
+    if word not in ("sync", "crash"):
+        return None
+    common = _common(scanned, label, start)
+    if word == "sync":
+        return Sync(*common)
+    if label is not None:
+        msg = "a crash stands on its own: a power failure stops the whole machine, not a process"
+        raise ScenarioError(msg, scanned.number, 1)
+    return Crash(*common)
 
 
 def _is_keyword_at(scanned: ScannedLine, word: Word, start: int) -> bool:

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from mmapsim.scenario.layout_draw import to_ascii
 from mmapsim.scenario.runner import StepResult
-from mmapsim.scenario.syntax import Do, Note, Scenario, Show, Step
+from mmapsim.scenario.syntax import Do, Expect, Note, Scenario, Show, Step
 from mmapsim.scenario.values import Value, format_value
 
 KERNELS = {"sim": "the simulated kernel", "host": "this computer's Linux kernel"}
@@ -122,13 +122,16 @@ def result_lines(result: StepResult, *, ascii_only: bool = False) -> list[Text]:
 
 def outcome_text(result: StepResult) -> Text | None:
     """One line saying what the step did (None for a plain ``show``)."""
+    if result.skipped is not None:
+        return Text(f"– skipped: {result.skipped}", style="yellow")
     if result.expect is not None:
         if result.expect.ok:
             return Text(f"✓ {result.expect.message}", style="green")
         return Text(f"✗ FAILED: {result.expect.message}", style="bold red")
     if result.killed is not None:
         death = result.killed
-        return Text(f"✗ {death.process} killed by {death.signal} at {death.addr:#x}", "red")
+        text = f"✗ {death.process} killed by {death.signal} at {death.addr:#x}"
+        return Text(f"{text}: {death.reason}" if death.reason else text, "bold red")
     if result.note is not None:
         return Text(f"→ {result.note}", style="blue")
     if isinstance(result.step, Show):
@@ -162,21 +165,39 @@ def _errno_text(code: int) -> str:
 
 
 def summary_text(results: list[StepResult]) -> Text:
-    """``N steps; M expects, all hold`` or which ones failed."""
-    expects = [r for r in results if r.expect is not None]
-    failed = [r for r in expects if r.expect is not None and not r.expect.ok]
+    """``N steps, M expects: all hold``, or what failed: expects, deaths, skipped lines."""
+    expects = [r for r in results if isinstance(r.step, Expect)]
+    failed = [r for r in expects if r.failed]
+    deaths = [r for r in results if r.failed and r.killed is not None and r.expect is None]
+    skipped = [r for r in results if r.skipped is not None]
     head = f"{_count(len(results), 'step')}, {_count(len(expects), 'expect')}"
-    if not failed:
-        return Text(f"{head}: all hold", style="bold green")
-    lines = ", ".join(str(r.step.line) for r in failed)
-    return Text(f"{head}: {len(failed)} FAILED (line {lines})", style="bold red")
+    tail = f", {len(skipped)} skipped" if skipped else ""
+    if not failed and not deaths:
+        return Text(f"{head}: all hold{tail}", style="bold green")
+    tail = f"; {len(skipped)} skipped" if skipped else ""
+    parts = []
+    if failed:
+        parts.append(f"{len(failed)} FAILED (line {', '.join(str(r.step.line) for r in failed)})")
+    for r in deaths:
+        assert r.killed is not None
+        what = f"{r.killed.process} killed by {r.killed.signal} at line {r.step.line}"
+        parts.append(f"unannounced death ({what})")
+    return Text(f"{head}: {'; '.join(parts)}{tail}", style="bold red")
 
 
 def to_json(path: str, kernel: str, results: list[StepResult]) -> dict[str, Any]:
     """The facts of a run, for machines."""
     steps = [_step_json(result) for result in results]
     failed = [s["line"] for s in steps if s["expect"] is not None and not s["expect"]["ok"]]
-    return {"file": path, "kernel": kernel, "steps": steps, "failed_expects": failed}
+    deaths = [r.step.line for r in results if r.failed and r.killed is not None and not r.expect]
+    return {
+        "file": path,
+        "kernel": kernel,
+        "steps": steps,
+        "failed_expects": failed,
+        "unexpected_deaths": deaths,
+        "ok": not any(r.failed for r in results),
+    }
 
 
 def _step_json(result: StepResult) -> dict[str, Any]:
@@ -192,7 +213,14 @@ def _step_json(result: StepResult) -> dict[str, Any]:
         "errno": errno_module.errorcode.get(result.errno) if result.errno else None,
         "killed": None
         if death is None
-        else {"process": death.process, "signal": death.signal, "addr": death.addr},
+        else {
+            "process": death.process,
+            "signal": death.signal,
+            "addr": death.addr,
+            "reason": death.reason,
+            "expected": death.expected,
+        },
+        "skipped": result.skipped,
         "expect": None
         if result.expect is None
         else {"ok": result.expect.ok, "message": result.expect.message},

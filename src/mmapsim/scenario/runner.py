@@ -10,21 +10,31 @@ plain data: :mod:`mmapsim.scenario.render` prints them and
 from __future__ import annotations
 
 import ast
-import errno as errno_module
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmapsim.errors import ProcessKilled
+from mmapsim.errors import NotOnThisKernel, ProcessKilled
 from mmapsim.scenario import show
-from mmapsim.scenario.calls import CALLS, Returns
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.evaluator import CallRecord, Evaluator, Scope
+from mmapsim.scenario.judge import ExpectOutcome, condition, judge_death, judge_failure
 from mmapsim.scenario.layout_draw import draw_layout
-from mmapsim.scenario.machine_api import MachineAPI
-from mmapsim.scenario.syntax import Do, Expect, FileSetup, Fork, Scenario, Show, Spawn, Step
-from mmapsim.scenario.values import Addr, Value, equal, format_value
+from mmapsim.scenario.machine_api import CRASH_NEEDS_SIM, MachineAPI, crash, sync
+from mmapsim.scenario.syntax import (
+    Crash,
+    Do,
+    Expect,
+    FileSetup,
+    Fork,
+    Scenario,
+    Show,
+    Spawn,
+    Step,
+    Sync,
+)
+from mmapsim.scenario.values import Addr, Value
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +44,16 @@ class Killed:
     process: str
     signal: str
     addr: int
+    reason: str = ""  # why the kernel sent it: no mapping, protection, beyond end of file
+    expected: bool = False  # an ``expect ... kills`` announced it
 
 
-@dataclass(frozen=True, slots=True)
-class ExpectOutcome:
-    """Whether an ``expect`` held, and what was seen, in words."""
-
-    ok: bool
-    message: str
+#: Why the real kernel, which gives no trace, sends these signals for an access.
+_HOST_REASONS = {
+    "SIGSEGV": "no mapping at this address, or its protection forbids the access",
+    "SIGBUS": "the page lies wholly beyond the end of the mapped file",
+    "SIGKILL": "out of memory",
+}
 
 
 @dataclass
@@ -60,19 +72,39 @@ class StepResult:
     events: list[str] | None = None
     calls: list[CallRecord] = field(default_factory=list)
     stores: list[tuple[int, int]] = field(default_factory=list)
+    skipped: str | None = None  # why the step did not run: its process had died
+
+    @property
+    def failed(self) -> bool:
+        """Whether this step fails the run: an expect that did not hold, an unannounced death."""
+        if self.skipped is not None:
+            return isinstance(self.step, Expect)  # an expect that was never checked
+        if self.expect is not None:
+            return not self.expect.ok
+        return self.killed is not None and not self.killed.expected
 
 
 class Runner:
     """Runs steps in order on one machine, keeping each process's variables."""
 
-    def __init__(self, machine: MachineAPI, *, trace: bool = False) -> None:
+    def __init__(self, machine: MachineAPI, *, trace: bool = False, all_maps: bool = False) -> None:
         self.machine = machine
         self.trace = trace
+        self.all_maps = all_maps  # on the host, also the worker's own mappings
         self.scopes: dict[str, Scope] = {}
         self.globals: dict[str, Value] = {}
+        self.unborn: dict[str, str] = {}  # a fork that was skipped: why its child is not
 
     def run(self, scenario: Scenario) -> Iterator[StepResult]:
-        """Each step's result, as the step runs; errors name the scenario's file."""
+        """Each step's result, as the step runs; errors name the scenario's file.
+
+        A ``crash`` on a machine that cannot crash (the real kernel) is refused
+        before the first step runs.
+        """
+        if getattr(self.machine, "crash", None) is None:
+            for step in scenario.steps:
+                if isinstance(step, Crash):
+                    raise ScenarioError(CRASH_NEEDS_SIM, step.line, step.col + 1, scenario.path)
         for step in scenario.steps:
             try:
                 yield self.run_step(step)
@@ -85,6 +117,9 @@ class Runner:
         A process is spawned before the recording starts, so that a trace shows
         what the step did, not how the new program was loaded.
         """
+        skipped = self._why_skipped(step)
+        if skipped is not None:
+            return StepResult(step, skipped=skipped)
         if step.process is not None and step.process not in self.scopes:
             self.scope(step.process, step.line)
         if isinstance(step, FileSetup):
@@ -92,12 +127,43 @@ class Runner:
         with self._recording() as events:
             result = self._dispatch(step)
         if events is not None:
-            result.events = [event.describe() for event in events]
+            self._explain_death(result, events)
+            if self.trace:
+                result.events = [event.describe() for event in events]
+        elif result.killed is not None:
+            self._explain_death(result, [])
         return result
+
+    def _why_skipped(self, step: Step) -> str | None:
+        """Why ``step`` cannot run: its process (or a fork's parent) has died, or never was."""
+        name = step.parent if isinstance(step, Fork) else step.process
+        if name is None:
+            return None
+        if name in self.unborn:
+            reason = self.unborn[name]
+        else:
+            scope = self.scopes.get(name)
+            if scope is None or scope.ended is None:
+                return None
+            reason = f"{name} {scope.ended}"
+        if isinstance(step, Fork):
+            self.unborn[step.child] = f"{step.child} was never made ({reason})"
+        return reason
+
+    @staticmethod
+    def _explain_death(result: StepResult, events: list[Any]) -> None:
+        """Give a death its reason: the simulator's SignalSent, or the signal's meaning."""
+        death = result.killed
+        if death is None:
+            return
+        reasons = [getattr(e, "reason", None) for e in events if type(e).__name__ == "SignalSent"]
+        reason = reasons[-1] if reasons and reasons[-1] else _HOST_REASONS.get(death.signal, "")
+        expected = isinstance(result.step, Expect) and result.step.mode == "kills"
+        result.killed = Killed(death.process, death.signal, death.addr, reason, expected)
 
     def _recording(self) -> AbstractContextManager[list[Any] | None]:
         bus = getattr(self.machine, "events", None)
-        if self.trace and bus is not None:
+        if bus is not None:
             recording: AbstractContextManager[list[Any]] = bus.record()
             return recording
         return nullcontext(None)
@@ -117,6 +183,8 @@ class Runner:
             return StepResult(step, note=f"process {step.process} starts")
         if isinstance(step, Show):
             return self._show(step)
+        if isinstance(step, Sync | Crash):
+            return self._durability(step)
         if isinstance(step, Expect):
             return self._expect(step)
         assert isinstance(step, Do)
@@ -131,7 +199,7 @@ class Runner:
             scope = Scope(name, self.machine.spawn(name))
             self.scopes[name] = scope
         if scope.ended is not None:
-            raise ScenarioError(f"process {name} has {scope.ended}; it runs nothing more", line, 1)
+            raise ScenarioError(f"process {name} {scope.ended}; it runs nothing more", line, 1)
         return scope
 
     def _fork(self, step: Fork) -> StepResult:
@@ -139,6 +207,22 @@ class Runner:
         child = Scope(step.child, parent.process.fork(), dict(parent.variables))
         self.scopes[step.child] = child
         return StepResult(step, note=f"{step.child} is a new process, a copy of {step.parent}")
+
+    def _durability(self, step: Sync | Crash) -> StepResult:
+        """``sync`` (sync(2)) or ``crash`` (a power failure: every process dies)."""
+        try:
+            if isinstance(step, Sync):
+                count = sync(self.machine)
+                pages = "page" if count == 1 else "pages"
+                return StepResult(step, note=f"sync: {count} dirty {pages} written to the disk")
+            crash(self.machine)
+        except NotOnThisKernel as err:
+            raise ScenarioError(str(err), step.line, step.col + 1) from None
+        for scope in self.scopes.values():
+            if scope.ended is None:
+                scope.ended = f"died in the crash at line {step.line}"
+        note = "power failure: every process died, the page cache is lost; files hold their disk"
+        return StepResult(step, note=note)
 
     def _execute(self, step: Step, stmt: ast.stmt, result: StepResult) -> Evaluator:
         """Run ``stmt`` in the step's process, filling ``result``."""
@@ -149,7 +233,7 @@ class Runner:
         except ProcessKilled as death:
             assert scope is not None
             result.killed = Killed(scope.name, death.signal.name, death.addr)
-            scope.ended = f"been killed by {death.signal.name} at line {step.line}"
+            scope.ended = f"was killed by {death.signal.name} at line {step.line}"
         result.errno = evaluator.errno
         result.calls = evaluator.calls
         result.stores = evaluator.stores
@@ -164,9 +248,9 @@ class Runner:
             return result
         self._execute(step, step.action, result)
         if step.mode == "fails":
-            result.expect = _judge_failure(result, step.code or "")
+            result.expect = judge_failure(result, step.code or "")
         else:
-            result.expect = _judge_death(result, step.code or "")
+            result.expect = judge_death(result, step.code or "")
         return result
 
     def _holds(self, step: Expect, result: StepResult) -> ExpectOutcome:
@@ -176,11 +260,11 @@ class Runner:
         scope = self.scope(step.process, step.line) if step.process is not None else None
         evaluator = Evaluator(self.machine, scope, self.globals, step.line, self.scopes)
         try:
-            return _condition(evaluator, cond, step.text_of)
+            return condition(evaluator, cond, step.text_of)
         except ProcessKilled as death:
             assert scope is not None
             result.killed = Killed(scope.name, death.signal.name, death.addr)
-            scope.ended = f"been killed by {death.signal.name} at line {step.line}"
+            scope.ended = f"was killed by {death.signal.name} at line {step.line}"
             return ExpectOutcome(False, f"{scope.name} was killed by {death.signal.name}")
         finally:
             result.calls = evaluator.calls
@@ -207,7 +291,7 @@ class Runner:
         if len(numbers) != len(args):
             raise ScenarioError("show takes an address, and a length", step.line, 1)
         if step.kind == "maps":
-            return scope.process.maps().rstrip("\n")
+            return self._maps_text(scope)
         if step.kind == "smaps":
             text = scope.process.smaps()
             return show.smaps_at(text, numbers[0]) if numbers else text.rstrip("\n")
@@ -222,60 +306,13 @@ class Runner:
         return show.variables_view(scope.variables)
 
 
-def _condition(
-    evaluator: Evaluator, cond: ast.expr, text_of: Callable[[ast.AST], str]
-) -> ExpectOutcome:
-    """Evaluate an expect's condition; on failure say what each side was."""
-    if not isinstance(cond, ast.Compare):
-        value = evaluator.eval(cond)
-        truthy = bool(value) if isinstance(value, int | bytes) else True
-        what = f"{text_of(cond)} is {format_value(value)}"
-        return ExpectOutcome(truthy, what)
-    left_node, left = cond.left, evaluator.eval(cond.left)
-    for op, right_node in zip(cond.ops, cond.comparators, strict=True):
-        right = evaluator.eval(right_node)
-        if not _compare(op, left, right):
-            shown = f"{text_of(left_node)} is {format_value(left)}"
-            if not isinstance(right_node, ast.Constant):
-                shown += f", {text_of(right_node)} is {format_value(right)}"
-            return ExpectOutcome(False, shown)
-        left_node, left = right_node, right
-    return ExpectOutcome(True, text_of(cond))
+    def _maps_text(self, scope: Scope) -> str:
+        """``show maps``: on the host, the program's own lines unless ``all_maps``."""
+        program_maps = getattr(scope.process, "program_maps", None)
+        if program_maps is None or self.all_maps:
+            return scope.process.maps().rstrip("\n")
+        text, left_out = program_maps()
+        assert isinstance(text, str)
+        note = f"({left_out} mappings of the host worker left out; --all-maps shows them)"
+        return (text + note) if left_out else text.rstrip("\n")
 
-
-def _compare(op: ast.cmpop, left: Value, right: Value) -> bool:
-    if isinstance(op, ast.Eq | ast.NotEq):
-        return equal(left, right) == isinstance(op, ast.Eq)
-    if not isinstance(left, int) or not isinstance(right, int):
-        return False
-    if isinstance(op, ast.Lt):
-        return left < right
-    if isinstance(op, ast.LtE):
-        return left <= right
-    if isinstance(op, ast.Gt):
-        return left > right
-    return left >= right
-
-
-def _judge_failure(result: StepResult, code: str) -> ExpectOutcome:
-    """``expect ... fails ERRNO``."""
-    if result.killed is not None:
-        return ExpectOutcome(False, f"killed by {result.killed.signal}; expected -1 {code}")
-    if result.errno is None:
-        return ExpectOutcome(False, f"succeeded ({format_value(result.value)}); expected -1 {code}")
-    name = errno_module.errorcode.get(result.errno, str(result.errno))
-    if name != code and getattr(errno_module, code, None) != result.errno:
-        return ExpectOutcome(False, f"failed with {name}; expected {code}")
-    failed = [call for call in result.calls if call.errno is not None][-1]
-    returned = "MAP_FAILED" if CALLS[failed.name].returns is Returns.ADDR else "-1"
-    return ExpectOutcome(True, f"{failed.name} returned {returned}, errno {name}")
-
-
-def _judge_death(result: StepResult, code: str) -> ExpectOutcome:
-    """``expect ... kills SIGNAL``."""
-    death = result.killed
-    if death is None:
-        return ExpectOutcome(False, f"no signal; expected {code}")
-    if death.signal != code:
-        return ExpectOutcome(False, f"killed by {death.signal}; expected {code}")
-    return ExpectOutcome(True, f"{death.process} killed by {death.signal} at {death.addr:#x}")

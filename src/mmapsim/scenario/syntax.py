@@ -89,6 +89,16 @@ class Fork(Step):
     parent: str
 
 
+@dataclass(frozen=True, slots=True)
+class Sync(Step):
+    """``sync``: sync(2), every dirty page of every file is written to its disk."""
+
+
+@dataclass(frozen=True, slots=True)
+class Crash(Step):
+    """``crash``: a power failure; every process dies and the page cache is lost."""
+
+
 @dataclass(slots=True)
 class Scenario:
     """A whole scenario file."""

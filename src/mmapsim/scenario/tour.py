@@ -80,5 +80,5 @@ def run_tour(output: Output, *, only: int | None = None, trace: bool = False) ->
         except ScenarioError as err:
             output.err.print(Text(str(err)))
             return EXIT_BAD
-        failed = failed or any(r.expect is not None and not r.expect.ok for r in results)
+        failed = failed or any(r.failed for r in results)
     return EXIT_FAILED if failed else EXIT_OK

@@ -47,7 +47,8 @@ def sys_open(k: Kernel, task: Task, path: str, flags: int, mode: int) -> int:
     oflags = OpenFlag(flags)
     inode = _open_inode(k, path, oflags, mode)
     acc = oflags & OpenFlag.ACCMODE
-    if inode.kind is InodeKind.DIRECTORY and (acc != OpenFlag.RDONLY or oflags & OpenFlag.CREAT):
+    writes = acc != OpenFlag.RDONLY or oflags & (OpenFlag.CREAT | OpenFlag.TRUNC)
+    if inode.kind is InodeKind.DIRECTORY and writes:  # may_open: MAY_WRITE on a directory
         raise syscall_error(errno.EISDIR)
     if oflags & OpenFlag.DIRECTORY and inode.kind is not InodeKind.DIRECTORY:
         raise syscall_error(errno.ENOTDIR)

@@ -1,10 +1,9 @@
-"""A picture of the whole simulated machine as plain JSON-able data.
+"""The pieces of a picture of the simulated machine, as plain JSON-able data.
 
-``snapshot(machine)`` reads the kernel's structures and changes nothing.  It is
-sized by what is resident, never by what is mapped: a VMA lists only its
-present pages (``[page index, pfn, state]``), so a 64 TiB mapping with three
-touched pages costs three entries.  The page states are the ones the lecture
-speaks of:
+Nothing here changes the kernel.  Everything is sized by what is resident,
+never by what is mapped: a process lists its present pages only, so a 64 TiB
+mapping with three touched pages costs three entries.  The page states are
+the ones the lecture speaks of:
 
 - ``ro``  present, read-only (a shared page before its first write, or a
   read-only mapping);
@@ -13,7 +12,10 @@ speaks of:
   it (copy-on-write);
 - ``zero`` the one zero frame, mapped for a read of untouched anonymous memory.
 
-Whether a page-cache frame is dirty is a property of the frame (``frames``).
+Whether a page-cache frame is dirty is a property of the frame.
+:func:`snapshot` gives the whole machine at once, nested the way one reads it
+(processes, their VMAs, their pages); :mod:`mmapsim.viz.tracker` keeps the same
+pieces from step to step and writes only what changed.
 """
 
 from __future__ import annotations
@@ -25,64 +27,79 @@ from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.kernel import Kernel, Task
 from mmapsim.machine import Machine
 from mmapsim.mm.procfs import maps_line, vma_name
-from mmapsim.mm.vma import Vma, VmFlag
+from mmapsim.mm.vma import Vma
 from mmapsim.physmem import ZERO_PFN, Frame
+from mmapsim.viz.contents import encode_rows
+from mmapsim.viz.kinds import is_program, vma_kind, vma_role
 
 Json = dict[str, Any]
 
-#: How many bytes of each file page the picture shows.
-PREVIEW_BYTES = 32
+#: How many pages of each file the picture shows.
+FILE_PAGES = 64
+#: How many users of one frame are listed by name (the rest are counted).
+MAX_USERS = 12
 
 
 def snapshot(machine: Machine, names: dict[int, str] | None = None) -> Json:
     """The processes, frames and files of ``machine``, as JSON-able data.
 
     ``names`` gives a process a name by pid (a scenario's ``A``, ``B``, ...); the
-    others keep the kernel's name.
+    others keep the kernel's name.  Each VMA lists its present pages as
+    ``[page index, pfn, state]``.
     """
-    kernel = machine.kernel
-    tasks = [t for t in kernel.tasks.values() if t.alive]
-    names = names or {}
+    from mmapsim.viz.tracker import Tracker
+
+    tracker = Tracker(machine)
+    tracker.update(names or {})
+    procs = []
+    for pid in tracker.order:
+        head = dict(tracker.heads[pid])
+        pages = tracker.pages[pid]
+        vmas = []
+        for vma in head["vmas"]:
+            first, last = vma["start"] >> PAGE_SHIFT, vma["end"] >> PAGE_SHIFT
+            present = sorted(v for v in pages if first <= v < last)
+            vmas.append({**vma, "pages": [[v - first, *pages[v]] for v in present]})
+        procs.append({**head, "vmas": vmas})
     return {
-        "procs": [process_view(t, names.get(t.pid)) for t in tasks],
-        "frames": frames_view(kernel, tasks),
-        "files": [file_view(inode) for inode in visible_inodes(kernel, tasks)],
+        "procs": procs,
+        "frames": [tracker.frames[pfn] for pfn in sorted(tracker.frames)],
+        "files": [tracker.files[ino] for ino in sorted(tracker.files)],
     }
 
 
 # -- processes ----------------------------------------------------------------
 
 
-def process_view(task: Task, name: str | None = None) -> Json:
-    """One process: its pid, name and VMAs from low addresses to high."""
+def live_tasks(kernel: Kernel) -> list[Task]:
+    """The live tasks, lowest pid first."""
+    return [t for t in kernel.tasks.values() if t.alive]
+
+
+def process_head(task: Task, name: str | None = None) -> Json:
+    """One process without its pages: pid, name and VMAs from low addresses to high."""
     return {
         "pid": task.pid,
         "name": name or task.name,
-        "vmas": [vma_view(task, vma) for vma in task.mm.vmas],
+        "vmas": [vma_head(task, vma) for vma in task.mm.vmas],
     }
 
 
-def vma_kind(vma: Vma) -> str:
-    """``shared-file``, ``private-file``, ``shared-anon`` or ``private-anon``."""
-    sharing = "shared" if vma.flags & VmFlag.MAYSHARE else "private"
-    inode = vma.inode
-    backing = "file" if inode is not None and inode.kind is not InodeKind.SHMEM else "anon"
-    return f"{sharing}-{backing}"
-
-
-def vma_role(task: Task, vma: Vma) -> str:
-    """Where the VMA sits in the lecture's figure: text, data, heap, mmap or stack."""
+def vma_head(task: Task, vma: Vma) -> Json:
+    """One VMA: range, protections as maps prints them, kind, role, name, file page."""
+    role = vma_role(task, vma)
     name = vma_name(vma)
-    if name == "[heap]":
-        return "heap"
-    if name == "[stack]":
-        return "stack"
-    brk = task.mm.brk_start
-    if brk and vma.end <= brk:
-        if vma.flags & VmFlag.EXEC:
-            return "text"
-        return "data" if vma.flags & VmFlag.WRITE else "rodata"
-    return "mmap"
+    return {
+        "start": vma.start,
+        "end": vma.end,
+        "perms": maps_line(vma).split()[1],
+        "kind": vma_kind(vma),
+        "role": role,
+        "name": name,
+        "pgoff": vma.pgoff,
+        "program": is_program(role, name),
+        "maps": maps_line(vma),
+    }
 
 
 def page_state(vma: Vma, readable: bool, writable: bool, frame: Frame) -> str:
@@ -96,49 +113,53 @@ def page_state(vma: Vma, readable: bool, writable: bool, frame: Frame) -> str:
     return "ro" if readable else "none"
 
 
-def vma_view(task: Task, vma: Vma) -> Json:
-    """One VMA with its present pages only."""
-    first = vma.start >> PAGE_SHIFT
-    pages = [
-        [vpn - first, pte.frame.pfn, page_state(vma, pte.readable, pte.writable, pte.frame)]
-        for vpn, pte in task.mm.ptes_in(vma.start, vma.end)
-    ]
-    perms = maps_line(vma).split()[1]
-    return {
-        "start": vma.start,
-        "end": vma.end,
-        "perms": perms,
-        "kind": vma_kind(vma),
-        "role": vma_role(task, vma),
-        "name": vma_name(vma),
-        "pgoff": vma.pgoff,
-        "pages": pages,
-    }
+def process_pages(task: Task) -> dict[int, tuple[int, str]]:
+    """Every present page of ``task``: virtual page number -> (pfn, state)."""
+    out: dict[int, tuple[int, str]] = {}
+    for vma in task.mm.vmas:
+        for vpn, pte in task.mm.ptes_in(vma.start, vma.end):
+            out[vpn] = (pte.frame.pfn, page_state(vma, pte.readable, pte.writable, pte.frame))
+    return out
+
+
+def one_page(task: Task, vpn: int) -> tuple[int, str] | None:
+    """The (pfn, state) of one page of ``task``, or None when it is not present."""
+    pte = task.mm.pt.get(vpn)
+    vma = task.mm.vmas.find(vpn << PAGE_SHIFT)
+    if pte is None or vma is None:
+        return None
+    return pte.frame.pfn, page_state(vma, pte.readable, pte.writable, pte.frame)
 
 
 # -- frames -------------------------------------------------------------------
 
 
-def frames_view(kernel: Kernel, tasks: list[Task]) -> list[Json]:
-    """Every frame in use, lowest pfn first; the zero frame when someone maps it."""
-    frames = sorted(kernel.physmem.frames.values(), key=lambda f: f.pfn)
-    zero_users = sum(1 for t in tasks for pte in t.mm.pt.values() if pte.frame.pfn == ZERO_PFN)
-    out = [frame_view(f) for f in frames]
-    if zero_users:
-        out.insert(0, {"pfn": ZERO_PFN, "owner": "zero", "map": zero_users, "dirty": False})
-    return out
-
-
-def frame_view(frame: Frame) -> Json:
-    """What holds one frame: a file's page cache at an offset, or a process (anonymous)."""
-    view: Json = {"pfn": frame.pfn, "map": frame.mapcount, "dirty": frame.dirty}
+def frame_view(
+    frame: Frame,
+    users: list[tuple[int, int]],
+    ints: list[list[int]],
+    zero_users: int = 0,
+) -> Json:
+    """One frame: what holds it, who maps it, whether it is dirty, and its bytes."""
+    mapped = zero_users if frame.pfn == ZERO_PFN else frame.mapcount
+    view: Json = {"pfn": frame.pfn, "map": mapped, "dirty": frame.dirty}
     inode = frame.inode
-    if inode is None:
+    if frame.pfn == ZERO_PFN:
+        view["owner"] = "zero"
+    elif inode is None:
         view["owner"] = "anon"
-    elif inode.kind is InodeKind.SHMEM:
-        view.update(owner="shmem", file=inode_label(inode), pgoff=frame.pgoff)
     else:
-        view.update(owner="file", file=inode_label(inode), pgoff=frame.pgoff)
+        owner = "shmem" if inode.kind is InodeKind.SHMEM else "file"
+        view.update(owner=owner, file=inode_label(inode), pgoff=frame.pgoff)
+        view["program"] = bool(inode.mode & 0o111) and owner == "file"
+    rows, cut = encode_rows(frame.data)
+    view["rows"] = rows
+    if cut:
+        view["cut"] = cut
+    view["users"] = [[pid, vpn << PAGE_SHIFT] for pid, vpn in sorted(users)[:MAX_USERS]]
+    view["nusers"] = len(users)
+    if ints:
+        view["ints"] = ints
     return view
 
 
@@ -167,44 +188,32 @@ def visible_inodes(kernel: Kernel, tasks: list[Task]) -> list[Inode]:
     return sorted(found.values(), key=lambda i: i.ino)
 
 
-def _window(disk: bytes, cached: bytes) -> int:
-    """Where a preview of a page starts: at the first byte that differs, if any."""
-    for i, (a, b) in enumerate(zip(disk, cached, strict=False)):
-        if a != b:
-            return max(0, min(i - i % 16, PAGE_SIZE - PREVIEW_BYTES))
-    return 0
+def file_pages(inode: Inode) -> list[int]:
+    """The page offsets the picture shows: those in the file or in its cache."""
+    pages = set(inode.cache) | set(range((inode.size + PAGE_SIZE - 1) // PAGE_SIZE))
+    return sorted(pages)
 
 
-def file_view(inode: Inode) -> Json:
-    """A file: size, its pages on disk beside its cached frames, dirty ones marked."""
-    pages = sorted(set(inode.cache) | set(range((inode.size + PAGE_SIZE - 1) // PAGE_SIZE)))
-    rows = [file_page(inode, pgoff) for pgoff in pages[:64]]
+def file_view(inode: Inode, disk_rows: dict[int, list[list[object]]], total: int) -> Json:
+    """A file: size, and per page its bytes on disk beside the frame that caches it.
+
+    ``disk_rows`` holds the encoded disk bytes of each page shown (see
+    :mod:`mmapsim.viz.contents`); the cached bytes are those of the frame.
+    """
+    rows: list[Json] = []
+    shmem = inode.kind is InodeKind.SHMEM
+    for pgoff, disk in disk_rows.items():
+        row: Json = {"pgoff": pgoff, "disk": None if shmem else disk}
+        frame = inode.cache.get(pgoff)
+        if frame is not None:
+            row.update(pfn=frame.pfn, dirty=frame.dirty)
+        rows.append(row)
     return {
         "ino": inode.ino,
         "path": inode_label(inode),
-        "kind": "shmem" if inode.kind is InodeKind.SHMEM else "file",
+        "kind": "shmem" if shmem else "file",
         "size": inode.size,
         "program": bool(inode.mode & 0o111),
         "pages": rows,
-        "more": max(0, len(pages) - len(rows)),
+        "more": max(0, total - len(rows)),
     }
-
-
-def file_page(inode: Inode, pgoff: int) -> Json:
-    """One page of a file: disk bytes and cached bytes around where they differ."""
-    base = pgoff * PAGE_SIZE
-    disk = bytes(inode.disk[base : base + PAGE_SIZE])
-    frame = inode.cache.get(pgoff)
-    cached = bytes(frame.data) if frame is not None else b""
-    at = _window(disk, cached) if frame is not None else 0
-    row: Json = {"pgoff": pgoff, "at": at, "disk": preview(disk[at : at + PREVIEW_BYTES])}
-    if frame is not None:
-        row.update(
-            pfn=frame.pfn, dirty=frame.dirty, cached=preview(cached[at : at + PREVIEW_BYTES])
-        )
-    return row
-
-
-def preview(data: bytes) -> str:
-    """Bytes as printable text: ASCII as is, NUL as '·', anything else as '.'."""
-    return "".join(chr(b) if 32 <= b < 127 else ("·" if b == 0 else ".") for b in data)

@@ -1,0 +1,37 @@
+"""The ``--png`` and ``--pdf`` options: the step-through pages as images and a handout."""
+
+from __future__ import annotations
+
+import click
+
+from mmapsim.cli.group import wrote
+from mmapsim.scenario.commands import Output
+from mmapsim.viz.commands import export_pages
+from mmapsim.viz.export import NoBrowser
+
+PNG = click.option(
+    "--png",
+    "png",
+    default=None,
+    metavar="DIR",
+    help="Also write one image per step into DIR (headless Chromium; run on the simulator).",
+)
+PDF = click.option(
+    "--pdf",
+    "pdf",
+    default=None,
+    metavar="FILE",
+    help="Also write a printable handout of every step (headless Chromium).",
+)
+
+
+def write_exports(output: Output, files: tuple[str, ...], png: str | None, pdf: str | None) -> int:
+    """Write the --png images and the --pdf handout; 2 when Chromium is missing."""
+    if png is None and pdf is None:
+        return 0
+    try:
+        wrote(output, export_pages(files, png, pdf))
+    except NoBrowser as err:
+        output.err.print(f"mmapsim: {err}")
+        return 2
+    return 0

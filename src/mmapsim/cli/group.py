@@ -1,0 +1,42 @@
+"""The command group and the options several commands share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mmapsim.scenario.commands import Output
+from mmapsim.scenario.render import make_console
+
+KERNEL = click.Choice(["sim", "host"])
+COLOR = click.option(
+    "--color/--no-color", default=None, help="Colour the output (default: on a terminal)."
+)
+HTML = click.option(
+    "--html",
+    "html",
+    default=None,
+    metavar="PATH",
+    help="Also write a step-through page (run on the simulator): a .html file, or a folder.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mmapsim")
+def main() -> None:
+    """mmapsim: mmap, msync and munmap of a Unix kernel, simulated and checked against Linux."""
+
+
+def wrote(output: Output, paths: list[Path]) -> None:
+    """Say which files a command wrote."""
+    for path in paths:
+        output.err.print(f"wrote {path}")
+
+
+def make_output(color: bool | None) -> Output:
+    """Standard output and standard error consoles, coloured on a terminal."""
+    out = make_console(color=color)
+    err = make_console(color=color)
+    err.stderr = True
+    return Output(out, err)
