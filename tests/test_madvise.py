@@ -98,7 +98,7 @@ def test_a_hole_is_enomem_after_the_mapped_part_took_the_advice(machine):
     base = guarded(p, 8)
     p.munmap(base, 8 * PAGE)
     fixed_anon(p, base, 4)
-    assert _errno(p, base + 2 * PAGE, 8 * PAGE, MADV_DONTFORK) == errno.ENOMEM
+    assert _errno(p, base + 2 * PAGE, 6 * PAGE, MADV_DONTFORK) == errno.ENOMEM
     assert spans(p, base, base + 8 * PAGE) == [
         (base, base + 2 * PAGE, "rw-p"),
         (base + 2 * PAGE, base + 4 * PAGE, "rw-p"),
@@ -441,7 +441,7 @@ def test_populate_errors(machine):
     assert _errno(p, ro, 2 * PAGE, MADV_POPULATE_WRITE) == errno.EINVAL
     assert _errno(p, _anon(p, 2, PROT_NONE), 2 * PAGE, MADV_POPULATE_READ) == errno.EINVAL
     assert _errno(p, _anon(p, 2, PROT_WRITE), 2 * PAGE, MADV_POPULATE_READ) == errno.EINVAL
-    assert _errno(p, ro, 4 * PAGE, MADV_POPULATE_READ) == errno.ENOMEM
+    assert _errno(p, ro, 3 * PAGE, MADV_POPULATE_READ) == errno.ENOMEM
     fd = new_file(machine, p, "/tmp/short", DATA[: 2 * PAGE])
     a = p.mmap(0, 4 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0)
     assert _errno(p, a, 4 * PAGE, MADV_POPULATE_READ) == errno.EFAULT

@@ -7,6 +7,7 @@ system call in the worker (the controller has already checked the range).
 from __future__ import annotations
 
 from mmapsim.host import libc_memory
+from mmapsim.host.boundary import USER_SPAN
 
 
 class MemoryOps:
@@ -19,8 +20,6 @@ class MemoryOps:
         libc_memory.madvise(addr, length, advice)
 
     def op_mincore(self, addr: int, length: int) -> bytes:
-        from mmapsim.host.worker import USER_SPAN
-
         return libc_memory.mincore(addr, length, USER_SPAN)
 
     def op_mlock(self, addr: int, length: int) -> None:
