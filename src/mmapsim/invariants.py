@@ -13,7 +13,10 @@ after the invariant.  What is checked:
   a VMA and allows no more than it; a writable private PTE maps an anonymous
   frame that no one else maps; a writable PTE of a shared file page maps a
   dirty page (write-notify);
-- open file descriptions: ``refs`` equals the fds and VMAs that hold them.
+- open file descriptions: ``refs`` equals the fds and VMAs that hold them;
+- locked memory: ``VM_LOCKONFAULT`` only with ``VM_LOCKED``, in VMAs and in
+  ``def_flags`` (which holds nothing else); droppable memory is never locked;
+  a page made clean by MADV_FREE is anonymous and mapped read-only until written.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ def _check_mm(
     inodes: dict[int, Inode],
 ) -> None:
     vmas = list(mm.vmas)
+    _check_locks(mm)
     gaps = []
     prev_end = 0
     for vma in vmas:
@@ -142,3 +146,21 @@ def _check_frames(kernel: Kernel, mapcount: Counter[int], inodes: dict[int, Inod
     stray = set(mapcount) - set(kernel.physmem.frames)
     if stray:
         _fail("freed frame mapped", f"pfns {sorted(stray)} are mapped but free")
+
+
+def _check_locks(mm: AddressSpace) -> None:
+    """mlock's state: the lock flags of VMAs and of mlockall's MCL_FUTURE."""
+    from mmapsim.mm.vma import VM_DROPPABLE, VM_LOCKED, VM_LOCKED_MASK, VM_LOCKONFAULT
+
+    if mm.def_flags & ~VM_LOCKED_MASK or mm.def_flags == VM_LOCKONFAULT:
+        _fail("def_flags", f"pid {mm.pid}: def_flags {mm.def_flags:#x}")
+    for vma in mm.vmas:
+        flags = int(vma.flags)
+        if flags & VM_LOCKONFAULT and not flags & VM_LOCKED:
+            _fail("lockonfault", f"{vma!r} is VM_LOCKONFAULT without VM_LOCKED")
+        if flags & VM_DROPPABLE and flags & VM_LOCKED:
+            _fail("locked droppable", f"{vma!r} is droppable memory and locked")
+    for vpn, pte in mm.pt.items():
+        frame = pte.frame
+        if frame.lazyfree and (frame.inode is not None or (pte.writable and frame.mapcount == 1)):
+            _fail("lazyfree", f"pid {mm.pid} va {vpn << 12:#x}: {frame!r} lazy-free and dirty")
