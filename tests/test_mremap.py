@@ -319,3 +319,17 @@ def test_mremap_arguments_are_c_types(machine):
         p.mremap("0", PAGE, PAGE)
     with pytest.raises(OverflowError):
         p.mremap(0, -1, PAGE)
+
+
+def test_fixed_dontunmap_of_part_of_a_mapping_moves_it_once(machine):
+    """MREMAP_FIXED | MREMAP_DONTUNMAP of pages inside one VMA moves them once and
+    leaves the source VMA whole (its pages gone)."""
+    p = machine.spawn()
+    a = _anon_with_data(p, 4)
+    dest = guarded(p, 4)
+    flags = MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP
+    assert p.mremap(a + PAGE, 2 * PAGE, 2 * PAGE, flags, dest) == dest
+    assert p.load(dest, 8) == DATA[PAGE : PAGE + 8]
+    assert p.load(a + PAGE, 8) == bytes(8)
+    assert p.load(a, 8) == DATA[:8]
+    assert spans(p, a, a + 4 * PAGE) == [(a, a + 4 * PAGE, "rw-p")]

@@ -60,9 +60,9 @@ class MemoryCalls:
         """Implements madvise(2) on the real kernel (never MADV_HWPOISON: EPERM)."""
         addr, length = cvalues.address("addr", addr), cvalues.u64("length", length)
         advice = cvalues.cint("advice", advice)
+        self._guard(Op.ADVISE, addr, length)
         if advice in MEMORY_FAILURE:
             _refuse_memory_failure(addr, length)
-        self._guard(Op.ADVISE, addr, length)
         self._syscall("madvise", addr, length, advice)
 
     def mincore(self, addr: int, length: int) -> bytes:

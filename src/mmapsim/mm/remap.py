@@ -216,17 +216,16 @@ def _remap_move(mm: AddressSpace, req: Remap) -> int:
     start, end = req.addr, req.addr + req.old_len
     target = req.new_addr
     result: int | None = None
-    last_end = start
     va = start
-    while True:
+    while va < end:
         vma = mm.vmas.find_from(va)
         if vma is None or vma.start >= end:
             break
         if result is None and start < vma.start:
             raise syscall_error(errno.EFAULT)
-        lo, hi = max(vma.start, start), min(end, vma.end)
-        offset = vma.start - last_end if result is not None else 0
-        last_end = vma.end
+        # the hole before this VMA is kept (a DONTUNMAP source stays, so go on from va)
+        lo, hi = max(vma.start, va), min(end, vma.end)
+        offset = lo - va if result is not None else 0
         piece = Remap(
             lo, hi - lo, hi - lo, req.flags, target + offset, req.max_map_count, req.charge
         )
