@@ -303,3 +303,29 @@ def test_lock_arguments_are_c_types(machine):
         p.mlockall(2**32)
     with pytest.raises(TypeError):
         p.mincore(0, b"")
+
+
+# -- the invariant checker (simulator internals) ----------------------------------------
+
+
+@pytest.mark.simonly
+def test_the_invariant_checker_catches_broken_lock_state(sim):
+    """VM_LOCKONFAULT without VM_LOCKED, or stray bits in def_flags, are a KernelPanic."""
+    from mmapsim.errors import KernelPanic
+    from mmapsim.invariants import check_invariants
+    from mmapsim.mm.vma import VM_LOCKONFAULT
+
+    p = sim.spawn()
+    a = p.mmap(0, PAGE, RW, ANON)
+    p.mlock2(a, PAGE, MLOCK_ONFAULT)
+    mm = sim.kernel.task(p.pid).mm
+    vma = mm.vmas.find(a)
+    vma.set_flags(int(vma.flags) & ~0x2000)  # VM_LOCKED gone, VM_LOCKONFAULT kept
+    with pytest.raises(KernelPanic, match="lockonfault"):
+        check_invariants(sim)
+    vma.set_flags(int(vma.flags) | 0x2000)
+    mm.def_flags = VM_LOCKONFAULT
+    with pytest.raises(KernelPanic, match="def_flags"):
+        check_invariants(sim)
+    mm.def_flags = 0
+    check_invariants(sim)
