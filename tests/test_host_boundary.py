@@ -109,7 +109,7 @@ def test_mprotect_munmap_msync_and_MAP_FIXED_over_the_worker_are_refused(host):
     with pytest.raises(HostRefused):
         p.munmap(libc, PAGE_SIZE)
     with pytest.raises(HostRefused):
-        p.munmap(a, 1 << 36)
+        p.munmap(a, 2 * PAGE_SIZE)
     with pytest.raises(HostRefused):
         p.msync(libc, PAGE_SIZE, MS_SYNC)
     with pytest.raises(HostRefused):
@@ -225,9 +225,30 @@ def test_program_pages_keep_sorted_disjoint_ranges():
     assert pages.first_gap(0x10000, 0x14000) == 0x11000
     assert pages.first_gap(0x12000, 0x14000) is None
     assert pages.first_gap(0x12000, 0x15000) == 0x14000
-    assert 0x12fff in pages
+    assert 0x12FFF in pages
     assert 0x11000 not in pages
     pages.move(0x12000, 2 * PAGE_SIZE, 0x20000, PAGE_SIZE)
     assert pages.ranges() == [(0x10000, 0x11000), (0x20000, 0x21000)]
     pages.keep_only([(0x20000, 0x30000)])
     assert pages.ranges() == [(0x20000, 0x21000)]
+
+
+def test_the_worker_table_cannot_be_forged_and_a_forged_status_is_not_believed(host):
+    """The status table is the worker's memory; even written behind the contract's back,
+    a live process stays alive for the controller and a bad signal number crashes nothing."""
+    import struct
+
+    from mmapsim.host.slots import SLOT_SIZE
+
+    p = host.spawn()
+    a = p.mmap(0, PAGE_SIZE, RW, ANON)
+    with pytest.raises(HostRefused):
+        p.store(a + PAGE_SIZE, b"\1" * 16)
+    state, record = host._state, p._record
+    offset = record.slot * SLOT_SIZE + 8
+    struct.pack_into("<qq", state.table.buf, offset, 1, 63)  # REAPED, "signal 63"
+    assert p.alive
+    _still_serves(p, a)
+    q = host.spawn()
+    q.exit(3)
+    assert q.exit_status == 3

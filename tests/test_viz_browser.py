@@ -18,6 +18,8 @@ from mmapsim.scenario.parser import parse_text
 from mmapsim.viz import record, record_file, write_html
 from mmapsim.viz.commands import write_tour_pages
 from mmapsim.viz.export import CHROMIUM_FLAGS, NoBrowser, chromium_paths, set_viewport
+from mmapsim.viz.tracker import Tracker
+from viz_helpers import big_scenario
 
 pytestmark = pytest.mark.simonly
 
@@ -153,6 +155,21 @@ def test_both_private_copies_show_their_bytes_after_copy_on_write(anon: Page) ->
     anon.screenshot("anon_mmap_cow.png")
 
 
+def test_a_private_copy_of_a_file_page_is_marked_against_the_page_cache(
+    browser: Any, folder: Path
+) -> None:
+    """After pwrite changes the file, the private copy's frame names the cached page it
+    was copied from and marks the bytes where the two now differ."""
+    page = Page(browser, "surprises/private_write_stays.mmap", folder)
+    page.open(20)
+    copy = page.lesson_page("A", "private-file")
+    row = page.frame_row(copy.get_attribute("data-pfn"))
+    assert "a private copy of /tmp/config page 0" in page.css(".copy", row)[0].text
+    marked = "".join(el.text for el in page.css(".tx .diff", row))
+    assert marked == "debug1"
+    assert "debug=1" in page.css(".tx", row)[0].text
+
+
 def test_pages_show_their_frame_and_a_badge_ties_the_pages_of_one_frame(anon: Page) -> None:
     """Without hovering: the frame number is on the page, a badge ties the two processes'
     pages of the shared frame, and the frame lists both users."""
@@ -215,6 +232,21 @@ def test_layout_fits_without_horizontal_scroll_and_the_lesson_is_in_view(
     anon.screenshot(name)
 
 
+def test_the_mapping_a_step_touches_is_brought_on_screen(anon: Page) -> None:
+    """With three processes at 1024x768 the touched mapping is scrolled into view,
+    and the bar then repeats the step's line."""
+    anon.open(37)
+    touched = anon.css("#procs .vma.touched")
+    assert len(touched) == 1
+    assert touched[0] in anon.css(".vma", anon.proc("Child3"))
+    bottom = anon.js("return arguments[0].getBoundingClientRect().bottom", touched[0])
+    assert bottom <= SMALL[1] + 1  # scrollIntoView aligns to the sub-pixel
+    barline = anon.driver.find_element("id", "barline")
+    anon.driver.execute_script("window.dispatchEvent(new Event('scroll'))")
+    assert barline.is_displayed()
+    assert "Child3: z.int[0] += 1" in barline.text
+
+
 def test_the_step_list_follows_the_current_step(browser: Any, folder: Path) -> None:
     """Deep in a long scenario the current step is in view inside the step list."""
     lines = ["A: p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)"]
@@ -231,6 +263,41 @@ def test_the_step_list_follows_the_current_step(browser: Any, folder: Path) -> N
     )
     assert inside[:2] == [True, True]
     assert "p.int[68] = 68" in inside[2]
+
+
+def test_a_long_run_replays_in_the_browser_to_the_machine_of_each_step(
+    browser: Any, folder: Path
+) -> None:
+    """The page of 150 steps over 300 pages (memset, fork, stores) rebuilds, from its
+    deltas, the very pages and frames the machine had after each step, stepping
+    forward and jumping back."""
+    wanted: dict[int, Any] = {}
+
+    def keep(machine: Any, tracker: Tracker, names: dict[int, str]) -> None:
+        step = len(wanted) + 1
+        if step in (5, 6, 30, 77, 149, 150):
+            pages = {
+                str(pid): sorted(
+                    [vpn, pfn, state] for vpn, (pfn, state) in tracker.pages[pid].items()
+                )
+                for pid in tracker.order
+            }
+            frames = [tracker.frames[pfn] for pfn in sorted(tracker.frames)]
+            wanted[step] = {"order": list(tracker.order), "pages": pages, "frames": frames}
+        else:
+            wanted[step] = None
+
+    recording = record(parse_text(big_scenario(150, 300), "long.mmap"), keep)
+    path = write_html(recording, folder / "replay.html")
+    set_viewport(browser, *SMALL)
+    browser.get(path.as_uri())
+    for step in (5, 6, 30, 77, 149, 150, 77, 6):
+        browser.execute_script(f"MM.page.draw({step})")
+        got = browser.execute_script(f"return MM.page.summary({step})")
+        del got["files"]
+        assert got == wanted[step], step
+    assert int(browser.execute_script("return document.body.dataset.step")) == 6
+    assert len(recording.steps) == 150
 
 
 def test_maps_lines_are_monospace_and_never_wrap(browser: Any, folder: Path) -> None:

@@ -28,6 +28,7 @@ from mmapsim.viz import page_data, record, record_file, render_page, snapshot
 from mmapsim.viz.contents import encode_rows, frame_bytes
 from mmapsim.viz.record import typed_stores
 from mmapsim.viz.tracker import Tracker
+from viz_helpers import big_scenario
 
 pytestmark = pytest.mark.simonly
 
@@ -219,28 +220,6 @@ def test_every_example_makes_a_small_self_contained_page(path: Path) -> None:
     assert "http://" not in html
     assert "https://" not in html
     assert len(recording.steps) == len(page_data(recording)["steps"])
-
-
-def big_scenario(steps: int = 500, pages: int = 2000) -> str:
-    """A scenario of ``steps`` steps touching ``pages`` pages (a fork, stores, a file)."""
-    lines = [
-        'file /tmp/data "' + "d" * 64 + '"',
-        f"A: p = mmap(NULL, {pages} * 4096, PROT_READ | PROT_WRITE, "
-        "MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)",
-        'A: fd = open("/tmp/data", O_RDWR)',
-        "A: f = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)",
-        f"A: memset(p, 0x41, {pages} * 4096)",
-        "B = fork(A)",
-    ]
-    i = 0
-    while len(lines) < steps:
-        who = "AB"[i % 2]
-        if i % 5 == 0:
-            lines.append(f"{who}: f.int[{i % 100}] = {i}")
-        else:
-            lines.append(f"{who}: p.u64[{(i * 37) % pages} * 512] = {i}")
-        i += 1
-    return "\n".join(lines) + "\n"
 
 
 def test_a_long_run_over_many_pages_makes_a_page_under_5_mb() -> None:

@@ -12,32 +12,52 @@ the fault path costs nothing extra when nobody traces.  Every event has a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+#: Process names by pid, for describe(): a scenario's names (``A``, ``Child``).
+Names = Mapping[int, str] | None
+
+
+def who(pid: int, names: Names = None) -> str:
+    """A process as a trace names it: its scenario name, else ``pid N``."""
+    if names is not None and pid in names:
+        return names[pid]
+    return f"pid {pid}"
+
+
+def _pages(count: int) -> str:
+    return f"{count} page" if count == 1 else f"{count} pages"
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
     """Base class of every kernel event."""
 
-    def describe(self) -> str:
+    def describe(self, names: Names = None) -> str:
+        """What happened, in words; processes named by ``names`` where it has them."""
         raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)
 class PageFault(Event):
-    """A page fault was taken and resolved (``major`` when the disk was read)."""
+    """A page fault was taken (``major`` when resolving it reads the disk).
+
+    It is emitted when the fault is taken, before what resolving it does (a
+    page read, a frame allocated, a copy-on-write), so a trace shows the cause
+    before its effects.
+    """
 
     pid: int
     va: int
     write: bool
     major: bool
 
-    def describe(self) -> str:
+    def describe(self, names: Names = None) -> str:
         kind = "major" if self.major else "minor"
         access = "write" if self.write else "read"
-        return f"pid {self.pid}: {kind} fault ({access}) at {self.va:#x}"
+        return f"{who(self.pid, names)}: {kind} fault ({access}) at {self.va:#x}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +68,9 @@ class FaultAround(Event):
     va: int
     pages: int
 
-    def describe(self) -> str:
+    def describe(self, names: Names = None) -> str:
         return (
-            f"pid {self.pid}: fault-around at {self.va:#x} mapped {self.pages} "
+            f"{who(self.pid, names)}: fault-around at {self.va:#x} mapped {self.pages} "
             "neighbouring page(s) already in the page cache"
         )
 
@@ -63,8 +83,8 @@ class ZeroPageMapped(Event):
     va: int
     pfn: int
 
-    def describe(self) -> str:
-        return f"pid {self.pid}: zero frame {self.pfn:#x} mapped read-only at {self.va:#x}"
+    def describe(self, names: Names = None) -> str:
+        return f"{who(self.pid, names)}: zero frame {self.pfn:#x} mapped read-only at {self.va:#x}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +95,8 @@ class AnonPageAllocated(Event):
     va: int
     pfn: int
 
-    def describe(self) -> str:
-        return f"pid {self.pid}: new zeroed anonymous frame {self.pfn:#x} at {self.va:#x}"
+    def describe(self, names: Names = None) -> str:
+        return f"{who(self.pid, names)}: new zeroed anonymous frame {self.pfn:#x} at {self.va:#x}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +108,9 @@ class CowCopy(Event):
     old_pfn: int
     new_pfn: int
 
-    def describe(self) -> str:
+    def describe(self, names: Names = None) -> str:
         return (
-            f"pid {self.pid}: copy-on-write at {self.va:#x}: "
+            f"{who(self.pid, names)}: copy-on-write at {self.va:#x}: "
             f"frame {self.old_pfn:#x} copied to {self.new_pfn:#x}"
         )
 
@@ -103,8 +123,8 @@ class CowReuse(Event):
     va: int
     pfn: int
 
-    def describe(self) -> str:
-        return f"pid {self.pid}: copy-on-write at {self.va:#x}: frame {self.pfn:#x} reused"
+    def describe(self, names: Names = None) -> str:
+        return f"{who(self.pid, names)}: copy-on-write at {self.va:#x}: frame {self.pfn:#x} reused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +135,7 @@ class PageCacheRead(Event):
     pgoff: int
     pfn: int
 
-    def describe(self) -> str:
+    def describe(self, names: Names = None) -> str:
         return f"page cache: {self.path} page {self.pgoff} read from disk into frame {self.pfn:#x}"
 
 
@@ -127,7 +147,7 @@ class PageDirtied(Event):
     pgoff: int
     pfn: int
 
-    def describe(self) -> str:
+    def describe(self, names: Names = None) -> str:
         return f"page cache: {self.path} page {self.pgoff} (frame {self.pfn:#x}) is dirty"
 
 
@@ -139,7 +159,7 @@ class Writeback(Event):
     pgoff: int
     pfn: int
 
-    def describe(self) -> str:
+    def describe(self, names: Names = None) -> str:
         return f"writeback: {self.path} page {self.pgoff} (frame {self.pfn:#x}) written to disk"
 
 
@@ -151,8 +171,8 @@ class PageUnmapped(Event):
     va: int
     pfn: int
 
-    def describe(self) -> str:
-        return f"pid {self.pid}: page at {self.va:#x} (frame {self.pfn:#x}) unmapped"
+    def describe(self, names: Names = None) -> str:
+        return f"{who(self.pid, names)}: page at {self.va:#x} (frame {self.pfn:#x}) unmapped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +181,7 @@ class FrameFreed(Event):
 
     pfn: int
 
-    def describe(self) -> str:
+    def describe(self, names: Names = None) -> str:
         return f"frame {self.pfn:#x} freed"
 
 
@@ -174,8 +194,75 @@ class SignalSent(Event):
     va: int
     reason: str
 
-    def describe(self) -> str:
-        return f"pid {self.pid}: {self.signal} at {self.va:#x} ({self.reason})"
+    def describe(self, names: Names = None) -> str:
+        return f"{who(self.pid, names)}: {self.signal} at {self.va:#x} ({self.reason})"
+
+
+@dataclass(frozen=True, slots=True)
+class Forked(Event):
+    """fork copied an address space: which page-table entries it copied, which it left."""
+
+    parent: int
+    child: int
+    mappings: int
+    copied: int  # page-table entries copied (of mappings with anonymous pages)
+    write_protected: int  # private pages made read-only in both: copy-on-write
+    left_empty: int  # mappings with pages whose entries the child starts without (file ones)
+
+    def describe(self, names: Names = None) -> str:
+        text = (
+            f"{who(self.parent, names)} forked {who(self.child, names)}: "
+            f"{self.mappings} mappings copied, {_pages(self.copied)} of page table copied"
+        )
+        if self.write_protected:
+            text += f" ({_pages(self.write_protected)} made read-only in both: copy-on-write)"
+        if self.left_empty:
+            text += (
+                f"; the entries of {self.left_empty} file mapping(s) are not copied: the "
+                "child's page table starts empty there (its first access faults the page in)"
+            )
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Munmapped(Event):
+    """munmap removed ``[start, end)``: how many mappings it touched, pages it unmapped."""
+
+    pid: int
+    start: int
+    end: int
+    mappings: int
+    present: int
+
+    def describe(self, names: Names = None) -> str:
+        size = _pages((self.end - self.start) >> 12)
+        return (
+            f"{who(self.pid, names)}: munmap of [{self.start:#x}, {self.end:#x}) ({size}) "
+            f"touches {self.mappings} mapping(s); {_pages(self.present)} present to unmap"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AddressSpaceEmptied(Event):
+    """exit, execve, a fatal signal or a crash removed every mapping of a process."""
+
+    pid: int
+    why: str  # "exit", "execve", "signal", "crash", "close"
+    mappings: int
+    present: int
+
+    def describe(self, names: Names = None) -> str:
+        what = {
+            "exit": "exited",
+            "execve": "called execve",
+            "signal": "was killed",
+            "crash": "died in the crash",
+            "close": "ended with its machine",
+        }.get(self.why, self.why)
+        return (
+            f"{who(self.pid, names)} {what}: all {self.mappings} mappings removed, "
+            f"{_pages(self.present)} unmapped"
+        )
 
 
 Listener = Callable[[Event], None]

@@ -14,6 +14,8 @@ after the invariant.  What is checked:
   frame that no one else maps; a writable PTE of a shared file page maps a
   dirty page (write-notify);
 - open file descriptions: ``refs`` equals the fds and VMAs that hold them;
+- disk space: the blocks in use are those of the reachable files, each dirty
+  page of a file on the disk holds one, and none lies beyond end of file;
 - locked memory: ``VM_LOCKONFAULT`` only with ``VM_LOCKED``, in VMAs and in
   ``def_flags`` (which holds nothing else); droppable memory is never locked;
   a page made clean by MADV_FREE is anonymous and mapped read-only until written.
@@ -63,6 +65,23 @@ def check_invariants(machine: Machine) -> None:
             _fail("ofd refs", f"{ofd!r} has refs={ofd.refs}, recount {ofd_refs[ofd_id]}")
     inodes.update({i.ino: i for i in kernel.fs.names.values()})
     _check_frames(kernel, mapcount, inodes)
+    _check_blocks(kernel, inodes)
+
+
+def _check_blocks(kernel: Kernel, inodes: dict[int, Inode]) -> None:
+    cache = kernel.pagecache
+    used = 0
+    for inode in inodes.values():
+        if inode.kind is not InodeKind.REGULAR or inode.dev != cache.disk_dev:
+            continue
+        blocks = inode.disk.blocks
+        used += len(blocks)
+        if not inode.dirty.issubset(blocks.union(inode.disk.pages)):
+            _fail("blocks", f"{inode!r} has a dirty page without a block")
+        if blocks and max(blocks) >= (inode.size + 4095) >> 12:
+            _fail("blocks", f"{inode!r} holds a block beyond its end")
+    if used != cache.space.used:
+        _fail("blocks", f"{cache.space.used} blocks in use, recount {used}")
 
 
 def _check_mm(

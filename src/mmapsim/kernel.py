@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 from mmapsim.errors import syscall_error
 from mmapsim.events import EventBus
+from mmapsim.fs.diskspace import DEFAULT_DISK, DiskSpace
 from mmapsim.fs.file import FdEntry, FdTable, OpenFile
 from mmapsim.fs.inode import Clock
-from mmapsim.fs.namespace import FileSystem
+from mmapsim.fs.namespace import DISK_DEV, FileSystem
 from mmapsim.fs.pagecache import PageCache
 from mmapsim.mm import rmap
 from mmapsim.mm.address_space import AddressSpace
@@ -24,6 +25,8 @@ from mmapsim.physmem import DEFAULT_MEMORY, PhysicalMemory
 
 #: Linux's default ``vm.max_map_count``.
 DEFAULT_MAX_MAP_COUNT = 65530
+#: ``Machine(max_processes=...)``'s default (HostMachine's too): processes alive at once.
+DEFAULT_MAX_PROCESSES = 64
 
 
 @dataclass(eq=False)
@@ -44,22 +47,33 @@ class Kernel:
     """Everything the machine holds, and the rules that tie the layers together."""
 
     def __init__(
-        self, max_map_count: int = DEFAULT_MAX_MAP_COUNT, memory: int = DEFAULT_MEMORY
+        self,
+        max_map_count: int = DEFAULT_MAX_MAP_COUNT,
+        memory: int = DEFAULT_MEMORY,
+        disk: int = DEFAULT_DISK,
+        max_processes: int = DEFAULT_MAX_PROCESSES,
     ) -> None:
         self.bus = EventBus()
         self.clock = Clock()
         self.physmem = PhysicalMemory(memory)
-        self.pagecache = PageCache(self.physmem, self.bus, self.clock)
+        self.pagecache = PageCache(self.physmem, self.bus, self.clock, DiskSpace(disk), DISK_DEV)
         self.pagecache.mkclean = rmap.mkclean
         self.pagecache.unmap_range = rmap.unmap_mapping_range
         self.physmem.reclaim = self.pagecache.shrink
         self.fs = FileSystem(self.pagecache, self.clock)
         self.max_map_count = max_map_count
+        self.max_processes = max_processes
         self.tasks: dict[int, Task] = {}
         self._next_pid = 100
 
     def new_task(self, name: str | None, parent: Task | None = None) -> Task:
-        """A task with an empty address space and no files."""
+        """A task with an empty address space and no files.
+
+        EAGAIN when ``max_processes`` live already, as copy_process answers at
+        RLIMIT_NPROC or when no pid is left (alloc_pid).
+        """
+        if sum(task.alive for task in self.tasks.values()) >= self.max_processes:
+            raise syscall_error(errno.EAGAIN)
         pid = self._next_pid
         self._next_pid += 1
         mm = AddressSpace(pid, self.physmem, self.pagecache, self.bus, self)
@@ -114,9 +128,9 @@ class Kernel:
 
     # -- lifetime -------------------------------------------------------------
 
-    def teardown(self, task: Task) -> None:
-        """exit_mm and exit_files: every mapping and every fd goes."""
-        task.mm.teardown()
+    def teardown(self, task: Task, why: str = "exit") -> None:
+        """exit_mm and exit_files: every mapping and every fd goes (``why``: for the trace)."""
+        task.mm.teardown(why)
         for entry in list(task.fds.entries.values()):
             self.drop_fd(entry.file)
         task.fds.entries.clear()
@@ -143,7 +157,7 @@ class Kernel:
         """
         for task in self.tasks.values():
             if task.alive:
-                self.teardown(task)
+                self.teardown(task, "crash")
                 task.term_signal = signal.SIGKILL
         for inode in list(self.fs.names.values()):
             self.pagecache.release(inode)
@@ -152,7 +166,7 @@ class Kernel:
         """End every task and drop every page."""
         for task in list(self.tasks.values()):
             if task.alive:
-                self.teardown(task)
+                self.teardown(task, "close")
                 task.exit_status = 0
 
     def fd_file(self, task: Task, fd: int) -> OpenFile:

@@ -15,12 +15,14 @@ from types import TracebackType
 
 from mmapsim import cvalues
 from mmapsim.events import EventBus
+from mmapsim.fs.diskspace import DEFAULT_DISK
 from mmapsim.fs.hostmount import HostMounts
 from mmapsim.fs.inode import InodeKind
-from mmapsim.kernel import DEFAULT_MAX_MAP_COUNT, Kernel, Task
+from mmapsim.kernel import DEFAULT_MAX_MAP_COUNT, DEFAULT_MAX_PROCESSES, Kernel, Task
 from mmapsim.physmem import DEFAULT_MEMORY, OutOfMemory
 from mmapsim.process import Process
-from mmapsim.syscalls import process
+from mmapsim.syscalls import files, process
+from mmapsim.syscalls.files import StatResult
 
 __all__ = ["Machine", "Process"]
 
@@ -31,8 +33,12 @@ class Machine:
     ``Machine()`` is a 4 KiB-page x86-64 Linux.  Options: ``max_map_count``
     (the per-process mapping limit), ``memory`` (bytes of physical memory,
     2 GiB by default; when it runs out, a faulting process is killed as by the
-    OOM killer and other calls fail with ENOMEM), ``check_invariants`` (recompute every
-    count from scratch after each system call; for tests), ``host_mounts``
+    OOM killer and other calls fail with ENOMEM), ``disk`` (bytes of file data
+    the simulated disk holds, 1 GiB by default; beyond it writes fail with
+    ENOSPC, :mod:`mmapsim.fs.diskspace`), ``max_processes`` (processes alive at
+    once, 64 by default as on HostMachine; ``spawn`` and ``fork`` beyond it fail
+    with EAGAIN), ``check_invariants`` (recompute every count from scratch
+    after each system call; for tests), ``host_mounts``
     (host paths such as ``"/usr"`` shown read-only at the same path, so that
     ``execve`` can load the host's programs; see :meth:`mount_host`),
     ``aslr`` (randomise the layout of exec'd programs as Linux does with
@@ -45,17 +51,25 @@ class Machine:
         *,
         max_map_count: int = DEFAULT_MAX_MAP_COUNT,
         memory: int = DEFAULT_MEMORY,
+        disk: int = DEFAULT_DISK,
+        max_processes: int = DEFAULT_MAX_PROCESSES,
         check_invariants: bool = False,
         host_mounts: Iterable[str] = (),
         aslr: bool = False,
         seed: int | None = None,
     ) -> None:
-        for name, value in (("max_map_count", max_map_count), ("memory", memory)):
+        limits = {
+            "max_map_count": max_map_count,
+            "memory": memory,
+            "disk": disk,
+            "max_processes": max_processes,
+        }
+        for name, value in limits.items():
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int")
             if value <= 0:
                 raise ValueError(f"{name} must be positive")
-        self.kernel = Kernel(max_map_count=max_map_count, memory=memory)
+        self.kernel = Kernel(max_map_count, memory, disk, max_processes)
         self.check_invariants = check_invariants
         self.host: HostMounts | None = None
         self.rng = random.Random(seed) if aslr else None
@@ -107,6 +121,12 @@ class Machine:
         self._check_open()
         with _enomem():
             return self.kernel.fs.read_file(cvalues.path("path", path))
+
+    def stat_file(self, path: str) -> StatResult:
+        """stat(2) of ``path``, as a tool outside every process would ask it."""
+        self._check_open()
+        with _enomem():
+            return files.sys_stat(self.kernel, cvalues.path("path", path))
 
     def read_disk(self, path: str) -> bytes:
         """The file's bytes on its disk image, past the page cache: what crash() leaves.
@@ -179,6 +199,12 @@ class Machine:
 
     def __repr__(self) -> str:
         return f"<Machine {len(self.processes)} processes>"
+
+    def _repr_html_(self) -> str:
+        """The machine drawn by the step-through page, for Jupyter (mmapsim.viz)."""
+        from mmapsim.viz.inline import machine_html
+
+        return machine_html(self)
 
 
 @contextmanager

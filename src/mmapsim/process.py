@@ -294,3 +294,9 @@ class Process(MemoryCalls):
     def __repr__(self) -> str:
         state = "alive" if self.alive else "dead"
         return f"<Process {self.pid} {self.name!r} {state}>"
+
+    def _repr_html_(self) -> str:
+        """The process's mappings and present pages as a table, for Jupyter (mmapsim.viz)."""
+        from mmapsim.viz.inline import process_html
+
+        return process_html(self)

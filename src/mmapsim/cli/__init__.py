@@ -8,7 +8,7 @@ that cannot be read or run).
 
 from __future__ import annotations
 
-from mmapsim.cli import commands, shell, tour  # noqa: F401  (each registers its commands)
+from mmapsim.cli import commands, exercise, quiz, shell, tour  # noqa: F401  (registers commands)
 from mmapsim.cli.group import main
 
 __all__ = ["main"]

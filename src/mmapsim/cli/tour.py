@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from mmapsim.cli.group import COLOR, main, make_output, wrote
-from mmapsim.scenario.tour import list_slides, run_tour
+from mmapsim.scenario.tour import list_slides, pause_at_terminal, run_tour
 from mmapsim.viz.commands import write_tour_pages
 
 
@@ -20,15 +22,27 @@ from mmapsim.viz.commands import write_tour_pages
     metavar="DIR",
     help="Also write one page per slide, linked in order, and index.html.",
 )
+@click.option("--all", "all_at_once", is_flag=True, help="Print every slide without waiting.")
 @COLOR
 def tour(
-    slide: int | None, list_only: bool, trace: bool, html: str | None, color: bool | None
+    slide: int | None,
+    list_only: bool,
+    trace: bool,
+    html: str | None,
+    all_at_once: bool,
+    color: bool | None,
 ) -> None:
-    """A walk through the lecture, one scenario per slide, on the simulator."""
+    """A walk through the lecture, one scenario per slide, on the simulator.
+
+    On a terminal it waits for Enter after each slide (q quits); piped, or
+    with --all, it prints every slide at once.
+    """
     output = make_output(color)
     if list_only:
         raise SystemExit(list_slides(output))
-    status = run_tour(output, only=slide, trace=trace)
+    paced = not all_at_once and sys.stdin.isatty() and sys.stdout.isatty()
+    pause = pause_at_terminal(output) if paced else None
+    status = run_tour(output, only=slide, trace=trace, pause=pause)
     if html is not None and status != 2:
         wrote(output, write_tour_pages(html, only=slide))
     raise SystemExit(status)

@@ -20,10 +20,13 @@ class Disk:
     last page beyond ``size`` are zero.
     """
 
-    __slots__ = ("pages", "size")
+    __slots__ = ("blocks", "pages", "size")
 
     def __init__(self, data: bytes | bytearray = b"") -> None:
         self.pages: dict[int, bytearray] = {}
+        #: Pages that hold a block of the machine's disk: written back, or reserved
+        #: by a dirty page (:mod:`mmapsim.fs.diskspace`).
+        self.blocks: set[int] = set()
         self.size = 0
         if data:
             self.resize(len(data))
@@ -65,18 +68,31 @@ class Disk:
         page = self.pages.get(pgoff)
         return bytearray(PAGE_SIZE) if page is None else bytearray(page)
 
-    def resize(self, size: int) -> None:
-        """Cut or extend the file to ``size`` bytes (the new part is a hole)."""
+    def resize(self, size: int) -> int:
+        """Cut or extend the file to ``size`` bytes (the new part is a hole).
+
+        Returns how many blocks the cut gave back.
+        """
+        freed = 0
         if size < self.size:
             first_gone = (size + _OFF) >> PAGE_SHIFT
             for pgoff in [p for p in self.pages if p >= first_gone]:
                 del self.pages[pgoff]
+            gone = [p for p in self.blocks if p >= first_gone]
+            self.blocks.difference_update(gone)
+            freed = len(gone)
             tail = self.pages.get(size >> PAGE_SHIFT)
             if tail is not None and size & _OFF:
                 tail[size & _OFF :] = bytes(PAGE_SIZE - (size & _OFF))
         self.size = size
+        return freed
+
+    def is_hole(self, pgoff: int) -> bool:
+        """Whether page ``pgoff`` was never written back (it reads as zeros)."""
+        return pgoff not in self.pages
 
     @property
     def allocated_pages(self) -> int:
-        """How many pages hold data (what st_blocks counts)."""
-        return len(self.pages)
+        """How many pages hold data or a reserved block (what st_blocks counts:
+        ext4 counts the blocks that delayed allocation has reserved)."""
+        return len(self.blocks.union(self.pages))

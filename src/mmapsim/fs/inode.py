@@ -114,11 +114,6 @@ class Inode:
         return self.kind is InodeKind.REGULAR
 
     @property
-    def mappable(self) -> bool:
-        """Whether the file has an ``mmap`` operation (pipes and directories do not)."""
-        return self.kind in (InodeKind.REGULAR, InodeKind.CHARDEV, InodeKind.SHMEM)
-
-    @property
     def unreachable(self) -> bool:
         """No name, no opener, no mapping: its pages can be freed."""
         return self.nlink == 0 and self.opens == 0 and not self.mappings

@@ -8,6 +8,12 @@ Linux semantics modelled here:
   mark it dirty; the disk changes only at writeback (``fsync``,
   ``msync(MS_SYNC)``), which also write-protects every mapping of the page
   (``page_mkclean``), so the next store faults and dirties it again.
+- ``read()`` of a hole that is not cached gives zeros without caching a page
+  (deviation: Linux caches a zeroed page), so reading a huge sparse file costs
+  no memory for its holes.
+- Each page of a file on the disk holds a block from the moment it is dirtied
+  (:mod:`mmapsim.fs.diskspace`): a write that finds the disk full stops at the
+  page it cannot reserve, and fails with ENOSPC when that is its first page.
 - Truncation removes the cached pages beyond the new end of file and every
   page-table entry that maps them, copy-on-write copies included
   (``unmap_mapping_range`` with ``even_cows``), and zeroes the tail of the last
@@ -19,10 +25,13 @@ kernel installs ``mkclean`` and ``unmap_range`` hooks that reach the page tables
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 
 from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
+from mmapsim.errors import syscall_error
 from mmapsim.events import EventBus, PageCacheRead, PageDirtied, Writeback
+from mmapsim.fs.diskspace import DiskSpace
 from mmapsim.fs.inode import Clock, Inode, InodeKind
 from mmapsim.physmem import Frame, PhysicalMemory
 
@@ -38,12 +47,21 @@ def _no_unmap(inode: Inode, first_pgoff: int) -> None:
 class PageCache:
     """The machine's page cache: all inodes' cached frames share one allocator."""
 
-    __slots__ = ("bus", "clock", "mkclean", "physmem", "unmap_range")
+    __slots__ = ("bus", "clock", "disk_dev", "mkclean", "physmem", "space", "unmap_range")
 
-    def __init__(self, physmem: PhysicalMemory, bus: EventBus, clock: Clock) -> None:
+    def __init__(
+        self,
+        physmem: PhysicalMemory,
+        bus: EventBus,
+        clock: Clock,
+        space: DiskSpace | None = None,
+        disk_dev: int = -1,
+    ) -> None:
         self.physmem = physmem
         self.bus = bus
         self.clock = clock
+        self.space = space or DiskSpace()
+        self.disk_dev = disk_dev  # files on this device take blocks of ``space``
         self.mkclean: Callable[[Frame], None] = _no_mkclean
         self.unmap_range: Callable[[Inode, int], None] = _no_unmap
 
@@ -66,12 +84,57 @@ class PageCache:
             self.bus.emit(PageCacheRead(inode.name, pgoff, frame.pfn))
         return frame, True
 
+    # -- blocks -------------------------------------------------------------
+
+    def _takes_blocks(self, inode: Inode) -> bool:
+        return inode.kind is InodeKind.REGULAR and inode.dev == self.disk_dev
+
+    def has_block(self, inode: Inode, pgoff: int) -> bool:
+        """Whether page ``pgoff`` can be dirtied without a new block."""
+        disk = inode.disk
+        return not self._takes_blocks(inode) or pgoff in disk.blocks or not disk.is_hole(pgoff)
+
+    def reserve(self, inode: Inode, pgoff: int) -> bool:
+        """ext4_da_reserve_space: a block for page ``pgoff``; False when the disk is full."""
+        if self.has_block(inode, pgoff):
+            return True
+        if not self.space.free:
+            return False
+        inode.disk.blocks.add(pgoff)
+        self.space.take()
+        return True
+
+    def _unreserve(self, inode: Inode, pgoff: int) -> None:
+        """A dirty page that never reached the disk is gone: its block is free."""
+        if pgoff in inode.disk.blocks and inode.disk.is_hole(pgoff):
+            inode.disk.blocks.discard(pgoff)
+            self.space.give_back(1)
+
+    def _writable_length(self, inode: Inode, offset: int, length: int) -> int:
+        """How many bytes of a write at ``offset`` find a block for their page."""
+        if not self._takes_blocks(inode):
+            return length
+        end = offset + length
+        first, last = offset >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT
+        free = self.space.free
+        if last - first + 1 <= free:
+            return length
+        for pgoff in range(first, last + 1):
+            if not self.has_block(inode, pgoff):
+                if not free:
+                    return max(pgoff << PAGE_SHIFT, offset) - offset
+                free -= 1
+        return length
+
     def set_dirty(self, frame: Frame) -> None:
-        """Mark a cached frame dirty (newer than the disk)."""
+        """Mark a cached frame dirty (newer than the disk); its page takes a block."""
         if frame.dirty:
             return
         inode = frame.inode
         assert inode is not None
+        if not self.reserve(inode, frame.pgoff):  # a caller that did not check first
+            inode.disk.blocks.add(frame.pgoff)
+            self.space.take()
         frame.dirty = True
         inode.dirty.add(frame.pgoff)
         if self.bus.active:
@@ -80,22 +143,53 @@ class PageCache:
     # -- read and write -------------------------------------------------------
 
     def read(self, inode: Inode, offset: int, count: int) -> bytes:
-        """Up to ``count`` bytes at ``offset``, as read(2) sees them (stops at EOF)."""
+        """Up to ``count`` bytes at ``offset``, as read(2) sees them (stops at EOF).
+
+        An uncached hole reads as zeros and stays uncached, and a run of holes
+        is one ``bytes(n)`` (lazily zeroed memory of the host), so a read of a
+        sparse file costs time and memory for its data pages only.
+        """
         end = min(offset + count, inode.size)
-        out = bytearray()
+        if end <= offset:
+            return b""
+        first, last = offset >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT
+        chunks: list[bytes] = []
         pos = offset
-        while pos < end:
-            frame, _ = self.find_or_read(inode, pos >> PAGE_SHIFT)
-            in_page = pos & (PAGE_SIZE - 1)
-            n = min(PAGE_SIZE - in_page, end - pos)
-            out += frame.data[in_page : in_page + n]
-            pos += n
-        return bytes(out)
+        for pgoff in self._data_pages(inode, first, last):
+            start = max(pgoff << PAGE_SHIFT, offset)
+            if start > pos:
+                chunks.append(bytes(start - pos))  # a run of holes
+            frame, _ = self.find_or_read(inode, pgoff)
+            in_page = start & (PAGE_SIZE - 1)
+            n = min(PAGE_SIZE - in_page, end - start)
+            chunks.append(bytes(frame.data[in_page : in_page + n]))
+            pos = start + n
+        if pos < end:
+            chunks.append(bytes(end - pos))
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    @staticmethod
+    def _data_pages(inode: Inode, first: int, last: int) -> list[int]:
+        """The pages of ``[first, last]`` cached or on disk (not holes), in order."""
+        if last - first < 64:
+            pages = range(first, last + 1)
+            return [p for p in pages if p in inode.cache or not inode.disk.is_hole(p)]
+        found = {p for p in inode.cache if first <= p <= last}
+        found.update(p for p in inode.disk.pages if first <= p <= last)
+        return sorted(found)
 
     def write(self, inode: Inode, offset: int, data: bytes) -> int:
-        """Write ``data`` at ``offset`` through the cache, as write(2) does."""
+        """Write ``data`` at ``offset`` through the cache, as write(2) does.
+
+        Returns the bytes written: fewer than ``len(data)`` when the disk filled
+        up on the way; ENOSPC when not one byte found a block.
+        """
         if not data:
             return 0
+        allowed = self._writable_length(inode, offset, len(data))
+        if not allowed:
+            raise syscall_error(errno.ENOSPC)
+        data = data[:allowed]
         end = offset + len(data)
         if end > inode.size:
             self.resize(inode, end)
@@ -141,7 +235,7 @@ class PageCache:
         else:
             self._zero_tail(inode, old_size)
         inode.size = new_size
-        inode.disk.resize(new_size)
+        self.space.give_back(inode.disk.resize(new_size))
 
     def _shrink(self, inode: Inode, new_size: int) -> None:
         first_gone = (new_size + PAGE_SIZE - 1) >> PAGE_SHIFT
@@ -160,6 +254,8 @@ class PageCache:
     def evict(self, inode: Inode, pgoff: int) -> None:
         """Drop one page from the cache (its data is lost if dirty: truncation)."""
         frame = inode.cache.pop(pgoff)
+        if frame.dirty:
+            self._unreserve(inode, pgoff)
         frame.dirty = False
         inode.dirty.discard(pgoff)
         self.physmem.put(frame)
@@ -185,6 +281,10 @@ class PageCache:
         return len(victims)
 
     def release(self, inode: Inode) -> None:
-        """Free every cached page of an inode that nobody can reach any more."""
+        """Drop every cached page of an inode (after a crash, or when nobody can
+        reach it any more: then its blocks are free too)."""
         for pgoff in list(inode.cache):
             self.evict(inode, pgoff)
+        if inode.unreachable and self._takes_blocks(inode):
+            self.space.give_back(len(inode.disk.blocks))
+            inode.disk.blocks.clear()

@@ -68,16 +68,24 @@ _U64: Final = 1 << 64
 
 
 class HostRefused(PermissionError):
-    """A call that would touch the host worker's own memory, refused before the kernel."""
+    """A call refused by HostMachine before the kernel: it would touch the host worker's
+    own memory (``addr`` names the first such address), or pass a limit of the machine."""
 
-    def __init__(self, op: Op, addr: int, pid: int) -> None:
+    def __init__(self, message: str, addr: int | None = None, op: Op | None = None) -> None:
+        super().__init__(errno.EPERM, message)
+        self.addr = addr
+        self.op = op
+
+    def __reduce__(self) -> tuple[type[HostRefused], tuple[str, int | None, Op | None]]:
+        return (type(self), (str(self.strerror), self.addr, self.op))
+
+    @classmethod
+    def worker_page(cls, op: Op, addr: int, pid: int) -> HostRefused:
         message = (
             f"{op.value} at {addr:#x} refused: that page belongs to the host worker "
             f"(the interpreter serving process {pid}), not to the program"
         )
-        super().__init__(errno.EPERM, message)
-        self.addr = addr
-        self.op = op
+        return cls(message, addr, op)
 
     def __str__(self) -> str:
         return str(self.strerror)
@@ -318,7 +326,7 @@ def guard(
             return Verdict(length)  # the kernel stops at a real hole first
         if gap > start and op in (Op.PROTECT, Op.LOCK, Op.QUERY):
             return Verdict(gap - addr, then_enomem=True)
-    raise HostRefused(op, hit, pid)
+    raise HostRefused.worker_page(op, hit, pid)
 
 
 __all__ = ["HostRefused", "Op", "ProgramPages", "Verdict", "guard"]

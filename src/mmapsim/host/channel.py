@@ -1,14 +1,21 @@
 """Framed messages between the controller and its real processes.
 
 A frame is an 8-byte little-endian length and a pickle; file descriptors ride as
-SCM_RIGHTS on the first byte of a frame.  Both ends are mmapsim's own code, so
-pickle is safe here.  A peer that is gone (EOF, EPIPE, ECONNRESET) is
-:class:`ChannelClosed`; an interrupted send leaves the channel ``broken``.
+SCM_RIGHTS on the first byte of a frame.  Requests are the controller's own, but
+a reply comes from a worker, which runs a program from anyone: in case that
+worker was subverted, a reply is unpickled by :class:`_ReplyUnpickler`, which
+builds nothing but plain values, exceptions and ``os.stat_result`` (a pickle
+could otherwise run any code in the controller, outside the confinement), and a
+frame longer than the channel's ``limit`` is refused.  A peer that is gone
+(EOF, EPIPE, ECONNRESET) is :class:`ChannelClosed`; an interrupted send
+leaves the channel ``broken``.
 """
 
 from __future__ import annotations
 
 import array
+import builtins
+import io
 import os
 import pickle
 import socket
@@ -27,14 +34,47 @@ class ChannelBroken(RuntimeError):
     """An earlier send or receive was interrupted, so the framing is lost."""
 
 
+#: The classes a reply may hold, besides the builtin exceptions.
+_REPLY_CLASSES: Final = {
+    ("os", "stat_result"),
+    ("posix", "stat_result"),
+    ("mmapsim.host.boundary", "HostRefused"),
+    ("mmapsim.host.boundary", "Op"),
+    ("mmapsim.host.limits", "HostTimeout"),
+}
+
+
+class _ReplyUnpickler(pickle.Unpickler):
+    """Unpickles plain values, builtin exceptions and the few classes above; nothing else."""
+
+    def find_class(self, module: str, name: str) -> type:
+        if module == "builtins":
+            found = getattr(builtins, name, None)
+            if isinstance(found, type) and issubclass(found, BaseException):
+                return found
+        elif (module, name) in _REPLY_CLASSES:
+            found = super().find_class(module, name)
+            if isinstance(found, type):
+                return found
+        raise pickle.UnpicklingError(f"a reply may not hold {module}.{name}")
+
+
+def _load_reply(payload: bytes) -> object:
+    try:
+        return _ReplyUnpickler(io.BytesIO(payload)).load()
+    except Exception as exc:  # a subverted or broken peer: never trust the frame
+        raise ChannelBroken(f"unreadable reply: {exc}") from None
+
+
 class Channel:
     """One end of a framed, pickled message stream over a Unix stream socket."""
 
-    __slots__ = ("broken", "sock")
+    __slots__ = ("broken", "limit", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.broken = False
+        self.limit: int | None = None  # the longest frame accepted (None: any)
 
     @classmethod
     def from_fd(cls, fd: int) -> Channel:
@@ -70,13 +110,21 @@ class Channel:
         if sent < len(frame):
             self.sock.sendall(frame[sent:])
 
-    def recv(self) -> tuple[object, list[int]]:
-        """The next message and any file descriptors that came with it."""
+    def recv(self, *, reply: bool = False) -> tuple[object, list[int]]:
+        """The next message and any file descriptors that came with it.
+
+        ``reply``: the message is a reply from a worker (see the module doc).
+        """
         if self.broken:
             raise ChannelBroken("channel lost its framing after an interruption")
         try:
             header, fds = self._recv_header()
-            payload = self._recv_exact(HEADER.unpack(header)[0])
+            size = HEADER.unpack(header)[0]
+            if self.limit is not None and size > self.limit:
+                for fd in fds:
+                    os.close(fd)
+                raise ChannelBroken(f"a frame of {size} bytes is over this channel's limit")
+            payload = self._recv_exact(size)
         except (ConnectionResetError, BrokenPipeError) as exc:
             raise ChannelClosed(str(exc)) from None
         except ChannelClosed:
@@ -84,6 +132,14 @@ class Channel:
         except BaseException:
             self.broken = True
             raise
+        if reply:
+            try:
+                return _load_reply(payload), fds
+            except ChannelBroken:
+                self.broken = True
+                for fd in fds:
+                    os.close(fd)
+                raise
         return pickle.loads(payload), fds
 
     def recv_request(self) -> tuple[int, str, tuple[object, ...], list[int]]:
@@ -97,7 +153,7 @@ class Channel:
     def recv_reply(self, rid: int) -> tuple[bool, object]:
         """The reply ``(ok, value)`` to request ``rid``; stale replies are dropped."""
         while True:
-            message, fds = self.recv()
+            message, fds = self.recv(reply=True)
             for fd in fds:
                 os.close(fd)
             if not (isinstance(message, tuple) and len(message) == 2):

@@ -35,14 +35,33 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 def dirty_pages(fd: int) -> int:
     """Pages of the file at ``fd`` that are dirty or under writeback (cachestat(2))."""
-    span = (ctypes.c_uint64 * 2)(0, 0)  # offset 0, length 0: to the end of the file
-    counts = (ctypes.c_uint64 * 5)()  # cache, dirty, writeback, evicted, recently evicted
+    counts = _cachestat(fd, 0, 0)  # offset 0, length 0: to the end of the file
+    return counts[1] + counts[2]
+
+
+def page_states(real: str, pages: int) -> dict[int, tuple[bool, bool]]:
+    """(cached, dirty) of each of the first ``pages`` pages of the file at ``real``."""
+    fd = os.open(real, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        states = {}
+        for pgoff in range(pages):
+            cache, dirty, writeback, *_ = _cachestat(fd, pgoff * mmap.PAGESIZE, mmap.PAGESIZE)
+            states[pgoff] = (cache > 0, dirty + writeback > 0)
+        return states
+    finally:
+        os.close(fd)
+
+
+def _cachestat(fd: int, offset: int, length: int) -> list[int]:
+    """cachestat(2) of a range: cache, dirty, writeback, evicted, recently evicted pages."""
+    span = (ctypes.c_uint64 * 2)(offset, length)
+    counts = (ctypes.c_uint64 * 5)()
     if _libc.syscall(_SYS_CACHESTAT, fd, span, counts, 0) < 0:
         code = ctypes.get_errno()
         if code == errno.ENOSYS:
             raise NotOnThisKernel("reading the disk on the host needs cachestat(2), Linux 6.5")
         raise OSError(code, os.strerror(code))
-    return int(counts[1]) + int(counts[2])
+    return [int(n) for n in counts]
 
 
 def _file_system(fd: int) -> str | None:

@@ -36,7 +36,7 @@ BOOT: Final = (
     "from mmapsim.host.reborn import main\n"
     "main(sys.argv[2:])\n"
 )
-_PKGDIR: Final = str(Path(__file__).resolve().parent.parent)
+PKGDIR: Final = str(Path(__file__).resolve().parent.parent)
 
 
 def probe_exec(path: str, argv: list[str]) -> int:
@@ -75,7 +75,7 @@ def exec_fresh_worker(chan_fd: int, table_fd: int, slot: int, rid: int) -> OSErr
     close-on-exec again and the process is unchanged.
     """
     ppid = os.getppid()
-    argv = [sys.executable, "-P", "-c", BOOT, _PKGDIR]
+    argv = [sys.executable, "-P", "-c", BOOT, PKGDIR]
     argv += [str(v) for v in (chan_fd, table_fd, slot, rid, libc.get_pdeathsig(), ppid)]
     os.set_inheritable(chan_fd, True)
     os.set_inheritable(table_fd, True)

@@ -87,6 +87,32 @@ def prctl(option: int, arg: int) -> None:
         _raise_errno()
 
 
+_unshare = _libc.unshare
+_unshare.restype = ctypes.c_int
+_unshare.argtypes = [ctypes.c_int]
+_mount = _libc.mount
+_mount.restype = ctypes.c_int
+_mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+
+
+def unshare(flags: int) -> None:
+    """unshare(2): new namespaces for this process (CLONE_NEWIPC, CLONE_NEWNS, ...)."""
+    if _unshare(flags) == -1:
+        _raise_errno()
+
+
+def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    """mount(2)."""
+    enc = [None if v is None else os.fsencode(v) for v in (source, target, fstype, data)]
+    if _mount(enc[0], enc[1], enc[2], flags, enc[3]) == -1:
+        _raise_errno()
+
+
+def syscall(number: int, *args: int) -> int:
+    """A raw system call; OSError on failure."""
+    return _call(number, *args)
+
+
 def get_pdeathsig() -> int:
     """prctl(PR_GET_PDEATHSIG): the signal this process gets when its parent ends (0: none)."""
     sig = ctypes.c_int(0)

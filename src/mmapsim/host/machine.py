@@ -14,14 +14,17 @@ and interpreter exit all kill and reap every process and delete every file.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import weakref
 from types import TracebackType
 
 from mmapsim import cvalues
-from mmapsim.host import disk
+from mmapsim.host import disk, limits
+from mmapsim.host.boundary import HostRefused
 from mmapsim.host.channel import ChannelClosed
+from mmapsim.host.limits import Limits, room
 from mmapsim.host.process import HostProcess, _Died
 from mmapsim.host.state import MachineState
 
@@ -36,14 +39,31 @@ def _require_linux() -> None:
 class HostMachine:
     """The same contract as ``mmapsim.Machine``, on the real kernel.
 
-    Processes run as the user who runs the controller.  ``check_invariants`` is
-    accepted for symmetry with the simulator and ignored (the kernel is the truth).
+    Processes run as the user who runs the controller, confined by the kernel
+    (``sandbox``) and kept off the worker's own memory (``boundary``).  The
+    limits of the machine are options (``limits`` says what each bounds and
+    its default); docs/security.md has the whole threat model.
+    ``check_invariants`` is accepted for symmetry with the simulator and
+    ignored (the kernel is the truth).
     """
 
-    def __init__(self, *, check_invariants: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        check_invariants: bool = False,
+        max_processes: int = limits.MAX_PROCESSES,
+        max_memory: int = limits.MAX_MEMORY,
+        max_disk_bytes: int = limits.MAX_DISK_BYTES,
+        max_file_size: int | None = None,
+        max_io_bytes: int = limits.MAX_IO_BYTES,
+        max_call_seconds: float = limits.MAX_CALL_SECONDS,
+    ) -> None:
         _require_linux()
         del check_invariants
-        self._state = MachineState.start()
+        bounds = Limits(
+            max_processes, max_memory, max_disk_bytes, max_file_size, max_io_bytes, max_call_seconds
+        )
+        self._state = MachineState.start(bounds)
         self._processes: list[HostProcess] = []
         self._finalizer = weakref.finalize(self, self._state.close)
 
@@ -99,8 +119,14 @@ class HostMachine:
         cache is clean, as on the simulator, and not at the flusher's whim.
         """
         self._check_open()
-        real = self._state.ns.real(cvalues.path("path", path))
+        state = self._state
+        real = state.ns.real(cvalues.path("path", path))
         payload = memoryview(cvalues.data("data", data))
+        state.limits.check_io("write_file", len(payload))
+        old = os.stat(real).st_blocks * 512 if os.path.isfile(real) else 0
+        pids = [r.pid for r in state.records if r.alive]
+        if payload and room(state.limits, state.ns.root, pids, len(payload) + old) < len(payload):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
         try:
             fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         except OSError as exc:
@@ -116,9 +142,25 @@ class HostMachine:
         """The file's contents as read() sees them now."""
         self._check_open()
         real = self._state.ns.real(cvalues.path("path", path))
+        cap = self._state.limits.max_io_bytes
         try:
             with open(real, "rb") as f:
-                return f.read()
+                data = f.read(cap + 1)  # /dev/zero has no end
+        except OSError as exc:
+            raise self._state.ns.contract_error(exc) from None
+        if len(data) > cap:
+            raise HostRefused(
+                f"read_file of {path!r} refused: it holds more than {cap} bytes, what one "
+                "call of this HostMachine moves at most (HostMachine(max_io_bytes=...))"
+            )
+        return data
+
+    def stat_file(self, path: str) -> os.stat_result:
+        """stat(2) of ``path``, as a tool outside every process would ask it."""
+        self._check_open()
+        real = self._state.ns.real(cvalues.path("path", path))
+        try:
+            return os.stat(real)
         except OSError as exc:
             raise self._state.ns.contract_error(exc) from None
 
@@ -134,6 +176,15 @@ class HostMachine:
         real = self._state.ns.real(shown)
         try:
             return disk.read_disk(real, shown)
+        except OSError as exc:
+            raise self._state.ns.contract_error(exc) from None
+
+    def page_cache_state(self, path: str, pages: int) -> dict[int, tuple[bool, bool]]:
+        """(in the page cache, dirty) of each of the file's first ``pages`` pages (cachestat)."""
+        self._check_open()
+        real = self._state.ns.real(cvalues.path("path", path))
+        try:
+            return disk.page_states(real, pages)
         except OSError as exc:
             raise self._state.ns.contract_error(exc) from None
 

@@ -44,19 +44,25 @@ class Master:
 
     def dispatch(self, op: str, args: tuple[object, ...], fds: list[int]) -> object:
         if op == "machine" and len(fds) == 1:
-            return self.new_machine(fds[0], str(args[0]))
+            fsize = args[1] if len(args) > 1 and isinstance(args[1], int) else None
+            return self.new_machine(fds[0], str(args[0]), fsize)
         if op == "close":
             self.close_machine(int(str(args[0])))
             return None
         raise RuntimeError(f"master: bad request {op!r}")
 
-    def new_machine(self, fd: int, root: str) -> int:
-        """Fork the zygote of a new machine, serving on channel ``fd``."""
+    def new_machine(self, fd: int, root: str, fsize: int | None) -> int:
+        """Fork the zygote of a new machine, serving on channel ``fd``.
+
+        ``fsize``: the machine's RLIMIT_FSIZE (None: unlimited).
+        """
         master_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
             try:
                 self.chan.close()
+                if fsize is not None:
+                    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
                 run_zygote(fd, root, master_pid)
             finally:
                 os._exit(127)
@@ -98,6 +104,8 @@ def main(argv: list[str]) -> NoReturn:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     faulthandler.disable()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(ImportError, OSError):  # libseccomp, loaded once before the fence
+        import pyseccomp  # type: ignore[import-untyped]  # noqa: F401
     fence.build_fence()
     chan = Channel.from_fd(fd)
     chan.send(("ready", os.getpid()))

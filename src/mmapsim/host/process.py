@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import posixpath
 import signal
+import stat
 from typing import TYPE_CHECKING, NoReturn
 
 from mmapsim import cvalues
@@ -13,7 +15,8 @@ from mmapsim.constants import MAP_FIXED, MAP_FIXED_NOREPLACE
 from mmapsim.errors import ProcessKilled
 from mmapsim.host import boundary, procfs
 from mmapsim.host.boundary import Op, ProgramPages, Verdict
-from mmapsim.host.channel import ChannelClosed
+from mmapsim.host.channel import ChannelBroken, ChannelClosed
+from mmapsim.host.limits import HostTimeout, disk_usage, room
 from mmapsim.host.process_memory import MemoryCalls
 from mmapsim.host.state import MachineState, ProcRecord
 from mmapsim.pageinfo import PageInfo
@@ -85,8 +88,16 @@ class HostProcess(MemoryCalls):
             if not (not state.closed and state.poll(self._record)):
                 self._gone()
             try:
-                ok, value = state.rpc(self._record.chan, op, args, fds)
+                ok, value = state.rpc(self._record.chan, op, args, fds, pid=self.pid)
             except ChannelClosed:
+                state.wait_dead(self._record)
+                raise _Died from None
+            except HostTimeout:
+                state.wait_dead(self._record)
+                raise
+            except ChannelBroken:  # a reply that no worker of ours would send
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
                 state.wait_dead(self._record)
                 raise _Died from None
         if not ok:
@@ -210,13 +221,36 @@ class HostProcess(MemoryCalls):
         """A real CPU read of ``size`` bytes at ``addr`` in this process."""
         va, n = cvalues.address("addr", addr), cvalues.u64("size", size)
         self._guard(Op.READ, va, n)
+        self._state.limits.check_io("load", n)
         return _bytes(self._access("load", va, n))
 
     def store(self, addr: int, data: bytes) -> None:
         """A real CPU write of ``data`` at ``addr`` in this process."""
         va, payload = cvalues.address("addr", addr), cvalues.data("data", data)
         self._guard(Op.WRITE, va, len(payload))
+        self._state.limits.check_io("store", len(payload))
+        self._check_disk_for_store(len(payload))
         self._access("store", va, payload)
+
+    def _check_disk_for_store(self, size: int) -> None:
+        """Stores through shared file mappings fill a file's holes: a full disk refuses them.
+
+        Checked for every store of 64 KiB or more and every 256th smaller one
+        (so that small stores stay cheap), the disk's use can pass
+        ``max_disk_bytes`` by at most 16 MiB this way.  Linux would kill the
+        process with SIGBUS at the page that finds no room; the host refuses
+        the store instead, with a message that names the limit.
+        """
+        state = self._state
+        state.stores += 1
+        if size < 1 << 16 and state.stores % 256:
+            return
+        pids = [r.pid for r in state.records if r.alive]
+        if disk_usage(state.ns.root, pids) >= state.limits.max_disk_bytes:
+            raise boundary.HostRefused(
+                f"store of {size} bytes refused: this HostMachine's disk is full "
+                f"({state.limits.max_disk_bytes} bytes, HostMachine(max_disk_bytes=...))"
+            )
 
     # -- files ----------------------------------------------------------------
 
@@ -235,22 +269,40 @@ class HostProcess(MemoryCalls):
         self._syscall("close", cvalues.cint("fd", fd))
 
     def read(self, fd: int, n: int) -> bytes:
-        """Implements read(2)."""
-        return _bytes(self._syscall("read", cvalues.cint("fd", fd), cvalues.u64("n", n)))
+        """Implements read(2) (at most ``max_io_bytes`` bytes: HostRefused beyond)."""
+        args = (cvalues.cint("fd", fd), cvalues.u64("n", n), self._state.limits.max_io_bytes)
+        return _bytes(self._syscall("read", *args))
+
+    def _room(self, fd: int, data: bytes) -> bytes:
+        """What of ``data`` fits under the machine's ``max_disk_bytes`` (ENOSPC if none).
+
+        Only a regular file takes disk blocks; a pipe or device takes all.
+        """
+        self._state.limits.check_io("write", len(data))
+        state = self._state
+        try:
+            if not stat.S_ISREG(os.stat(f"/proc/{self.pid}/fd/{fd}").st_mode):
+                return data
+        except OSError:
+            return data  # EBADF and the like: the kernel answers
+        pids = [r.pid for r in state.records if r.alive]
+        return data[: room(state.limits, state.ns.root, pids, len(data))]
 
     def write(self, fd: int, data: bytes) -> int:
-        """Implements write(2); returns the count written."""
-        return _int(self._syscall("write", cvalues.cint("fd", fd), cvalues.data("data", data)))
+        """Implements write(2); returns the count written (a full disk: see ``limits``)."""
+        fd, data = cvalues.cint("fd", fd), cvalues.data("data", data)
+        return _int(self._syscall("write", fd, self._room(fd, data)))
 
     def pread(self, fd: int, n: int, offset: int) -> bytes:
-        """Implements pread(2)."""
+        """Implements pread(2) (at most ``max_io_bytes`` bytes: HostRefused beyond)."""
         args = (cvalues.cint("fd", fd), cvalues.u64("n", n), cvalues.off_t("offset", offset))
-        return _bytes(self._syscall("pread", *args))
+        return _bytes(self._syscall("pread", *args, self._state.limits.max_io_bytes))
 
     def pwrite(self, fd: int, data: bytes, offset: int) -> int:
-        """Implements pwrite(2)."""
-        args = (cvalues.cint("fd", fd), cvalues.data("data", data), cvalues.off_t("offset", offset))
-        return _int(self._syscall("pwrite", *args))
+        """Implements pwrite(2) (a full disk: see ``limits``)."""
+        fd, data = cvalues.cint("fd", fd), cvalues.data("data", data)
+        off = cvalues.off_t("offset", offset)
+        return _int(self._syscall("pwrite", fd, self._room(fd, data), off))
 
     def lseek(self, fd: int, offset: int, whence: int) -> int:
         """Implements lseek(2); returns the new position."""

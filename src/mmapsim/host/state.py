@@ -7,8 +7,10 @@ collected may hold this state, never the machine (that would keep it alive).
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import os
+import select
 import signal
 import socket
 import threading
@@ -16,14 +18,25 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
-from mmapsim.host import launcher
+from mmapsim.host import cgroup, launcher, sandbox
 from mmapsim.host.boundary import ProgramPages
 from mmapsim.host.channel import Channel, ChannelClosed
+from mmapsim.host.limits import HostTimeout, Limits
 from mmapsim.host.paths import Namespace
 from mmapsim.host.slots import N_SLOTS, SlotTable
 
 #: How long a dead process's reaper may take to publish its wait status.
 REAP_TIMEOUT: Final = 10.0
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (exists and is no zombie): a status for it is then forged."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in (b"Z", b"X")
 
 
 @dataclass
@@ -55,36 +68,66 @@ class MachineState:
     free_slots: list[int] = field(default_factory=lambda: list(range(N_SLOTS - 1, -1, -1)))
     closed: bool = False
     ids: itertools.count[int] = field(default_factory=itertools.count)
+    limits: Limits = field(default_factory=Limits)
+    groups: list[str] = field(default_factory=list)
+    stores: int = 0  # stores made, to check the disk every so often
 
     @classmethod
-    def start(cls) -> MachineState:
+    def start(cls, limits: Limits | None = None) -> MachineState:
         """Fork a zygote from the master and attach to its slot table."""
         ns = Namespace.create()
         try:
             master = launcher.master()
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             with theirs:
-                zpid = master.request("machine", (ns.root,), (theirs.fileno(),))
+                fsize = (limits or Limits()).max_file_size
+                zpid = master.request("machine", (ns.root, fsize), (theirs.fileno(),))
             zchan = Channel(ours)
-            _ready, fds = zchan.recv()
+            ready, fds = zchan.recv(reply=True)
             os.set_inheritable(fds[0], False)
+            layers = list(ready[2]) if isinstance(ready, tuple) and len(ready) == 3 else []
             table = SlotTable.attach(fds[0])
         except BaseException:
             ns.remove()
             raise
         assert isinstance(zpid, int)
-        return cls(master, zpid, zchan, table, fds[0], ns)
+        limits = limits or Limits()
+        groups = cgroup.create(zpid, limits.max_processes, limits.max_memory)
+        if groups:
+            layers.append("cgroup")
+        sandbox.warn_missing([str(name) for name in layers])
+        return cls(master, zpid, zchan, table, fds[0], ns, limits=limits, groups=groups)
 
     def rpc(
-        self, chan: Channel, op: str, args: tuple[object, ...], fds: tuple[int, ...] = ()
+        self,
+        chan: Channel,
+        op: str,
+        args: tuple[object, ...],
+        fds: tuple[int, ...] = (),
+        pid: int | None = None,
     ) -> tuple[bool, object]:
-        """One request and its reply; ChannelClosed when the process died meanwhile."""
+        """One request and its reply; ChannelClosed when the process died meanwhile.
+
+        A process ``pid`` that has not answered within ``max_call_seconds`` is
+        killed (SIGKILL), and the call raises HostTimeout.
+        """
         rid = next(self.ids)
         chan.send((rid, op, args), fds)
+        if pid is not None:
+            ready, _w, _x = select.select([chan.sock], [], [], self.limits.max_call_seconds)
+            if not ready:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                raise HostTimeout(
+                    errno.ETIMEDOUT,
+                    f"{op} ran longer than {self.limits.max_call_seconds:g} s, so process "
+                    f"{pid} was killed (HostMachine(max_call_seconds=...))",
+                )
         return chan.recv_reply(rid)
 
     def alloc_slot(self) -> int:
-        if not self.free_slots:
+        live = sum(1 for r in self.records if r.alive)
+        if not self.free_slots or live >= self.limits.max_processes:
             raise OSError(11, os.strerror(11))  # EAGAIN, as fork(2) at its limit
         return self.free_slots.pop()
 
@@ -104,6 +147,7 @@ class MachineState:
 
     def adopt(self, pid: int, slot: int, chan: Channel) -> ProcRecord:
         """Start tracking the new process ``pid``."""
+        chan.limit = self.limits.max_io_bytes + (1 << 20)  # a reply's data, and its frame
         record = ProcRecord(pid, slot, chan)
         self.records.append(record)
         return record
@@ -112,7 +156,7 @@ class MachineState:
         """Whether ``record`` still runs (it is buried if it was reaped)."""
         if record.alive:
             status = self.table.status(record.slot)
-            if status is not None:
+            if status is not None and not _running(record.pid):
                 self.bury(record, status)
         return record.alive
 
@@ -129,7 +173,10 @@ class MachineState:
         delay, nudged = 20e-6, time.monotonic()
         while self.poll(record):
             now = time.monotonic()
-            if now > deadline:
+            if now > deadline:  # the table said nothing: the kernel's word that it ended
+                if not _running(record.pid):
+                    self.bury(record, signal.SIGKILL)
+                    return
                 raise RuntimeError(f"host process {record.pid} vanished without a wait status")
             if now - nudged > 2e-3:
                 self.nudge_reaper(record.pid)
@@ -153,7 +200,10 @@ class MachineState:
     def bury(self, record: ProcRecord, status: int) -> None:
         """Record how the process ended and free its slot and channel."""
         if os.WIFSIGNALED(status):
-            record.term_signal = signal.Signals(os.WTERMSIG(status))
+            try:
+                record.term_signal = signal.Signals(os.WTERMSIG(status))
+            except ValueError:  # not a signal: the table was written by someone else
+                record.term_signal = signal.SIGKILL
         else:
             record.exit_status = os.WEXITSTATUS(status)
         record.fault_va = self.table.fault_va(record.slot)
@@ -182,3 +232,4 @@ class MachineState:
             with contextlib.suppress(OSError):
                 os.close(self.table_fd)
             self.ns.remove()
+            cgroup.remove(self.groups)

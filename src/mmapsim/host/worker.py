@@ -18,7 +18,7 @@ from typing import Final, NoReturn
 
 from mmapsim.constants import O_CLOEXEC, PAGE_SIZE
 from mmapsim.host import image, libc
-from mmapsim.host.boundary import USER_SPAN
+from mmapsim.host.boundary import USER_SPAN, HostRefused
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.slots import SlotTable
 from mmapsim.host.worker_memory import MemoryOps
@@ -193,14 +193,18 @@ class Worker(MemoryOps):
     def op_close(self, fd: int) -> None:
         os.close(self._fd(fd))
 
-    def op_read(self, fd: int, n: int) -> bytes:
-        """read(2) into a buffer of ``n`` bytes, in chunks (see ``_check_count``)."""
+    def op_read(self, fd: int, n: int, cap: int) -> bytes:
+        """read(2) into a buffer of ``n`` bytes, in chunks (see ``_check_count``).
+
+        At most ``cap`` bytes (the machine's max_io_bytes) come back: a read
+        that would give more is refused once ``cap`` bytes were read.
+        """
         fd = self._fd(fd)
         if n > READ_CHUNK:
             _check_count(fd, n, None)
-        n = min(n, MAX_RW_COUNT)
+        n = _capped(n, cap)
         if n <= READ_CHUNK or not _is_seekable_data(fd):
-            return os.read(fd, min(n, READ_CHUNK))
+            return _within(os.read(fd, min(n, READ_CHUNK)), cap)
         chunks = []
         while n > 0:
             chunk = os.read(fd, min(n, READ_CHUNK))
@@ -208,24 +212,24 @@ class Worker(MemoryOps):
             n -= len(chunk)
             if len(chunk) < READ_CHUNK:
                 break
-        return b"".join(chunks)
+        return _within(b"".join(chunks), cap)
 
     def op_write(self, fd: int, data: bytes) -> int:
         return os.write(self._fd(fd), data)
 
-    def op_pread(self, fd: int, n: int, offset: int) -> bytes:
-        """pread(2) into a buffer of ``n`` bytes, in chunks (see ``_check_count``)."""
+    def op_pread(self, fd: int, n: int, offset: int, cap: int) -> bytes:
+        """pread(2) into a buffer of ``n`` bytes, in chunks (see ``_check_count``, ``op_read``)."""
         fd = self._fd(fd)
         if n > READ_CHUNK:
             _check_count(fd, n, offset)
-        n = min(n, MAX_RW_COUNT)
+        n = _capped(n, cap)
         chunks = []
         while True:
             chunk = os.pread(fd, min(n, READ_CHUNK), offset)
             chunks.append(chunk)
             n, offset = n - len(chunk), offset + len(chunk)
             if n <= 0 or len(chunk) < READ_CHUNK:
-                return b"".join(chunks)
+                return _within(b"".join(chunks), cap)
 
     def op_pwrite(self, fd: int, data: bytes, offset: int) -> int:
         return os.pwrite(self._fd(fd), data, offset)
@@ -250,6 +254,17 @@ class Worker(MemoryOps):
 
     def op_chmod(self, path: str, mode: int) -> None:
         os.chmod(path, mode)
+
+    def op_raw_probe(self, kind: str, arg: str) -> int:
+        """Test-only: a raw system call made by code inside the worker; its errno (0: done).
+
+        Answers only where ``MMAPSIM_HOST_TEST_HOOKS=1`` was in the environment of
+        the controller that started the master: it lets the tests check the
+        kernel's confinement (``sandbox``) on its own, without the boundary.
+        """
+        if os.environ.get("MMAPSIM_HOST_TEST_HOOKS") != "1":
+            raise NotImplementedError("unknown host call 'raw_probe'")
+        return _raw_probe(kind, arg)
 
     def op_pipe(self) -> tuple[int, int]:
         """pipe2(O_NONBLOCK): a call never blocks the one-call-at-a-time controller."""
@@ -280,6 +295,47 @@ def _check_count(fd: int, count: int, pos: int | None) -> None:
             return
     if pos >= 0 and pos + count > LLONG_MAX:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+
+
+_RAW: Final = {"open": 257, "socket": 41, "execve": 59}  # openat, socket, execve (x86-64)
+
+
+def _raw_probe(kind: str, arg: str) -> int:
+    """One raw system call of the test hook (see ``Worker.op_raw_probe``)."""
+    path = ctypes.c_char_p(os.fsencode(arg))
+    addr = ctypes.cast(path, ctypes.c_void_p).value or 0
+    try:
+        if kind == "open":  # openat(AT_FDCWD, arg, O_RDWR | O_CREAT | O_CLOEXEC, 0600)
+            flags = os.O_RDWR | os.O_CREAT | O_CLOEXEC
+            os.close(libc.syscall(_RAW[kind], -100 % 2**64, addr, flags, 0o600))
+        elif kind == "read":  # openat(AT_FDCWD, arg, O_RDONLY | O_CLOEXEC)
+            os.close(libc.syscall(_RAW["open"], -100 % 2**64, addr, O_CLOEXEC))
+        elif kind == "socket":  # socket(int(arg), SOCK_STREAM, 0)
+            os.close(libc.syscall(_RAW[kind], int(arg), 1, 0))
+        elif kind == "execve":  # execve(arg, {arg, NULL}, {NULL})
+            argv = (ctypes.c_char_p * 2)(os.fsencode(arg), None)
+            envp = (ctypes.c_char_p * 1)(None)
+            libc.syscall(_RAW[kind], addr, ctypes.addressof(argv), ctypes.addressof(envp))
+        else:
+            raise ValueError(kind)
+    except OSError as exc:
+        return exc.errno or -1
+    return 0
+
+
+def _capped(n: int, cap: int) -> int:
+    """The count to read: the kernel's MAX_RW_COUNT, and one byte past ``cap`` to see more."""
+    return min(n, MAX_RW_COUNT, cap + 1)
+
+
+def _within(data: bytes, cap: int) -> bytes:
+    """``data``, unless it passes the per-call limit ``cap``."""
+    if len(data) > cap:
+        raise HostRefused(
+            f"a read of more than {cap} bytes refused: one call of this HostMachine moves "
+            "at most that many (HostMachine(max_io_bytes=...))"
+        )
+    return data
 
 
 def _read(va: int, n: int) -> bytes:

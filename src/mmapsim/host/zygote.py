@@ -2,7 +2,9 @@
 
 It is forked from the master, leads the machine's process group, is the child
 subreaper of every process of the machine (so that orphans are reaped and their
-wait status published), and owns the slot table.  When its channel closes it
+wait status published), and owns the slot table.  Before it forks anything it
+puts itself under the kernel's confinement (``sandbox``), which every worker
+inherits.  When its channel closes it
 kills its whole process group, itself included.
 """
 
@@ -14,7 +16,7 @@ import signal
 from typing import NoReturn
 
 from mmapsim.constants import MAP_SHARED, PROT_READ, PROT_WRITE
-from mmapsim.host import libc
+from mmapsim.host import image, libc, sandbox
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.slots import TABLE_SIZE, SlotTable
 from mmapsim.host.worker import Worker, adopt_channel, install_reaper, reset_signals
@@ -29,8 +31,9 @@ def run_zygote(fd: int, root: str, master_pid: int) -> NoReturn:
     libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
     chan = adopt_channel(fd)
     table, memfd = _create_table()
+    layers = sandbox.confine(root, image.PKGDIR)
     install_reaper(table)
-    chan.send(("ready", os.getpid()), (memfd,))
+    chan.send(("ready", os.getpid(), layers), (memfd,))
     os.close(memfd)
     Zygote(chan, table, root).serve()
 
@@ -51,6 +54,20 @@ def map_table(memfd: int) -> SlotTable:
     prot, flags = PROT_READ | PROT_WRITE, MAP_SHARED
     addr = libc.mmap(0, TABLE_SIZE, prot, flags, memfd, 0)
     return SlotTable((ctypes.c_char * TABLE_SIZE).from_address(addr))
+
+
+def _null_stdio(root: str) -> None:
+    """Descriptors 0, 1 and 2 on the machine's /dev/null, as on the simulator.
+
+    They never reach the controller's terminal or log file: a write(2, ...) of
+    the program goes nowhere outside the machine.
+    """
+    path = root + "/dev/null" if os.path.exists(root + "/dev/null") else os.devnull
+    fd = os.open(path, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(fd, target)
+    if fd > 2:
+        os.close(fd)
 
 
 class Zygote:
@@ -106,4 +123,5 @@ class Zygote:
         chan = adopt_channel(fd)
         os.chdir(self.root)
         os.umask(0o022)
+        _null_stdio(self.root)
         Worker(chan, self.table, slot).serve()

@@ -98,7 +98,7 @@ def prepare(k: Kernel, inode: Inode, path: str) -> Program:
 
 def begin_new_exec(k: Kernel, task: Task, path: str) -> None:
     """The point of no return: the old memory, close-on-exec fds and name go."""
-    task.mm.teardown()
+    task.mm.teardown("execve")
     for fd, entry in list(task.fds.entries.items()):
         if entry.cloexec:
             del task.fds.entries[fd]

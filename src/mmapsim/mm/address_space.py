@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
-from mmapsim.events import EventBus, FrameFreed, PageUnmapped
+from mmapsim.events import AddressSpaceEmptied, EventBus, FrameFreed, PageUnmapped
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.pagecache import PageCache
 from mmapsim.mm.fault import handle_fault
@@ -186,8 +186,11 @@ class AddressSpace:
             self.forget(self.vmas.merge_next(vma))
         return vma
 
-    def teardown(self) -> None:
-        """Remove every mapping (exit, exec)."""
+    def teardown(self, why: str = "exit") -> None:
+        """Remove every mapping (``why``: exit, execve, signal, crash, close)."""
+        if self.bus.active:
+            vmas = list(self.vmas)
+            self.bus.emit(AddressSpaceEmptied(self.pid, why, len(vmas), len(self.pt)))
         for vma in self.vmas:
             self.zap_range(vma.start, vma.end)
             self.vmas.remove(vma)

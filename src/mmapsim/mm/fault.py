@@ -82,18 +82,26 @@ def handle_fault(mm: AddressSpace, va: int, write: bool) -> Pte:
         raise _kill(mm, signal.SIGSEGV, va, "access not allowed by the mapping's protection")
     vpn = va >> PAGE_SHIFT
     pte = mm.pt.get(vpn)
-    major = False
+    if mm.bus.active:  # the cause first, then what resolving it does
+        mm.bus.emit(PageFault(mm.pid, va & PAGE_MASK, write, _reads_disk(vma, va, pte)))
     try:
         if pte is None:
-            pte, major = _fault_missing(mm, vma, va, write)
+            pte, _ = _fault_missing(mm, vma, va, write)
             mm.pt[vpn] = pte
         elif write:
             _fault_write_protected(mm, vma, va, pte)
     except OutOfMemory:
         raise _kill(mm, signal.SIGKILL, va, "out of memory: the OOM killer chose it") from None
-    if mm.bus.active:
-        mm.bus.emit(PageFault(mm.pid, va & PAGE_MASK, write, major))
     return pte
+
+
+def _reads_disk(vma: Vma, va: int, pte: Pte | None) -> bool:
+    """Whether resolving this fault reads the file's page from disk (a major fault)."""
+    inode = vma.inode
+    if pte is not None or inode is None:
+        return False
+    pgoff = vma.pgoff_of(va)
+    return pgoff < (inode.size + PAGE_SIZE - 1) >> PAGE_SHIFT and pgoff not in inode.cache
 
 
 def _fault_missing(mm: AddressSpace, vma: Vma, va: int, write: bool) -> tuple[Pte, bool]:
@@ -110,7 +118,7 @@ def _fault_missing(mm: AddressSpace, vma: Vma, va: int, write: bool) -> tuple[Pt
     if vma.shared:
         writable = write or (vma.writable and inode.kind is InodeKind.SHMEM)
         if write:
-            _dirty(mm, frame)
+            _dirty(mm, frame, va)
         return _map(mm, frame, writable), major
     if not write:
         return _map(mm, frame, False), major
@@ -162,7 +170,7 @@ def _fault_write_protected(mm: AddressSpace, vma: Vma, va: int, pte: Pte) -> Non
     """A store to a present read-only PTE in a writable VMA."""
     frame = pte.frame
     if vma.shared:
-        _dirty(mm, frame)
+        _dirty(mm, frame, va)
         pte.writable = True
         return
     if frame.is_anon and frame.mapcount == 1 and frame.refcount == 1:
@@ -223,11 +231,14 @@ def _map(mm: AddressSpace, frame: Frame, writable: bool) -> Pte:
     return Pte(frame, True, writable)
 
 
-def _dirty(mm: AddressSpace, frame: Frame) -> None:
-    """page_mkwrite: the first store to a clean shared page dirties it."""
+def _dirty(mm: AddressSpace, frame: Frame, va: int) -> None:
+    """page_mkwrite: the first store to a clean shared page dirties it (and
+    reserves its block: SIGBUS when the disk is full, as ext4 answers)."""
     inode = frame.inode
     if inode is None:
         return
+    if not mm.pagecache.reserve(inode, frame.pgoff):
+        raise _kill(mm, signal.SIGBUS, va, "no space left on the disk for this page")
     mm.pagecache.set_dirty(frame)
     if inode.kind is InodeKind.REGULAR:
         inode.touch(mm.pagecache.clock.now_ns())

@@ -14,6 +14,7 @@ empty; a ``VM_DONTCOPY`` one (MADV_DONTFORK) does not reach it at all.  Neither
 
 from __future__ import annotations
 
+from mmapsim.events import Forked
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.pagetable import Pte
 from mmapsim.mm.vma import VM_LOCKED_MASK, AnonVma, Vma, VmFlag
@@ -25,6 +26,7 @@ def dup_mmap(parent: AddressSpace, child: AddressSpace) -> None:
     child.brk_start = parent.brk_start
     child.brk = parent.brk
     child.mmap_base = parent.mmap_base
+    mappings = copied = protected = left_empty = 0
     for vma in parent.vmas:
         if vma.flags & VmFlag.DONTCOPY:
             continue
@@ -32,20 +34,32 @@ def dup_mmap(parent: AddressSpace, child: AddressSpace) -> None:
         twin.set_flags(int(vma.flags) & ~VM_LOCKED_MASK)
         child.vmas.insert(twin)
         child.adopt(twin)
+        mappings += 1
         if vma.flags & VmFlag.WIPEONFORK:
             twin.anon_vma = None  # the child's copy starts empty (zero-filled)
         elif vma.anon_vma is not None:
             twin.anon_vma = AnonVma(forked=True)
-            _copy_ptes(parent, child, vma)
+            done, made_read_only = _copy_ptes(parent, child, vma)
+            copied += done
+            protected += made_read_only
+        elif parent.ptes_in(vma.start, vma.end):
+            left_empty += 1
+    if parent.bus.active:
+        parent.bus.emit(Forked(parent.pid, child.pid, mappings, copied, protected, left_empty))
 
 
-def _copy_ptes(parent: AddressSpace, child: AddressSpace, vma: Vma) -> None:
+def _copy_ptes(parent: AddressSpace, child: AddressSpace, vma: Vma) -> tuple[int, int]:
+    """Copy ``vma``'s entries to the child; (entries copied, entries made read-only)."""
     cow = not vma.shared
+    copied = protected = 0
     for vpn, pte in parent.ptes_in(vma.start, vma.end):
         frame = pte.frame
+        copied += 1
         if cow and pte.writable:
             pte.writable = False
+            protected += 1
         if frame.pfn != ZERO_PFN:
             frame.mapcount += 1
             parent.physmem.get(frame)
         child.pt[vpn] = Pte(frame, pte.readable, pte.writable, young=False)
+    return copied, protected

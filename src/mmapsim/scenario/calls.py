@@ -79,6 +79,7 @@ def _spec(name: str, params: str, returns: Returns, summary: str, *, optional: i
         "new_address": CType.PTR,
         "old_size": CType.SIZE,
         "new_size": CType.SIZE,
+        "field": CType.PATH,
     }
     parsed = tuple((p, types.get(p, CType.INT)) for p in params.split())
     return CallSpec(name, parsed, returns, optional, True, summary)
@@ -125,6 +126,9 @@ CALLS: dict[str, CallSpec] = {
         _spec("memcpy", "dest src n", Returns.ADDR, "copy n bytes in memory (loads, stores)"),
         _spec("memset", "dest c n", Returns.ADDR, "fill n bytes with c (stores)"),
         _spec("frame", "addr", Returns.INT, "the frame number mapped at addr (-1: none)"),
+        _spec("start", "path", Returns.ADDR, "the lowest address mapping path ([heap], a file)"),
+        _spec("perms", "addr", Returns.BYTES, 'the permissions of the mapping at addr ("rw-p")'),
+        _spec("smaps", "addr field", Returns.INT, 'a counter of smaps at addr, in kB ("Rss")'),
         CallSpec("file", (("path", CType.PATH),), Returns.NONE, 0, False, "a file's bytes now"),
         CallSpec(
             "disk",
@@ -135,6 +139,7 @@ CALLS: dict[str, CallSpec] = {
             "a file's bytes on its disk (what survives a crash)",
         ),
         CallSpec("len", (("value", CType.DATA),), Returns.NONE, 0, False, "length of bytes"),
+        CallSpec("program", (), Returns.NONE, 0, False, "a tiny static program, for execve"),
     )
 }
 
@@ -142,10 +147,10 @@ CALLS: dict[str, CallSpec] = {
 FORK = "fork"
 
 #: Names that scenario statements use as keywords.
-KEYWORDS = ("expect", "show", "file", "fails", "kills", "sync", "crash")
+KEYWORDS = ("expect", "show", "file", "fails", "kills", "sync", "crash", "ask", "among")
 
 #: What ``show`` can show.
-SHOW_KINDS = ("maps", "smaps", "pages", "layout", "file", "vars")
+SHOW_KINDS = ("maps", "smaps", "pages", "layout", "frame", "file", "cache", "vars")
 
 #: Typed views of memory: ``p.int[0]`` is a C int at ``p``.
 VIEWS: dict[str, tuple[int, bool]] = {

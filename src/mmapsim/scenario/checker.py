@@ -21,9 +21,25 @@ from mmapsim.constants import C_CONSTANTS
 from mmapsim.scenario.calls import CALLS, KEYWORDS, NULL, STAT_FIELDS, VIEWS
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.subset import fail
-from mmapsim.scenario.syntax import Do, Expect, FileSetup, Fork, Note, Scenario, Show, Step
+from mmapsim.scenario.syntax import Ask, Do, Expect, FileSetup, Fork, Note, Scenario, Show, Step
 
 _CONSTANT_LIKE = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+")
+
+_IN_ORDER = "the lines run one after another, in the order they are written"
+#: C calls a scenario author may reach for, and what to do instead.
+NOT_IN_THE_LANGUAGE = {
+    "wait": _IN_ORDER,
+    "waitpid": _IN_ORDER,
+    "sleep": _IN_ORDER,
+    "kill": "a process dies of a load or store the kernel refuses, or calls exit",
+    "getpid": "processes are named by their labels (A:, B:)",
+    "fork": "write 'C = fork(A)' on a line of its own",
+    "malloc": "memory comes from mmap(NULL, n, ..., MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)",
+    "free": "munmap(p, n) gives mapped memory back",
+    "printf": "every step prints its result; 'show vars A' prints A's variables",
+    "sync": "sync is a statement of its own: write 'sync' on its line",
+    "crash": "crash is a statement of its own: write 'crash' on its line",
+}
 
 
 def is_errno_name(name: str) -> bool:
@@ -59,6 +75,10 @@ class Checker:
             self._check_show(item)
         elif isinstance(item, FileSetup):
             self._check_expr(item.data, None, item.line)
+        elif isinstance(item, Ask):
+            self.check(item.inner)
+            for choice in item.choices:
+                self._check_expr(choice, item.process, item.line)
 
     def names(self, process: str | None) -> set[str]:
         """The variables visible in ``process`` (globals only for None)."""
@@ -164,6 +184,9 @@ class Checker:
         name = node.func.id
         spec = CALLS.get(name)
         if spec is None:
+            if name in NOT_IN_THE_LANGUAGE:
+                msg = f"{name}() is not part of the language: {NOT_IN_THE_LANGUAGE[name]}"
+                raise ScenarioError(msg, line, node.col_offset + 1)
             self._unknown(name, "call", CALLS, line, node.col_offset)
             return
         if spec.in_process and process is None:
@@ -199,7 +222,7 @@ class Checker:
         name: str, what: str, known: Iterable[str], line: int, col: int, where: str = ""
     ) -> None:
         """Raise ``unknown WHAT 'NAME'`` (``undefined variable`` for variables), with a hint."""
-        close = difflib.get_close_matches(name, list(known), n=1)
+        close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.7)
         hint = f" (did you mean {close[0]}?)" if close else ""
         head = "undefined variable" if what == "variable" else f"unknown {what}"
         raise ScenarioError(f"{head} '{name}'{where}{hint}", line, col + 1)

@@ -16,13 +16,26 @@ from typing import Any
 from mmapsim.constants import C_CONSTANTS, MAP_FAILED
 from mmapsim.errors import NotOnThisKernel
 from mmapsim.host.boundary import HostRefused
+from mmapsim.host.limits import HostTimeout
+from mmapsim.scenario import arith, procview
 from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
+from mmapsim.scenario.limits import MAX_ACCESS, check_int
 from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, read_disk, syscall
+from mmapsim.scenario.program import program
+from mmapsim.scenario.show import read_whole_file
 from mmapsim.scenario.subset import BINOPS
-from mmapsim.scenario.values import Addr, Frame, Stat, Value, WrongValueError, as_int, kind_of, to_c
-
-MAX_ACCESS = 64 << 20  # one load or store moves at most this many bytes
+from mmapsim.scenario.values import (
+    Addr,
+    Frame,
+    Stat,
+    Value,
+    WrongValueError,
+    as_int,
+    kind_of,
+    to_c,
+    utf8,
+)
 
 
 @dataclass
@@ -44,6 +57,7 @@ class Scope:
     process: ProcessAPI
     variables: dict[str, Value] = field(default_factory=dict)
     ended: str | None = None  # why it can run nothing more, once it cannot
+    views: dict[int, tuple[int, bool]] = field(default_factory=dict)  # p.int[i]: where, as what
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +112,7 @@ class Evaluator:
         if isinstance(target, ast.Subscript):
             try:
                 self.store(target, value)
-            except HostRefused as err:
+            except (HostRefused, HostTimeout, WrongValueError) as err:  # WrongValue: a bad index
                 raise self.error(str(err), target) from None
             return []
         if isinstance(target, ast.Tuple):
@@ -121,15 +135,17 @@ class Evaluator:
             return self._eval(node)
         except WrongValueError as err:
             raise self.error(str(err), node) from None
-        except HostRefused as err:  # the host worker's own memory: never the program's
+        except (HostRefused, HostTimeout) as err:  # the host's boundary and limits
             raise self.error(str(err), node) from None
 
     def _eval(self, node: ast.expr) -> Value:
         if isinstance(node, ast.Constant):
             value = node.value
             if isinstance(value, str):
-                return value.encode()
-            if isinstance(value, int | bytes):
+                return utf8(value)
+            if isinstance(value, int):
+                return check_int(value)
+            if isinstance(value, bytes):
                 return value
             raise self.error("this constant is not part of the language", node)
         if isinstance(node, ast.Name):
@@ -140,7 +156,7 @@ class Evaluator:
             number = as_int(self.eval(node.operand))
             if isinstance(node.op, ast.USub):
                 return -number
-            return ~number if isinstance(node.op, ast.Invert) else number
+            return check_int(~number) if isinstance(node.op, ast.Invert) else number
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Subscript):
@@ -170,20 +186,10 @@ class Evaluator:
 
     def binop(self, op: ast.operator, left: Value, right: Value, node: ast.AST) -> Value:
         """``left op right`` with C's integer arithmetic, and bytes joined or repeated."""
-        symbol = BINOPS[type(op)]
-        if isinstance(left, bytes) and isinstance(right, bytes) and symbol == "+":
-            return left + right
-        if symbol == "*":
-            repeated = _repeat(left, right)
-            if repeated is not None:
-                return repeated
         try:
-            return _arith(symbol, as_int(left), as_int(right))
-        except WrongValueError:
-            what = f"{kind_of(left)} and {kind_of(right)}"
-            raise self.error(f"cannot apply '{symbol}' to {what}", node) from None
-        except ZeroDivisionError:
-            raise self.error("division by zero", node) from None
+            return arith.apply(BINOPS[type(op)], left, right)
+        except WrongValueError as err:
+            raise self.error(str(err), node) from None
 
     # -- calls --------------------------------------------------------------
 
@@ -202,16 +208,23 @@ class Evaluator:
             if not isinstance(args[0], bytes):
                 raise self.error("len() measures bytes", node)
             return len(args[0])
+        if name == "program":
+            return program()
         if name == "file":
-            return self._invoke(node, args, lambda: self.machine.read_file(str(args[0])))
+            return self._invoke(node, args, lambda: read_whole_file(self.machine, str(args[0])))
         if name == "disk":
-            return self._invoke(node, args, lambda: read_disk(self.machine, str(args[0])))
+            path = str(args[0])
+            return self._invoke(node, args, lambda: read_whole_file(self.machine, path, read_disk))
+        if name in ("read", "pread") and isinstance(args[1], int) and args[1] > MAX_ACCESS:
+            args[1] = MAX_ACCESS  # a short read, as Linux's stops at MAX_RW_COUNT
         process = self.process(node)
         if name in ("memcpy", "memset"):
             return self._memory_call(process, name, args, node)
         if name == "frame":
             pfn = process.pagemap(int(args[0])).pfn
             return Frame(-1 if pfn is None else pfn)
+        if name in ("start", "perms", "smaps"):
+            return procview.view(process, name, args)
         result = self._invoke(node, args, lambda: syscall(process, name)(*args))
         if name in ("exit", "_exit") and self.scope is not None:
             self.scope.ended = f"exited at line {self.line}"
@@ -234,7 +247,7 @@ class Evaluator:
         except (ValueError, TypeError, OverflowError) as err:
             message = f"{name}: the machine failed ({type(err).__name__}: {err}), a bug of mmapsim"
             raise self.error(message, node) from None
-        except HostRefused:
+        except (HostRefused, HostTimeout):
             raise
         except OSError as err:
             self.errno = err.errno
@@ -275,6 +288,7 @@ class Evaluator:
             raise self.error("a load needs an end: p[a:b]", node.slice)
         data = self.process(node).load(place.addr, place.size)
         if place.view is not None:
+            self._saw_view(place)
             return int.from_bytes(data, "little", signed=place.view[1])
         return data
 
@@ -291,6 +305,13 @@ class Evaluator:
             raise self.error(f"cannot store {kind_of(value)} into {size} bytes", node)
         self.process(node).store(place.addr, data)
         self.stores.append((place.addr, len(data)))
+        if place.view is not None:
+            self._saw_view(place)
+
+    def _saw_view(self, place: _Place) -> None:
+        """Remember that the scenario used this place as a typed integer (for show frame)."""
+        if self.scope is not None and place.view is not None:
+            self.scope.views[place.addr] = place.view
 
     def _place(self, node: ast.Subscript, base: Value, view: tuple[int, bool] | None) -> _Place:
         if not isinstance(base, int) or isinstance(base, bool):
@@ -319,34 +340,6 @@ class Evaluator:
         if not -len(base) <= position < len(base):
             raise self.error(f"index {position} is outside {len(base)} bytes", index)
         return base[position : position + 1 or None]
-
-
-def _repeat(left: Value, right: Value) -> bytes | None:
-    """``"x" * 4096`` (or ``4096 * "x"``), when it is that and not too long."""
-    if isinstance(left, int) and isinstance(right, bytes):
-        left, right = right, left
-    if isinstance(left, bytes) and isinstance(right, int) and len(left) * right <= MAX_ACCESS:
-        return left * max(right, 0)
-    return None
-
-
-def _arith(symbol: str, a: int, b: int) -> int:
-    ops = {
-        "|": int.__or__,
-        "&": int.__and__,
-        "^": int.__xor__,
-        "+": int.__add__,
-        "-": int.__sub__,
-        "*": int.__mul__,
-        "/": int.__floordiv__,
-        "//": int.__floordiv__,
-        "%": int.__mod__,
-        "<<": int.__lshift__,
-        ">>": int.__rshift__,
-    }
-    if symbol in ("<<", ">>") and not 0 <= b < 128:
-        raise WrongValueError("a shift by 0 to 127 bits")
-    return ops[symbol](a, b)
 
 
 def _wrap(returns: Returns, raw: Any) -> Value:

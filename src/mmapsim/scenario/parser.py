@@ -8,6 +8,7 @@ A line is, after an optional process label ``NAME:``, one of::
     expect STATEMENT fails ERRNO        the call must fail with that errno
     expect STATEMENT kills SIGNAL       the access must kill the process
     CHILD = fork(PARENT)                a new process, a copy of PARENT
+    ask STEP [among CHOICE, ...]        a question of ``mmapsim quiz``
     sync                                sync(2): every dirty page reaches the disk
     crash                               a power failure (simulator only)
     STATEMENT                           a call, an assignment, a load or a store
@@ -22,11 +23,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from mmapsim.scenario import subset
+from mmapsim.scenario import limits, subset
 from mmapsim.scenario.calls import FORK, KEYWORDS, SHOW_KINDS
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.lexer import ScannedLine, Word, scan_line
 from mmapsim.scenario.syntax import (
+    Ask,
     Crash,
     Do,
     Expect,
@@ -40,6 +42,7 @@ from mmapsim.scenario.syntax import (
     Step,
     Sync,
 )
+from mmapsim.scenario.values import path_problem
 
 _PREFIX = "if 1:\n "
 
@@ -67,6 +70,9 @@ def parse_text(text: str, path: str = "<scenario>") -> Scenario:
 
 def parse_line(text: str, number: int) -> Step | Note:
     """Parse one line of a scenario."""
+    if len(text) > limits.MAX_LINE:
+        message = f"a line of more than {limits.MAX_LINE} characters; split it"
+        raise ScenarioError(message, number, limits.MAX_LINE + 1)
     scanned = scan_line(text, number)
     if not scanned.code.strip():
         return Note(number, scanned.comment)
@@ -82,6 +88,8 @@ def parse_line(text: str, number: int) -> Step | Note:
             return _parse_file_setup(scanned, label, first)
         if first.text == "show":
             return _parse_show(scanned, label, first)
+        if first.text == "ask":
+            return _parse_ask(scanned, label, first)
         return _parse_expect(scanned, label, first)
     stmt = parse_python(scanned, start, len(scanned.code))
     subset.check_stmt(stmt, number)
@@ -137,9 +145,14 @@ def _machine_statement(scanned: ScannedLine, label: str | None, start: int) -> S
 
 def _is_keyword_at(scanned: ScannedLine, word: Word, start: int) -> bool:
     """Whether ``word`` opens the statement as a keyword (not ``file(...)`` or ``show = 1``)."""
-    if word.text not in ("file", "show", "expect") or scanned.code[start : word.start].strip():
+    if (
+        word.text not in ("file", "show", "expect", "ask")
+        or scanned.code[start : word.start].strip()
+    ):
         return False
     after = scanned.code[word.end :]
+    if word.text == "ask" and not after.strip():
+        return True  # 'ask' alone: ask what?
     return after[:1] in (" ", "\t") and not after.strip().startswith("=")
 
 
@@ -152,8 +165,12 @@ def parse_python(scanned: ScannedLine, start: int, end: int) -> ast.stmt:
     except SyntaxError as err:
         col = (err.offset or 2) - 1 if err.lineno == 2 else start + 1
         raise ScenarioError(_syntax_message(err.msg), scanned.number, max(col, 1)) from None
+    except (RecursionError, MemoryError):  # the parser's own stack ran out
+        raise limits.too_deep(scanned.number, start + 1) from None
     body = tree.body[0]
     assert isinstance(body, ast.If)
+    for stmt in body.body:
+        limits.check_size(stmt, scanned.number, start + 1)
     for stmt in body.body:
         _fix_columns(stmt, start, snippet)
     if len(body.body) != 1:
@@ -249,6 +266,46 @@ def _parse_expect(scanned: ScannedLine, label: str | None, keyword: Word) -> Exp
     return Expect(*common, stmt, mode, code_word.text, code_word.start)
 
 
+def _parse_ask(scanned: ScannedLine, label: str | None, keyword: Word) -> Ask:
+    """``ask STEP [among A, B, ...]``: STEP is parsed as its own line, ``ask`` blanked out.
+
+    A comparison (``ask frame(p) == frame(q)``) is asked as ``ask expect``: does it hold?
+    """
+    code = scanned.code
+    if not code[keyword.end :].strip():
+        msg = "ask what? (ask q[0:5], ask msync(p, 4096, MS_SYNC), ask expect COND)"
+        raise ScenarioError(msg, scanned.number, keyword.end + 1)
+    among = next((w for w in scanned.words if w.start > keyword.end and w.text == "among"), None)
+    end = among.start if among is not None else len(code)
+    blanked = code[: keyword.start] + " " * (keyword.end - keyword.start) + code[keyword.end : end]
+    inner_scan = scan_line(blanked.rstrip(), scanned.number)
+    body = inner_scan.word_after(keyword.end)
+    if body is not None and _is_keyword_at(inner_scan, body, keyword.end):
+        if body.text != "expect":
+            msg = f"ask takes a call, a load, a store, a value or an expect, not '{body.text}'"
+            raise ScenarioError(msg, scanned.number, body.start + 1)
+        inner: Step | Note = parse_line(inner_scan.code, scanned.number)
+    else:
+        stmt = parse_python(inner_scan, keyword.end, len(inner_scan.code))
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Compare):
+            subset.check_expr(stmt.value, scanned.number, compare=True)
+            inner = Expect(*_common(inner_scan, label, keyword.end), ast.Expr(stmt.value), "holds")
+        else:
+            inner = parse_line(inner_scan.code, scanned.number)
+    if not isinstance(inner, Do | Expect):
+        msg = "ask takes a call, a load, a store, a value or an expect"
+        raise ScenarioError(msg, scanned.number, keyword.end + 2)
+    choices: tuple[ast.expr, ...] = ()
+    if among is not None:
+        if not code[among.end :].strip():
+            raise ScenarioError("among what? (among 0, -1)", scanned.number, among.end + 1)
+        expr = parse_expr(scanned, among.end, len(code))
+        choices = tuple(expr.elts) if isinstance(expr, ast.Tuple) else (expr,)
+        for choice in choices:
+            subset.check_expr(choice, scanned.number)
+    return Ask(*_common(scanned, label, keyword.start), inner, choices)
+
+
 def _trailing_mode(scanned: ScannedLine, start: int) -> tuple[Word, Word | None] | None:
     """The ``fails``/``kills`` word and the name after it, when the line ends so."""
     words = [w for w in scanned.words if w.start >= start]
@@ -275,9 +332,9 @@ def _parse_show(scanned: ScannedLine, label: str | None, keyword: Word) -> Show:
         kinds = ", ".join(SHOW_KINDS)
         msg = f"cannot show '{kind_word.text}' (show {kinds})"
         raise ScenarioError(msg, scanned.number, kind_word.start + 1)
-    if kind_word.text == "file":
+    if kind_word.text in ("file", "cache"):
         path, _ = _path_at(scanned, kind_word.end)
-        return Show(*common, "file", None, (), path)
+        return Show(*common, kind_word.text, None, (), path)
     target, rest = label, kind_word.end
     if label is None:
         proc = scanned.word_after(kind_word.end)
@@ -320,9 +377,12 @@ def _path_at(scanned: ScannedLine, start: int) -> tuple[str, int]:
         raise ScenarioError("a path is needed here, such as /tmp/f", scanned.number, begin + 1)
     if code[begin] in "'\"":
         end = _string_end(code, begin)
-        value = ast.literal_eval(code[begin:end])
+        try:
+            value = ast.literal_eval(code[begin:end])
+        except (SyntaxError, ValueError) as err:
+            raise ScenarioError(f"a bad string: {err}", scanned.number, begin + 1) from None
         assert isinstance(value, str)
-        return value, end
+        return _checked_path(value, scanned.number, begin + 1), end
     end = begin
     while end < len(code) and not code[end].isspace():
         end += 1
@@ -330,6 +390,14 @@ def _path_at(scanned: ScannedLine, start: int) -> tuple[str, int]:
         msg = f"a path starts with '/', not '{code[begin:end]}'"
         raise ScenarioError(msg, scanned.number, begin + 1)
     return code[begin:end], end
+
+
+def _checked_path(path: str, line: int, col: int) -> str:
+    """A quoted path must be a C string: no NUL, nothing that UTF-8 cannot encode."""
+    message = path_problem(path)
+    if message is not None:
+        raise ScenarioError(message, line, col)
+    return path
 
 
 def _string_end(code: str, begin: int) -> int:

@@ -18,8 +18,9 @@ from rich.console import Console
 from rich.text import Text
 
 from mmapsim.scenario.layout_draw import to_ascii
+from mmapsim.scenario.quiz import answer_of
 from mmapsim.scenario.runner import StepResult
-from mmapsim.scenario.syntax import Do, Expect, Note, Scenario, Show, Step
+from mmapsim.scenario.syntax import Do, Expect, Note, Show, Step
 from mmapsim.scenario.values import Value, format_value
 
 KERNELS = {"sim": "the simulated kernel", "host": "this computer's Linux kernel"}
@@ -66,7 +67,7 @@ class Printer:
 
     def result(self, result: StepResult) -> None:
         """A step's source line, then what it did."""
-        self.emit(self.source_line(result.step))
+        self.emit(self.source_line(result.asked or result.step))
         for line in result_lines(result, ascii_only=self.console.options.ascii_only):
             self.emit(line)
 
@@ -88,16 +89,6 @@ class Printer:
     def summary(self, results: Iterable[StepResult]) -> None:
         """How many expects held."""
         self.emit(summary_text(list(results)))
-
-
-def run_items(scenario: Scenario, results: Iterable[StepResult]) -> Iterable[Note | StepResult]:
-    """Notes and results in source order, as the steps run."""
-    pending = iter(results)
-    for item in scenario.items:
-        if isinstance(item, Note):
-            yield item
-        else:
-            yield next(pending)
 
 
 def result_lines(result: StepResult, *, ascii_only: bool = False) -> list[Text]:
@@ -124,6 +115,8 @@ def outcome_text(result: StepResult) -> Text | None:
     """One line saying what the step did (None for a plain ``show``)."""
     if result.skipped is not None:
         return Text(f"– skipped: {result.skipped}", style="yellow")
+    if result.asked is not None:
+        return Text(f"? answer: {answer_of(result).text}", style="cyan")
     if result.expect is not None:
         if result.expect.ok:
             return Text(f"✓ {result.expect.message}", style="green")
@@ -166,11 +159,15 @@ def _errno_text(code: int) -> str:
 
 def summary_text(results: list[StepResult]) -> Text:
     """``N steps, M expects: all hold``, or what failed: expects, deaths, skipped lines."""
-    expects = [r for r in results if isinstance(r.step, Expect)]
+    expects = [r for r in results if isinstance(r.step, Expect) and r.asked is None]
+    questions = sum(r.asked is not None for r in results)
     failed = [r for r in expects if r.failed]
     deaths = [r for r in results if r.failed and r.killed is not None and r.expect is None]
     skipped = [r for r in results if r.skipped is not None]
     head = f"{_count(len(results), 'step')}, {_count(len(expects), 'expect')}"
+    if questions:
+        head = head if expects else _count(len(results), "step")
+        head += f", {_count(questions, 'question')}"
     tail = f", {len(skipped)} skipped" if skipped else ""
     if not failed and not deaths:
         return Text(f"{head}: all hold{tail}", style="bold green")
@@ -221,6 +218,7 @@ def _step_json(result: StepResult) -> dict[str, Any]:
             "expected": death.expected,
         },
         "skipped": result.skipped,
+        "answer": None if result.asked is None else answer_of(result).text,
         "expect": None
         if result.expect is None
         else {"ok": result.expect.ok, "message": result.expect.message},

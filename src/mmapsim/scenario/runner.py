@@ -10,19 +10,21 @@ plain data: :mod:`mmapsim.scenario.render` prints them and
 from __future__ import annotations
 
 import ast
+import errno
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from mmapsim.errors import NotOnThisKernel, ProcessKilled
-from mmapsim.scenario import show
+from mmapsim.scenario import show, show_memory
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.evaluator import CallRecord, Evaluator, Scope
 from mmapsim.scenario.judge import ExpectOutcome, condition, judge_death, judge_failure
 from mmapsim.scenario.layout_draw import draw_layout
 from mmapsim.scenario.machine_api import CRASH_NEEDS_SIM, MachineAPI, crash, sync
 from mmapsim.scenario.syntax import (
+    Ask,
     Crash,
     Do,
     Expect,
@@ -73,10 +75,14 @@ class StepResult:
     calls: list[CallRecord] = field(default_factory=list)
     stores: list[tuple[int, int]] = field(default_factory=list)
     skipped: str | None = None  # why the step did not run: its process had died
+    asked: Ask | None = None  # the question this step answers (``step`` is its inner step)
+    choices: list[Value] = field(default_factory=list)  # the question's ``among`` values
 
     @property
     def failed(self) -> bool:
         """Whether this step fails the run: an expect that did not hold, an unannounced death."""
+        if self.asked is not None:
+            return False  # a question's answer is what it is: mmapsim quiz scores it
         if self.skipped is not None:
             return isinstance(self.step, Expect)  # an expect that was never checked
         if self.expect is not None:
@@ -117,6 +123,8 @@ class Runner:
         A process is spawned before the recording starts, so that a trace shows
         what the step did, not how the new program was loaded.
         """
+        if isinstance(step, Ask):
+            return self._ask(step)
         skipped = self._why_skipped(step)
         if skipped is not None:
             return StepResult(step, skipped=skipped)
@@ -129,10 +137,25 @@ class Runner:
         if events is not None:
             self._explain_death(result, events)
             if self.trace:
-                result.events = [event.describe() for event in events]
+                names = self.names()
+                result.events = [event.describe(names) for event in events]
         elif result.killed is not None:
             self._explain_death(result, [])
         return result
+
+    def _ask(self, step: Ask) -> StepResult:
+        """A question: its inner step runs as any step; the choices are evaluated after."""
+        result = self.run_step(step.inner)
+        result.asked = step
+        if step.choices and result.skipped is None:
+            scope = self.scopes.get(step.process) if step.process is not None else None
+            evaluator = Evaluator(self.machine, scope, self.globals, step.line, self.scopes)
+            result.choices = [evaluator.eval(choice) for choice in step.choices]
+        return result
+
+    def names(self) -> dict[int, str]:
+        """The scenario's process names by pid, for the trace."""
+        return {scope.process.pid: name for name, scope in self.scopes.items()}
 
     def _why_skipped(self, step: Step) -> str | None:
         """Why ``step`` cannot run: its process (or a fork's parent) has died, or never was."""
@@ -175,7 +198,12 @@ class Runner:
             )
             if not isinstance(data, bytes):
                 raise ScenarioError("a file holds bytes or a string", step.line, 1)
-            self.machine.write_file(step.path, data)
+            try:
+                self.machine.write_file(step.path, data)
+            except OSError as err:
+                name = errno.errorcode.get(err.errno or 0, str(err.errno))
+                message = f"cannot write {step.path}: {err.strerror} ({name})"
+                raise ScenarioError(message, step.line, step.col + 6) from None
             return StepResult(step, note=f"{step.path} holds {len(data)} bytes")
         if isinstance(step, Fork):
             return self._fork(step)
@@ -196,7 +224,8 @@ class Runner:
         """The process called ``name``, spawned at its first use."""
         scope = self.scopes.get(name)
         if scope is None:
-            scope = Scope(name, self.machine.spawn(name))
+            with _no_new_process(name, line):
+                scope = Scope(name, self.machine.spawn(name))
             self.scopes[name] = scope
         if scope.ended is not None:
             raise ScenarioError(f"process {name} {scope.ended}; it runs nothing more", line, 1)
@@ -204,7 +233,9 @@ class Runner:
 
     def _fork(self, step: Fork) -> StepResult:
         parent = self.scope(step.parent, step.line)
-        child = Scope(step.child, parent.process.fork(), dict(parent.variables))
+        with _no_new_process(step.child, step.line):
+            child = Scope(step.child, parent.process.fork(), dict(parent.variables))
+        child.views = dict(parent.views)
         self.scopes[step.child] = child
         return StepResult(step, note=f"{step.child} is a new process, a copy of {step.parent}")
 
@@ -272,9 +303,10 @@ class Runner:
 
     def _show(self, step: Show) -> StepResult:
         result = StepResult(step)
-        if step.kind == "file":
+        if step.kind in ("file", "cache"):
             assert step.path is not None
-            result.output = show.file_view(self.machine, step.path)
+            view = show.file_view if step.kind == "file" else show_memory.cache_view
+            result.output = view(self.machine, step.path)
             return result
         assert step.target is not None
         scope = self.scopes.get(step.target)
@@ -282,7 +314,13 @@ class Runner:
             result.output = f"(process {step.target} is not running)"
             return result
         evaluator = Evaluator(self.machine, scope, self.globals, step.line, self.scopes)
-        args = [evaluator.eval(arg) for arg in step.args]
+        try:
+            args = [evaluator.eval(arg) for arg in step.args]
+        except ProcessKilled as death:  # an argument loaded from memory it cannot read
+            result.killed = Killed(scope.name, death.signal.name, death.addr)
+            scope.ended = f"was killed by {death.signal.name} at line {step.line}"
+            result.output = f"(process {scope.name} was killed by {death.signal.name})"
+            return result
         result.output = self._show_text(step, scope, args)
         return result
 
@@ -298,13 +336,16 @@ class Runner:
         if step.kind == "layout":
             pointers = {n: v for n, v in scope.variables.items() if isinstance(v, Addr)}
             return draw_layout(scope.process.maps(), pointers)
+        if step.kind == "frame":
+            if not numbers:
+                raise ScenarioError("show frame needs an address: show frame A p", step.line, 1)
+            return show_memory.frame_view(scope, numbers[0], self.scopes)
         if step.kind == "pages":
             if not numbers:
                 raise ScenarioError("show pages needs an address: show pages A p", step.line, 1)
             length = numbers[1] if len(numbers) > 1 else None
             return show.page_table(scope.process, numbers[0], length)
         return show.variables_view(scope.variables)
-
 
     def _maps_text(self, scope: Scope) -> str:
         """``show maps``: on the host, the program's own lines unless ``all_maps``."""
@@ -316,3 +357,14 @@ class Runner:
         note = f"({left_out} mappings of the host worker left out; --all-maps shows them)"
         return (text + note) if left_out else text.rstrip("\n")
 
+
+@contextmanager
+def _no_new_process(name: str, line: int) -> Iterator[None]:
+    """A spawn or fork that the machine refuses (EAGAIN at its limit on processes)."""
+    try:
+        yield
+    except OSError as err:
+        code = errno.errorcode.get(err.errno or 0, str(err.errno))
+        why = "; the machine runs no more processes" if err.errno == errno.EAGAIN else ""
+        message = f"process {name} cannot start: {err.strerror} ({code}){why}"
+        raise ScenarioError(message, line, 1) from None

@@ -99,6 +99,20 @@ class Crash(Step):
     """``crash``: a power failure; every process dies and the page cache is lost."""
 
 
+@dataclass(frozen=True, slots=True)
+class Ask(Step):
+    """``ask STEP [among CHOICE, ...]``: a question for ``mmapsim quiz``.
+
+    ``inner`` is the step whose outcome is the answer: a ``Do`` (what does this
+    call return, what does this load read, does this store kill?) or an
+    ``Expect`` (``ask expect ...``, and ``ask A == B``: does it hold?).  The
+    line's comment is the one-line *why*, shown after the answer.
+    """
+
+    inner: Step
+    choices: tuple[ast.expr, ...] = ()
+
+
 @dataclass(slots=True)
 class Scenario:
     """A whole scenario file."""

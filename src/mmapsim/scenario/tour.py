@@ -6,6 +6,7 @@ of their numbers; each begins with the slide's title as its first comment.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -21,9 +22,12 @@ INTRO = """\
 The lecture on memory-mapped files, slide by slide, on a simulated Linux kernel.
 Each step is one line of C-like code run by a process (A:, B:, ...), with its
 line number; under it, → is what the call returned or what the step did,
-✓ a check that held, ✗ a process killed by a signal or a check that failed.
-Run one slide with 'mmapsim tour --slide N', add '--trace' to see the page
-faults and copies, and try any line yourself in 'mmapsim shell'.
+✓ a check that held, ✗ a process killed by a signal or a check that failed,
+– a step skipped because its process had died (docs/reading-the-output.md).
+On a terminal the tour waits for Enter after each slide (q quits; --all
+prints every slide at once). Run one slide with 'mmapsim tour --slide N', add
+'--trace' to see the page faults and copies, and try any line yourself in
+'mmapsim shell'; 'mmapsim quiz' and 'mmapsim exercise' ask before they tell.
 """
 
 
@@ -64,8 +68,34 @@ def list_slides(output: Output) -> int:
     return EXIT_OK
 
 
-def run_tour(output: Output, *, only: int | None = None, trace: bool = False) -> int:
-    """``mmapsim tour``: run every slide (or slide ``only``) on the simulator."""
+#: Between two slides: asked which slide comes next, False to stop the tour.
+Pause = Callable[[int, int], bool]
+
+
+def pause_at_terminal(output: Output, read: Callable[[str], str] = input) -> Pause:
+    """Wait for Enter between slides; ``q`` (or Ctrl-D, Ctrl-C) ends the tour."""
+
+    def pause(shown: int, total: int) -> bool:
+        prompt = f"-- slide {shown} of {total}: Enter for the next one, q to quit -- "
+        output.out.file.flush()
+        try:
+            answer = read(prompt)
+        except (EOFError, KeyboardInterrupt):
+            output.out.print()
+            return False
+        return answer.strip().lower() not in ("q", "quit", "exit")
+
+    return pause
+
+
+def run_tour(
+    output: Output, *, only: int | None = None, trace: bool = False, pause: Pause | None = None
+) -> int:
+    """``mmapsim tour``: run every slide (or slide ``only``) on the simulator.
+
+    With ``pause`` (a terminal), the tour stops after each slide but the last
+    until ``pause`` says to go on.
+    """
     chosen = [s for s in slides() if only is None or s.number == only]
     if not chosen:
         output.err.print(f"there is no slide {only}; mmapsim tour --list shows them")
@@ -73,7 +103,9 @@ def run_tour(output: Output, *, only: int | None = None, trace: bool = False) ->
     failed = False
     if only is None:
         output.out.print(INTRO)
-    for slide in chosen:
+    for index, slide in enumerate(chosen):
+        if index and pause is not None and not pause(chosen[index - 1].number, len(chosen)):
+            break
         output.out.print(Text(f"Slide {slide.number} of {len(slides())}", style="bold reverse"))
         try:
             results = run_one(slide.scenario(), output, kernel="sim", trace=trace)

@@ -91,9 +91,13 @@ def kind_of(value: Value) -> str:
 def to_c(value: Value, ctype: CType) -> int | bytes | str:
     """Convert ``value`` to the C type of a parameter, wrapping as C does."""
     if ctype is CType.PATH:
-        if isinstance(value, bytes):
-            return value.decode("utf-8", "surrogateescape")
-        raise WrongValueError(f"a path is a string, not {kind_of(value)}")
+        if not isinstance(value, bytes):
+            raise WrongValueError(f"a path is a string, not {kind_of(value)}")
+        path = value.decode("utf-8", "surrogateescape")
+        problem = path_problem(path)
+        if problem is not None:
+            raise WrongValueError(problem)
+        return path
     if ctype is CType.DATA:
         if isinstance(value, bytes):
             return value
@@ -106,6 +110,29 @@ def to_c(value: Value, ctype: CType) -> int | bytes | str:
     bits = 32 if ctype is CType.INT else 64
     number &= (1 << bits) - 1
     return number - (1 << bits) if number >> (bits - 1) else number
+
+
+def utf8(text: str) -> bytes:
+    """A string literal's bytes: its UTF-8 form (a lone surrogate has none)."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError as err:
+        bad = err.object[err.start]
+        raise WrongValueError(
+            f"a string cannot hold {bad!r} (a lone surrogate has no UTF-8 form); "
+            "write bytes as \\xNN"
+        ) from None
+
+
+def path_problem(path: str) -> str | None:
+    """Why ``path`` cannot be a C string (a file name), or None when it can."""
+    if "\0" in path:
+        return "a path cannot hold a NUL (\\0): C's string would end there"
+    try:
+        path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as err:
+        return f"a path cannot hold {err.object[err.start]!r}: it has no UTF-8 form"
+    return None
 
 
 def as_int(value: Value) -> int:

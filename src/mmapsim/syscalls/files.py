@@ -261,7 +261,16 @@ def sys_chmod(k: Kernel, task: Task, path: str, mode: int) -> None:
 
 def sys_fstat(k: Kernel, task: Task, fd: int) -> StatResult:
     """Implements fstat(2)."""
-    inode = k.fd_file(task, fd).inode
+    return stat_inode(k.fd_file(task, fd).inode)
+
+
+def sys_stat(k: Kernel, path: str) -> StatResult:
+    """Implements stat(2) of ``path`` (the machine has no symbolic links to follow)."""
+    return stat_inode(k.fs.lookup(path))
+
+
+def stat_inode(inode: Inode) -> StatResult:
+    """What stat(2) and fstat(2) report of ``inode``."""
     size = len(inode.pipe.buffer) if inode.pipe is not None else inode.size
     return StatResult(
         st_mode=inode.st_mode,

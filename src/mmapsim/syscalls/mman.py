@@ -35,6 +35,7 @@ from mmapsim.constants import (
 )
 from mmapsim.cvalues import U64_MAX
 from mmapsim.errors import syscall_error
+from mmapsim.events import Munmapped
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.inode import MAX_LFS_FILESIZE, Inode, InodeKind
 from mmapsim.kernel import Kernel, Task
@@ -275,7 +276,12 @@ def sys_munmap(k: Kernel, task: Task, addr: int, length: int) -> None:
     end = addr + length
     if mapping.splits_needed(task.mm, addr, end) and len(task.mm.vmas) >= k.max_map_count:
         raise syscall_error(errno.ENOMEM)
-    mapping.unmap(task.mm, addr, end)
+    mm = task.mm
+    if mm.bus.active:
+        touched = len(mm.vmas.overlapping(addr, end))
+        present = len(mm.ptes_in(addr, end))
+        mm.bus.emit(Munmapped(mm.pid, addr, end, touched, present))
+    mapping.unmap(mm, addr, end)
 
 
 def sys_msync(k: Kernel, task: Task, addr: int, length: int, flags: int) -> None:

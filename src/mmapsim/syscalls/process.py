@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from mmapsim.constants import PAGE_SIZE, OpenFlag
 from mmapsim.errors import syscall_error
+from mmapsim.fs.disk import Disk
 from mmapsim.fs.file import FdEntry, OpenFile
 from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.kernel import Kernel, Task
@@ -53,8 +54,14 @@ def program_image() -> bytes:
 def ensure_program(k: Kernel) -> None:
     """Install the program file once per machine."""
     if PROGRAM_PATH not in k.fs.names:
-        inode = k.fs.write_file(PROGRAM_PATH, program_image())
-        inode.mode = 0o755
+        # Part of the system, as a host mount's files are: it takes none of the
+        # disk's capacity (its pages are on disk, not reserved blocks).
+        image = program_image()
+        inode = k.fs.create(PROGRAM_PATH, 0o755)
+        inode.disk = Disk(image)
+        inode.size = len(image)
+        for pgoff in range(len(image) // PAGE_SIZE):  # cached, as written by a tool
+            k.pagecache.find_or_read(inode, pgoff)
 
 
 def setup_image(k: Kernel, task: Task) -> None:
@@ -113,7 +120,7 @@ def sys_exit(k: Kernel, task: Task, status: int) -> None:
 
 def kill(k: Kernel, task: Task, sig: signal.Signals) -> None:
     """The default action of a fatal signal: the process dies."""
-    k.teardown(task)
+    k.teardown(task, "signal")
     task.term_signal = sig
 
 

@@ -9,9 +9,9 @@
   MM.bytesOf = function (rows) {
     const out = new Uint8Array(MM.PAGE);
     for (const [offset, text, repeat] of rows || []) {
-      for (let k = 0; k < repeat; k++) {
-        for (let i = 0; i < 16; i++) out[offset + k * 16 + i] = parseInt(text.substr(2 * i, 2), 16);
-      }
+      const row = new Uint8Array(16);
+      for (let i = 0; i < 16; i++) row[i] = parseInt(text.substr(2 * i, 2), 16);
+      for (let k = 0; k < repeat; k++) out.set(row, offset + k * 16);
     }
     return out;
   };
@@ -62,7 +62,7 @@
       }
       box.append(h("div", { class: "hrow", "data-offset": offset },
         h("span", { class: "off" }, offset.toString(16).padStart(3, "0")), " ", hexPart, " ", textPart,
-        repeat > 1 ? h("span", { class: "rep" }, " ×" + repeat + " rows") : null));
+        repeat > 1 ? h("span", { class: "rep", title: repeat + " identical rows" }, " ×" + repeat) : null));
       last = offset + 16 * repeat;
     }
     if (list.length > ROWS_SHOWN) box.append(h("div", { class: "hrow more" }, "+" + (list.length - ROWS_SHOWN) + " more rows"));
@@ -90,8 +90,27 @@
     const more = f.nusers - f.users.length;
     return names.join(", ") + (more > 0 ? " +" + more + " more" : "");
   }
+  // A private copy of a file page: the page-cache frame it was copied from, if cached.
+  function copiedFrom(f, view) {
+    if (f.owner !== "anon" || !f.users.length) return null;
+    const [pid, va] = f.users[0];
+    const head = view.heads.get(pid);
+    const vma = head && head.vmas.find((v) => v.start <= va && va < v.end);
+    if (!vma || vma.kind !== "private-file") return null;
+    const pgoff = vma.pgoff + (va - vma.start) / MM.PAGE;
+    for (const file of view.files.values()) {
+      if (file.path !== vma.name) continue;
+      const page = file.pages.find((p) => p.pgoff === pgoff && p.pfn !== undefined);
+      const frame = page && view.frames.get(page.pfn);
+      if (frame) return { path: file.path, pgoff, pfn: page.pfn, bytes: MM.bytesOf(frame.rows) };
+    }
+    return null;
+  }
   MM.frameRow = function (f, view) {
     const tie = view.ties.get(f.pfn);
+    const base = copiedFrom(f, view);
+    const bytes = base ? MM.bytesOf(f.rows) : null;
+    const differs = base && bytes.some((b, i) => b !== base.bytes[i]);
     const label = "frame " + MM.hex(f.pfn) + ": " + MM.frameOwner(f) + ", mapped " + f.map +
       (f.map === 1 ? " time" : " times") + (f.dirty ? ", dirty" : "");
     const users = f.nusers ? usersText(f, view) : "no page maps it";
@@ -104,7 +123,9 @@
         f.dirty ? h("span", { class: "flag dirty-flag" }, " dirty") : null,
         view.changed.has(f.pfn) ? h("span", { class: "star", title: "this step touched it" }, " ★ this step") : null),
       h("div", { class: "users" }, "used by: " + users),
-      f.owner === "zero" ? null : MM.hexdump(f.rows, null, f.ints),
+      base ? h("div", { class: "users copy" }, "a private copy of " + base.path + " page " + base.pgoff +
+        " (frame " + MM.shortPfn(base.pfn) + ")" + (differs ? ": the marked bytes differ" : ": the same bytes")) : null,
+      f.owner === "zero" ? null : MM.hexdump(f.rows, differs ? base.bytes : null, f.ints),
       MM.intsLine(f.rows, f.ints),
       f.cut ? h("div", { class: "more" }, f.cut + " more distinct rows not kept") : null);
     return MM.linkable(row, f.pfn);
@@ -116,7 +137,10 @@
     const disk = file.kind === "shmem" ? null : MM.bytesOf(page.disk);
     const cache = frame ? MM.bytesOf(frame.rows) : null;
     const same = !disk || !cache || disk.every((b, i) => b === cache[i]);
-    const parts = [h("h4", {}, "page " + page.pgoff + (frame && !same ? " — the marked bytes differ" : ""))];
+    const start = page.pgoff * MM.PAGE, end = file.size - start;
+    const eof = file.kind === "shmem" ? "" : end <= 0 ? " · beyond the end of the file"
+      : end < MM.PAGE ? " · the file ends at byte " + end + " (" + MM.hex(end) + ")" : "";
+    const parts = [h("h4", {}, "page " + page.pgoff + eof + (frame && !same ? " — the marked bytes differ" : ""))];
     parts.push(h("div", { class: "side disk" }, h("div", { class: "what" }, "on disk"),
       disk ? MM.hexdump(page.disk, cache, null) : h("i", {}, "no disk: memory only")));
     if (frame) {

@@ -114,20 +114,21 @@ window.MM = (function () {
     } else if (next < first + total) strip.append(absentCell(first + total - next));
     return strip;
   }
-  function vmaBox(vma, vpns, pages, view) {
+  function vmaBox(head, vma, vpns, pages, view) {
     const [abbr, words] = MM.kindOf(vma.kind);
     const len = vma.end - vma.start;
     const known = vma.kind in MM.KIND ? vma.kind : "other-kind";
-    return h("div", { class: "vma " + known + (vma.program ? " program" : " lesson"),
+    const touched = view.touched.has(head.pid + ":" + vma.start);
+    return h("div", { class: "vma " + known + (vma.program ? " program" : " lesson") + (touched ? " touched" : ""),
       "data-kind": vma.kind, "data-role": vma.role, "data-start": MM.hex(vma.start) },
-      h("div", { class: "vhead" },
+      h("div", { class: "vhead", title: vma.maps },
         h("span", { class: "badge", title: words }, abbr),
         h("span", { class: "role" }, vma.role),
         h("code", { class: "perms", title: "protections" }, vma.perms),
-        h("span", { class: "vname" }, vma.name || "(" + words + ")")),
+        h("span", { class: "vname" }, vma.name || "(" + words + ")"),
+        touched ? h("span", { class: "star", title: "this step touched it" }, "★") : null),
       h("div", { class: "vaddr" }, MM.hex(vma.start) + "–" + MM.hex(vma.end) + " · " + MM.size(len) +
         (vma.kind.endsWith("file") ? " · file page " + vma.pgoff : "") + " · " + vpns.length + " present"),
-      vma.program ? null : h("code", { class: "mapsline", title: "as /proc/<pid>/maps shows it" }, vma.maps),
       pageStrip(vma, vpns, pages, view));
   }
   function gapRow(bytes) {
@@ -159,7 +160,7 @@ window.MM = (function () {
     col.append(h("div", { class: "edge" }, "high addresses"));
     if (!shown.length) col.append(h("p", { class: "none" }, "no mappings of its own yet"));
     shown.forEach((vma, i) => {
-      col.append(vmaBox(vma, pagesIn(sorted, vma.start / MM.PAGE, vma.end / MM.PAGE), pages, view));
+      col.append(vmaBox(head, vma, pagesIn(sorted, vma.start / MM.PAGE, vma.end / MM.PAGE), pages, view));
       const below = shown[i + 1];
       if (below && below.end < vma.start) col.append(gapRow(vma.start - below.end));
     });

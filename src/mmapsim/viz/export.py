@@ -110,8 +110,9 @@ def export_pdf(page: Path, out: Path) -> Path:
             {
                 "landscape": True,
                 "printBackground": True,
-                "paperWidth": 11.69,
-                "paperHeight": 8.27,
+                "paperWidth": 8.27,
+                "paperHeight": 11.69,
+                "scale": 0.8,
                 "marginTop": 0.3,
                 "marginBottom": 0.3,
                 "marginLeft": 0.3,

@@ -47,11 +47,15 @@
       if ((i + 1) % EVERY === 0) keyframes.push(clone(s));
     });
   })();
+  // The state drawn last is kept: stepping forward applies the next deltas to it;
+  // any other move starts from the nearest full copy before the step.
+  let live = null;
   function stateAt(n) {
     const k = Math.floor(n / EVERY);
-    const s = clone(keyframes[k]);
-    for (let i = k * EVERY; i < n; i++) apply(s, STEPS[i].delta);
-    return s;
+    if (!live || live.n > n || k * EVERY > live.n) live = { n: k * EVERY, s: clone(keyframes[k]) };
+    for (let i = live.n; i < n; i++) apply(live.s, STEPS[i].delta);
+    live.n = n;
+    return live.s;
   }
 
   // -- what one step's picture needs beyond the state -------------------------------
@@ -76,7 +80,14 @@
         others: () => users.map(([pid, v]) => (names.get(pid) || pid) + " " + MM.hex(v)).join(", ") });
     }
     const changed = new Set(step ? step.events.flatMap(eventPfns) : []);
-    return { frames: s.frames, names, ties, changed, everything, byFrame,
+    // The VMAs this step's events name (a fault, a copy, an unmapping): "pid:start".
+    const touched = new Set();
+    for (const e of step ? step.events : []) {
+      const head = e.pid !== undefined && e.va !== undefined ? s.heads.get(e.pid) : null;
+      const vma = head && head.vmas.find((v) => v.start <= e.va && e.va < v.end);
+      if (vma) touched.add(e.pid + ":" + vma.start);
+    }
+    return { frames: s.frames, heads: s.heads, files: s.files, names, ties, changed, touched, everything, byFrame,
       showAll: () => setEverything(true) };
   }
   function eventPfns(e) { return [e.pfn, e.old_pfn, e.new_pfn].filter((p) => p !== undefined); }
@@ -114,19 +125,29 @@
     const step = index === 0 ? null : STEPS[index - 1];
     const said = step ? step.narration.join(" ").trim() : "The machine before the first step.";
     document.getElementById("narration").replaceChildren(...(said ? [h("p", {}, said)] : []));
-    document.getElementById("source").textContent = step
+    const line = step
       ? String(step.line).padStart(4) + "  " + (step.process ? step.process + ": " : "") + step.source : "";
+    document.getElementById("source").textContent = line;
+    document.getElementById("barline").textContent = line.trim() || "the machine before the first step";
     document.getElementById("result").replaceChildren(...(step ? step.result : [])
       .map((t) => h("li", { class: step.failed ? "failed" : "" }, t)));
     const events = step ? step.events : [];
     document.getElementById("events").replaceChildren(...(events.length
       ? events.map(eventItem) : [h("li", { class: "none" }, "no kernel events")]));
     const list = document.getElementById("steplist");
-    list.querySelectorAll("li").forEach((li, i) => {
-      li.classList.toggle("current", i === index);
-      if (i === index) li.setAttribute("aria-current", "step"); else li.removeAttribute("aria-current");
+    list.querySelectorAll("li.current").forEach((li) => {
+      li.classList.remove("current");
+      li.removeAttribute("aria-current");
     });
-    // Keep the current step in view inside the list (the page itself does not move).
+    const li = list.children[index];
+    if (li) {
+      li.classList.add("current");
+      li.setAttribute("aria-current", "step");
+    }
+  }
+  // Keep the current step in view inside the list (the page itself does not move).
+  function followList(index) {
+    const list = document.getElementById("steplist");
     const li = list.children[index];
     if (li) {
       const top = li.offsetTop, bottom = top + li.offsetHeight;
@@ -162,6 +183,16 @@
     document.getElementById("counter").textContent = "step " + current + " of " + STEPS.length;
     document.body.dataset.step = String(current);
     if (MM.selected !== null) MM.mark(MM.selected, "sel", true);
+    followList(current);
+    // The mapping this step touched is brought on screen when it is below the fold.
+    const touched = document.querySelector("#procs .vma.touched");
+    if (touched && !document.body.classList.contains("handout")) {
+      const r = touched.getBoundingClientRect();
+      if (r.bottom > innerHeight && r.height < innerHeight) {
+        touched.scrollIntoView({ block: "nearest" });
+        document.body.classList.toggle("scrolled", true);
+      }
+    }
     const frag = "#step-" + current;
     if (location.hash !== frag && !document.body.classList.contains("handout")) history.replaceState(null, "", frag);
   }
@@ -231,12 +262,29 @@
       else if (e.key === "e") setEverything(!everything);
     });
     window.addEventListener("hashchange", () => draw(fromHash()));
+    // Once the step's own panel scrolls away, the bar repeats the step's line.
+    const source = document.getElementById("source");
+    const scrolled = () => document.body.classList.toggle("scrolled",
+      source.getBoundingClientRect().bottom < document.querySelector(".bar").offsetHeight);
+    window.addEventListener("scroll", scrolled, { passive: true });
     const list = document.getElementById("steplist");
     list.append(h("li", { value: 0 }, h("a", { href: "#step-0" }, "start")),
       ...STEPS.map((s, i) => h("li", { value: i + 1, class: s.failed ? "failed" : "" },
         h("a", { href: "#step-" + (i + 1) }, "line " + s.line + ": " + (s.process ? s.process + ": " : "") + s.source))));
     tourLinks();
-    MM.page = { draw, steps: STEPS.length, setEverything, setPresent, handout, get current() { return current; } };
+    // For the tests and the exports: the replayed state of step n, as plain data.
+    const summary = (n) => {
+      const st = stateAt(n);
+      const pages = {};
+      for (const pid of st.order) {
+        pages[pid] = Array.from((st.pages.get(pid) || new Map()).entries())
+          .map(([vpn, [pfn, state]]) => [vpn, pfn, state]).sort((a, b) => a[0] - b[0]);
+      }
+      const frames = Array.from(st.frames.values()).sort((a, b) => a.pfn - b.pfn);
+      return { order: st.order, pages, frames, files: Array.from(st.files.values()) };
+    };
+    MM.page = { draw, summary, steps: STEPS.length, setEverything, setPresent, handout,
+      get current() { return current; } };
     draw(fromHash());
   }
   init();

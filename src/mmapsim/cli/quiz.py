@@ -1,0 +1,33 @@
+"""``mmapsim quiz``: a scenario as a quiz, predictions first, answers after."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mmapsim.cli.group import COLOR, KERNEL, main, make_output
+from mmapsim.scenario.quiz_run import answer_key, piped_guesser, run_quiz, terminal_guesser
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--kernel", type=KERNEL, default="sim", show_default=True, help="Where to run.")
+@click.option("--answers", is_flag=True, help="Print the answer key instead of asking.")
+@click.option("--expects", "ask_expects", is_flag=True, help="Ask every expect as a question too.")
+@COLOR
+def quiz(file: str, kernel: str, answers: bool, ask_expects: bool, color: bool | None) -> None:
+    """Run FILE as a quiz: predict each answer before the kernel gives it.
+
+    On a terminal each question is a prompt; otherwise the answers are read
+    from standard input, one a line.  Exit status 0 when every answer was right.
+    """
+    output = make_output(color)
+    if answers:
+        raise SystemExit(answer_key(file, output, kernel=kernel, ask_expects=ask_expects))
+    stdin = sys.stdin
+    interactive = stdin.isatty() and sys.stdout.isatty()
+    guesser = terminal_guesser(output) if interactive else piped_guesser(stdin, output)
+    raise SystemExit(
+        run_quiz(file, output, kernel=kernel, guesser=guesser, ask_expects=ask_expects)
+    )
