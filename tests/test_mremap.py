@@ -333,3 +333,11 @@ def test_fixed_dontunmap_of_part_of_a_mapping_moves_it_once(machine):
     assert p.load(a + PAGE, 8) == bytes(8)
     assert p.load(a, 8) == DATA[:8]
     assert spans(p, a, a + 4 * PAGE) == [(a, a + 4 * PAGE, "rw-p")]
+
+
+def test_a_shrink_whose_tail_leaves_user_space_is_einval(machine):
+    """The tail a shrink gives up is unmapped as munmap would: past user space, EINVAL."""
+    p = machine.spawn()
+    a = _anon_with_data(p, 2)
+    assert _errno(p, a, 2**64 - PAGE, PAGE) == errno.EINVAL
+    assert spans(p, a, a + 2 * PAGE) == [(a, a + 2 * PAGE, "rw-p")]

@@ -92,6 +92,8 @@ def _check_prep_vma(vma: Vma | None, req: Remap) -> None:
 def _shrink(mm: AddressSpace, req: Remap) -> None:
     """Unmap the tail that a shrink gives up (do_vmi_munmap, across holes)."""
     start, end = req.addr + req.new_len, req.addr + req.old_len
+    if start > TASK_SIZE or end - start > TASK_SIZE - start:
+        raise syscall_error(errno.EINVAL)  # do_vmi_munmap's check of the tail
     if mapping.splits_needed(mm, start, end) and len(mm.vmas) >= req.max_map_count:
         raise syscall_error(errno.ENOMEM)
     mapping.unmap(mm, start, end)
