@@ -329,3 +329,15 @@ def test_the_invariant_checker_catches_broken_lock_state(sim):
         check_invariants(sim)
     mm.def_flags = 0
     check_invariants(sim)
+
+
+@pytest.mark.simonly
+def test_mlockall_future_locks_the_heap_as_it_grows(sim):
+    """brk after mlockall(MCL_FUTURE): the new heap pages are locked and present."""
+    p = sim.spawn()
+    p.mlockall(MCL_FUTURE)
+    old = p.sbrk(0)
+    p.sbrk(4 * PAGE)
+    top = (old + 4 * PAGE + PAGE - 1) & ~(PAGE - 1)
+    assert "lo" in vmflags(p, top - PAGE)
+    assert p.pagemap(top - PAGE).present
