@@ -16,6 +16,7 @@ after the invariant.  What is checked:
 - open file descriptions: ``refs`` equals the fds and VMAs that hold them;
 - disk space: the blocks in use are those of the reachable files, each dirty
   page of a file on the disk holds one, and none lies beyond end of file;
+- writeback: while a file has dirty data the writeback daemon's timer is armed;
 - locked memory: ``VM_LOCKONFAULT`` only with ``VM_LOCKED``, in VMAs and in
   ``def_flags`` (which holds nothing else); droppable memory is never locked;
   a page made clean by MADV_FREE is anonymous and mapped read-only until written.
@@ -60,12 +61,18 @@ def check_invariants(machine: Machine) -> None:
             ofd_refs[id(entry.file)] += 1
             ofds[id(entry.file)] = entry.file
             inodes[entry.file.inode.ino] = entry.file.inode
+    writers: Counter[int] = Counter()
     for ofd_id, ofd in ofds.items():
         if ofd.refs != ofd_refs[ofd_id]:
             _fail("ofd refs", f"{ofd!r} has refs={ofd.refs}, recount {ofd_refs[ofd_id]}")
+        writers[ofd.inode.ino] += ofd.writable
+    for inode in inodes.values():
+        if inode.writers != writers[inode.ino]:
+            _fail("writers", f"{inode!r} has writers={inode.writers}, recount {writers[inode.ino]}")
     inodes.update({i.ino: i for i in kernel.fs.names.values()})
     _check_frames(kernel, mapcount, inodes)
     _check_blocks(kernel, inodes)
+    _check_flusher(kernel)
 
 
 def _check_blocks(kernel: Kernel, inodes: dict[int, Inode]) -> None:
@@ -82,6 +89,15 @@ def _check_blocks(kernel: Kernel, inodes: dict[int, Inode]) -> None:
             _fail("blocks", f"{inode!r} holds a block beyond its end")
     if used != cache.space.used:
         _fail("blocks", f"{cache.space.used} blocks in use, recount {used}")
+
+
+def _check_flusher(kernel: Kernel) -> None:
+    """While a file has dirty data, the writeback daemon's timer is armed, in the future."""
+    flusher = kernel.flusher
+    if not flusher.interval_ns or not any(i.dirty for i in kernel.file_inodes()):
+        return
+    if flusher.armed_ns is None or flusher.armed_ns < kernel.clock.uptime_ns:
+        _fail("flusher", f"dirty data, but the writeback timer is {flusher.armed_ns}")
 
 
 def _check_mm(

@@ -276,7 +276,7 @@ class Process(MemoryCalls):
 
     def smaps(self) -> str:
         """The text of /proc/<pid>/smaps."""
-        return render_smaps(self._live().mm)
+        return render_smaps(self._live().mm, self.machine.kernel.pkeys)
 
     def pagemap(self, va: int) -> PageInfo:
         """What /proc/<pid>/pagemap says of the page holding ``va``."""

@@ -10,16 +10,18 @@ has, how a PTE is removed, and how a VMA joins or leaves the address space.
 
 from __future__ import annotations
 
+import errno
 from typing import Protocol
 
 from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
+from mmapsim.errors import syscall_error
 from mmapsim.events import AddressSpaceEmptied, EventBus, FrameFreed, PageUnmapped
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.pagecache import PageCache
 from mmapsim.mm.fault import handle_fault
 from mmapsim.mm.layout import MMAP_BASE
 from mmapsim.mm.pagetable import PageTable, Pte
-from mmapsim.mm.vma import Vma
+from mmapsim.mm.vma import Vma, VmFlag
 from mmapsim.mm.vmaset import VmaSet
 from mmapsim.physmem import ZERO_PFN, Frame, PhysicalMemory
 
@@ -170,7 +172,14 @@ class AddressSpace:
             self.pagecache.release(vma.inode)
 
     def split(self, vma: Vma, at: int) -> Vma:
-        """Split ``vma`` at ``at``; the new high part is adopted and returned."""
+        """Split ``vma`` at ``at``; the new high part is adopted and returned.
+
+        A hugetlb VMA splits only on a huge page boundary (EINVAL, as
+        ``hugetlb_vm_op_split``)."""
+        if vma.flags & VmFlag.HUGETLB:
+            size = getattr(vma.inode, "huge_page_size", 1 << 21)
+            if at & (size - 1):
+                raise syscall_error(errno.EINVAL)
         high = self.vmas.split(vma, at)
         self.adopt(high)
         return high

@@ -54,12 +54,12 @@ def populate_vma_range(mm: AddressSpace, vma: Vma, start: int, end: int, write: 
     pt = mm.pt
     for va in range(start, stop, PAGE_SIZE):
         pte = pt.get(va >> PAGE_SHIFT)
-        if pte is not None and (pte.writable or not write):
-            continue
-        try:
-            handle_fault(mm, va, write)
-        except MemoryFault as fault:
-            return errno.ENOMEM if fault.signal is signal.SIGKILL else errno.EFAULT
+        if pte is None or (write and not pte.writable):
+            try:
+                pte = handle_fault(mm, va, write)
+            except MemoryFault as fault:
+                return errno.ENOMEM if fault.signal is signal.SIGKILL else errno.EFAULT
+        pte.frame.referenced = True  # get_user_pages marks what it touches accessed
     return errno.EFAULT if stop < end else 0
 
 
@@ -86,8 +86,8 @@ def mm_populate(mm: AddressSpace, start: int, end: int, ignore_errors: bool) -> 
 
 
 def _lockable(vma: Vma) -> bool:
-    """mlock_fixup leaves special VMAs alone: droppable memory is never locked."""
-    return not vma.flags & VmFlag.DROPPABLE
+    """mlock_fixup leaves special VMAs alone: droppable and hugetlb memory are never locked."""
+    return not vma.flags & (VmFlag.DROPPABLE | VmFlag.HUGETLB)
 
 
 def apply_lock_flags(

@@ -38,14 +38,19 @@ class VmFlag(IntFlag):
     SEQ_READ = 0x8000
     RAND_READ = 0x10000
     DONTCOPY = 0x20000
+    DONTEXPAND = 0x40000
     LOCKONFAULT = 0x80000
     ACCOUNT = 0x100000
     NORESERVE = 0x200000
+    HUGETLB = 0x400000
+    SYNC = 0x800000
     WIPEONFORK = 0x2000000
     DONTDUMP = 0x4000000
     HUGEPAGE = 0x20000000
     NOHUGEPAGE = 0x40000000
     MERGEABLE = 0x80000000
+    #: VM_PKEY_BIT0: protection key 1, the execute-only key (x86 with pku/ospke)
+    PKEY_EXEC_ONLY = 1 << 32
     DROPPABLE = 1 << 40
 
 
@@ -64,6 +69,11 @@ VM_LOCKED: Final = int(VmFlag.LOCKED)
 VM_LOCKONFAULT: Final = int(VmFlag.LOCKONFAULT)
 #: VM_LOCKED_MASK: what mlock and munlock set and clear.
 VM_LOCKED_MASK: Final = VM_LOCKED | VM_LOCKONFAULT
+VM_DONTEXPAND: Final = int(VmFlag.DONTEXPAND)
+VM_HUGETLB: Final = int(VmFlag.HUGETLB)
+VM_SYNC: Final = int(VmFlag.SYNC)
+VM_NOHUGEPAGE: Final = int(VmFlag.NOHUGEPAGE)
+VM_PKEY_EXEC_ONLY: Final = int(VmFlag.PKEY_EXEC_ONLY)
 VM_ACCOUNT: Final = int(VmFlag.ACCOUNT)
 VM_NORESERVE: Final = int(VmFlag.NORESERVE)
 VM_WIPEONFORK: Final = int(VmFlag.WIPEONFORK)
@@ -86,9 +96,12 @@ SMAPS_FLAG_NAMES = (
     (VmFlag.SEQ_READ, "sr"),
     (VmFlag.RAND_READ, "rr"),
     (VmFlag.DONTCOPY, "dc"),
+    (VmFlag.DONTEXPAND, "de"),
     (VmFlag.LOCKONFAULT, "lf"),
     (VmFlag.ACCOUNT, "ac"),
     (VmFlag.NORESERVE, "nr"),
+    (VmFlag.HUGETLB, "ht"),
+    (VmFlag.SYNC, "sf"),
     (VmFlag.WIPEONFORK, "wf"),
     (VmFlag.DONTDUMP, "dd"),
     (VmFlag.HUGEPAGE, "hg"),
@@ -171,8 +184,11 @@ class Vma:
         """Change ``flags`` and the cached booleans the hot paths read."""
         f = int(flags)
         self.flags = VmFlag(f)
-        # x86 without protection keys: write and exec both imply read
-        self.readable = bool(f & VM_ACCESS_FLAGS)
+        # x86: write and exec both imply read, but for execute-only memory
+        # (exec alone under the execute-only protection key)
+        self.readable = bool(f & (VM_READ | VM_WRITE)) or (
+            bool(f & VM_EXEC) and not f & VM_PKEY_EXEC_ONLY
+        )
         self.writable = bool(f & VM_WRITE)
         self.shared = bool(f & VM_SHARED)
         self.growsdown = bool(f & VM_GROWSDOWN)
