@@ -7,6 +7,12 @@ calls on the real Linux kernel.  Both implement the contract in API.md.
 from __future__ import annotations
 
 from mmapsim.constants import (  # mremap, madvise, mlock: one block
+    IPC_CREAT,
+    IPC_EXCL,
+    IPC_PRIVATE,
+    IPC_RMID,
+    IPC_SET,
+    IPC_STAT,
     MADV_COLD,
     MADV_DODUMP,
     MADV_DOFORK,
@@ -38,6 +44,8 @@ from mmapsim.constants import (  # mremap, madvise, mlock: one block
     MCL_CURRENT,
     MCL_FUTURE,
     MCL_ONFAULT,
+    MFD_ALLOW_SEALING,
+    MFD_CLOEXEC,
     MLOCK_ONFAULT,
     MREMAP_DONTUNMAP,
     MREMAP_FIXED,
@@ -61,9 +69,16 @@ from mmapsim.constants import (  # mremap, madvise, mlock: one block
     SEEK_CUR,
     SEEK_END,
     SEEK_SET,
+    SHM_EXEC,
+    SHM_RDONLY,
+    SHM_REMAP,
+    SHM_RND,
+    SHMLBA,
+    WNOHANG,
 )
 from mmapsim.errors import ProcessKilled
 from mmapsim.machine import Machine, Process
+from mmapsim.shminfo import ShmInfo
 
 __all__ = [
     "MADV_COLD",
@@ -123,4 +138,21 @@ __all__ = [
     "Machine",
     "Process",
     "ProcessKilled",
+]
+__all__ += [  # System V and POSIX shared memory, memfd, wait
+    "IPC_CREAT",
+    "IPC_EXCL",
+    "IPC_PRIVATE",
+    "IPC_RMID",
+    "IPC_SET",
+    "IPC_STAT",
+    "MFD_ALLOW_SEALING",
+    "MFD_CLOEXEC",
+    "SHMLBA",
+    "SHM_EXEC",
+    "SHM_RDONLY",
+    "SHM_REMAP",
+    "SHM_RND",
+    "WNOHANG",
+    "ShmInfo",
 ]
