@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmapsim.errors import NotOnThisKernel, ProcessKilled
+from mmapsim.host.boundary import HostRefused
+from mmapsim.host.limits import HostTimeout
 from mmapsim.scenario import show, show_memory
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.evaluator import CallRecord, Evaluator, Scope
@@ -321,7 +323,12 @@ class Runner:
             scope.ended = f"was killed by {death.signal.name} at line {step.line}"
             result.output = f"(process {scope.name} was killed by {death.signal.name})"
             return result
-        result.output = self._show_text(step, scope, args)
+        try:
+            result.output = self._show_text(step, scope, args)
+        except (HostRefused, HostTimeout) as err:  # show frame of a host worker's page
+            if step.args:
+                raise evaluator.error(str(err), step.args[0]) from None
+            raise ScenarioError(str(err), step.line, 1) from None
         return result
 
     def _show_text(self, step: Show, scope: Scope, args: list[Value]) -> str:
