@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from mmapsim import Machine
+from mmapsim.host.cpu import has_pkeys
 
 # Hypothesis profiles: "ci" unless HYPOTHESIS_PROFILE names another; "long" for a
 # soak run (HYPOTHESIS_PROFILE=long pytest tests/test_vmaset_property.py).  A test
@@ -37,13 +38,15 @@ def _host_machine() -> Any:
 
 @pytest.fixture(params=["sim", "host"])
 def machine(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh machine of each kind: the simulator, then the real kernel."""
+    """A fresh machine of each kind: the simulator, then the real kernel.
+
+    The simulated CPU is this computer's: protection keys when it has them."""
     if request.param == "host":
         if request.node.get_closest_marker("simonly"):
             pytest.skip("inspects simulator internals")
         m = _host_machine()
     else:
-        m = Machine(check_invariants=True)
+        m = Machine(check_invariants=True, pkeys=has_pkeys())
     with m:
         yield m
 

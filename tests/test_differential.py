@@ -5,8 +5,14 @@ Each program (``strategies.programs.programs``) runs on a fresh simulated Machin
 on a fresh HostMachine.  After every call we record its outcome (the value, the
 errno, the signal and the lowest faulting address, ``ProcessLookupError``), and
 after each mmap, munmap and mprotect the acting process's ``maps()`` lines; at
-the end every process's state, every file's contents, ``maps()`` again, and
-which pages share frames (from ``pagemap``).  Addresses are compared relative to
+the end every process's state, every file's contents, ``maps()`` again, the
+smaps counters and VmFlags of every VMA (page counts, Referenced and Locked for
+anonymous memory of every kind: private, shared, ``/dev/zero``, hugetlb), and
+which pages share frames (from ``pagemap``).  Programs draw odd flag bits,
+MAP_HUGETLB with its size bits, MAP_32BIT, MAP_STACK and MAP_SYNC, every whence,
+pipes, ``/dev/zero`` at offsets and ``execve`` of files that are no programs
+(text busy or not); the simulated CPU is this computer's (protection keys).
+Addresses are compared relative to
 the run's *base* (the arena that step 1 maps), never by value, and only inside
 the run's *territory*: the arena and the space below it, where the kernel puts
 the program's own mappings.  A worker's interpreter lives outside it.
@@ -32,6 +38,7 @@ from typing import Any, Final
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
+from differential_ipc import IpcRun
 from mmapsim import (
     MAP_ANONYMOUS,
     MAP_FIXED,
@@ -50,12 +57,14 @@ from mmapsim import (
     ProcessKilled,
 )
 from mmapsim.errors import KernelPanic
+from mmapsim.host.cpu import has_pkeys
 from strategies.programs import (
     ARENA_PAGES,
     FILES,
     PAGE,
     TASK_SIZE,
     Addr,
+    End,
     Program,
     Ref,
     Step,
@@ -64,17 +73,24 @@ from strategies.programs import (
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux")
 
-SMAPS_FILE: Final = frozenset({"Size", "KernelPageSize", "MMUPageSize", "Locked"})
+SMAPS_FILE: Final = frozenset({"Size", "KernelPageSize", "MMUPageSize", "Locked", "VmFlags"})
+#: Anonymous memory (private, shared, /dev/zero, hugetlb): every page counter.
 SMAPS_ANON: Final = SMAPS_FILE | {
     "Rss",
     "Pss",
+    "Pss_Dirty",
     "Shared_Clean",
     "Shared_Dirty",
     "Private_Clean",
     "Private_Dirty",
+    "Referenced",
     "Anonymous",
     "Swap",
 }
+#: The names of VMAs whose pages are all anonymous memory (no file data, no readahead).
+ANON_NAMES: Final = frozenset({"", "/dev/zero", "/dev/zero (deleted)", "/anon_hugepage (deleted)"})
+MAP_HUGETLB: Final = 0x40000
+MAP_32BIT: Final = 0x40
 #: How far below the base the territory reaches.
 BELOW: Final = 1 << 24
 U64: Final = 2**64
@@ -86,7 +102,7 @@ def _round_up(length: int) -> int:
     return (length + PAGE - 1) % U64 // PAGE * PAGE
 
 
-class Run:
+class Run(IpcRun):
     """One program on one machine, recording what it observes."""
 
     def __init__(self, machine: Any, program: Program) -> None:
@@ -116,6 +132,9 @@ class Run:
         return (start + spec.offset) % U64
 
     def fd(self, spec: object) -> int:
+        if isinstance(spec, End):
+            ends = self.values.get(spec.step)
+            return ends[spec.which] if isinstance(ends, tuple) else -1
         if isinstance(spec, Ref):
             value = self.values.get(spec.step)
             return value if isinstance(value, int) else -1
@@ -221,6 +240,16 @@ class Run:
         elif fixed and index > 1:
             return ("outside",)
         result = self.outcome(index, lambda: p.mmap(va, length, prot, flags, self.fd(fd), offset))
+        value = self.values.get(index)
+        if result[0] == "ok" and isinstance(value, int) and flags & MAP_HUGETLB and index > 1:
+            # where a huge page fits depends on the base's alignment: compare that it
+            # is aligned, then give the memory back
+            huge = 1 << 30 if (flags >> 26) & 0x3F == 30 else 2 << 20
+            p.munmap(value, -(-length // huge) * huge)
+            del self.values[index]  # later steps find no address there
+            return ("ok", "hugetlb", value % huge)
+        if result[0] == "ok" and isinstance(value, int) and flags & MAP_32BIT and not fixed:
+            return ("ok", "below 2 GiB", (1 << 30) <= value < (1 << 31))
         if index == 1:
             value = self.values[index]
             assert isinstance(value, int)
@@ -288,6 +317,20 @@ class Run:
     def call_ftruncate(self, index: int, p: Any, fd: object, length: int) -> Obs:
         return self.outcome(index, lambda: p.ftruncate(self.fd(fd), length))
 
+    def call_pipe(self, index: int, p: Any) -> Obs:
+        return self.outcome(index, p.pipe)[:1]
+
+    def call_execve(self, index: int, p: Any, path: str, executable: bool) -> Obs:
+        """execve of a file that is no program (a real exec is not compared here)."""
+        try:
+            if self.m.read_file(path).startswith(b"\x7fELF"):
+                return ("skipped",)
+        except OSError:
+            pass
+        if executable:
+            self.outcome(index, lambda: p.chmod(path, 0o755))
+        return self.outcome(index, lambda: p.execve(path))
+
     def call_exit(self, index: int, p: Any, status: int) -> Obs:
         return self.outcome(index, lambda: p.exit(status))
 
@@ -328,15 +371,18 @@ class Run:
         return out
 
     def smaps(self, p: Any) -> list[tuple[int, int, dict[str, str]]]:
-        """Per territory VMA: its smaps counters.  Page counts only for private
-        anonymous VMAs (file VMAs differ by fault-around, docs/deviations.md)."""
+        """Per territory VMA: its smaps counters and VmFlags.  Page counts (Rss,
+        clean and dirty, Referenced) for every kind of anonymous memory, private,
+        shared, /dev/zero and hugetlb; not for file VMAs, whose page-cache pages
+        depend on Linux's readahead (docs/deviations.md)."""
         out = []
         current: dict[str, str] = {}
+        keep: frozenset[str] = SMAPS_FILE
         for line in p.smaps().splitlines():
             fields = line.split()
             if "-" in fields[0] and len(fields[0]) > 8 and not fields[0].endswith(":"):
                 start, end = (int(x, 16) for x in fields[0].split("-"))
-                anon = len(fields) < 6
+                anon = " ".join(fields[5:]) in ANON_NAMES
                 current = {}
                 if start < self.top and end > self.base - BELOW:
                     out.append((start - self.base, end - self.base, current))
@@ -358,7 +404,9 @@ class Run:
                 files[path] = errno.errorcode.get(exc.errno or 0)
         maps = {index: self.maps(p) for index, p in self.procs.items() if p.alive}
         smaps = {index: self.smaps(p) for index, p in self.procs.items() if p.alive}
-        return {"processes": states, "files": files, "maps": maps, "smaps": smaps}
+        final = {"processes": states, "files": files, "maps": maps, "smaps": smaps}
+        final["zombies"] = self.zombies()
+        return final
 
 
 # -- comparing -------------------------------------------------------------------------
@@ -400,7 +448,7 @@ def compare_frames(host: dict[Any, Any], sim: dict[Any, Any]) -> list[str]:
 def run_both(program: Program) -> tuple[Run, Run, list[Obs], list[Obs]]:
     from mmapsim.host import HostMachine
 
-    with HostMachine() as hm, Machine(check_invariants=True) as sm:
+    with HostMachine() as hm, Machine(check_invariants=True, pkeys=has_pkeys()) as sm:
         host, sim = Run(hm, program), Run(sm, program)
         host_obs, sim_obs = host.run(), sim.run()
         host_obs.append(("final", host.final(), host.frames()))
@@ -490,7 +538,7 @@ def both(program: Callable[[Any], object]) -> tuple[object, object]:
 
     with HostMachine() as hm:
         host = program(hm)
-    with Machine(check_invariants=True) as sm:
+    with Machine(check_invariants=True, pkeys=has_pkeys()) as sm:
         sim = program(sm)
     return host, sim
 

@@ -50,8 +50,14 @@ def cint(name: str, value: object) -> int:
 
 
 def flags32(name: str, value: object) -> int:
-    """A C ``int`` of flag bits, as the kernel reads it: the 32 bits, unsigned."""
-    return cint(name, value) & 0xFFFFFFFF
+    """A C ``int`` of flag bits, as the kernel reads it: the 32 bits, unsigned.
+
+    Written signed (``~0``) or unsigned (``0x80000000``): both are the same bits.
+    """
+    return (
+        _in_range(name, _as_int(name, value), INT_MIN, 0xFFFFFFFF, "int or unsigned int")
+        & 0xFFFFFFFF
+    )
 
 
 def off_t(name: str, value: object) -> int:

@@ -12,13 +12,20 @@ import errno
 import signal
 from dataclasses import dataclass, field
 
+from mmapsim.clock import Clock
 from mmapsim.errors import syscall_error
 from mmapsim.events import EventBus
 from mmapsim.fs.diskspace import DEFAULT_DISK, DiskSpace
 from mmapsim.fs.file import FdEntry, FdTable, OpenFile
-from mmapsim.fs.inode import Clock
+from mmapsim.fs.inode import Inode
 from mmapsim.fs.namespace import DISK_DEV, FileSystem
 from mmapsim.fs.pagecache import PageCache
+from mmapsim.fs.writeback import (
+    DEFAULT_DIRTY_EXPIRE_CENTISECS,
+    DEFAULT_DIRTY_WRITEBACK_CENTISECS,
+    WritebackDaemon,
+)
+from mmapsim.ipc.shm import ShmIds
 from mmapsim.mm import rmap
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.physmem import DEFAULT_MEMORY, PhysicalMemory
@@ -41,6 +48,13 @@ class Task:
     exit_status: int | None = None
     term_signal: signal.Signals | None = None
     parent: Task | None = None
+    reaped: bool = False  # its parent waited for it (or it had none to wait)
+
+
+def _holds_pid(task: Task) -> bool:
+    """Alive, or a zombie: ended, not reaped, its parent still running."""
+    parent = task.parent
+    return task.alive or (not task.reaped and parent is not None and parent.alive)
 
 
 class Kernel:
@@ -52,6 +66,9 @@ class Kernel:
         memory: int = DEFAULT_MEMORY,
         disk: int = DEFAULT_DISK,
         max_processes: int = DEFAULT_MAX_PROCESSES,
+        *,
+        dirty_writeback_centisecs: int = DEFAULT_DIRTY_WRITEBACK_CENTISECS,
+        dirty_expire_centisecs: int = DEFAULT_DIRTY_EXPIRE_CENTISECS,
     ) -> None:
         self.bus = EventBus()
         self.clock = Clock()
@@ -61,18 +78,36 @@ class Kernel:
         self.pagecache.unmap_range = rmap.unmap_mapping_range
         self.physmem.reclaim = self.pagecache.shrink
         self.fs = FileSystem(self.pagecache, self.clock)
+        self.flusher = WritebackDaemon(
+            self.pagecache,
+            self.clock,
+            self.file_inodes,
+            writeback_centisecs=dirty_writeback_centisecs,
+            expire_centisecs=dirty_expire_centisecs,
+        )
         self.max_map_count = max_map_count
         self.max_processes = max_processes
+        #: The CPU has protection keys (pku/ospke): PROT_EXEC alone is execute-only.
+        self.pkeys = True
         self.tasks: dict[int, Task] = {}
         self._next_pid = 100
+        self.current: Task | None = None  # the task whose system call runs now
+        self.shm = ShmIds(self.pagecache, self._seconds, self._current_pid)
+
+    def _seconds(self) -> int:
+        return self.clock.now_ns() // 1_000_000_000
+
+    def _current_pid(self) -> int:
+        return 0 if self.current is None else self.current.pid
 
     def new_task(self, name: str | None, parent: Task | None = None) -> Task:
         """A task with an empty address space and no files.
 
         EAGAIN when ``max_processes`` live already, as copy_process answers at
-        RLIMIT_NPROC or when no pid is left (alloc_pid).
+        RLIMIT_NPROC or when no pid is left (alloc_pid); a zombie holds its pid
+        until it is reaped, so it counts.
         """
-        if sum(task.alive for task in self.tasks.values()) >= self.max_processes:
+        if sum(_holds_pid(task) for task in self.tasks.values()) >= self.max_processes:
             raise syscall_error(errno.EAGAIN)
         pid = self._next_pid
         self._next_pid += 1
@@ -94,6 +129,7 @@ class Kernel:
         """One more holder (fd or VMA) of an open file description."""
         if ofd.refs == 0:
             ofd.inode.opens += 1
+            ofd.inode.writers += ofd.writable
         ofd.refs += 1
 
     def put_file(self, ofd: OpenFile) -> None:
@@ -103,6 +139,7 @@ class Kernel:
             return
         inode = ofd.inode
         inode.opens -= 1
+        inode.writers -= ofd.writable
         if inode.unreachable:
             self.pagecache.release(inode)
 
@@ -136,18 +173,27 @@ class Kernel:
         task.fds.entries.clear()
         task.alive = False
 
+    def file_inodes(self) -> list[Inode]:
+        """Every regular file that may have dirty pages: named, or unlinked but open or mapped."""
+        found = {id(i): i for i in self.fs.names.values() if i.is_regular}
+        for task in self.tasks.values():
+            held = [vma.inode for vma in task.mm.vmas if vma.inode is not None]
+            held += [entry.file.inode for entry in task.fds.entries.values()]
+            for inode in held:
+                if inode.is_regular:
+                    found.setdefault(id(inode), inode)
+        return list(found.values())
+
     def sync(self) -> int:
         """sync(2): write every dirty page of every file to disk; returns the count."""
-        return sum(
-            self.pagecache.writeback(inode)
-            for inode in list(self.fs.names.values())
-            if inode.is_regular
-        ) + sum(
-            self.pagecache.writeback(vma.inode)
-            for task in self.tasks.values()
-            for vma in task.mm.vmas
-            if vma.inode is not None and vma.inode.is_regular and vma.inode.nlink == 0
-        )
+        return sum(self.pagecache.writeback(i, cause="sync") for i in self.file_inodes())
+
+    def advance(self, ns: int) -> int:
+        """Let ``ns`` nanoseconds pass: the writeback daemon wakes on the way.
+
+        Returns how many pages it wrote to disk.
+        """
+        return self.flusher.run_until(self.clock.uptime_ns + ns)
 
     def crash(self) -> None:
         """A power failure: every task vanishes and the page cache is lost.

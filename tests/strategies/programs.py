@@ -20,14 +20,20 @@ from typing import Final
 
 from hypothesis import strategies as st
 
-from mmapsim import (
+from mmapsim.constants import (
     MAP_ANONYMOUS,
     MAP_FIXED,
     MAP_FIXED_NOREPLACE,
+    MAP_GROWSDOWN,
+    MAP_LOCKED,
+    MAP_NONBLOCK,
+    MAP_NORESERVE,
     MAP_POPULATE,
     MAP_PRIVATE,
     MAP_SHARED,
     MAP_SHARED_VALIDATE,
+    MAP_STACK,
+    MAP_SYNC,
     MS_ASYNC,
     MS_INVALIDATE,
     MS_SYNC,
@@ -43,6 +49,7 @@ from mmapsim import (
     PROT_READ,
     PROT_WRITE,
 )
+from strategies.ipc_programs import IPC_CALLS, ipc_record, ipc_step
 
 PAGE: Final = PAGE_SIZE
 ARENA_PAGES: Final = 64
@@ -57,6 +64,14 @@ class Ref:
     """The value returned by step ``step`` (a process, an fd, an address)."""
 
     step: int
+
+
+@dataclass(frozen=True)
+class End:
+    """One end (0: read, 1: write) of the pipe that step ``step`` made."""
+
+    step: int
+    which: int
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,8 @@ class Step:
 def _show(arg: object) -> str:
     if isinstance(arg, Ref):
         return f"<step {arg.step}>"
+    if isinstance(arg, End):
+        return f"<pipe {arg.step}.{'rw'[arg.which]}>"
     if isinstance(arg, Addr):
         if arg.raw is not None:
             return hex(arg.raw)
@@ -117,7 +134,10 @@ class _Ctx:
     procs: list[int] = field(default_factory=lambda: [0])
     maps: dict[int, int] = field(default_factory=lambda: {1: ARENA_PAGES * PAGE})
     fds: list[int] = field(default_factory=list)
+    pipes: list[End] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
+    shmids: list[int] = field(default_factory=list)  # shmget steps
+    shm_sizes: dict[int, int] = field(default_factory=dict)  # shmget step -> mapped size
 
 
 # -- values ---------------------------------------------------------------------
@@ -127,14 +147,37 @@ PROTS: Final = st.sampled_from(
     [RW] * 8
     + [PROT_READ] * 4
     + [PROT_NONE] * 2
-    + [PROT_WRITE, PROT_READ | PROT_EXEC]
+    + [PROT_WRITE, PROT_READ | PROT_EXEC, PROT_EXEC]
     + [RW | PROT_EXEC, 0x8, 0x01000000]
 )
 SHARING: Final = st.sampled_from(
-    [MAP_PRIVATE] * 9 + [MAP_SHARED] * 9 + [MAP_SHARED_VALIDATE, 0, MAP_PRIVATE | MAP_SHARED | 0x8]
+    [MAP_PRIVATE] * 9
+    + [MAP_SHARED] * 9
+    + [MAP_SHARED_VALIDATE, MAP_SHARED_VALIDATE, 0, MAP_PRIVATE | MAP_SHARED | 0x8, 0xF]
 )
+MAP_32BIT: Final = 0x40
+MAP_ABOVE4G: Final = 0x80
+MAP_HUGETLB: Final = 0x40000
+#: Flag bits a program may add: placement, population, VmFlags, odd and unknown bits.
 EXTRA_FLAGS: Final = st.sampled_from(
-    [0] * 14 + [MAP_FIXED] * 3 + [MAP_FIXED_NOREPLACE] * 2 + [MAP_POPULATE] * 2
+    [0] * 20
+    + [MAP_FIXED] * 4
+    + [MAP_FIXED_NOREPLACE] * 3
+    + [MAP_POPULATE] * 3
+    + [MAP_LOCKED, MAP_NORESERVE, MAP_STACK, MAP_SYNC, MAP_SYNC | MAP_FIXED]
+    + [MAP_STACK | MAP_FIXED, MAP_32BIT, MAP_ABOVE4G, MAP_NONBLOCK | MAP_POPULATE]
+    + [MAP_GROWSDOWN, 0x80000000, 0x400, 0x20000000, MAP_LOCKED | MAP_POPULATE]
+)
+#: MAP_HUGETLB with its size bits: the default, 2 MiB, 1 GiB, and sizes there are not.
+HUGETLB_FLAGS: Final = st.sampled_from(
+    [
+        MAP_HUGETLB,
+        MAP_HUGETLB | MAP_NORESERVE,
+        MAP_HUGETLB | 21 << 26 | MAP_NORESERVE,
+        MAP_HUGETLB | 30 << 26 | MAP_NORESERVE,
+        MAP_HUGETLB | 16 << 26,
+        MAP_HUGETLB | 63 << 26,
+    ]
 )
 MS_FLAGS: Final = st.sampled_from(
     [MS_SYNC, MS_ASYNC, MS_INVALIDATE, MS_SYNC | MS_INVALIDATE, MS_ASYNC | MS_SYNC, 0, 8]
@@ -149,7 +192,10 @@ LENGTHS: Final = st.one_of(
     st.integers(1, 8).map(lambda n: n * PAGE),
     st.sampled_from([0, 1, PAGE - 1, PAGE + 1, 3 * PAGE + 7, 2**64 - PAGE, 2**47, 2**63]),
 )
-OFFSETS: Final = st.sampled_from([0] * 12 + [PAGE] * 3 + [2 * PAGE, 1, -PAGE, 2**62, 2**63 - PAGE])
+OFFSETS: Final = st.sampled_from(
+    [0] * 12 + [PAGE] * 3 + [2 * PAGE, 2 * PAGE, 1, -PAGE, 2**62, 2**63 - PAGE, 2 << 20]
+)
+WHENCES: Final = st.sampled_from([0, 0, 1, 1, 2, 2, 3, 4, 5, -1])
 RAW_ADDRS: Final = st.sampled_from([0, TASK_SIZE, 2**47 - 1, 2**63, 2**64 - PAGE])
 DATA: Final = st.one_of(
     st.binary(min_size=1, max_size=16),
@@ -179,6 +225,8 @@ def _addr(draw: st.DrawFn, ctx: _Ctx, *, hint: bool = False) -> Addr:
 
 
 def _fd(draw: st.DrawFn, ctx: _Ctx) -> object:
+    if ctx.pipes and draw(st.integers(0, 5)) == 0:
+        return draw(st.sampled_from(ctx.pipes))
     if ctx.fds and draw(st.integers(0, 9)) < 9:
         return Ref(draw(st.sampled_from(ctx.fds)))
     return draw(st.sampled_from([-1, 1000]))
@@ -191,6 +239,8 @@ def _mmap(draw: st.DrawFn, ctx: _Ctx, proc: int) -> Step:
     anonymous = draw(st.booleans())
     extra = draw(EXTRA_FLAGS)
     flags = draw(SHARING) | extra | (MAP_ANONYMOUS if anonymous else 0)
+    if draw(st.integers(0, 15)) == 0:  # no MAP_FIXED: where a huge page fits differs
+        flags = (flags & ~(MAP_FIXED | MAP_FIXED_NOREPLACE)) | draw(HUGETLB_FLAGS)
     if extra & (MAP_FIXED | MAP_FIXED_NOREPLACE) or draw(st.integers(0, 3)) == 0:
         addr: object = draw(_addr(ctx, hint=True))
     else:
@@ -218,7 +268,7 @@ def _access(draw: st.DrawFn, ctx: _Ctx, proc: int, call: str) -> Step:
 
 def _file_call(draw: st.DrawFn, ctx: _Ctx, proc: int, call: str) -> Step:
     if call == "open":
-        path = draw(st.sampled_from([*FILES, *FILES, "/dev/zero"]))
+        path = draw(st.sampled_from([*FILES, *FILES, "/dev/zero", "/dev/zero", f"{FILES[0]}/"]))
         return Step(proc, call, (path, draw(OPEN_FLAGS)))
     fd = _fd(draw, ctx)
     if call == "close":
@@ -226,8 +276,8 @@ def _file_call(draw: st.DrawFn, ctx: _Ctx, proc: int, call: str) -> Step:
     if call == "read":
         return Step(proc, call, (fd, draw(st.sampled_from([0, 1, 100, PAGE + 8]))))
     if call == "lseek":
-        offset = draw(st.sampled_from([0, 1, PAGE, -1, 3 * PAGE + 5]))
-        return Step(proc, call, (fd, offset, draw(st.sampled_from([0, 1, 2]))))
+        offset = draw(st.sampled_from([0, 1, PAGE, -1, 3 * PAGE + 5, 100, 2 * PAGE + 5]))
+        return Step(proc, call, (fd, offset, draw(WHENCES)))
     if call == "pread":
         return Step(proc, call, (fd, draw(st.sampled_from([1, 64, PAGE + 8])), draw(OFFSETS)))
     if call == "pwrite":
@@ -247,7 +297,8 @@ CALLS: Final = (
     + ["store"] * 6
     + ["fork"] * 2
     + ["open", "close", "pread", "pwrite", "pwrite", "write", "ftruncate", "exit", "write_file"]
-    + ["read", "lseek", "spawn"]
+    + ["read", "lseek", "lseek", "spawn", "pipe", "execve"]
+    + IPC_CALLS
 )
 
 
@@ -266,6 +317,12 @@ def _step(draw: st.DrawFn, ctx: _Ctx) -> Step:
         return Step(proc, "exit", (draw(st.integers(0, 3)),))
     if call == "write_file":
         return Step(0, "write_file", (draw(st.sampled_from(FILES)), draw(DATA)))
+    if call == "pipe":
+        return Step(proc, "pipe")
+    if call == "execve":  # the files are no programs: ETXTBSY, EACCES or ENOEXEC
+        return Step(proc, "execve", (draw(st.sampled_from(FILES)), draw(st.booleans())))
+    if call in IPC_CALLS:
+        return ipc_step(draw, ctx, proc, call)
     return _file_call(draw, ctx, proc, call)
 
 
@@ -281,6 +338,10 @@ def _record(ctx: _Ctx, step: Step) -> None:
             ctx.maps[index] = -(-length // PAGE) * PAGE
     elif step.call == "open":
         ctx.fds.append(index)
+    elif step.call == "pipe":
+        ctx.pipes += [End(index, 0), End(index, 1)]
+    else:
+        ipc_record(ctx, index, step)
 
 
 @st.composite

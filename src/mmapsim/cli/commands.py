@@ -47,10 +47,14 @@ def run(
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @COLOR
-def diff(files: tuple[str, ...], color: bool | None) -> None:
-    """Run FILES on the simulator and on the real kernel; show where they disagree."""
-    raise SystemExit(diff_files(files, make_output(color)))
+def diff(files: tuple[str, ...], as_json: bool, color: bool | None) -> None:
+    """Run FILES on the simulator and on the real kernel; show where they disagree.
+
+    Every step's results and every show (maps, smaps and pages of the scenario's
+    own mappings, files) are compared; exit status 1 when anything differs."""
+    raise SystemExit(diff_files(files, make_output(False if as_json else color), as_json=as_json))
 
 
 @main.command()

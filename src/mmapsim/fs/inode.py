@@ -12,9 +12,8 @@ maps it, so truncation and writeback can find the page-table entries.
 
 from __future__ import annotations
 
-import time
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from mmapsim.fs.disk import Disk
 
@@ -24,6 +23,16 @@ if TYPE_CHECKING:
     from mmapsim.physmem import Frame
 
 
+class VmOps(Protocol):
+    """Linux's ``vm_operations_struct`` open and close, for an inode that needs them."""
+
+    def vma_open(self, vma: Vma) -> None:
+        """A VMA of the inode joins an address space (mmap, split, fork)."""
+
+    def vma_close(self, vma: Vma) -> None:
+        """A VMA of the inode leaves its address space (munmap, exit, execve)."""
+
+
 class InodeKind(Enum):
     """The file types the machine has (st_mode's S_IFMT)."""
 
@@ -31,7 +40,7 @@ class InodeKind(Enum):
     DIRECTORY = "directory"
     CHARDEV = "character device"
     FIFO = "fifo"
-    SHMEM = "shared memory"  # the hidden inode behind MAP_SHARED|MAP_ANONYMOUS
+    SHMEM = "shared memory"  # tmpfs: MAP_SHARED|MAP_ANONYMOUS, memfd, /dev/shm, SysV
 
 
 S_IFMT = {
@@ -49,25 +58,12 @@ MAX_LFS_FILESIZE = 2**63 - 1
 S_MAXBYTES = 2**44 - 4096
 
 
-class Clock:
-    """Wall-clock nanoseconds that never repeat: a change is always 'later'."""
-
-    __slots__ = ("_last",)
-
-    def __init__(self) -> None:
-        self._last = 0
-
-    def now_ns(self) -> int:
-        now = max(time.time_ns(), self._last + 1)
-        self._last = now
-        return now
-
-
 class Inode:
     """One file's metadata, disk image and page cache.
 
     Invariant: ``len(disk) == size`` for regular files; ``dirty`` is exactly the
-    set of page offsets whose cached frame has ``frame.dirty`` set.
+    set of page offsets whose cached frame has ``frame.dirty`` set; ``dirtied_ns``
+    is when that set last became non-empty.
     """
 
     __slots__ = (
@@ -75,6 +71,7 @@ class Inode:
         "cache",
         "ctime_ns",
         "dev",
+        "dirtied_ns",
         "dirty",
         "disk",
         "ino",
@@ -87,6 +84,8 @@ class Inode:
         "opens",
         "pipe",
         "size",
+        "vm_ops",
+        "writers",
     )
 
     def __init__(self, ino: int, kind: InodeKind, mode: int, now_ns: int, dev: int) -> None:
@@ -98,12 +97,19 @@ class Inode:
         self.disk = Disk()
         self.cache: dict[int, Frame] = {}
         self.dirty: set[int] = set()
+        #: Uptime when the inode last went from clean to dirty (Linux's
+        #: ``inode->dirtied_when``): the writeback daemon's expiry is per inode.
+        self.dirtied_ns = 0
         self.nlink = 0
         self.opens = 0  # live open file descriptions
+        self.writers = 0  # of which open for writing (i_writecount): exec is ETXTBSY
         self.name = ""  # the path it was last linked at (for maps and traces)
         self.mtime_ns = self.ctime_ns = self.atime_ns = now_ns
         self.mappings: set[Vma] = set()
         self.pipe: Pipe | None = None
+        #: What a mapping's open and close do besides counting (a System V
+        #: segment's attach count); such mappings never merge, as on Linux.
+        self.vm_ops: VmOps | None = None
 
     @property
     def st_mode(self) -> int:
@@ -112,6 +118,11 @@ class Inode:
     @property
     def is_regular(self) -> bool:
         return self.kind is InodeKind.REGULAR
+
+    @property
+    def is_file(self) -> bool:
+        """S_ISREG: a regular file on disk, or a tmpfs file (memfd, /dev/shm)."""
+        return self.kind is InodeKind.REGULAR or self.kind is InodeKind.SHMEM
 
     @property
     def unreachable(self) -> bool:

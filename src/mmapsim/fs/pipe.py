@@ -26,6 +26,9 @@ class Pipe:
         self.writers = 0
 
     def read(self, count: int) -> bytes:
+        """pipe_read: a read of 0 bytes returns at once, before any check."""
+        if count == 0:
+            return b""
         if not self.buffer:
             if self.writers:
                 raise syscall_error(errno.EAGAIN)

@@ -7,16 +7,16 @@ import errno
 import os
 import posixpath
 import signal
-import stat
 from typing import TYPE_CHECKING, NoReturn
 
 from mmapsim import cvalues
 from mmapsim.constants import MAP_FIXED, MAP_FIXED_NOREPLACE
 from mmapsim.errors import ProcessKilled
-from mmapsim.host import boundary, procfs
+from mmapsim.host import boundary, limits, procfs
 from mmapsim.host.boundary import Op, ProgramPages, Verdict
 from mmapsim.host.channel import ChannelBroken, ChannelClosed
-from mmapsim.host.limits import HostTimeout, disk_usage, room
+from mmapsim.host.limits import HostTimeout
+from mmapsim.host.process_ipc import HostIpcCalls
 from mmapsim.host.state import MachineState, ProcRecord
 from mmapsim.pageinfo import PageInfo
 
@@ -40,7 +40,7 @@ class _Died(Exception):
     """The worker ended while serving a call."""
 
 
-class HostProcess:
+class HostProcess(HostIpcCalls):
     """A real process (a worker) of a HostMachine; every call is a real system call.
 
     Arguments are checked here, in the controller, before anything is sent:
@@ -159,9 +159,10 @@ class HostProcess:
         worker is refused (HostRefused); the new pages become the program's.
         """
         va, n = cvalues.address("addr", addr), cvalues.u64("length", length)
-        flags = cvalues.cint("flags", flags)
+        flags = cvalues.flags32("flags", flags)
         args = (cvalues.cint("prot", prot), flags, cvalues.cint("fd", fd))
         off = cvalues.off_t("offset", offset)
+        n = _hugetlb_extent(flags, n)
         if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
             try:
                 self._guard(Op.MAP_FIXED, va, n, noreplace=not flags & MAP_FIXED)
@@ -199,7 +200,7 @@ class HostProcess:
     def msync(self, addr: int, length: int, flags: int) -> None:
         """Implements msync(2) on the real kernel (never over the worker's pages)."""
         va, n = cvalues.address("addr", addr), cvalues.u64("length", length)
-        flags = cvalues.cint("flags", flags)
+        flags = cvalues.flags32("flags", flags)  # as the simulator reads them
         self._guard(Op.SYNC, va, n)
         self._syscall("msync", va, n, flags)
 
@@ -211,7 +212,7 @@ class HostProcess:
         hole to the program, and is never changed (see ``boundary``).
         """
         va, n = cvalues.address("addr", addr), cvalues.u64("length", length)
-        prot = cvalues.cint("prot", prot)
+        prot = cvalues.flags32("prot", prot)
         verdict = self._guard(Op.PROTECT, va, n)
         self._syscall("mprotect", va, verdict.length, prot)
         verdict.finish()
@@ -228,28 +229,8 @@ class HostProcess:
         va, payload = cvalues.address("addr", addr), cvalues.data("data", data)
         self._guard(Op.WRITE, va, len(payload))
         self._state.limits.check_io("store", len(payload))
-        self._check_disk_for_store(len(payload))
+        limits.check_store(self._state, len(payload))
         self._access("store", va, payload)
-
-    def _check_disk_for_store(self, size: int) -> None:
-        """Stores through shared file mappings fill a file's holes: a full disk refuses them.
-
-        Checked for every store of 64 KiB or more and every 256th smaller one
-        (so that small stores stay cheap), the disk's use can pass
-        ``max_disk_bytes`` by at most 16 MiB this way.  Linux would kill the
-        process with SIGBUS at the page that finds no room; the host refuses
-        the store instead, with a message that names the limit.
-        """
-        state = self._state
-        state.stores += 1
-        if size < 1 << 16 and state.stores % 256:
-            return
-        pids = [r.pid for r in state.records if r.alive]
-        if disk_usage(state.ns.root, pids) >= state.limits.max_disk_bytes:
-            raise boundary.HostRefused(
-                f"store of {size} bytes refused: this HostMachine's disk is full "
-                f"({state.limits.max_disk_bytes} bytes, HostMachine(max_disk_bytes=...))"
-            )
 
     # -- files ----------------------------------------------------------------
 
@@ -259,7 +240,8 @@ class HostProcess:
     def open(self, path: str, flags: int, mode: int = 0o644) -> int:
         """Implements open(2) on the real kernel (O_CLOEXEC only when asked for)."""
         real = self._path(path)
-        flags = cvalues.cint("flags", flags)
+        flags = cvalues.flags32("flags", flags)
+        flags -= (flags & 0x80000000) << 1  # os.open takes a C int: the same 32 bits
         mode = cvalues.cint("mode", mode) & 0o7777  # the kernel keeps only these bits
         return _int(self._syscall("open", real, flags, mode))
 
@@ -272,25 +254,10 @@ class HostProcess:
         args = (cvalues.cint("fd", fd), cvalues.u64("n", n), self._state.limits.max_io_bytes)
         return _bytes(self._syscall("read", *args))
 
-    def _room(self, fd: int, data: bytes) -> bytes:
-        """What of ``data`` fits under the machine's ``max_disk_bytes`` (ENOSPC if none).
-
-        Only a regular file takes disk blocks; a pipe or device takes all.
-        """
-        self._state.limits.check_io("write", len(data))
-        state = self._state
-        try:
-            if not stat.S_ISREG(os.stat(f"/proc/{self.pid}/fd/{fd}").st_mode):
-                return data
-        except OSError:
-            return data  # EBADF and the like: the kernel answers
-        pids = [r.pid for r in state.records if r.alive]
-        return data[: room(state.limits, state.ns.root, pids, len(data))]
-
     def write(self, fd: int, data: bytes) -> int:
         """Implements write(2); returns the count written (a full disk: see ``limits``)."""
         fd, data = cvalues.cint("fd", fd), cvalues.data("data", data)
-        return _int(self._syscall("write", fd, self._room(fd, data)))
+        return _int(self._syscall("write", fd, limits.fitting(self._state, self.pid, fd, data)))
 
     def pread(self, fd: int, n: int, offset: int) -> bytes:
         """Implements pread(2) (at most ``max_io_bytes`` bytes: HostRefused beyond)."""
@@ -301,7 +268,8 @@ class HostProcess:
         """Implements pwrite(2) (a full disk: see ``limits``)."""
         fd, data = cvalues.cint("fd", fd), cvalues.data("data", data)
         off = cvalues.off_t("offset", offset)
-        return _int(self._syscall("pwrite", fd, self._room(fd, data), off))
+        data = limits.fitting(self._state, self.pid, fd, data)
+        return _int(self._syscall("pwrite", fd, data, off))
 
     def lseek(self, fd: int, offset: int, whence: int) -> int:
         """Implements lseek(2); returns the new position."""
@@ -402,17 +370,7 @@ class HostProcess:
         The lines left out are the host worker's own mappings (the interpreter,
         its libraries, the fence, its stacks): what ``show maps`` hides on the host.
         """
-        text = self.maps()
-        ranges = self._record.pages.ranges()
-        kept, left_out = [], 0
-        for line in text.splitlines(keepends=True):
-            lo, _, hi = line.split(" ", 1)[0].partition("-")
-            start, end = int(lo, 16), int(hi, 16)
-            if any(s < end and start < e for s, e in ranges):
-                kept.append(line)
-            else:
-                left_out += 1
-        return "".join(kept), left_out
+        return boundary.program_lines(self.maps(), self._record.pages)
 
     def smaps(self) -> str:
         """The real /proc/<pid>/smaps, with the machine's files at their contract paths."""
@@ -429,3 +387,15 @@ class HostProcess:
     def __repr__(self) -> str:
         state = "alive" if self._record.alive else "dead"
         return f"<HostProcess {self.pid} {self.name!r} {state}>"
+
+
+def _hugetlb_extent(flags: int, length: int) -> int:
+    """The bytes an anonymous MAP_HUGETLB mapping of ``length`` covers: the kernel
+    rounds the length up to the huge page size (``ksys_mmap_pgoff``), so the
+    boundary must guard, and the program owns, all of it."""
+    if flags & 0x40020 != 0x40020:  # MAP_HUGETLB | MAP_ANONYMOUS
+        return length
+    size = {0: 1 << 21, 21: 1 << 21, 30: 1 << 30}.get((flags >> 26) & 0x3F)
+    if size is None:  # no such huge page size: EINVAL before anything is touched
+        return length
+    return ((length + size - 1) & ~(size - 1)) % (1 << 64) or length

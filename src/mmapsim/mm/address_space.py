@@ -10,16 +10,18 @@ has, how a PTE is removed, and how a VMA joins or leaves the address space.
 
 from __future__ import annotations
 
+import errno
 from typing import Protocol
 
 from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
+from mmapsim.errors import syscall_error
 from mmapsim.events import AddressSpaceEmptied, EventBus, FrameFreed, PageUnmapped
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.pagecache import PageCache
 from mmapsim.mm.fault import handle_fault
 from mmapsim.mm.layout import MMAP_BASE
 from mmapsim.mm.pagetable import PageTable, Pte
-from mmapsim.mm.vma import Vma
+from mmapsim.mm.vma import Vma, VmFlag
 from mmapsim.mm.vmaset import VmaSet
 from mmapsim.physmem import ZERO_PFN, Frame, PhysicalMemory
 
@@ -154,6 +156,8 @@ class AddressSpace:
         vma.mm = self
         if vma.inode is not None:
             vma.inode.mappings.add(vma)
+            if vma.inode.vm_ops is not None:
+                vma.inode.vm_ops.vma_open(vma)
         if vma.file is not None:
             self.files.get_file(vma.file)
 
@@ -162,13 +166,22 @@ class AddressSpace:
         vma.mm = None
         if vma.inode is not None:
             vma.inode.mappings.discard(vma)
+            if vma.inode.vm_ops is not None:
+                vma.inode.vm_ops.vma_close(vma)
         if vma.file is not None:
             self.files.put_file(vma.file)
         elif vma.inode is not None and vma.inode.unreachable:
             self.pagecache.release(vma.inode)
 
     def split(self, vma: Vma, at: int) -> Vma:
-        """Split ``vma`` at ``at``; the new high part is adopted and returned."""
+        """Split ``vma`` at ``at``; the new high part is adopted and returned.
+
+        A hugetlb VMA splits only on a huge page boundary (EINVAL, as
+        ``hugetlb_vm_op_split``)."""
+        if vma.flags & VmFlag.HUGETLB:
+            size = getattr(vma.inode, "huge_page_size", 1 << 21)
+            if at & (size - 1):
+                raise syscall_error(errno.EINVAL)
         high = self.vmas.split(vma, at)
         self.adopt(high)
         return high

@@ -80,6 +80,8 @@ def handle_fault(mm: AddressSpace, va: int, write: bool) -> Pte:
             raise _kill(mm, signal.SIGSEGV, va, "no mapping at this address")
     if not (vma.writable if write else vma.readable):
         raise _kill(mm, signal.SIGSEGV, va, "access not allowed by the mapping's protection")
+    if vma.flags & VmFlag.HUGETLB:
+        raise _kill(mm, signal.SIGBUS, va, "no huge page is reserved for this hugetlb mapping")
     vpn = va >> PAGE_SHIFT
     pte = mm.pt.get(vpn)
     if mm.bus.active:  # the cause first, then what resolving it does
@@ -116,10 +118,11 @@ def _fault_missing(mm: AddressSpace, vma: Vma, va: int, write: bool) -> tuple[Pt
         _fault_around(mm, vma, va)
     frame, major = mm.pagecache.find_or_read(inode, pgoff)
     if vma.shared:
-        writable = write or (vma.writable and inode.kind is InodeKind.SHMEM)
+        # a read maps the page read-only, shmem too: its first store dirties it
+        # (Linux's hardware dirty bit, which smaps reads)
         if write:
             _dirty(mm, frame, va)
-        return _map(mm, frame, writable), major
+        return _map(mm, frame, write), major
     if not write:
         return _map(mm, frame, False), major
     copy = _copy(mm, vma, va, frame)
@@ -140,14 +143,13 @@ def _fault_around(mm: AddressSpace, vma: Vma, va: int) -> None:
     from_pte = max(pte_off & ~(FAULT_AROUND_PAGES - 1), pte_off - min(pte_off, vma_off))
     to_pte = min(from_pte + FAULT_AROUND_PAGES, PTRS_PER_PTE, pte_off + vma_pages - vma_off)
     last_pgoff = (inode.size + PAGE_SIZE - 1) // PAGE_SIZE - 1
-    writable = vma.shared and vma.writable and inode.kind is InodeKind.SHMEM
     mapped = 0
     for near in range(vpn - pte_off + from_pte, vpn - pte_off + to_pte):
         pgoff = vma.pgoff_of(near << PAGE_SHIFT)
         frame = inode.cache.get(pgoff)
         if near == vpn or frame is None or pgoff > last_pgoff or near in mm.pt:
             continue
-        mm.pt[near] = _map(mm, frame, writable)
+        mm.pt[near] = _map(mm, frame, False)
         mapped += 1
     if mapped and mm.bus.active:
         mm.bus.emit(FaultAround(mm.pid, va & PAGE_MASK, mapped))

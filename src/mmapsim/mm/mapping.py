@@ -16,7 +16,10 @@ Linux semantics:
 
 from __future__ import annotations
 
+import errno
+
 from mmapsim.constants import PAGE_SIZE
+from mmapsim.errors import syscall_error
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.inode import Inode
 from mmapsim.mm.address_space import AddressSpace
@@ -27,6 +30,8 @@ from mmapsim.mm.vmaset import vm_start_gap
 
 #: The size of a huge page (PMD) on x86-64.
 PMD_SIZE = 2 * 1024 * 1024
+#: Where MAP_32BIT mappings go on x86-64.
+LOW32_BEGIN, LOW32_END = 0x40000000, 0x80000000
 
 
 def hint_is_free(mm: AddressSpace, addr: int, length: int) -> bool:
@@ -37,23 +42,58 @@ def hint_is_free(mm: AddressSpace, addr: int, length: int) -> bool:
     return nxt is None or addr + length <= vm_start_gap(nxt)
 
 
-def get_unmapped_area(mm: AddressSpace, addr: int, length: int, thp: bool) -> int | None:
+def get_unmapped_area(
+    mm: AddressSpace,
+    addr: int,
+    length: int,
+    thp: bool,
+    *,
+    low32: bool = False,
+    align: int = PAGE_SIZE,
+) -> int | None:
     """Where a new non-fixed mapping of ``length`` bytes goes, or None if nowhere.
 
     ``thp``: a private anonymous mapping, which Linux places on a 2 MiB boundary
     when its length is a multiple of 2 MiB and there is no hint
-    (``thp_get_unmapped_area``).
+    (``thp_get_unmapped_area``).  ``low32``: MAP_32BIT, searched bottom-up in
+    ``[1 GiB, 2 GiB)`` (``find_start_end``; without the randomised start that
+    Linux adds under ASLR).  ``align``: a huge page size (hugetlbfs's
+    ``vm_unmapped_area`` with an alignment mask).
     """
     if length > TASK_SIZE:
         return None
-    if addr and hint_is_free(mm, addr, length):
-        return addr
+    if low32:
+        if addr and LOW32_END - length >= addr and _free_at(mm, addr, length):
+            return addr
+
+        def search(n: int) -> int | None:
+            return _bottomup(mm, n, LOW32_BEGIN, LOW32_END)
+    else:
+        if addr and hint_is_free(mm, addr, length):
+            return addr
+
+        def search(n: int) -> int | None:
+            return _search(mm, n)
+
+    if align > PAGE_SIZE:
+        padded = length + align - PAGE_SIZE
+        found = search(padded)
+        if found is None:
+            return None
+        if low32:
+            return (found + align - 1) & ~(align - 1)
+        return (found + padded - length) & ~(align - 1)
     if thp and not addr and length % PMD_SIZE == 0:
-        padded = _search(mm, length + PMD_SIZE)
-        if padded is not None:
-            off_sub = -padded & (PMD_SIZE - 1)
-            return padded + (PMD_SIZE if off_sub == 0 else off_sub)
-    return _search(mm, length)
+        padded_at = search(length + PMD_SIZE)
+        if padded_at is not None:
+            off_sub = -padded_at & (PMD_SIZE - 1)
+            return padded_at + (PMD_SIZE if off_sub == 0 else off_sub)
+    return search(length)
+
+
+def _free_at(mm: AddressSpace, addr: int, length: int) -> bool:
+    nxt = mm.vmas.find_from(addr)
+    return nxt is None or addr + length <= vm_start_gap(nxt)
 
 
 def _search(mm: AddressSpace, length: int) -> int | None:
@@ -110,6 +150,23 @@ def unmap(mm: AddressSpace, start: int, end: int) -> None:
         mm.forget(vma)
 
 
+def check_splits(mm: AddressSpace, start: int, end: int) -> None:
+    """A hugetlb VMA splits only on a huge page boundary (``hugetlb_vm_op_split``):
+    EINVAL before anything changes when ``start`` or ``end`` would cut one elsewhere."""
+    for at in (start, end):
+        vma = mm.vmas.find(at)
+        if vma is not None and vma.start < at and vma.flags & VmFlag.HUGETLB:
+            size = hugetlb_page_size(vma)
+            if at & (size - 1):
+                raise syscall_error(errno.EINVAL)
+
+
+def hugetlb_page_size(vma: Vma) -> int:
+    """The page size of a hugetlb VMA (its inode's huge page size)."""
+    size = getattr(vma.inode, "huge_page_size", None)
+    return size if isinstance(size, int) else PMD_SIZE
+
+
 def splits_needed(mm: AddressSpace, start: int, end: int) -> bool:
     """Whether munmap of ``[start, end)`` must cut one VMA in two (map_count check)."""
     vma = mm.vmas.find(start)
@@ -118,7 +175,9 @@ def splits_needed(mm: AddressSpace, start: int, end: int) -> bool:
 
 def populate(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
     """Fault in every page of ``[start, end)`` now (MAP_POPULATE, MAP_LOCKED)."""
-    if not vma.flags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC):
+    if not vma.readable and not vma.writable:  # PROT_NONE, or execute-only memory
+        return
+    if vma.flags & VmFlag.HUGETLB:  # no huge page to fault in
         return
     write = bool(vma.flags & VmFlag.WRITE) and not vma.shared
     if vma.inode is not None:
@@ -126,9 +185,9 @@ def populate(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
         end = min(end, max(start, vma.start + (file_pages - vma.pgoff) * PAGE_SIZE))
     for va in range(start, end, PAGE_SIZE):
         pte = mm.pt.get(va >> 12)
-        if pte is not None and (pte.writable or not write):
-            continue
-        try:
-            handle_fault(mm, va, write)
-        except MemoryFault:
-            return
+        if pte is None or (write and not pte.writable):
+            try:
+                pte = handle_fault(mm, va, write)
+            except MemoryFault:
+                return
+        pte.frame.referenced = True  # get_user_pages marks what it touches accessed

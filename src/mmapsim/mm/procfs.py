@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from mmapsim.constants import PAGE_SHIFT
 from mmapsim.mm.address_space import AddressSpace
+from mmapsim.mm.mapping import hugetlb_page_size
 from mmapsim.mm.vma import SMAPS_FLAG_NAMES, Vma, VmFlag
 from mmapsim.physmem import ZERO_PFN
 
@@ -29,8 +30,8 @@ def vma_name(vma: Vma) -> str:
     if vma.file is not None:
         deleted = vma.file.inode.nlink == 0
         return vma.file.path + (" (deleted)" if deleted else "")
-    if vma.inode is not None:
-        return "/dev/zero (deleted)"
+    if vma.inode is not None:  # shared anonymous memory, or MAP_HUGETLB's file
+        return (vma.inode.name or "/dev/zero") + " (deleted)"
     return ""
 
 
@@ -74,7 +75,7 @@ def _counts(mm: AddressSpace, vma: Vma) -> dict[str, int]:
         dirty = frame.dirty or frame.inode is None
         share = (page << _PSS_SHIFT) // max(1, frame.mapcount)
         c["rss"] += page
-        c["ref"] += page if pte.young else 0
+        c["ref"] += page if pte.young or frame.referenced else 0
         c["pss"] += share
         c["pss_dirty"] += share if dirty else 0
         key = ("s" if frame.mapcount >= 2 else "p") + ("d" if dirty else "c")
@@ -84,14 +85,16 @@ def _counts(mm: AddressSpace, vma: Vma) -> dict[str, int]:
     return c
 
 
-def smaps_entry(mm: AddressSpace, vma: Vma) -> str:
-    """The smaps block of one VMA."""
+def smaps_entry(mm: AddressSpace, vma: Vma, pkeys: bool = False) -> str:
+    """The smaps block of one VMA (``pkeys``: the CPU has protection keys, and
+    each block says which key its VMA has)."""
     c = _counts(mm, vma)
     kb = 1024
+    page_kb = (hugetlb_page_size(vma) if vma.flags & VmFlag.HUGETLB else 4096) // kb
     fields = [
         ("Size", vma.length // kb),
-        ("KernelPageSize", 4),
-        ("MMUPageSize", 4),
+        ("KernelPageSize", page_kb),
+        ("MMUPageSize", page_kb),
         ("Rss", c["rss"] // kb),
         ("Pss", c["pss"] >> (_PSS_SHIFT + 10)),
         ("Pss_Dirty", c["pss_dirty"] >> (_PSS_SHIFT + 10)),
@@ -107,6 +110,8 @@ def smaps_entry(mm: AddressSpace, vma: Vma) -> str:
     lines = [maps_line(vma)]
     lines += [f"{name + ':':<16}{value:>8} kB" for name, value in fields]
     lines.append(f"{'THPeligible:':<16}{0:>8}")
+    if pkeys:
+        lines.append(f"{'ProtectionKey:':<16}{int(bool(vma.flags & VmFlag.PKEY_EXEC_ONLY)):>8}")
     names = "".join(m + " " for bit, m in SMAPS_FLAG_NAMES if vma.flags & bit)
     lines.append(f"VmFlags: {names}")
     return "\n".join(lines) + "\n"
@@ -125,6 +130,6 @@ _ZERO_FIELDS = (
 )
 
 
-def render_smaps(mm: AddressSpace) -> str:
+def render_smaps(mm: AddressSpace, pkeys: bool = False) -> str:
     """The whole text of /proc/<pid>/smaps."""
-    return "".join(smaps_entry(mm, vma) for vma in mm.vmas)
+    return "".join(smaps_entry(mm, vma, pkeys) for vma in mm.vmas)

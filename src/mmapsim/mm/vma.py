@@ -35,10 +35,16 @@ class VmFlag(IntFlag):
     MAYSHARE = 0x80
     GROWSDOWN = 0x100
     LOCKED = 0x2000
+    DONTEXPAND = 0x40000
     ACCOUNT = 0x100000
     NORESERVE = 0x200000
+    HUGETLB = 0x400000
+    SYNC = 0x800000
     WIPEONFORK = 0x2000000
     DONTDUMP = 0x4000000
+    NOHUGEPAGE = 0x40000000
+    #: VM_PKEY_BIT0: protection key 1, the execute-only key (x86 with pku/ospke)
+    PKEY_EXEC_ONLY = 1 << 32
     DROPPABLE = 1 << 40
 
 
@@ -54,6 +60,11 @@ VM_MAYEXEC: Final = int(VmFlag.MAYEXEC)
 VM_MAYSHARE: Final = int(VmFlag.MAYSHARE)
 VM_GROWSDOWN: Final = int(VmFlag.GROWSDOWN)
 VM_LOCKED: Final = int(VmFlag.LOCKED)
+VM_DONTEXPAND: Final = int(VmFlag.DONTEXPAND)
+VM_HUGETLB: Final = int(VmFlag.HUGETLB)
+VM_SYNC: Final = int(VmFlag.SYNC)
+VM_NOHUGEPAGE: Final = int(VmFlag.NOHUGEPAGE)
+VM_PKEY_EXEC_ONLY: Final = int(VmFlag.PKEY_EXEC_ONLY)
 VM_ACCOUNT: Final = int(VmFlag.ACCOUNT)
 VM_NORESERVE: Final = int(VmFlag.NORESERVE)
 VM_WIPEONFORK: Final = int(VmFlag.WIPEONFORK)
@@ -73,10 +84,14 @@ SMAPS_FLAG_NAMES = (
     (VmFlag.MAYSHARE, "ms"),
     (VmFlag.GROWSDOWN, "gd"),
     (VmFlag.LOCKED, "lo"),
+    (VmFlag.DONTEXPAND, "de"),
     (VmFlag.ACCOUNT, "ac"),
     (VmFlag.NORESERVE, "nr"),
+    (VmFlag.HUGETLB, "ht"),
+    (VmFlag.SYNC, "sf"),
     (VmFlag.WIPEONFORK, "wf"),
     (VmFlag.DONTDUMP, "dd"),
+    (VmFlag.NOHUGEPAGE, "nh"),
     (VmFlag.DROPPABLE, "dp"),
 )
 
@@ -154,8 +169,11 @@ class Vma:
         """Change ``flags`` and the cached booleans the hot paths read."""
         f = int(flags)
         self.flags = VmFlag(f)
-        # x86 without protection keys: write and exec both imply read
-        self.readable = bool(f & VM_ACCESS_FLAGS)
+        # x86: write and exec both imply read, but for execute-only memory
+        # (exec alone under the execute-only protection key)
+        self.readable = bool(f & (VM_READ | VM_WRITE)) or (
+            bool(f & VM_EXEC) and not f & VM_PKEY_EXEC_ONLY
+        )
         self.writable = bool(f & VM_WRITE)
         self.shared = bool(f & VM_SHARED)
         self.growsdown = bool(f & VM_GROWSDOWN)
@@ -189,6 +207,8 @@ class Vma:
             return False
         if prev.inode is not self.inode or prev.name != self.name:
             return False
+        if self.inode is not None and self.inode.vm_ops is not None:
+            return False  # a VMA with a close operation never merges
         if not _anon_vmas_mergeable(prev.anon_vma, self.anon_vma):
             return False
         return prev.pgoff + ((prev.end - prev.start) >> PAGE_SHIFT) == self.pgoff

@@ -42,12 +42,16 @@ class KernelUnavailableError(Exception):
     """The machine asked for cannot be made here."""
 
 
-def make_machine(kernel: str) -> MachineAPI:
-    """A new machine: ``sim`` is the simulator, ``host`` this computer's kernel."""
+def make_machine(kernel: str, *, like_host: bool = False) -> MachineAPI:
+    """A new machine: ``sim`` is the simulator, ``host`` this computer's kernel.
+
+    ``like_host``: the simulated CPU is this computer's (protection keys or not),
+    so that the two can be compared."""
     if kernel == "sim":
         from mmapsim import Machine
+        from mmapsim.host.cpu import has_pkeys
 
-        machine: MachineAPI = Machine()
+        machine: MachineAPI = Machine(pkeys=has_pkeys()) if like_host else Machine()
         return machine
     try:
         from mmapsim.host import HostMachine
@@ -58,9 +62,9 @@ def make_machine(kernel: str) -> MachineAPI:
 
 
 @contextmanager
-def machine_for(kernel: str) -> Iterator[MachineAPI]:
+def machine_for(kernel: str, *, like_host: bool = False) -> Iterator[MachineAPI]:
     """A machine that is closed (its processes ended) when the block ends."""
-    machine = make_machine(kernel)
+    machine = make_machine(kernel, like_host=like_host)
     try:
         yield machine
     finally:
@@ -131,6 +135,9 @@ def run_one(
             if not quiet:
                 printer.result(result)
     if not quiet:
+        if scenario.recover_line is not None:
+            where = f"from line {scenario.recover_line}, the recovery section"
+            printer.emit(Text(f"({where} runs after a crash: mmapsim crashes FILE)", "dim"))
         printer.emit("")
         printer.emit(summary_text(results))
         printer.emit("")
@@ -145,23 +152,43 @@ def _next_result(pending: Iterator[StepResult], line: int, path: str) -> StepRes
         raise ScenarioError("that process is no longer running", line, 1, path) from None
 
 
-def diff_files(paths: Sequence[str], output: Output) -> int:
-    """``mmapsim diff``: run on both kernels, show where they disagree; 1 if they do."""
+def diff_files(paths: Sequence[str], output: Output, *, as_json: bool = False) -> int:
+    """``mmapsim diff``: run on both kernels, show where they disagree; 1 if they do.
+
+    Every step is compared by what a program observes: values, errnos, deaths,
+    expects, and what each ``show`` prints (:mod:`mmapsim.scenario.compare`).
+    ``as_json``: print one object per scenario instead (``file``, ``agree``, and
+    each step's ``line``, ``simulated``, ``real`` and ``same``)."""
     try:
         scenarios = load(paths)
-        differs = [diff_one(scenario, output) for scenario in scenarios]
+        results = [diff_one(scenario, output, quiet=as_json) for scenario in scenarios]
     except (ScenarioError, KernelUnavailableError) as err:
         output.err.print(Text(str(err)))
         return EXIT_BAD
-    return EXIT_FAILED if any(differs) else EXIT_OK
+    if as_json:
+        reports = [
+            {
+                "file": scenario.path,
+                "agree": all(d.same for d in diffs),
+                "steps": [
+                    {"line": d.line, "simulated": d.left, "real": d.right, "same": d.same}
+                    for d in diffs
+                ],
+            }
+            for scenario, diffs in zip(scenarios, results, strict=True)
+        ]
+        output.out.print_json(json.dumps(reports[0] if len(reports) == 1 else reports))
+    return EXIT_FAILED if any(not d.same for diffs in results for d in diffs) else EXIT_OK
 
 
-def diff_one(scenario: Scenario, output: Output) -> bool:
-    """Run one scenario on both kernels in step; print each step; True if they differ."""
+def diff_one(scenario: Scenario, output: Output, *, quiet: bool = False) -> list[StepDiff]:
+    """Run one scenario on both kernels in step; print each step (unless ``quiet``);
+    returns every step's comparison."""
     printer = Printer(output.out)
-    printer.emit(Text(f"== {scenario.path}: {KERNELS['sim']} against the real one ==", "bold"))
+    if not quiet:
+        printer.emit(Text(f"== {scenario.path}: {KERNELS['sim']} against the real one ==", "bold"))
     diffs: list[StepDiff] = []
-    with machine_for("sim") as sim, machine_for("host") as host:
+    with machine_for("sim", like_host=True) as sim, machine_for("host") as host:
         runs = {"sim": Runner(sim), "host": Runner(host)}
         observers = {"sim": Observer(), "host": Observer()}
         for step in scenario.steps:
@@ -175,10 +202,13 @@ def diff_one(scenario: Scenario, output: Output) -> bool:
             if len(errors) == len(runs):  # the scenario's own mistake, on both kernels
                 raise errors["sim"].in_file(scenario.path)
             diffs.append(StepDiff(step.line, seen["sim"], seen["host"]))
-            printer.emit(printer.source_line(step))
-            _print_diff(printer, diffs[-1])
+            if not quiet:
+                printer.emit(printer.source_line(step))
+                _print_diff(printer, diffs[-1])
             if seen["sim"].startswith("cannot run") or seen["host"].startswith("cannot run"):
                 break
+    if quiet:
+        return diffs
     different = [d.line for d in diffs if not d.same]
     if different:
         where = ", ".join(map(str, different))
@@ -186,7 +216,7 @@ def diff_one(scenario: Scenario, output: Output) -> bool:
     else:
         printer.emit(Text(f"{len(diffs)} steps: the kernels agree", style="bold green"))
     printer.emit("")
-    return bool(different)
+    return diffs
 
 
 def _print_diff(printer: Printer, diff: StepDiff) -> None:

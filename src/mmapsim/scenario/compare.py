@@ -5,16 +5,25 @@ them), so an address is never compared as a number: it is written relative to
 the mapping of its process that contains it, as ``mapping 2 + 0x1000``, where
 mappings are numbered in the order the scenario's mmap calls made them.  Numbers,
 bytes, errno names, signals and whether each ``expect`` held are compared
-exactly; the output of ``show file`` too.  Process layouts (``show maps``,
-``smaps``, ``pages``, ``layout``, ``vars``) differ by nature and are not compared.
+exactly; the output of ``show file`` too.
+
+``show maps``, ``smaps`` and ``pages`` are compared over the scenario's own
+mappings only (a real process has many of its own: a HostMachine worker is a
+Python interpreter), each VMA clipped to them, with addresses made relative and
+without device and inode numbers; smaps with every counter and VmFlags; a page
+table with frames named by the order they first appear.  (Linux maps file data
+in large folios, which the simulator does not: docs/deviations.md.)
+``show layout`` and ``vars`` print raw addresses and are not compared.
 """
 
 from __future__ import annotations
 
 import errno as errno_module
+import re
 from dataclasses import dataclass, field
 
 from mmapsim.constants import PAGE_SIZE
+from mmapsim.scenario.ipc_values import Pid, ShmDs, relative_pid
 from mmapsim.scenario.runner import StepResult
 from mmapsim.scenario.syntax import Fork, Show, Sync
 from mmapsim.scenario.values import MAP_FAILED_VALUE, Addr, Frame, Stat, Value, format_value
@@ -29,6 +38,7 @@ class Observer:
     regions: dict[str, list[_Region]] = field(default_factory=dict)
     count: int = 0
     frames: dict[int, int] = field(default_factory=dict)
+    segments: dict[int, int] = field(default_factory=dict)  # shmid -> size
 
     def observe(self, result: StepResult) -> str:
         """What a program could observe of this step, addresses made relative."""
@@ -47,7 +57,7 @@ class Observer:
         if result.expect is not None:
             parts.append("expect holds" if result.expect.ok else "expect FAILED")
         if isinstance(result.step, Show):
-            parts.append(_shown(result))
+            parts.append(_shown(self, result))
         if result.skipped is not None:
             parts.append("skipped")
         if isinstance(result.step, Sync):
@@ -62,10 +72,17 @@ class Observer:
         if isinstance(step, Fork):
             self.regions[step.child] = list(self.regions.get(step.parent, []))
         for call in result.calls:
-            if call.name != "mmap" or call.errno is not None or call.process is None:
+            if call.name == "shmget" and call.errno is None and isinstance(call.result, int):
+                self.segments[call.result] = int(call.args[1])
+            if call.name not in ("mmap", "shmat") or call.errno is not None:
+                continue
+            if call.process is None:
                 continue
             assert isinstance(call.result, int)
-            length = int(call.args[1])
+            if call.name == "shmat":
+                length = self.segments.get(int(call.args[0]), PAGE_SIZE)
+            else:
+                length = int(call.args[1])
             end = call.result + (length + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
             self.count += 1
             self.regions.setdefault(call.process, []).append((call.result, end, self.count))
@@ -90,14 +107,114 @@ class Observer:
             return "no frame" if value < 0 else f"frame #{number}"
         if isinstance(value, Stat):
             return f"st_size = {value.st_size}"
+        if isinstance(value, ShmDs):
+            return value.shown(relative_pid)
+        if isinstance(value, Pid):
+            return relative_pid(value)
+        if isinstance(value, tuple):
+            shown = (relative_pid(v) if isinstance(v, Pid) else format_value(v) for v in value)
+            return "(" + ", ".join(shown) + ")"
         return format_value(value)
 
 
-def _shown(result: StepResult) -> str:
+_MAPS_LINE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S+) ([0-9a-f]+) \S+ \d+ ?(.*)$")
+_PAGE_LINE = re.compile(r"^0x([0-9a-f]+)  (.*)$")
+
+
+def _merged(regions: list[_Region]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for start, end, _ in sorted(regions):
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+class ShowView:
+    """``show maps``/``smaps``/``pages`` output made comparable (see the module)."""
+
+    def __init__(self, observer: Observer, process: str | None) -> None:
+        self.observer = observer
+        self.process = process
+        self.own = _merged(observer.regions.get(process or "", []))
+
+    def clip(self, start: int, end: int) -> list[str]:
+        """``[start, end)`` cut to the scenario's mappings, as relative spans."""
+        out = []
+        for lo, hi in self.own:
+            a, b = max(start, lo), min(end, hi)
+            if a < b:
+                first = self.observer.address(a, self.process)
+                last = self.observer.address(b - 1, self.process)
+                out.append(f"{first} .. {last}")
+        return out
+
+    def maps_line(self, line: str) -> tuple[list[str], str]:
+        """The relative spans of one maps line and what it says but where it is."""
+        match = _MAPS_LINE.match(line)
+        if match is None:
+            return [], ""
+        start, end, perms, offset, name = match.groups()
+        spans = self.clip(int(start, 16), int(end, 16))
+        return spans, f"{perms} {offset} {name.strip()}".rstrip()
+
+    def maps(self, text: str) -> str:
+        lines = []
+        for line in text.splitlines():
+            spans, what = self.maps_line(line)
+            lines += [f"{span} {what}" for span in spans]
+        return "\n".join(lines) or "(none of the scenario's mappings)"
+
+    def smaps(self, text: str) -> str:
+        lines: list[str] = []
+        keep = False
+        for line in text.splitlines():
+            spans, what = self.maps_line(line)
+            if what:
+                keep = bool(spans)
+                lines += [f"{span} {what}" for span in spans]
+            elif keep:
+                lines.append(" ".join(line.split()))
+        return "\n".join(lines) or "(none of the scenario's mappings)"
+
+    def pages(self, text: str) -> str:
+        lines = []
+        for line in text.splitlines():
+            match = _PAGE_LINE.match(line)
+            if match is None:
+                lines.append(line)
+                continue
+            va, rest = int(match[1], 16), match[2]
+            where = self.observer.address(va, self.process)
+            if rest.startswith("present"):
+                fields = rest.split("  ")
+                pfn = fields[1].split()[-1] if len(fields) > 1 else ""
+                frame = "hidden"
+                if pfn.startswith("0x"):
+                    number = self.observer.frames.setdefault(
+                        int(pfn, 16), len(self.observer.frames) + 1
+                    )
+                    frame = f"#{number}"
+                lines.append(f"{where}  present  frame {frame}  {'  '.join(fields[2:])}")
+            else:
+                lines.append(f"{where}  {rest}")
+        return "\n".join(lines)
+
+
+def _shown(observer: Observer, result: StepResult) -> str:
     step = result.step
     assert isinstance(step, Show)
-    if step.kind == "file":
-        return result.output or ""
+    text = result.output or ""
+    if step.kind == "file" or text.startswith("("):
+        return text
+    view = ShowView(observer, step.target)
+    if step.kind == "maps":
+        return view.maps(text)
+    if step.kind == "smaps":
+        return view.smaps(text)
+    if step.kind == "pages":
+        return view.pages(text)
     return f"(show {step.kind} is not compared)"
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmapsim.scenario.calls import CType
+from mmapsim.scenario.ipc_values import ShmDs
 
 U64 = 1 << 64
 MAP_FAILED_VALUE = U64 - 1
@@ -68,7 +69,7 @@ class Stat:
         )
 
 
-Value = int | bytes | tuple[int, ...] | Stat
+Value = int | bytes | tuple[int, ...] | Stat | ShmDs
 
 
 class WrongValueError(Exception):
@@ -85,6 +86,8 @@ def kind_of(value: Value) -> str:
         return "bytes"
     if isinstance(value, Stat):
         return "a struct stat"
+    if isinstance(value, ShmDs):
+        return "a struct shmid_ds"
     return "a pair"
 
 
@@ -105,9 +108,8 @@ def to_c(value: Value, ctype: CType) -> int | bytes | str:
     number = as_int(value)
     if ctype in (CType.PTR, CType.SIZE):
         return number % U64
-    if ctype is CType.MODE:
-        return number & 0xFFFF_FFFF
-    bits = 32 if ctype is CType.INT else 64
+    # a mode_t has the 32 bits of an int; the machine takes them as the C int they are
+    bits = 32 if ctype in (CType.INT, CType.MODE) else 64
     number &= (1 << bits) - 1
     return number - (1 << bits) if number >> (bits - 1) else number
 
@@ -195,4 +197,6 @@ def format_value(value: Value | None) -> str:
         return format_bytes(value)
     if isinstance(value, Stat):
         return f"{{st_size = {value.st_size}, st_mode = {value.st_mode:#o}}}"
+    if isinstance(value, ShmDs):
+        return value.shown()
     return "(" + ", ".join(format_value(v) for v in value) + ")"

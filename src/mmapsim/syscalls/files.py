@@ -10,12 +10,14 @@ and write permission is always granted.
 from __future__ import annotations
 
 import errno
+import posixpath
 from dataclasses import dataclass
 
-from mmapsim.constants import PAGE_SIZE, OpenFlag
+from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE, OpenFlag
 from mmapsim.errors import syscall_error
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.inode import S_MAXBYTES, Inode, InodeKind
+from mmapsim.fs.namespace import normalize
 from mmapsim.fs.pipe import Pipe
 from mmapsim.kernel import Kernel, Task
 from mmapsim.mm.layout import TASK_SIZE
@@ -52,7 +54,7 @@ def sys_open(k: Kernel, task: Task, path: str, flags: int, mode: int) -> int:
         raise syscall_error(errno.EISDIR)
     if oflags & OpenFlag.DIRECTORY and inode.kind is not InodeKind.DIRECTORY:
         raise syscall_error(errno.ENOTDIR)
-    if oflags & OpenFlag.TRUNC and inode.kind is InodeKind.REGULAR:
+    if oflags & OpenFlag.TRUNC and inode.is_file:
         k.pagecache.resize(inode, 0)
         inode.touch(k.clock.now_ns())
     ofd = OpenFile(inode, oflags, inode.name)
@@ -60,6 +62,11 @@ def sys_open(k: Kernel, task: Task, path: str, flags: int, mode: int) -> int:
 
 
 def _open_inode(k: Kernel, path: str, flags: OpenFlag, mode: int) -> Inode:
+    if flags & OpenFlag.CREAT and len(path) > 1 and path.endswith("/"):
+        # open_last_lookups: O_CREAT on a name with a trailing slash is EISDIR
+        # once the parent is found, whatever the name is
+        k.fs.lookup(posixpath.dirname(normalize(path)).rstrip("/") + "/")
+        raise syscall_error(errno.EISDIR)
     try:
         inode = k.fs.lookup(path)
     except OSError as e:
@@ -145,7 +152,7 @@ def sys_read(k: Kernel, task: Task, fd: int, count: int) -> bytes:
     """Implements read(2) at the file position, which advances."""
     ofd = _readable(k, task, fd)
     data = _read_at(k, ofd, count, ofd.pos)
-    if ofd.inode.is_regular:
+    if ofd.inode.is_file:
         ofd.pos += len(data)
     return data
 
@@ -154,7 +161,7 @@ def sys_write(k: Kernel, task: Task, fd: int, data: bytes | bytearray | memoryvi
     """Implements write(2) at the file position (at the end with O_APPEND)."""
     ofd = _writable(k, task, fd)
     n = _write_at(k, ofd, data, ofd.pos)
-    if ofd.inode.is_regular:
+    if ofd.inode.is_file:
         ofd.pos = ofd.inode.size if ofd.append else ofd.pos + n
     return n
 
@@ -184,28 +191,56 @@ def sys_pwrite(
 
 
 def sys_lseek(k: Kernel, task: Task, fd: int, offset: int, whence: int) -> int:
-    """Implements lseek(2) with SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE."""
+    """Implements lseek(2) with SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE.
+
+    ksys_lseek refuses a whence above SEEK_MAX (EINVAL) before the file's own
+    llseek runs (a pipe's ESPIPE).  SEEK_DATA and SEEK_HOLE follow ext4
+    (iomap_seek_data/iomap_seek_hole): an offset outside ``[0, size)`` is ENXIO,
+    and the holes are the pages that have no data on disk and no dirty page in
+    the page cache (delayed allocation counts as data).
+    """
     ofd = k.fd_file(task, fd)
     inode = ofd.inode
+    if not 0 <= whence <= SEEK_HOLE:
+        raise syscall_error(errno.EINVAL)
     if inode.pipe is not None:
         raise syscall_error(errno.ESPIPE)
     if inode.kind is InodeKind.CHARDEV:
         ofd.pos = 0
         return 0
-    bases = {0: 0, 1: ofd.pos, 2: inode.size, SEEK_DATA: 0, SEEK_HOLE: 0}
-    if whence not in bases:
-        raise syscall_error(errno.EINVAL)
-    new = bases[whence] + offset
     if whence in (SEEK_DATA, SEEK_HOLE):
-        if offset < 0:
-            raise syscall_error(errno.EINVAL)
-        if offset >= inode.size:
+        if offset < 0 or offset >= inode.size:
             raise syscall_error(errno.ENXIO)
-        new = offset if whence == SEEK_DATA else inode.size
+        new = _seek_data(inode, offset) if whence == SEEK_DATA else _seek_hole(inode, offset)
+    else:
+        new = (0, ofd.pos, inode.size)[whence] + offset
     if new < 0 or new > S_MAXBYTES:
         raise syscall_error(errno.EINVAL)
     ofd.pos = new
     return new
+
+
+def _has_data(inode: Inode, pgoff: int) -> bool:
+    return pgoff in inode.disk.pages or pgoff in inode.dirty
+
+
+def _seek_data(inode: Inode, offset: int) -> int:
+    """The first byte at or after ``offset`` in a page with data (ENXIO: none)."""
+    last = (inode.size - 1) >> PAGE_SHIFT
+    pages = [p for p in (*inode.disk.pages, *inode.dirty) if offset >> PAGE_SHIFT <= p <= last]
+    if not pages:
+        raise syscall_error(errno.ENXIO)
+    return max(offset, min(pages) << PAGE_SHIFT)
+
+
+def _seek_hole(inode: Inode, offset: int) -> int:
+    """The first byte at or after ``offset`` in a hole, or the end of the file."""
+    pgoff = offset >> PAGE_SHIFT
+    if not _has_data(inode, pgoff):
+        return offset
+    while (pgoff + 1) << PAGE_SHIFT < inode.size and _has_data(inode, pgoff + 1):
+        pgoff += 1
+    return min(inode.size, (pgoff + 1) << PAGE_SHIFT)
 
 
 def sys_ftruncate(k: Kernel, task: Task, fd: int, length: int) -> None:
@@ -213,7 +248,7 @@ def sys_ftruncate(k: Kernel, task: Task, fd: int, length: int) -> None:
     if length < 0:
         raise syscall_error(errno.EINVAL)
     ofd = k.fd_file(task, fd)
-    if not ofd.inode.is_regular or not ofd.writable:
+    if not ofd.inode.is_file or not ofd.writable:
         raise syscall_error(errno.EINVAL)
     if length > S_MAXBYTES:  # inode_newsize_ok
         raise syscall_error(errno.EFBIG)
@@ -271,13 +306,12 @@ def sys_stat(k: Kernel, path: str) -> StatResult:
 
 def stat_inode(inode: Inode) -> StatResult:
     """What stat(2) and fstat(2) report of ``inode``."""
-    size = len(inode.pipe.buffer) if inode.pipe is not None else inode.size
     return StatResult(
         st_mode=inode.st_mode,
         st_ino=inode.ino,
         st_dev=inode.dev,
         st_nlink=inode.nlink,
-        st_size=size,
+        st_size=inode.size,  # 0 for a pipe, whatever it holds (pipefs)
         st_blocks=inode.disk.allocated_pages * (PAGE_SIZE // 512),
         st_atime_ns=inode.atime_ns,
         st_mtime_ns=inode.mtime_ns,

@@ -11,25 +11,22 @@ from __future__ import annotations
 import errno
 
 from mmapsim.constants import (
+    MAP_32BIT,
     MAP_ANONYMOUS,
-    MAP_DROPPABLE,
     MAP_FIXED,
     MAP_FIXED_NOREPLACE,
-    MAP_GROWSDOWN,
     MAP_HUGETLB,
     MAP_LOCKED,
     MAP_NONBLOCK,
     MAP_NORESERVE,
     MAP_POPULATE,
     MAP_PRIVATE,
-    MAP_SHARED,
-    MAP_SHARED_VALIDATE,
+    MAP_STACK,
     MAP_SYNC,
     MAP_TYPE,
     PAGE_SHIFT,
     PAGE_SIZE,
-    PROT_WRITE,
-    MapFlag,
+    PROT_EXEC,
     MsFlag,
     Prot,
 )
@@ -37,7 +34,7 @@ from mmapsim.cvalues import U64_MAX
 from mmapsim.errors import syscall_error
 from mmapsim.events import Munmapped
 from mmapsim.fs.file import OpenFile
-from mmapsim.fs.inode import MAX_LFS_FILESIZE, Inode, InodeKind
+from mmapsim.fs.inode import InodeKind
 from mmapsim.kernel import Kernel, Task
 from mmapsim.mm import mapping
 from mmapsim.mm.layout import MMAP_MIN_ADDR, TASK_SIZE
@@ -46,44 +43,35 @@ from mmapsim.mm.protect import mprotect_fixup, new_flags
 from mmapsim.mm.vma import (
     VM_ACCESS_FLAGS,
     VM_ACCOUNT,
-    VM_DONTDUMP,
-    VM_DROPPABLE,
-    VM_GROWSDOWN,
+    VM_HUGETLB,
     VM_LOCKED,
     VM_MAYEXEC,
     VM_MAYREAD,
-    VM_MAYSHARE,
     VM_MAYWRITE,
+    VM_NOHUGEPAGE,
     VM_NORESERVE,
+    VM_PKEY_EXEC_ONLY,
     VM_SHARED,
-    VM_WIPEONFORK,
+    VM_SYNC,
     VM_WRITE,
     VmFlag,
     prot_to_vm,
 )
-
-_PAGE_OFF = PAGE_SIZE - 1
-
-#: LEGACY_MAP_MASK: the flags MAP_SHARED accepts silently and MAP_SHARED_VALIDATE checks.
-LEGACY_MAP_MASK = int(
-    MapFlag.SHARED
-    | MapFlag.PRIVATE
-    | MapFlag.FIXED
-    | MapFlag.ANONYMOUS
-    | MapFlag.DENYWRITE
-    | MapFlag.EXECUTABLE
-    | MapFlag.UNINITIALIZED
-    | MapFlag.GROWSDOWN
-    | MapFlag.LOCKED
-    | MapFlag.NORESERVE
-    | MapFlag.POPULATE
-    | MapFlag.NONBLOCK
-    | MapFlag.STACK
-    | MapFlag.HUGETLB
-    | MapFlag.BIT32
+from mmapsim.syscalls.mmap_checks import (
+    HugetlbInode,
+    MmapPlan,
+    check_anon,
+    check_file,
+    huge_page_size,
 )
-#: MAP_HUGE_MASK << MAP_HUGE_SHIFT: the huge page size bits, which MAP_SHARED_VALIDATE lets through.
-MAP_HUGE_BITS = 0x3F << 26
+
+#: The device of the hugetlbfs mount that MAP_HUGETLB's files live on ("00:11").
+HUGETLBFS_DEV = 0x0011
+_PAGE_OFF = PAGE_SIZE - 1
+#: The lowest address the kernel can return that is not an errno (-4095..-1).
+_ERR_VALUE = U64_MAX - 4094
+#: calc_vm_flag_bits: mmap flags that become VMA flags as they are.
+_FLAG_BITS = ((MAP_LOCKED, VM_LOCKED), (MAP_SYNC, VM_SYNC), (MAP_STACK, VM_NOHUGEPAGE))
 
 
 def _page_align(n: int) -> int:
@@ -97,7 +85,11 @@ def sys_mmap(
     """Implements the semantics of Linux's mmap(2) on x86-64; returns the address.
 
     ``flags`` stays a plain int here (checked bit by bit, as do_mmap does, and
-    fast); the VMA gets its typed ``VmFlag``.
+    fast); the VMA gets its typed ``VmFlag``.  MAP_HUGETLB of anonymous memory
+    maps an unnamed hugetlbfs file (``ksys_mmap_pgoff``); with no huge page
+    reserved, only MAP_NORESERVE succeeds and an access is SIGBUS.  On a CPU
+    with protection keys (``Machine(pkeys=True)``), PROT_EXEC alone is
+    execute-only memory.
 
     Deviation: a MAP_FIXED address below mmap_min_addr fails with EPERM even
     though processes run as root (see docs/deviations.md).
@@ -107,14 +99,16 @@ def sys_mmap(
         raise syscall_error(errno.EINVAL)
     pgoff = off >> PAGE_SHIFT
     file = None
+    huge = 0
     if not flags & MAP_ANONYMOUS:
         file = k.fd_file(task, fd)
         if flags & MAP_HUGETLB:
             raise syscall_error(errno.EINVAL)
+    elif flags & MAP_HUGETLB:
+        huge = huge_page_size(flags)
+        length = ((length + huge - 1) & ~(huge - 1)) & U64_MAX
     if length == 0:
         raise syscall_error(errno.EINVAL)
-    if file is None and flags & MAP_HUGETLB:  # no huge page is reserved (nr_hugepages 0)
-        raise syscall_error(errno.ENOMEM)
     if flags & MAP_FIXED_NOREPLACE:
         flags |= MAP_FIXED
     if not flags & MAP_FIXED:
@@ -128,23 +122,39 @@ def sys_mmap(
         raise syscall_error(errno.EOVERFLOW)
     if len(task.mm.vmas) > k.max_map_count:
         raise syscall_error(errno.ENOMEM)
-    thp = file is None and (flags & MAP_TYPE) == MAP_PRIVATE
-    addr = _place(task, addr, length, flags, thp)
+    thp = file is None and not huge and (flags & MAP_TYPE) == MAP_PRIVATE
+    addr = _place(task, addr, length, flags, thp, huge)
     vm_flags = (prot & VM_ACCESS_FLAGS) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
-    if flags & MAP_LOCKED:
-        vm_flags |= VM_LOCKED
+    if k.pkeys and prot == PROT_EXEC:
+        vm_flags |= VM_PKEY_EXEC_ONLY
+    for map_flag, vm_flag in _FLAG_BITS:
+        if flags & map_flag:
+            vm_flags |= vm_flag
     if file is not None:
-        vm_flags, inode = _check_file(file, flags, prot, pgoff, length, vm_flags)
+        plan = check_file(file, file.inode, flags, prot, pgoff, length, vm_flags)
+    elif huge:
+        ino = k.fs.new_inode(InodeKind.REGULAR, 0o600).ino  # a number of its own
+        inode = HugetlbInode(ino, InodeKind.REGULAR, 0o600, k.clock.now_ns(), HUGETLBFS_DEV)
+        inode.huge_page_size, inode.name, inode.size = huge, "/anon_hugepage", length
+        inode.disk.resize(length)
+        plan = check_file(None, inode, flags, prot, pgoff, length, vm_flags)
     else:
-        vm_flags, pgoff, inode = _check_anon(flags, addr, vm_flags)
-    return _mmap_region(k, task, addr, length, flags, vm_flags, pgoff, file, inode)
+        plan = check_anon(flags, addr, vm_flags)
+    return _mmap_region(k, task, addr, length, flags, plan, file)
 
 
-def _place(task: Task, addr: int, length: int, flags: int, thp: bool) -> int:
-    """get_unmapped_area, then MAP_FIXED_NOREPLACE's overlap check."""
+def _place(task: Task, addr: int, length: int, flags: int, thp: bool, huge: int) -> int:
+    """get_unmapped_area (hugetlbfs's for ``huge``), then MAP_FIXED_NOREPLACE's
+    overlap check.  A MAP_FIXED address comes back as it is, and one in the
+    last 4095 bytes reads as an errno: -1 is EPERM, -12 ENOMEM (the kernel's
+    return-value encoding)."""
     if length > TASK_SIZE:
         raise syscall_error(errno.ENOMEM)
     if flags & MAP_FIXED:
+        if huge and addr & (huge - 1):
+            raise syscall_error(errno.EINVAL)
+        if addr >= _ERR_VALUE:
+            raise syscall_error(U64_MAX + 1 - addr)
         if addr > TASK_SIZE - length:
             raise syscall_error(errno.ENOMEM)
         if addr & _PAGE_OFF:
@@ -154,103 +164,45 @@ def _place(task: Task, addr: int, length: int, flags: int, thp: bool) -> int:
         if flags & MAP_FIXED_NOREPLACE and task.mm.vmas.overlapping(addr, addr + length):
             raise syscall_error(errno.EEXIST)
         return addr
-    found = mapping.get_unmapped_area(task.mm, addr, length, thp)
+    if huge and addr:
+        addr = (addr + huge - 1) & ~(huge - 1)
+    low32 = bool(flags & MAP_32BIT)
+    found = mapping.get_unmapped_area(
+        task.mm, addr, length, thp, low32=low32, align=huge or PAGE_SIZE
+    )
     if found is None:
         raise syscall_error(errno.ENOMEM)
     return found
 
 
-def _file_mmap_ok(inode: Inode, pgoff: int, length: int) -> bool:
-    """file_mmap_ok: the mapping must end at or below the largest file offset."""
-    maxsize = MAX_LFS_FILESIZE if inode.kind is InodeKind.REGULAR else U64_MAX
-    if length > maxsize:
-        return False
-    return pgoff <= (maxsize - length) >> PAGE_SHIFT
-
-
-def _check_file(
-    file: OpenFile, flags: int, prot: int, pgoff: int, length: int, vm_flags: int
-) -> tuple[int, Inode | None]:
-    """do_mmap's checks for a file mapping; returns its flags and backing inode."""
-    inode = file.inode
-    if not _file_mmap_ok(inode, pgoff, length):
-        raise syscall_error(errno.EOVERFLOW)
-    kind = flags & MAP_TYPE
-    if kind in (MAP_SHARED, MAP_SHARED_VALIDATE):
-        if kind == MAP_SHARED_VALIDATE and flags & ~(LEGACY_MAP_MASK | MAP_HUGE_BITS):
-            raise syscall_error(errno.EOPNOTSUPP)
-        if prot & PROT_WRITE and not file.writable:
-            raise syscall_error(errno.EACCES)
-        vm_flags |= VM_SHARED | VM_MAYSHARE
-        if not file.writable:
-            vm_flags &= ~(VM_MAYWRITE | VM_SHARED)
-    elif kind != MAP_PRIVATE:
-        raise syscall_error(errno.EINVAL)
-    if not file.readable:
-        raise syscall_error(errno.EACCES)
-    if not _mappable(inode):
-        raise syscall_error(errno.ENODEV)
-    if flags & MAP_GROWSDOWN:
-        raise syscall_error(errno.EINVAL)
-    if inode.kind is InodeKind.CHARDEV:  # /dev/zero: anonymous memory
-        return vm_flags, None
-    if flags & MAP_SYNC:  # VM_SYNC: the file system's mmap refuses it without DAX
-        raise syscall_error(errno.EOPNOTSUPP)
-    return vm_flags, inode
-
-
-def _mappable(inode: Inode) -> bool:
-    if inode.kind is InodeKind.CHARDEV:
-        return inode.name == "/dev/zero"
-    return inode.kind is InodeKind.REGULAR
-
-
-def _check_anon(flags: int, addr: int, vm_flags: int) -> tuple[int, int, None]:
-    """do_mmap's checks for an anonymous mapping; returns flags and pgoff."""
-    kind = flags & MAP_TYPE
-    if kind == MAP_SHARED:
-        if flags & MAP_GROWSDOWN:
-            raise syscall_error(errno.EINVAL)
-        return vm_flags | VM_SHARED | VM_MAYSHARE, 0, None
-    if kind == MAP_DROPPABLE:
-        # may vanish under memory pressure: never reserved, wiped at fork, not dumped
-        if flags & (MAP_LOCKED | MAP_HUGETLB | MAP_GROWSDOWN):
-            raise syscall_error(errno.EINVAL)
-        vm_flags |= VM_DROPPABLE | VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP
-        return vm_flags, addr >> PAGE_SHIFT, None
-    if kind == MAP_PRIVATE:
-        if flags & MAP_GROWSDOWN:
-            vm_flags |= VM_GROWSDOWN
-        return vm_flags, addr >> PAGE_SHIFT, None
-    raise syscall_error(errno.EINVAL)
-
-
 def _mmap_region(
-    k: Kernel,
-    task: Task,
-    addr: int,
-    length: int,
-    flags: int,
-    vm_flags: int,
-    pgoff: int,
-    file: OpenFile | None,
-    inode: Inode | None,
+    k: Kernel, task: Task, addr: int, length: int, flags: int, plan: MmapPlan, file: OpenFile | None
 ) -> int:
-    """mmap_region: account, create shared anonymous memory, map, populate."""
+    """mmap_region: unmap what is in the way, account, let the object's mmap
+    operation run (a failure there leaves the hole), create shared anonymous
+    memory, map, populate."""
+    vm_flags, inode, pgoff = plan.vm_flags, plan.inode, plan.pgoff
+    mm = task.mm
+    mapping.check_splits(mm, addr, addr + length)
     if flags & MAP_NORESERVE:
         vm_flags |= VM_NORESERVE
-    if (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE:
+    hugetlb = bool(vm_flags & VM_HUGETLB)
+    if not hugetlb and (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE:
         vm_flags |= VM_ACCOUNT
         _vm_enough_memory(k, length)
-    if vm_flags & VM_MAYSHARE and inode is None:
-        # MAP_SHARED|MAP_ANONYMOUS, or MAP_SHARED of /dev/zero: a hidden shmem inode
+    if plan.op_error:
+        mapping.unmap(mm, addr, addr + length)
+        raise syscall_error(plan.op_error)
+    if vm_flags & VM_SHARED and inode is None:
+        # MAP_SHARED|MAP_ANONYMOUS, or MAP_SHARED of /dev/zero: a hidden shmem
+        # inode of the mapping's size, at the mapping's offset (shmem_zero_setup)
         inode = k.fs.new_inode(InodeKind.SHMEM, 0o600)
         inode.name = "/dev/zero"
         k.pagecache.resize(inode, length)
-        file, pgoff = None, 0
-    vma = mapping.map_region(task.mm, addr, length, vm_flags, pgoff, file, inode)
+        file = None
+    vma = mapping.map_region(mm, addr, length, vm_flags, pgoff, file, inode)
     if (flags & MAP_POPULATE and not flags & MAP_NONBLOCK) or vm_flags & VM_LOCKED:
-        mapping.populate(task.mm, vma, addr, addr + length)
+        mapping.populate(mm, vma, addr, addr + length)
     return addr
 
 
@@ -271,6 +223,7 @@ def sys_munmap(k: Kernel, task: Task, addr: int, length: int) -> None:
     if length == 0:
         raise syscall_error(errno.EINVAL)
     end = addr + length
+    mapping.check_splits(task.mm, addr, end)
     if mapping.splits_needed(task.mm, addr, end) and len(task.mm.vmas) >= k.max_map_count:
         raise syscall_error(errno.ENOMEM)
     mm = task.mm
@@ -337,14 +290,18 @@ def sys_mprotect(k: Kernel, task: Task, addr: int, length: int, prot: int) -> No
         raise syscall_error(errno.ENOMEM)
     elif grows:
         raise syscall_error(errno.EINVAL)
-    _protect_walk(k, task, addr, end, prot_to_vm(Prot(prot & 0x7)))
+    bits = int(prot_to_vm(Prot(prot & 0x7)))
+    if k.pkeys and prot == PROT_EXEC:  # arch_override_mprotect_pkey
+        bits |= VM_PKEY_EXEC_ONLY
+    _protect_walk(k, task, addr, end, VmFlag(bits))
 
 
 def _protect_walk(k: Kernel, task: Task, start: int, end: int, prot_bits: VmFlag) -> None:
     mm = task.mm
     vma = mm.vmas.find_from(start)
     while vma is not None:
-        flags = new_flags(vma, prot_bits)
+        flags = new_flags(vma, prot_bits & ~VmFlag.PKEY_EXEC_ONLY)
+        flags = (flags & ~VmFlag.PKEY_EXEC_ONLY) | (prot_bits & VmFlag.PKEY_EXEC_ONLY)
         access = VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC
         if (int(flags) & ~(int(flags) >> 4)) & access:
             raise syscall_error(errno.EACCES)

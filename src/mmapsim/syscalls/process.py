@@ -125,14 +125,19 @@ def kill(k: Kernel, task: Task, sig: signal.Signals) -> None:
 
 
 def check_exec(k: Kernel, path: str) -> Inode:
-    """execve's checks before the old image is given up: ENOENT, EACCES, ENOEXEC.
+    """execve's checks before the old image is given up: ENOENT, EACCES,
+    ETXTBSY, ENOEXEC.
 
     Linux's do_open_execat (a regular file with an execute bit: root too needs
-    one) and the ELF magic that search_binary_handler's handlers look for.
+    one; none of its open file descriptions, held by an fd or a mapping, open
+    for writing: ``exe_file_deny_write_access``) and the ELF magic that
+    search_binary_handler's handlers look for.
     """
     inode = k.fs.lookup(path)
     if inode.kind is not InodeKind.REGULAR or not inode.mode & 0o111:
         raise syscall_error(errno.EACCES)
+    if inode.writers:
+        raise syscall_error(errno.ETXTBSY)
     head = k.pagecache.read(inode, 0, 4)
     if head != b"\x7fELF":
         raise syscall_error(errno.ENOEXEC)

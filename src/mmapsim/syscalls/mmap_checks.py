@@ -1,0 +1,204 @@
+"""do_mmap's checks of the mapped object, and the memory that MAP_HUGETLB names.
+
+Linux 6.x on x86-64 (mm/mmap.c ``do_mmap``, ``ksys_mmap_pgoff``,
+fs/hugetlbfs ``hugetlbfs_file_mmap``).  A check here either fails at once
+(``syscall_error``), or is an error of the object's own ``mmap`` operation,
+which Linux reports only after a MAP_FIXED mapping has unmapped what was in
+its way (``MmapPlan.op_error``: the hole is the contract).
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+
+from mmapsim.constants import (
+    MAP_DROPPABLE,
+    MAP_GROWSDOWN,
+    MAP_HUGETLB,
+    MAP_LOCKED,
+    MAP_NORESERVE,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    MAP_SHARED_VALIDATE,
+    MAP_SYNC,
+    MAP_TYPE,
+    PAGE_SHIFT,
+    PROT_WRITE,
+    MapFlag,
+)
+from mmapsim.cvalues import U64_MAX
+from mmapsim.errors import syscall_error
+from mmapsim.fs.file import OpenFile
+from mmapsim.fs.inode import MAX_LFS_FILESIZE, Inode, InodeKind
+from mmapsim.mm.vma import (
+    VM_DONTDUMP,
+    VM_DONTEXPAND,
+    VM_DROPPABLE,
+    VM_EXEC,
+    VM_GROWSDOWN,
+    VM_HUGETLB,
+    VM_LOCKED,
+    VM_MAYEXEC,
+    VM_MAYSHARE,
+    VM_MAYWRITE,
+    VM_NORESERVE,
+    VM_SHARED,
+    VM_WIPEONFORK,
+)
+
+MAP_ABOVE4G = 0x80
+#: MAP_HUGE_2MB | MAP_HUGE_1GB: the huge page size bits LEGACY_MAP_MASK lets through.
+MAP_HUGE_BITS = (21 << 26) | (30 << 26)
+#: LEGACY_MAP_MASK: the flags MAP_SHARED accepts silently and MAP_SHARED_VALIDATE checks.
+LEGACY_MAP_MASK = (
+    int(
+        MapFlag.SHARED
+        | MapFlag.PRIVATE
+        | MapFlag.FIXED
+        | MapFlag.ANONYMOUS
+        | MapFlag.DENYWRITE
+        | MapFlag.EXECUTABLE
+        | MapFlag.UNINITIALIZED
+        | MapFlag.GROWSDOWN
+        | MapFlag.LOCKED
+        | MapFlag.NORESERVE
+        | MapFlag.POPULATE
+        | MapFlag.NONBLOCK
+        | MapFlag.STACK
+        | MapFlag.HUGETLB
+        | MapFlag.BIT32
+    )
+    | MAP_ABOVE4G
+    | MAP_HUGE_BITS
+)
+#: The huge page sizes of this machine (2 MiB, and 1 GiB: the CPU has pdpe1gb),
+#: by the log2 that MAP_HUGE_SHIFT's bits name; 0 names the default size.
+HUGE_PAGE_SIZES = {0: 1 << 21, 21: 1 << 21, 30: 1 << 30}
+
+
+def huge_page_size(flags: int) -> int:
+    """hstate_sizelog: the huge page size MAP_HUGETLB asks for (EINVAL: none)."""
+    size = HUGE_PAGE_SIZES.get((flags >> 26) & 0x3F)
+    if size is None:
+        raise syscall_error(errno.EINVAL)
+    return size
+
+
+def hugetlb_inode_page_size(inode: Inode | None) -> int | None:
+    """The huge page size of a hugetlbfs inode, None for anything else."""
+    return getattr(inode, "huge_page_size", None)
+
+
+class HugetlbInode(Inode):
+    """The unnamed hugetlbfs file that MAP_HUGETLB of anonymous memory maps
+    (``hugetlb_file_setup``): shown as ``/anon_hugepage (deleted)``."""
+
+    __slots__ = ("huge_page_size",)
+
+    huge_page_size: int
+
+
+@dataclass(slots=True)
+class MmapPlan:
+    """What do_mmap decided about the object: flags, backing, the op's error."""
+
+    vm_flags: int
+    inode: Inode | None
+    pgoff: int
+    op_error: int = 0
+
+
+def file_mmap_ok(inode: Inode, pgoff: int, length: int) -> bool:
+    """file_mmap_ok: the mapping must end at or below the largest file offset."""
+    regular = inode.kind in (InodeKind.REGULAR, InodeKind.SHMEM)
+    maxsize = MAX_LFS_FILESIZE if regular else U64_MAX
+    if length > maxsize:
+        return False
+    return pgoff <= (maxsize - length) >> PAGE_SHIFT
+
+
+def check_file(
+    file: OpenFile | None,
+    inode: Inode,
+    flags: int,
+    prot: int,
+    pgoff: int,
+    length: int,
+    vm_flags: int,
+) -> MmapPlan:
+    """do_mmap's checks for a file mapping (``file`` None: a MAP_HUGETLB file)."""
+    writable = file is None or file.writable
+    if not file_mmap_ok(inode, pgoff, length):
+        raise syscall_error(errno.EOVERFLOW)
+    kind = flags & MAP_TYPE
+    if kind in (MAP_SHARED, MAP_SHARED_VALIDATE):
+        mask = LEGACY_MAP_MASK
+        if inode.kind is InodeKind.REGULAR:  # ext4 declares FOP_MMAP_SYNC
+            mask |= MAP_SYNC
+        if kind == MAP_SHARED_VALIDATE and flags & ~mask:
+            raise syscall_error(errno.EOPNOTSUPP)
+        if prot & PROT_WRITE and not writable:
+            raise syscall_error(errno.EACCES)
+        vm_flags |= VM_SHARED | VM_MAYSHARE
+        if not writable:
+            vm_flags &= ~(VM_MAYWRITE | VM_SHARED)
+    elif kind != MAP_PRIVATE:
+        raise syscall_error(errno.EINVAL)
+    if file is not None and not file.readable:
+        raise syscall_error(errno.EACCES)
+    if inode.kind is InodeKind.FIFO:  # pipefs is mounted noexec
+        if vm_flags & VM_EXEC:
+            raise syscall_error(errno.EPERM)
+        vm_flags &= ~VM_MAYEXEC
+    if not _mappable(inode):
+        raise syscall_error(errno.ENODEV)
+    if flags & MAP_GROWSDOWN:
+        raise syscall_error(errno.EINVAL)
+    if inode.kind is InodeKind.CHARDEV:  # /dev/zero: anonymous memory
+        return MmapPlan(vm_flags, None, pgoff)
+    huge = hugetlb_inode_page_size(inode)
+    if huge is not None:
+        return _hugetlbfs_mmap(flags, vm_flags, inode, pgoff, huge)
+    op_error = errno.EOPNOTSUPP if flags & MAP_SYNC else 0  # ext4_file_mmap: no DAX
+    return MmapPlan(vm_flags, inode, pgoff, op_error)
+
+
+def _hugetlbfs_mmap(flags: int, vm_flags: int, inode: Inode, pgoff: int, huge: int) -> MmapPlan:
+    """hugetlbfs_file_mmap: an aligned offset, and huge pages reserved unless
+    MAP_NORESERVE (this machine reserves none: ENOMEM).  Never locked."""
+    vm_flags = (vm_flags | VM_HUGETLB | VM_DONTEXPAND) & ~VM_LOCKED
+    if flags & MAP_NORESERVE:
+        vm_flags |= VM_NORESERVE
+    op_error = 0
+    if pgoff & ((huge >> PAGE_SHIFT) - 1):
+        op_error = errno.EINVAL
+    elif not flags & MAP_NORESERVE:
+        op_error = errno.ENOMEM
+    return MmapPlan(vm_flags, inode, pgoff, op_error)
+
+
+def _mappable(inode: Inode) -> bool:
+    if inode.kind is InodeKind.CHARDEV:
+        return inode.name == "/dev/zero"
+    return inode.kind in (InodeKind.REGULAR, InodeKind.SHMEM)
+
+
+def check_anon(flags: int, addr: int, vm_flags: int) -> MmapPlan:
+    """do_mmap's checks for an anonymous mapping."""
+    kind = flags & MAP_TYPE
+    if kind == MAP_SHARED:
+        if flags & MAP_GROWSDOWN:
+            raise syscall_error(errno.EINVAL)
+        return MmapPlan(vm_flags | VM_SHARED | VM_MAYSHARE, None, 0)
+    if kind == MAP_DROPPABLE:
+        # may vanish under memory pressure: never reserved, wiped at fork, not dumped
+        if flags & (MAP_LOCKED | MAP_HUGETLB | MAP_GROWSDOWN):
+            raise syscall_error(errno.EINVAL)
+        vm_flags |= VM_DROPPABLE | VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP
+        return MmapPlan(vm_flags, None, addr >> PAGE_SHIFT)
+    if kind == MAP_PRIVATE:
+        if flags & MAP_GROWSDOWN:
+            vm_flags |= VM_GROWSDOWN
+        return MmapPlan(vm_flags, None, addr >> PAGE_SHIFT)
+    raise syscall_error(errno.EINVAL)
