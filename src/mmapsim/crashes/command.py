@@ -154,7 +154,12 @@ def explore_file(
     if html is not None and found.failing:
         from mmapsim.crashes.story import write_state_pages
 
-        pages = write_state_pages(scenario, recovery, found, html)
+        try:
+            pages = write_state_pages(scenario, recovery, found, html)
+        except OSError as error:
+            why = f"{error.filename}: {error.strerror}" if error.filename else str(error)
+            err.print(Text(f"mmapsim: cannot write {html}: {why}"))
+            return EXIT_BAD
         for written in pages:
             err.print(f"wrote {written}")
         if len(pages) < len(found.failing) and not html.endswith(".html"):
