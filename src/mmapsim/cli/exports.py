@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.text import Text
 
 from mmapsim.cli.group import write_pages
 from mmapsim.scenario.commands import Output
@@ -33,5 +34,5 @@ def write_exports(output: Output, files: tuple[str, ...], png: str | None, pdf: 
     try:
         return write_pages(output, png or pdf or "", lambda: export_pages(files, png, pdf))
     except NoBrowser as err:
-        output.err.print(f"mmapsim: {err}")
+        output.err.print(Text(f"mmapsim: {err}"))
         return 2

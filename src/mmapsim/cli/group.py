@@ -42,7 +42,9 @@ def write_pages(output: Output, target: str, write: Callable[[], list[Path]]) ->
     try:
         paths = write()
     except OSError as err:
-        why = f"{err.filename}: {err.strerror}" if err.filename else str(err)
+        why = err.strerror or str(err)
+        if err.filename and str(err.filename) != target:
+            why = f"{err.filename}: {why}"
         output.err.print(Text(f"mmapsim: cannot write {target}: {why}"))
         return 2
     wrote(output, paths)

@@ -157,7 +157,9 @@ def explore_file(
         try:
             pages = write_state_pages(scenario, recovery, found, html)
         except OSError as error:
-            why = f"{error.filename}: {error.strerror}" if error.filename else str(error)
+            why = error.strerror or str(error)
+            if error.filename and str(error.filename) != html:
+                why = f"{error.filename}: {why}"
             err.print(Text(f"mmapsim: cannot write {html}: {why}"))
             return EXIT_BAD
         for written in pages:
