@@ -38,6 +38,7 @@ from typing import Any, Final
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
+from differential_ipc import IpcRun
 from mmapsim import (
     MAP_ANONYMOUS,
     MAP_FIXED,
@@ -101,7 +102,7 @@ def _round_up(length: int) -> int:
     return (length + PAGE - 1) % U64 // PAGE * PAGE
 
 
-class Run:
+class Run(IpcRun):
     """One program on one machine, recording what it observes."""
 
     def __init__(self, machine: Any, program: Program) -> None:
@@ -403,7 +404,9 @@ class Run:
                 files[path] = errno.errorcode.get(exc.errno or 0)
         maps = {index: self.maps(p) for index, p in self.procs.items() if p.alive}
         smaps = {index: self.smaps(p) for index, p in self.procs.items() if p.alive}
-        return {"processes": states, "files": files, "maps": maps, "smaps": smaps}
+        final = {"processes": states, "files": files, "maps": maps, "smaps": smaps}
+        final["zombies"] = self.zombies()
+        return final
 
 
 # -- comparing -------------------------------------------------------------------------

@@ -199,14 +199,19 @@ def test_exit_of_a_child_leaves_the_parent_pages(machine):
 
 
 def test_processes_lists_the_live_processes(machine):
-    """Machine.processes lists spawned and forked processes until they end."""
+    """Machine.processes lists processes until they end, and zombies until waited for."""
     p, q = machine.spawn(), machine.spawn()
     child = p.fork()
     pids = {x.pid for x in machine.processes}
     assert pids == {p.pid, q.pid, child.pid}
     assert len(pids) == 3
     child.exit(0)
+    assert {x.pid for x in machine.processes} == {p.pid, q.pid, child.pid}
+    assert not child.alive
+    p.waitpid(child.pid)
     assert {x.pid for x in machine.processes} == {p.pid, q.pid}
+    q.exit(0)
+    assert {x.pid for x in machine.processes} == {p.pid}
 
 
 def test_a_closed_file_is_still_mapped_in_the_child(machine):

@@ -265,7 +265,7 @@ def test_execve_leaks_no_descriptor(hm: Any) -> None:
 
 @pytest.mark.hostonly
 def test_a_child_is_reaped_by_its_execd_parent(hm: Any) -> None:
-    """The new image reaps the children forked before the exec (one exec'd itself)."""
+    """The new image waits for the children forked before the exec (one exec'd itself)."""
     prog = _install(hm)
     p = hm.spawn()
     early, late = p.fork(), p.fork()
@@ -274,6 +274,8 @@ def test_a_child_is_reaped_by_its_execd_parent(hm: Any) -> None:
     late.exit(5)
     early.exit(6)
     assert (late.exit_status, early.exit_status) == (5, 6)
+    assert p.waitpid(-1) == (early.pid, 6 << 8)  # the oldest child first
+    assert p.waitpid(-1) == (late.pid, 5 << 8)
     deadline = time.monotonic() + 5
     while _children(p.pid) and time.monotonic() < deadline:
         time.sleep(0.01)

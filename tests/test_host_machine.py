@@ -169,11 +169,14 @@ def test_processes_die_when_the_controller_dies(tmp_path: os.PathLike[str]) -> N
 
 
 def test_a_child_that_exits_is_reaped_and_its_status_kept(m: HostMachine) -> None:
-    """exit(status) ends the real process; the parent side keeps status & 0xff; no zombie."""
+    """exit(status) ends the real process, a zombie until its parent's waitpid reaps it."""
     p = m.spawn()
     c = p.fork()
     c.exit(300)
     assert (c.alive, c.exit_status, c.term_signal) == (False, 300 & 0xFF, None)
+    assert m.processes == [p, c]
+    assert _state(c.pid) == "Z"  # a real zombie of its parent
+    assert p.waitpid(c.pid) == (c.pid, (300 & 0xFF) << 8)
     assert _wait_gone([c.pid]) == []
     assert m.processes == [p]
 

@@ -149,7 +149,11 @@ def test_fork_and_spawn_beyond_max_processes_are_eagain() -> None:
             with pytest.raises(OSError) as caught:
                 make()
             assert caught.value.errno == errno.EAGAIN
-        b.exit(0)
+        b.exit(0)  # a zombie holds its pid until its parent waits
+        with pytest.raises(OSError) as caught:
+            a.fork()
+        assert caught.value.errno == errno.EAGAIN
+        a.waitpid(b.pid)
         assert a.fork().alive
         assert len(m.processes) == 3
 

@@ -86,7 +86,7 @@ def _crashes(example: Path) -> bool:
 def test_there_are_enough_examples() -> None:
     """The examples cover the slides, the textbook programs and the surprises."""
     groups = {path.parent.name for path in EXAMPLES}
-    assert groups == {"lecture", "textbook", "surprises", "durability"}
+    assert groups >= {"lecture", "textbook", "surprises", "durability", "ipc"}
     assert len(EXAMPLES) >= 12
 
 
@@ -105,3 +105,24 @@ def test_every_golden_file_has_its_example() -> None:
     """No golden file is left over from an example that was renamed or removed."""
     expected = {golden_path(example) for example in EXAMPLES}
     assert set(GOLDEN.rglob("*.out")) == expected
+
+
+IPC_EXAMPLES = [e for e in EXAMPLES if e.parent.name == "ipc"]
+
+
+@pytest.mark.parametrize("example", IPC_EXAMPLES, ids=str)
+def test_the_kernels_agree_on_the_ipc_examples(example: Path) -> None:
+    """mmapsim diff: both kernels observe the same at every step of the IPC examples."""
+    pytest.importorskip("mmapsim.host")
+    from mmapsim.scenario.commands import diff_files
+
+    out, err = io.StringIO(), io.StringIO()
+    output = Output(make_console(color=False, file=out), make_console(color=False, file=err))
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        code = diff_files([str(example)], output)
+    finally:
+        os.chdir(cwd)
+    assert code == 0, out.getvalue() + err.getvalue()
+    assert "the kernels agree" in out.getvalue()

@@ -6,7 +6,13 @@ calls on the real Linux kernel.  Both implement the contract in API.md.
 
 from __future__ import annotations
 
-from mmapsim.constants import (
+from mmapsim.constants import (  # System V and POSIX shared memory, memfd, wait
+    IPC_CREAT,
+    IPC_EXCL,
+    IPC_PRIVATE,
+    IPC_RMID,
+    IPC_SET,
+    IPC_STAT,
     MAP_ANONYMOUS,
     MAP_FIXED,
     MAP_FIXED_NOREPLACE,
@@ -16,6 +22,8 @@ from mmapsim.constants import (
     MAP_PRIVATE,
     MAP_SHARED,
     MAP_SHARED_VALIDATE,
+    MFD_ALLOW_SEALING,
+    MFD_CLOEXEC,
     MS_ASYNC,
     MS_INVALIDATE,
     MS_SYNC,
@@ -35,9 +43,16 @@ from mmapsim.constants import (
     SEEK_CUR,
     SEEK_END,
     SEEK_SET,
+    SHM_EXEC,
+    SHM_RDONLY,
+    SHM_REMAP,
+    SHM_RND,
+    SHMLBA,
+    WNOHANG,
 )
 from mmapsim.errors import ProcessKilled
 from mmapsim.machine import Machine, Process
+from mmapsim.shminfo import ShmInfo
 
 __all__ = [
     "MAP_ANONYMOUS",
@@ -71,4 +86,21 @@ __all__ = [
     "Machine",
     "Process",
     "ProcessKilled",
+]
+__all__ += [  # System V and POSIX shared memory, memfd, wait
+    "IPC_CREAT",
+    "IPC_EXCL",
+    "IPC_PRIVATE",
+    "IPC_RMID",
+    "IPC_SET",
+    "IPC_STAT",
+    "MFD_ALLOW_SEALING",
+    "MFD_CLOEXEC",
+    "SHMLBA",
+    "SHM_EXEC",
+    "SHM_RDONLY",
+    "SHM_REMAP",
+    "SHM_RND",
+    "WNOHANG",
+    "ShmInfo",
 ]

@@ -130,11 +130,48 @@ SEEK_SET: Final = 0
 SEEK_CUR: Final = 1
 SEEK_END: Final = 2
 
+# -- System V and POSIX shared memory, memfd, wait (<sys/ipc.h>, <sys/shm.h>,
+# <linux/memfd.h>, <sys/wait.h>) ---------------------------------------------
+IPC_PRIVATE: Final = 0
+IPC_CREAT: Final = 0o1000
+IPC_EXCL: Final = 0o2000
+IPC_NOWAIT: Final = 0o4000
+IPC_RMID: Final = 0
+IPC_SET: Final = 1
+IPC_STAT: Final = 2
+IPC_INFO: Final = 3
+SHM_RDONLY: Final = 0o10000
+SHM_RND: Final = 0o20000
+SHM_REMAP: Final = 0o40000
+SHM_EXEC: Final = 0o100000
+SHM_HUGETLB: Final = 0o4000
+SHM_NORESERVE: Final = 0o10000
+SHM_DEST: Final = 0o1000
+SHM_LOCKED: Final = 0o2000
+SHM_LOCK: Final = 11
+SHM_UNLOCK: Final = 12
+SHMLBA: Final = PAGE_SIZE
+MFD_CLOEXEC: Final = 0x0001
+MFD_ALLOW_SEALING: Final = 0x0002
+MFD_HUGETLB: Final = 0x0004
+MFD_NOEXEC_SEAL: Final = 0x0008
+MFD_EXEC: Final = 0x0010
+WNOHANG: Final = 1
+WUNTRACED: Final = 2
+WCONTINUED: Final = 8
+#: The C-name prefixes of this block, for C_CONSTANTS.
+_IPC_PREFIXES: Final = frozenset(
+    {"IPC", "SHM", "SHMLBA", "MFD", "WNOHANG", "WUNTRACED", "WCONTINUED"}
+)
+
 #: Every public constant by its C name, for scenario files and shells.
 C_CONSTANTS: Final[dict[str, int]] = {
     name: value
     for name, value in dict(globals()).items()
     if name.isupper()
     and isinstance(value, int)
-    and name.split("_")[0] in {"PAGE", "PROT", "MAP", "MS", "O", "SEEK"}
+    and (
+        name.split("_")[0] in {"PAGE", "PROT", "MAP", "MS", "O", "SEEK"}
+        or name.split("_")[0] in _IPC_PREFIXES
+    )
 }

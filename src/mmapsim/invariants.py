@@ -16,7 +16,11 @@ after the invariant.  What is checked:
 - open file descriptions: ``refs`` equals the fds and VMAs that hold them;
 - disk space: the blocks in use are those of the reachable files, each dirty
   page of a file on the disk holds one, and none lies beyond end of file;
-- writeback: while a file has dirty data the writeback daemon's timer is armed.
+- writeback: while a file has dirty data the writeback daemon's timer is armed;
+- System V segments (:mod:`.invariants_ipc`): filed under their id, their
+  attach count equals the VMAs that map them, a marked segment is attached,
+  the namespace's page total is their sum; zombies hold nothing, and their
+  parent runs.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING
 from mmapsim.errors import KernelPanic
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.inode import Inode, InodeKind
+from mmapsim.invariants_ipc import check_segments, check_zombies
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.layout import TASK_SIZE
 from mmapsim.mm.vmaset import vm_start_gap
@@ -57,16 +62,19 @@ def check_invariants(machine: Machine) -> None:
         for entry in task.fds.entries.values():
             ofd_refs[id(entry.file)] += 1
             ofds[id(entry.file)] = entry.file
-            inodes[entry.file.inode.ino] = entry.file.inode
+            inodes[id(entry.file.inode)] = entry.file.inode
     writers: Counter[int] = Counter()
     for ofd_id, ofd in ofds.items():
         if ofd.refs != ofd_refs[ofd_id]:
             _fail("ofd refs", f"{ofd!r} has refs={ofd.refs}, recount {ofd_refs[ofd_id]}")
-        writers[ofd.inode.ino] += ofd.writable
+        writers[id(ofd.inode)] += ofd.writable
     for inode in inodes.values():
-        if inode.writers != writers[inode.ino]:
-            _fail("writers", f"{inode!r} has writers={inode.writers}, recount {writers[inode.ino]}")
-    inodes.update({i.ino: i for i in kernel.fs.names.values()})
+        if inode.writers != writers[id(inode)]:
+            _fail("writers", f"{inode!r} has writers={inode.writers}, recount {writers[id(inode)]}")
+    inodes.update({id(i): i for i in kernel.fs.names.values()})
+    inodes.update({id(s.inode): s.inode for s in kernel.shm.segments.values()})
+    check_segments(kernel)
+    check_zombies(kernel)
     _check_frames(kernel, mapcount, inodes)
     _check_blocks(kernel, inodes)
     _check_flusher(kernel)
@@ -113,7 +121,7 @@ def _check_mm(
         if vma.mm is not mm:
             _fail("vma owner", f"{vma!r} does not point at its address space")
         if vma.inode is not None:
-            inodes[vma.inode.ino] = vma.inode
+            inodes[id(vma.inode)] = vma.inode
             if vma not in vma.inode.mappings:
                 _fail("i_mmap", f"{vma!r} missing from its inode's mappings")
         if vma.file is not None:

@@ -25,6 +25,7 @@ from mmapsim.fs.writeback import (
     DEFAULT_DIRTY_WRITEBACK_CENTISECS,
     WritebackDaemon,
 )
+from mmapsim.ipc.shm import ShmIds
 from mmapsim.mm import rmap
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.physmem import DEFAULT_MEMORY, PhysicalMemory
@@ -47,6 +48,13 @@ class Task:
     exit_status: int | None = None
     term_signal: signal.Signals | None = None
     parent: Task | None = None
+    reaped: bool = False  # its parent waited for it (or it had none to wait)
+
+
+def _holds_pid(task: Task) -> bool:
+    """Alive, or a zombie: ended, not reaped, its parent still running."""
+    parent = task.parent
+    return task.alive or (not task.reaped and parent is not None and parent.alive)
 
 
 class Kernel:
@@ -83,14 +91,23 @@ class Kernel:
         self.pkeys = True
         self.tasks: dict[int, Task] = {}
         self._next_pid = 100
+        self.current: Task | None = None  # the task whose system call runs now
+        self.shm = ShmIds(self.pagecache, self._seconds, self._current_pid)
+
+    def _seconds(self) -> int:
+        return self.clock.now_ns() // 1_000_000_000
+
+    def _current_pid(self) -> int:
+        return 0 if self.current is None else self.current.pid
 
     def new_task(self, name: str | None, parent: Task | None = None) -> Task:
         """A task with an empty address space and no files.
 
         EAGAIN when ``max_processes`` live already, as copy_process answers at
-        RLIMIT_NPROC or when no pid is left (alloc_pid).
+        RLIMIT_NPROC or when no pid is left (alloc_pid); a zombie holds its pid
+        until it is reaped, so it counts.
         """
-        if sum(task.alive for task in self.tasks.values()) >= self.max_processes:
+        if sum(_holds_pid(task) for task in self.tasks.values()) >= self.max_processes:
             raise syscall_error(errno.EAGAIN)
         pid = self._next_pid
         self._next_pid += 1

@@ -248,8 +248,8 @@ class Machine:
 
     @property
     def processes(self) -> list[Process]:
-        """The live processes."""
-        return [p for p in self._processes.values() if p.alive]
+        """The live processes, and the zombies (ended, their parent has not waited)."""
+        return [p for p in self._processes.values() if p.alive or p.zombie]
 
     def process(self, pid: int) -> Process:
         """The Process object of ``pid`` (live or not)."""

@@ -24,6 +24,7 @@ from mmapsim.mm.fault import MemoryFault
 from mmapsim.mm.procfs import render_maps, render_smaps
 from mmapsim.pageinfo import PageInfo
 from mmapsim.physmem import ZERO_PFN, OutOfMemory
+from mmapsim.process_ipc import IpcCalls
 from mmapsim.syscalls import brk, files, mman, process
 from mmapsim.syscalls.files import StatResult
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class Process:
+class Process(IpcCalls):
     """A process of a simulated Machine (API.md's Process)."""
 
     def __init__(self, machine: Machine, task: Task) -> None:
@@ -68,8 +69,9 @@ class Process:
 
     def _call(self, fn: Callable[..., T], *a: Any) -> T:
         k = self.machine.kernel
+        k.current = task = self._live()
         try:
-            result = fn(k, self._live(), *a)
+            result = fn(k, task, *a)
         except OutOfMemory:
             raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM)) from None
         self.machine.after_syscall()
@@ -149,6 +151,7 @@ class Process:
                 self.machine.after_syscall()
 
     def _killed(self, task: Task, fault: MemoryFault) -> ProcessKilled:
+        self.machine.kernel.current = task
         process.kill(self.machine.kernel, task, fault.signal)
         return ProcessKilled(fault.signal, task.pid, fault.va)
 

@@ -49,6 +49,7 @@ from mmapsim.constants import (
     PROT_READ,
     PROT_WRITE,
 )
+from strategies.ipc_programs import IPC_CALLS, ipc_record, ipc_step
 
 PAGE: Final = PAGE_SIZE
 ARENA_PAGES: Final = 64
@@ -135,6 +136,8 @@ class _Ctx:
     fds: list[int] = field(default_factory=list)
     pipes: list[End] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
+    shmids: list[int] = field(default_factory=list)  # shmget steps
+    shm_sizes: dict[int, int] = field(default_factory=dict)  # shmget step -> mapped size
 
 
 # -- values ---------------------------------------------------------------------
@@ -295,6 +298,7 @@ CALLS: Final = (
     + ["fork"] * 2
     + ["open", "close", "pread", "pwrite", "pwrite", "write", "ftruncate", "exit", "write_file"]
     + ["read", "lseek", "lseek", "spawn", "pipe", "execve"]
+    + IPC_CALLS
 )
 
 
@@ -317,6 +321,8 @@ def _step(draw: st.DrawFn, ctx: _Ctx) -> Step:
         return Step(proc, "pipe")
     if call == "execve":  # the files are no programs: ETXTBSY, EACCES or ENOEXEC
         return Step(proc, "execve", (draw(st.sampled_from(FILES)), draw(st.booleans())))
+    if call in IPC_CALLS:
+        return ipc_step(draw, ctx, proc, call)
     return _file_call(draw, ctx, proc, call)
 
 
@@ -334,6 +340,8 @@ def _record(ctx: _Ctx, step: Step) -> None:
         ctx.fds.append(index)
     elif step.call == "pipe":
         ctx.pipes += [End(index, 0), End(index, 1)]
+    else:
+        ipc_record(ctx, index, step)
 
 
 @st.composite

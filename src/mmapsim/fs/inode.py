@@ -13,7 +13,7 @@ maps it, so truncation and writeback can find the page-table entries.
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from mmapsim.fs.disk import Disk
 
@@ -23,6 +23,16 @@ if TYPE_CHECKING:
     from mmapsim.physmem import Frame
 
 
+class VmOps(Protocol):
+    """Linux's ``vm_operations_struct`` open and close, for an inode that needs them."""
+
+    def vma_open(self, vma: Vma) -> None:
+        """A VMA of the inode joins an address space (mmap, split, fork)."""
+
+    def vma_close(self, vma: Vma) -> None:
+        """A VMA of the inode leaves its address space (munmap, exit, execve)."""
+
+
 class InodeKind(Enum):
     """The file types the machine has (st_mode's S_IFMT)."""
 
@@ -30,7 +40,7 @@ class InodeKind(Enum):
     DIRECTORY = "directory"
     CHARDEV = "character device"
     FIFO = "fifo"
-    SHMEM = "shared memory"  # the hidden inode behind MAP_SHARED|MAP_ANONYMOUS
+    SHMEM = "shared memory"  # tmpfs: MAP_SHARED|MAP_ANONYMOUS, memfd, /dev/shm, SysV
 
 
 S_IFMT = {
@@ -74,6 +84,7 @@ class Inode:
         "opens",
         "pipe",
         "size",
+        "vm_ops",
         "writers",
     )
 
@@ -96,6 +107,9 @@ class Inode:
         self.mtime_ns = self.ctime_ns = self.atime_ns = now_ns
         self.mappings: set[Vma] = set()
         self.pipe: Pipe | None = None
+        #: What a mapping's open and close do besides counting (a System V
+        #: segment's attach count); such mappings never merge, as on Linux.
+        self.vm_ops: VmOps | None = None
 
     @property
     def st_mode(self) -> int:
@@ -104,6 +118,11 @@ class Inode:
     @property
     def is_regular(self) -> bool:
         return self.kind is InodeKind.REGULAR
+
+    @property
+    def is_file(self) -> bool:
+        """S_ISREG: a regular file on disk, or a tmpfs file (memfd, /dev/shm)."""
+        return self.kind is InodeKind.REGULAR or self.kind is InodeKind.SHMEM
 
     @property
     def unreachable(self) -> bool:

@@ -50,6 +50,15 @@ DISK_DEV = 0x0801  # "08:01", the device of the simulated disk
 SHMEM_DEV = 0x0001  # "00:01", where shared anonymous memory lives
 
 
+#: Where the machine's tmpfs is mounted: its files are shmem, in memory only.
+TMPFS_DIR = "/dev/shm"
+
+
+def on_tmpfs(path: str) -> bool:
+    """Whether the normalised ``path`` names a file of the tmpfs at /dev/shm."""
+    return path.startswith(TMPFS_DIR + "/")
+
+
 def normalize(path: str) -> str:
     """The absolute, normalised form of ``path``."""
     return posixpath.normpath(posixpath.join("/", path)).replace("//", "/")
@@ -80,6 +89,9 @@ class FileSystem:
             self._link(d, self.new_inode(InodeKind.DIRECTORY, 0o755))
         for dev in ("/dev/zero", "/dev/null"):
             self._link(dev, self.new_inode(InodeKind.CHARDEV, 0o666))
+        # the root of a tmpfs of its own: inode 1 of the shmem device, sticky
+        tmpfs_root = Inode(1, InodeKind.DIRECTORY, 0o1777, clock.now_ns(), SHMEM_DEV)
+        self._link(TMPFS_DIR, tmpfs_root)
 
     def new_inode(self, kind: InodeKind, mode: int) -> Inode:
         """A fresh inode with no name."""
@@ -144,7 +156,8 @@ class FileSystem:
         walked = self.walk(path)
         if walked.trailing_slash or not walked.normal:
             raise syscall_error(errno.EISDIR)  # only a directory may be named "d/" or ".."
-        inode = self.new_inode(InodeKind.REGULAR, mode)
+        kind = InodeKind.SHMEM if on_tmpfs(walked.path) else InodeKind.REGULAR
+        inode = self.new_inode(kind, mode)
         self._link(walked.path, inode)
         return inode
 
@@ -169,7 +182,7 @@ class FileSystem:
         """
         walked = self.walk(path)
         inode = self._component(walked.path, "") if walked.normal else self.lookup(path)
-        if inode is not None and inode.kind is not InodeKind.REGULAR:
+        if inode is not None and not inode.is_file:
             raise syscall_error(errno.EISDIR if inode.kind is InodeKind.DIRECTORY else errno.EINVAL)
         held = len(inode.disk.blocks) if inode is not None else 0
         if -(-len(data) // PAGE_SIZE) > self.pagecache.space.free + held:
@@ -178,7 +191,8 @@ class FileSystem:
             inode = self.create(path, 0o644)
         self.pagecache.resize(inode, 0)
         self.pagecache.write(inode, 0, data)
-        self.pagecache.writeback(inode, cause="setup")
+        if inode.kind is InodeKind.REGULAR:  # tmpfs has no disk to write back to
+            self.pagecache.writeback(inode, cause="setup")
         return inode
 
     def read_file(self, path: str) -> bytes:
@@ -186,7 +200,7 @@ class FileSystem:
         inode = self.lookup(path)
         if inode.kind is InodeKind.DIRECTORY:
             raise syscall_error(errno.EISDIR)
-        if inode.kind is not InodeKind.REGULAR:
+        if not inode.is_file:
             raise syscall_error(errno.EINVAL)
         return self.pagecache.read(inode, 0, inode.size)
 

@@ -26,7 +26,7 @@ from mmapsim.host.boundary import HostRefused
 from mmapsim.host.channel import ChannelClosed
 from mmapsim.host.limits import Limits, room
 from mmapsim.host.process import HostProcess, _Died
-from mmapsim.host.state import MachineState
+from mmapsim.host.state import MachineState, ProcRecord
 
 
 def _require_linux() -> None:
@@ -110,6 +110,7 @@ class HostMachine:
             assert isinstance(pid, int)
             record = state.adopt(pid, slot, chan)
             record.pages = parent._record.pages.copy()  # fork(2) copies the mappings
+            record.parent = parent._record
         return self._adopt(HostProcess(self, record, name))
 
     def write_file(self, path: str, data: bytes) -> None:
@@ -120,7 +121,7 @@ class HostMachine:
         """
         self._check_open()
         state = self._state
-        real = state.ns.real(cvalues.path("path", path))
+        real = state.ns.outside(cvalues.path("path", path))
         payload = memoryview(cvalues.data("data", data))
         state.limits.check_io("write_file", len(payload))
         old = os.stat(real).st_blocks * 512 if os.path.isfile(real) else 0
@@ -141,7 +142,7 @@ class HostMachine:
     def read_file(self, path: str) -> bytes:
         """The file's contents as read() sees them now."""
         self._check_open()
-        real = self._state.ns.real(cvalues.path("path", path))
+        real = self._state.ns.outside(cvalues.path("path", path))
         cap = self._state.limits.max_io_bytes
         try:
             with open(real, "rb") as f:
@@ -158,7 +159,7 @@ class HostMachine:
     def stat_file(self, path: str) -> os.stat_result:
         """stat(2) of ``path``, as a tool outside every process would ask it."""
         self._check_open()
-        real = self._state.ns.real(cvalues.path("path", path))
+        real = self._state.ns.outside(cvalues.path("path", path))
         try:
             return os.stat(real)
         except OSError as exc:
@@ -173,7 +174,7 @@ class HostMachine:
         """
         self._check_open()
         shown = cvalues.path("path", path)
-        real = self._state.ns.real(shown)
+        real = self._state.ns.outside(shown)
         try:
             return disk.read_disk(real, shown)
         except OSError as exc:
@@ -182,7 +183,7 @@ class HostMachine:
     def page_cache_state(self, path: str, pages: int) -> dict[int, tuple[bool, bool]]:
         """(in the page cache, dirty) of each of the file's first ``pages`` pages (cachestat)."""
         self._check_open()
-        real = self._state.ns.real(cvalues.path("path", path))
+        real = self._state.ns.outside(cvalues.path("path", path))
         try:
             return disk.page_states(real, pages)
         except OSError as exc:
@@ -199,8 +200,15 @@ class HostMachine:
 
     @property
     def processes(self) -> list[HostProcess]:
-        """The live processes."""
-        return [p for p in self._processes if p.alive]
+        """The live processes, and the zombies (ended, their parent has not waited)."""
+        return [p for p in self._processes if p.alive or p.zombie]
+
+    def _reaped(self, parent: ProcRecord, pid: int) -> None:
+        """``parent``'s waitpid reaped its child ``pid``: no longer a zombie."""
+        with self._state.lock:
+            for record in self._state.records:
+                if record.pid == pid and record.parent is parent:
+                    record.reaped = True
 
     def process(self, pid: int) -> HostProcess:
         """The HostProcess of ``pid`` (live or not)."""

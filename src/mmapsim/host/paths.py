@@ -70,6 +70,15 @@ def _make_devices(root: str) -> bool:
 
 
 _PREFIX = "mmapsim-host-"
+#: The contract's tmpfs, and where the computer has one.
+TMPFS_DIR: Final = "/dev/shm"
+
+
+def _under_tmpfs(path: str) -> str | None:
+    """The rest of ``path`` after ``/dev/shm`` ("" for the directory), or None."""
+    if path == TMPFS_DIR or path.startswith(TMPFS_DIR + "/"):
+        return path[len(TMPFS_DIR) :]
+    return None
 
 
 def _sweep_orphans(base: str | None) -> None:
@@ -96,13 +105,36 @@ def _alive(pid: int) -> bool:
 
 
 class Namespace:
-    """The private root directory of one machine."""
+    """The private root directory of one machine, and its private tmpfs directory.
 
-    __slots__ = ("own_devices", "root")
+    ``/dev/shm`` (POSIX shared memory) is, once :meth:`use_private_tmpfs` is
+    called, the private tmpfs that the machine's mount namespace has there (see
+    ``sandbox``): its processes reach it at ``/dev/shm`` (``worker_shm``), the
+    controller as ``/proc/<zygote>/root/dev/shm`` (``shm``); its files live in
+    memory, are never written back, and go with the machine.  Without that
+    namespace, a plain directory ``<root>/dev/shm`` stands in.
+    """
+
+    __slots__ = ("own_devices", "root", "shm", "worker_shm")
 
     def __init__(self, root: str, own_devices: bool) -> None:
         self.root = root
         self.own_devices = own_devices
+        self.shm = self.worker_shm = root + TMPFS_DIR
+
+    def use_private_tmpfs(self, zpid: int) -> None:
+        """The machine's processes have a tmpfs of their own at /dev/shm (zygote ``zpid``)."""
+        self.worker_shm = TMPFS_DIR
+        self.shm = f"/proc/{zpid}/root{TMPFS_DIR}"
+
+    def outside(self, path: str) -> str:
+        """``real(path)`` as the controller reaches it (a tool outside every process)."""
+        real = self.real(path)
+        if self.worker_shm != self.shm and real.startswith(self.worker_shm):
+            rest = _under_tmpfs(real)
+            if rest is not None:
+                return self.shm + rest
+        return real
 
     @classmethod
     def create(cls) -> Namespace:
@@ -112,6 +144,8 @@ class Namespace:
         root = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=base)
         for name in STANDARD_DIRS:
             os.mkdir(os.path.join(root, name), 0o755)
+        os.mkdir(root + TMPFS_DIR, 0o1777)
+        os.chmod(root + TMPFS_DIR, 0o1777)
         return cls(root, _make_devices(root))
 
     def real(self, path: str) -> str:
@@ -130,6 +164,9 @@ class Namespace:
             path = posixpath.normpath(path)
         if not self.own_devices and _device_of(path):
             return path
+        rest = _under_tmpfs(re.sub("/+", "/", path))
+        if rest is not None and self.worker_shm == TMPFS_DIR:
+            return TMPFS_DIR + rest  # the machine's own tmpfs, in its mount namespace
         return self.root + path
 
     def changeable(self, path: str) -> str:
@@ -147,10 +184,12 @@ class Namespace:
         if isinstance(exc, OSError):
             for attr in ("filename", "filename2"):
                 name = getattr(exc, attr)
-                if isinstance(name, str) and name.startswith(self.root):
+                if isinstance(name, str) and name.startswith(self.shm + "/"):
+                    setattr(exc, attr, TMPFS_DIR + name[len(self.shm) :])
+                elif isinstance(name, str) and name.startswith(self.root):
                     setattr(exc, attr, name[len(self.root) :] or "/")
         return exc
 
     def remove(self) -> None:
-        """Delete the root and everything under it."""
+        """Delete the root and everything under it (a private tmpfs goes with its namespace)."""
         shutil.rmtree(self.root, ignore_errors=True)

@@ -16,6 +16,7 @@ from mmapsim.host import boundary, limits, procfs
 from mmapsim.host.boundary import Op, ProgramPages, Verdict
 from mmapsim.host.channel import ChannelBroken, ChannelClosed
 from mmapsim.host.limits import HostTimeout
+from mmapsim.host.process_ipc import HostIpcCalls
 from mmapsim.host.state import MachineState, ProcRecord
 from mmapsim.pageinfo import PageInfo
 
@@ -39,7 +40,7 @@ class _Died(Exception):
     """The worker ended while serving a call."""
 
 
-class HostProcess:
+class HostProcess(HostIpcCalls):
     """A real process (a worker) of a HostMachine; every call is a real system call.
 
     Arguments are checked here, in the controller, before anything is sent:

@@ -6,7 +6,7 @@ slot table's memfd.  It re-establishes what a worker needs and the exec did not
 keep: its death signal (checked against its parent, as at spawn), no core
 dumps, SIGINT and SIGTERM at their default actions (Python itself leaves SIGPIPE
 and SIGXFSZ ignored), the fence of its new address space, the slot table with
-its fault word, and the reaper of its children; then it answers the execve
+its fault word, and the watcher of its children (which stay zombies); then it answers the execve
 request and serves calls.
 """
 
@@ -21,7 +21,7 @@ from typing import NoReturn
 
 from mmapsim.host import fence, libc
 from mmapsim.host.channel import Channel
-from mmapsim.host.worker import Worker, install_reaper, reset_signals
+from mmapsim.host.worker import Worker, reset_signals
 from mmapsim.host.zygote import map_table
 
 
@@ -32,11 +32,10 @@ def main(argv: list[str]) -> NoReturn:
         _restore(pdeathsig, ppid)
         table = map_table(table_fd)
         os.close(table_fd)
-        install_reaper(table)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         os.set_inheritable(chan_fd, False)
         chan = Channel.from_fd(chan_fd)
-        worker = Worker(chan, table, slot)
+        worker = Worker(chan, table, slot)  # watches its children, which stay zombies
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         chan.send((rid, (True, None)))
         worker.serve()
     except BaseException:

@@ -51,6 +51,8 @@ class ProcRecord:
     term_signal: signal.Signals | None = None
     fault_va: int = 0
     pages: ProgramPages = field(default_factory=ProgramPages)
+    parent: ProcRecord | None = None  # the machine's process that forked it
+    reaped: bool = False  # its parent waited for it
 
 
 @dataclass
@@ -96,6 +98,8 @@ class MachineState:
         if groups:
             layers.append("cgroup")
         sandbox.warn_missing([str(name) for name in layers])
+        if "shm" in layers:
+            ns.use_private_tmpfs(zpid)
         return cls(master, zpid, zchan, table, fds[0], ns, limits=limits, groups=groups)
 
     def rpc(

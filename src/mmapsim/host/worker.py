@@ -21,6 +21,8 @@ from mmapsim.host import image, libc
 from mmapsim.host.boundary import USER_SPAN, HostRefused
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.slots import SlotTable
+from mmapsim.host.worker_ipc import IpcOps
+from mmapsim.host.zombies import install_watcher
 
 #: The file descriptor that a worker's channel lives at, out of the way of the
 #: program's own descriptors (which start at 3, as in a freshly exec'd program).
@@ -66,10 +68,11 @@ def reset_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
-class Worker:
+class Worker(IpcOps):
     """Serves the system calls of one real process."""
 
     def __init__(self, chan: Channel, table: SlotTable, slot: int) -> None:
+        install_watcher(table)  # its children stay zombies until the program waits
         self.chan = chan
         self.table = table
         self.slot = slot

@@ -156,6 +156,8 @@ class AddressSpace:
         vma.mm = self
         if vma.inode is not None:
             vma.inode.mappings.add(vma)
+            if vma.inode.vm_ops is not None:
+                vma.inode.vm_ops.vma_open(vma)
         if vma.file is not None:
             self.files.get_file(vma.file)
 
@@ -164,6 +166,8 @@ class AddressSpace:
         vma.mm = None
         if vma.inode is not None:
             vma.inode.mappings.discard(vma)
+            if vma.inode.vm_ops is not None:
+                vma.inode.vm_ops.vma_close(vma)
         if vma.file is not None:
             self.files.put_file(vma.file)
         elif vma.inode is not None and vma.inode.unreachable:

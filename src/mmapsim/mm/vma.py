@@ -207,6 +207,8 @@ class Vma:
             return False
         if prev.inode is not self.inode or prev.name != self.name:
             return False
+        if self.inode is not None and self.inode.vm_ops is not None:
+            return False  # a VMA with a close operation never merges
         if not _anon_vmas_mergeable(prev.anon_vma, self.anon_vma):
             return False
         return prev.pgoff + ((prev.end - prev.start) >> PAGE_SHIFT) == self.pgoff

@@ -33,6 +33,7 @@ class Returns(Enum):
     BYTES = "bytes"  # the bytes read; -1 on failure
     PAIR = "int[2]"  # pipe's two fds
     STAT = "struct stat"  # fstat's answer
+    SHMID_DS = "struct shmid_ds"  # shmctl(IPC_STAT)'s answer
     NONE = "void"  # never fails as a call (helpers)
 
 
@@ -128,6 +129,51 @@ CALLS: dict[str, CallSpec] = {
     )
 }
 
+
+def _ipc_spec(
+    name: str, params: str, returns: Returns, summary: str, *, optional: int = 0
+) -> CallSpec:
+    """A call of the second round: ``params`` are ``name:ctype`` (C's prototype)."""
+    ctypes = {"int": CType.INT, "ptr": CType.PTR, "size": CType.SIZE, "str": CType.PATH}
+    parsed = tuple((p.split(":")[0], ctypes[p.split(":")[1]]) for p in params.split())
+    return CallSpec(name, parsed, returns, optional, True, summary)
+
+
+# System V and POSIX shared memory, memfd, dup, waitpid, and the wait-status macros.
+CALLS.update(
+    (spec.name, spec)
+    for spec in (
+        _ipc_spec("shmget", "key:int size:size shmflg:int", Returns.INT, "a System V segment"),
+        _ipc_spec("shmat", "shmid:int shmaddr:ptr shmflg:int", Returns.ADDR, "attach a segment"),
+        _ipc_spec("shmdt", "shmaddr:ptr", Returns.INT, "detach a segment"),
+        _ipc_spec(
+            "shmctl",
+            "shmid:int cmd:int mode:int",
+            Returns.SHMID_DS,
+            "IPC_STAT (its fields), IPC_SET (a mode), IPC_RMID",
+            optional=1,
+        ),
+        _ipc_spec("shm_open", "name:str oflag:int mode:int", Returns.INT, "POSIX shm", optional=1),
+        _ipc_spec("shm_unlink", "name:str", Returns.INT, "remove a POSIX shm name"),
+        _ipc_spec(
+            "memfd_create", "name:str flags:int", Returns.INT, "an anonymous file", optional=1
+        ),
+        _ipc_spec("dup", "oldfd:int", Returns.INT, "another fd for the same open file"),
+        _ipc_spec("dup2", "oldfd:int newfd:int", Returns.INT, "make newfd share oldfd's file"),
+        _ipc_spec(
+            "waitpid",
+            "pid:int options:int",
+            Returns.PAIR,
+            "(pid, status) of an ended child",
+            optional=1,
+        ),
+    )
+)
+CALLS.update(
+    (name, CallSpec(name, (("status", CType.INT),), Returns.NONE, 0, False, "a wait status"))
+    for name in ("WIFEXITED", "WEXITSTATUS", "WIFSIGNALED", "WTERMSIG")
+)
+
 #: Calls that are statements of their own and never appear inside an expression.
 FORK = "fork"
 
@@ -159,8 +205,19 @@ VIEWS: dict[str, tuple[int, bool]] = {
     "u64": (8, False),
 }
 
-#: Fields of fstat's answer that a scenario can read.
-STAT_FIELDS = ("st_size", "st_mode", "st_mtime_ns", "st_ctime_ns")
+#: Fields of fstat's answer (and of shmctl IPC_STAT's) that a scenario can read.
+STAT_FIELDS = (
+    "st_size",
+    "st_mode",
+    "st_mtime_ns",
+    "st_ctime_ns",
+    "shm_perm_key",
+    "shm_perm_mode",
+    "shm_segsz",
+    "shm_nattch",
+    "shm_cpid",
+    "shm_lpid",
+)
 
 #: Names that stand for C values besides the constants: NULL and MAP_FAILED.
 NULL = "NULL"

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 
 from mmapsim.constants import PAGE_SIZE
+from mmapsim.scenario.ipc_values import Pid, ShmDs, relative_pid
 from mmapsim.scenario.runner import StepResult
 from mmapsim.scenario.syntax import Fork, Show, Sync
 from mmapsim.scenario.values import MAP_FAILED_VALUE, Addr, Frame, Stat, Value, format_value
@@ -37,6 +38,7 @@ class Observer:
     regions: dict[str, list[_Region]] = field(default_factory=dict)
     count: int = 0
     frames: dict[int, int] = field(default_factory=dict)
+    segments: dict[int, int] = field(default_factory=dict)  # shmid -> size
 
     def observe(self, result: StepResult) -> str:
         """What a program could observe of this step, addresses made relative."""
@@ -70,10 +72,17 @@ class Observer:
         if isinstance(step, Fork):
             self.regions[step.child] = list(self.regions.get(step.parent, []))
         for call in result.calls:
-            if call.name != "mmap" or call.errno is not None or call.process is None:
+            if call.name == "shmget" and call.errno is None and isinstance(call.result, int):
+                self.segments[call.result] = int(call.args[1])
+            if call.name not in ("mmap", "shmat") or call.errno is not None:
+                continue
+            if call.process is None:
                 continue
             assert isinstance(call.result, int)
-            length = int(call.args[1])
+            if call.name == "shmat":
+                length = self.segments.get(int(call.args[0]), PAGE_SIZE)
+            else:
+                length = int(call.args[1])
             end = call.result + (length + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
             self.count += 1
             self.regions.setdefault(call.process, []).append((call.result, end, self.count))
@@ -98,6 +107,13 @@ class Observer:
             return "no frame" if value < 0 else f"frame #{number}"
         if isinstance(value, Stat):
             return f"st_size = {value.st_size}"
+        if isinstance(value, ShmDs):
+            return value.shown(relative_pid)
+        if isinstance(value, Pid):
+            return relative_pid(value)
+        if isinstance(value, tuple):
+            shown = (relative_pid(v) if isinstance(v, Pid) else format_value(v) for v in value)
+            return "(" + ", ".join(shown) + ")"
         return format_value(value)
 
 

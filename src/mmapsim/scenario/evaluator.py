@@ -20,6 +20,7 @@ from mmapsim.host.limits import HostTimeout
 from mmapsim.scenario import arith, procview
 from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
+from mmapsim.scenario.ipc_values import SHM_FIELDS, WAIT_MACROS, ShmDs, ipc_args, wrap_ipc
 from mmapsim.scenario.limits import MAX_ACCESS, check_held, check_int
 from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, read_disk, syscall
 from mmapsim.scenario.program import program
@@ -173,6 +174,8 @@ class Evaluator:
             if isinstance(owner, ast.Name) and owner.id in self.scopes:
                 return self.scopes[owner.id].variables[node.attr]
             base = self.eval(node.value)
+            if isinstance(base, ShmDs) and node.attr in SHM_FIELDS:
+                return getattr(base, node.attr)  # type: ignore[no-any-return]
             if not isinstance(base, Stat):
                 raise self.error(f".{node.attr} is a field of fstat's answer", node)
             return int(getattr(base, node.attr))
@@ -219,12 +222,16 @@ class Evaluator:
             return program()
         if name == "file":
             return self._invoke(node, args, lambda: read_whole_file(self.machine, str(args[0])))
+        if name in WAIT_MACROS:
+            return WAIT_MACROS[name](int(args[0]))
         if name == "disk":
             path = str(args[0])
             return self._invoke(node, args, lambda: read_whole_file(self.machine, path, read_disk))
         if name in ("read", "pread") and isinstance(args[1], int) and args[1] > MAX_ACCESS:
             args[1] = MAX_ACCESS  # a short read, as Linux's stops at MAX_RW_COUNT
         process = self.process(node)
+        if name == "shmctl":
+            args = ipc_args(args)
         if name in ("memcpy", "memset"):
             return self._memory_call(process, name, args, node)
         if name == "frame":
@@ -261,7 +268,8 @@ class Evaluator:
             failed: Value = Addr(MAP_FAILED) if CALLS[name].returns is Returns.ADDR else -1
             self.calls.append(CallRecord(process, name, tuple(args), None, err.errno))
             return failed
-        wrapped = _wrap(CALLS[name].returns, result)
+        ipc = wrap_ipc(name, result, self.scope, self.scopes)
+        wrapped = _wrap(CALLS[name].returns, result) if ipc is None else ipc
         self.calls.append(CallRecord(process, name, tuple(args), wrapped, None))
         return wrapped
 

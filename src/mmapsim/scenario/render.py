@@ -17,6 +17,7 @@ from typing import IO, Any
 from rich.console import Console
 from rich.text import Text
 
+from mmapsim.scenario.ipc_values import SHM_FIELDS, ShmDs
 from mmapsim.scenario.layout_draw import to_ascii
 from mmapsim.scenario.quiz import answer_of
 from mmapsim.scenario.runner import StepResult
@@ -235,4 +236,6 @@ def _json_value(value: Value | None) -> Any:
         return value.decode("latin-1")
     if isinstance(value, tuple):
         return list(value)
+    if isinstance(value, ShmDs):
+        return {name: int(getattr(value, name)) for name in SHM_FIELDS}
     return {"st_size": value.st_size, "st_mode": value.st_mode}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmapsim.scenario.calls import CType
+from mmapsim.scenario.ipc_values import ShmDs
 
 U64 = 1 << 64
 MAP_FAILED_VALUE = U64 - 1
@@ -68,7 +69,7 @@ class Stat:
         )
 
 
-Value = int | bytes | tuple[int, ...] | Stat
+Value = int | bytes | tuple[int, ...] | Stat | ShmDs
 
 
 class WrongValueError(Exception):
@@ -85,6 +86,8 @@ def kind_of(value: Value) -> str:
         return "bytes"
     if isinstance(value, Stat):
         return "a struct stat"
+    if isinstance(value, ShmDs):
+        return "a struct shmid_ds"
     return "a pair"
 
 
@@ -194,4 +197,6 @@ def format_value(value: Value | None) -> str:
         return format_bytes(value)
     if isinstance(value, Stat):
         return f"{{st_size = {value.st_size}, st_mode = {value.st_mode:#o}}}"
+    if isinstance(value, ShmDs):
+        return value.shown()
     return "(" + ", ".join(format_value(v) for v in value) + ")"

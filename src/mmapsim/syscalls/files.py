@@ -54,7 +54,7 @@ def sys_open(k: Kernel, task: Task, path: str, flags: int, mode: int) -> int:
         raise syscall_error(errno.EISDIR)
     if oflags & OpenFlag.DIRECTORY and inode.kind is not InodeKind.DIRECTORY:
         raise syscall_error(errno.ENOTDIR)
-    if oflags & OpenFlag.TRUNC and inode.kind is InodeKind.REGULAR:
+    if oflags & OpenFlag.TRUNC and inode.is_file:
         k.pagecache.resize(inode, 0)
         inode.touch(k.clock.now_ns())
     ofd = OpenFile(inode, oflags, inode.name)
@@ -152,7 +152,7 @@ def sys_read(k: Kernel, task: Task, fd: int, count: int) -> bytes:
     """Implements read(2) at the file position, which advances."""
     ofd = _readable(k, task, fd)
     data = _read_at(k, ofd, count, ofd.pos)
-    if ofd.inode.is_regular:
+    if ofd.inode.is_file:
         ofd.pos += len(data)
     return data
 
@@ -161,7 +161,7 @@ def sys_write(k: Kernel, task: Task, fd: int, data: bytes | bytearray | memoryvi
     """Implements write(2) at the file position (at the end with O_APPEND)."""
     ofd = _writable(k, task, fd)
     n = _write_at(k, ofd, data, ofd.pos)
-    if ofd.inode.is_regular:
+    if ofd.inode.is_file:
         ofd.pos = ofd.inode.size if ofd.append else ofd.pos + n
     return n
 
@@ -248,7 +248,7 @@ def sys_ftruncate(k: Kernel, task: Task, fd: int, length: int) -> None:
     if length < 0:
         raise syscall_error(errno.EINVAL)
     ofd = k.fd_file(task, fd)
-    if not ofd.inode.is_regular or not ofd.writable:
+    if not ofd.inode.is_file or not ofd.writable:
         raise syscall_error(errno.EINVAL)
     if length > S_MAXBYTES:  # inode_newsize_ok
         raise syscall_error(errno.EFBIG)

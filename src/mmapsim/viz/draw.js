@@ -9,6 +9,7 @@ window.MM = (function () {
   MM.KIND = {
     "shared-file": ["SF", "shared file"], "private-file": ["PF", "private file"],
     "shared-anon": ["SA", "shared anonymous"], "private-anon": ["PA", "private anonymous"],
+    "sysv-shm": ["SV", "System V segment"], "memfd": ["MF", "memfd (anonymous file)"],
   };
   MM.STATE = {
     ro: ["R", "present, read-only"], rw: ["W", "present, writable"],

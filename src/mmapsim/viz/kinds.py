@@ -20,9 +20,10 @@ from mmapsim.fs.inode import InodeKind
 from mmapsim.kernel import Task
 from mmapsim.mm.procfs import vma_name
 from mmapsim.mm.vma import Vma, VmFlag
+from mmapsim.viz.kinds_ipc import ipc_kind
 
 #: Checked in order before the four classic kinds; the first to answer wins.
-CLASSIFIERS: list[Callable[[Vma], str | None]] = []
+CLASSIFIERS: list[Callable[[Vma], str | None]] = [ipc_kind]
 
 #: Roles of the stand-in program's own regions (folded by default).
 PROGRAM_ROLES = frozenset({"text", "rodata", "data", "heap", "stack"})

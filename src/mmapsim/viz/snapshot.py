@@ -31,6 +31,7 @@ from mmapsim.mm.vma import Vma
 from mmapsim.physmem import ZERO_PFN, Frame
 from mmapsim.viz.contents import encode_rows
 from mmapsim.viz.kinds import is_program, vma_kind, vma_role
+from mmapsim.viz.kinds_ipc import ipc_label
 
 Json = dict[str, Any]
 
@@ -168,6 +169,9 @@ def frame_view(
 
 def inode_label(inode: Inode) -> str:
     """How the picture names an inode: its path, or what it is."""
+    named = ipc_label(inode)
+    if named is not None:
+        return named
     if inode.kind is InodeKind.SHMEM:
         return f"shmem inode {inode.ino}"
     if inode.nlink == 0:
@@ -180,11 +184,11 @@ def visible_inodes(kernel: Kernel, tasks: list[Task]) -> list[Inode]:
     found: dict[int, Inode] = {}
     for inode in kernel.fs.names.values():
         if inode.kind is InodeKind.REGULAR:
-            found[inode.ino] = inode
+            found[id(inode)] = inode
     for task in tasks:
         for vma in task.mm.vmas:
             if vma.inode is not None:
-                found.setdefault(vma.inode.ino, vma.inode)
+                found.setdefault(id(vma.inode), vma.inode)
     return sorted(found.values(), key=lambda i: i.ino)
 
 

@@ -1,0 +1,1 @@
+"""Inter-process communication objects of the kernel: System V shared memory."""
