@@ -32,9 +32,58 @@ def test_the_required_topics_exist() -> None:
     assert set(REQUIRED) <= set(TOPICS)
 
 
+#: Each test of tests/test_lecture.py (one claim of the lecture each) and its claim here.
+LECTURE = {
+    "test_a_mapping_correlates_byte_for_byte_with_a_portion_of_the_file": "byte-for-byte",
+    "test_fetching_bytes_from_the_buffer_reads_the_file": "load-reads-file",
+    "test_storing_in_the_buffer_writes_the_file_without_write": "store-writes-file",
+    "test_there_are_file_mappings_and_anonymous_mappings": "two-kinds",
+    "test_processes_mapping_the_same_file_region_share_physical_pages": "shared-same-frames",
+    "test_writes_to_a_shared_mapping_are_carried_through_to_the_file": "shared-carried-to-file",
+    "test_shared_file_mapping_is_IPC_between_related_processes": "ipc-related",
+    "test_shared_file_mapping_is_IPC_between_unrelated_processes": "ipc-unrelated",
+    "test_shared_file_mapping_is_memory_mapped_io": "mmio",
+    "test_private_mappings_initially_share_the_same_physical_pages": "private-initially-shared",
+    "test_a_write_to_a_private_mapping_is_copy_on_write": "private-cow",
+    "test_changes_to_a_private_mapping_are_invisible_to_other_processes": "private-invisible",
+    "test_changes_to_a_private_mapping_never_reach_the_file": "private-not-in-file",
+    "test_private_file_mappings_hold_a_program_text_and_data": "private-program",
+    "test_anonymous_mappings_are_zero_filled": "anon-zero",
+    "test_private_anonymous_memory_is_private_across_fork": "anon-private-fork",
+    "test_shared_anonymous_memory_is_shared_across_fork": "anon-shared-fork",
+    "test_mmap_returns_the_start_of_the_mapping": "mmap-returns-start",
+    "test_NULL_addr_lets_the_kernel_choose_a_non_conflicting_address": "null-addr",
+    "test_len_is_rounded_up_to_a_multiple_of_the_page_size": "len-rounded",
+    "test_len_the_file_size_and_offset_zero_map_the_whole_file": "whole-file",
+    "test_prot_is_a_bit_mask_of_permissions": "prot-mask",
+    "test_a_store_without_PROT_WRITE_is_refused": "no-write-segv",
+    "test_flags_choose_a_shared_or_a_private_mapping": "flags-shared-private",
+    "test_fd_identifies_the_file_to_map": "fd-names-file",
+    "test_offset_is_the_starting_point_in_the_file": "offset",
+    "test_fd_and_offset_are_ignored_for_anonymous_mappings": "anon-fd-ignored",
+    "test_msync_writes_the_changes_back_to_the_file": "msync-writes-back",
+    "test_MS_SYNC_waits_for_the_update_to_complete": "ms-sync-waits",
+    "test_MS_ASYNC_requests_the_update_and_returns_immediately": "ms-async",
+    "test_MS_ASYNC_makes_the_changes_visible_to_readers_of_the_file": "ms-async-visible",
+    "test_MS_INVALIDATE_makes_other_mappings_of_the_file_current": "ms-invalidate",
+    "test_munmap_with_mmap_address_and_length_removes_the_whole_mapping": "munmap-whole",
+    "test_munmap_of_part_of_a_mapping_removes_only_that_part": "munmap-part",
+    "test_mappings_are_removed_when_the_process_terminates": "unmapped-at-exit",
+    "test_mappings_are_removed_when_the_process_terminates_sim": "unmapped-at-exit",
+    "test_mappings_are_removed_when_the_process_execs": "unmapped-at-exec",
+    "test_closing_the_fd_does_not_unmap_the_region": "close-keeps-mapping",
+    "test_a_process_has_text_data_heap_and_stack": "layout-order",
+    "test_mappings_lie_between_the_heap_and_the_stack": "mappings-between",
+    "test_later_mappings_lie_below_earlier_ones": "grow-down",
+}
+
+
 def test_every_claim_of_the_lecture_is_asked_by_some_topic() -> None:
-    """The union of the topics' claims is every claim."""
+    """Each claim tests/test_lecture.py checks is asked by a topic; every claim is asked."""
+    lecture = (Path(__file__).parent / "test_lecture.py").read_text()
+    assert set(re.findall(r"^def (test_\w+)", lecture, re.M)) == set(LECTURE)
     covered = {claim for topic in TOPICS for claim in claims_of(topic)}
+    assert set(LECTURE.values()) <= covered
     assert covered == set(CLAIMS)
 
 

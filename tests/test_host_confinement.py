@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ne
 _PROBE = textwrap.dedent(
     """\
     import json, os, socket, sys, warnings
-    warnings.simplefilter("error")
+    warnings.simplefilter("error" if os.geteuid() == 0 else "ignore")  # as root: every layer
     from mmapsim.host import HostMachine, sandbox
     canary = sys.argv[1]
     with HostMachine() as m:
@@ -64,13 +64,14 @@ def test_code_inside_a_worker_is_confined_by_the_kernel(tmp_path: Path):
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
     assert out["layers"] == {"no_new_privs": True, "seccomp": True}
-    assert out["ipc"]
-    assert out["mnt"]
+    if os.geteuid() == 0:  # the namespaces need root (CAP_SYS_ADMIN)
+        assert out["ipc"]
+        assert out["mnt"]
+        assert out["shm_private"]  # the machine's own /dev/shm is not the host's
     assert out["open_outside"] == 13  # EACCES: Landlock
     assert out["read_etc_shadow"] == 13
     assert out["open_inside"] == 0
-    assert out["open_shm"] == 0  # the machine's own /dev/shm ...
-    assert out["shm_private"]  # ... is not the host's
+    assert out["open_shm"] == (0 if os.geteuid() == 0 else 13)
     assert out["read_etc"] == 13
     assert out["read_libc"] in (0, 2)  # the libraries stay readable (2: not at that path)
     assert out["socket_inet"] == 1  # EPERM: seccomp

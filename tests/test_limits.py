@@ -80,12 +80,18 @@ def test_an_unlinked_file_gives_its_blocks_back_at_its_last_close() -> None:
         assert p.write(g, b"y" * 2 * PAGE_SIZE) == 2 * PAGE_SIZE
 
 
-def test_write_file_on_a_full_disk_is_enospc() -> None:
-    with _full_machine(1) as m:
+def test_write_file_that_cannot_fit_is_enospc_and_changes_nothing() -> None:
+    with _full_machine(2) as m:
+        m.write_file("/tmp/old", b"old")
         with pytest.raises(OSError) as caught:
             m.write_file("/tmp/big", b"x" * (PAGE_SIZE + 1))
         assert caught.value.errno == errno.ENOSPC
-        assert m.read_file("/tmp/big") == b"x" * PAGE_SIZE
+        with pytest.raises(FileNotFoundError):
+            m.read_file("/tmp/big")
+        with pytest.raises(OSError):
+            m.write_file("/tmp/old", b"y" * (3 * PAGE_SIZE))
+        assert m.read_file("/tmp/old") == b"old"
+        m.write_file("/tmp/old", b"z" * (2 * PAGE_SIZE))  # its own block counts as free
 
 
 def test_a_store_into_a_hole_of_a_full_disk_is_sigbus() -> None:

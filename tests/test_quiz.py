@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -177,3 +178,24 @@ def test_guesses_are_read_as_the_language_writes_values(
 ) -> None:
     """Typed guesses: strings bare or quoted, numbers in any base, constants, errno, signals."""
     assert is_right(answer, guess, []) is right
+
+
+def test_a_scenario_without_questions_says_how_to_ask(tmp_path: Path) -> None:
+    """No ask line and no --expects: the quiz says how to make questions, status 0."""
+    code, out, _ = quiz(tmp_path, text='file /tmp/f "x"\nexpect file("/tmp/f") == "x"\n')
+    assert code == 0
+    assert "no questions here: mark some with ask, or run mmapsim quiz --expects FILE" in out
+
+
+def test_json_reports_each_question_for_an_autograder(tmp_path: Path) -> None:
+    """--json: answers from stdin, one object out: each guess, answer and verdict, the score."""
+    code, out, _ = quiz(tmp_path, "--json", stdin="2\nno\n")
+    report = json.loads(out)
+    assert code == 1
+    assert (report["right"], report["asked"]) == (1, 6)
+    first, second = report["questions"][:2]
+    assert first["guess"] == "2"
+    assert first["answer"] == '"HELLO"'
+    assert first["right"] is True
+    assert second["right"] is False
+    assert report["questions"][2]["guess"] is None

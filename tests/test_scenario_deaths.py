@@ -91,3 +91,13 @@ def test_json_names_the_death_and_the_skips(tmp_path: Path) -> None:
     assert (death["signal"], death["expected"]) == ("SIGBUS", False)
     assert death["reason"] == "page wholly beyond the end of the file"
     assert report["steps"][5]["skipped"] == "A was killed by SIGBUS at line 5"
+
+
+def test_the_step_through_page_marks_an_unannounced_death_failed(tmp_path: Path) -> None:
+    """The page's record of the run fails the step of the death, as run's status does."""
+    from mmapsim.viz.record import record_file
+
+    path = tmp_path / "death.mmap"
+    path.write_text(DEATH)
+    failed = [step.line for step in record_file(str(path)).steps if step.failed]
+    assert failed == [5]

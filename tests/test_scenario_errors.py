@@ -145,3 +145,32 @@ A: show pages p, 4096
 show file "/tmp/f"
 """
     check_scenario(parse_text(text))
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("sleep", "sleep needs a number of seconds"),
+        ("sleep x", "sleep needs a number of seconds"),
+        ("sleep -1", "sleep needs a number of seconds"),
+        ("sleep 1e3", "sleep needs a number of seconds"),
+        ("sleep 99999999999", "sleep at most"),
+    ],
+)
+def test_a_bad_sleep_is_reported_at_its_line(line, message):
+    """sleep takes a whole or decimal number of seconds."""
+    with pytest.raises(ScenarioError, match=message):
+        parse_text(line)
+
+
+def test_a_second_recover_section_is_a_mistake():
+    """A scenario has one recovery section."""
+    with pytest.raises(ScenarioError, match="one recover: section") as err:
+        parse_text("A: x = 1\nrecover:\nB: y = 2\nrecover:\n")
+    assert err.value.line == 4
+
+
+def test_recover_cannot_name_a_process():
+    """'recover:' starts the recovery section, so it is no process label."""
+    with pytest.raises(ScenarioError, match="'recover' cannot name a process"):
+        parse_text("recover: x = 1")

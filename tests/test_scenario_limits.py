@@ -174,3 +174,47 @@ def test_a_fork_loop_stops_at_the_process_limit(tmp_path: Path, kernel: str) -> 
             pytest.skip("this HostMachine has no limit on processes")
     text = "A: x = 1\n" + "".join(f"C{i} = fork(A)\n" for i in range(70))
     assert_bad(tmp_path, text, "65:1", "process C63 cannot start: Resource temporarily", kernel)
+
+
+def test_the_variables_hold_a_bounded_number_of_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each value may be 64 MiB, but not a hundred of them: the total is bounded too
+    (shown with a small bound; a value shared after fork counts once)."""
+    monkeypatch.setattr("mmapsim.scenario.limits.MAX_HELD", 1 << 20)
+    half = 1 << 19
+    text = f'A: x = "a" * {half}\nB = fork(A)\nC = fork(A)\nA: x = "b" * {half}\n'
+    code, output = run(tmp_path, text)
+    assert code == 0, output
+    assert_bad(
+        tmp_path,
+        text + f'C: y = "c" * {half}\n',
+        "5:4",
+        "the variables would hold more than 1048576",
+    )
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_ftruncate_takes_an_off_t(tmp_path: Path, kernel: str) -> None:
+    """Found by fuzzing: its length was a size_t, so -1 reached the machine as 2**64-1."""
+    text = (
+        'A: fd = open("/tmp/f", O_RDWR | O_CREAT)\n'
+        "A: expect ftruncate(fd, -1) fails EINVAL\n"
+        "A: expect ftruncate(fd, 1 << 63) fails EINVAL\n"
+    )
+    code, output = run(tmp_path, text, kernel)
+    assert code == 0, output
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_a_mode_with_every_bit_set_is_masked_as_linux_masks_it(tmp_path: Path, kernel: str) -> None:
+    """Found by fuzzing: a mode_t of 0xffffffff reached the machine, which takes a C int."""
+    text = (
+        'A: fd = open("/tmp/f", O_RDWR | O_CREAT, -1)\n'
+        'A: chmod("/tmp/f", 0xfffff1ed)\n'
+        "A: expect fstat(fd).st_mode == 0o100755\n"
+        'A: chmod("/tmp/f", -1)\n'
+        "A: expect fstat(fd).st_mode == 0o107777\n"
+    )
+    code, output = run(tmp_path, text, kernel)
+    assert code == 0, output

@@ -154,3 +154,18 @@ def test_the_history_lives_in_the_xdg_state_directory(monkeypatch: pytest.Monkey
     assert history.history_path() == Path("/somewhere/state/mmapsim/history")
     monkeypatch.delenv("XDG_STATE_HOME")
     assert history.history_path() == Path.home() / ".local/state/mmapsim/history"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("A: exit", "exit is a call: write exit(status)"),
+        ("A: mremap(0, 1, 2, 0)", "mremap() is not part of the language: a scenario has mmap"),
+        ("A: malloc(10)", "memory comes from mmap(NULL, n, ..., MAP_PRIVATE | MAP_ANONYMOUS"),
+    ],
+)
+def test_common_c_habits_get_a_useful_answer(line: str, message: str) -> None:
+    """A call used as a name, or a C call the language lacks: what to write instead."""
+    _, _, err = shell(line + "\n")
+    assert message in err
+    assert "did you mean" not in err

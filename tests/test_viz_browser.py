@@ -1,13 +1,16 @@
 """The step-through page in a real headless Chromium: what a reader sees, step by step.
 
 Skipped when Chromium, its driver or Selenium is missing.  One browser serves
-the whole module.  The run also writes the screenshots of the docs
-(``docs/screenshots/``) at 1024x768 and 1920x1080.
+the whole module.  With ``MMAPSIM_SCREENSHOTS=1`` the run also refreshes the
+screenshots of the docs (``docs/screenshots/``) at 1024x768 and 1920x1080;
+otherwise it takes them into a temporary folder, so a test run leaves the
+work tree as it was.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from viz_helpers import big_scenario
 pytestmark = pytest.mark.simonly
 
 ROOT = Path(__file__).resolve().parent.parent
+REFRESH_SHOTS = os.environ.get("MMAPSIM_SCREENSHOTS") == "1"
 SHOTS = ROOT / "docs" / "screenshots"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 AXE_VERSION = "4.14.1"
@@ -63,6 +67,7 @@ class Page:
         recording = record_file(str(ROOT / "examples" / example))
         self.lines = [step.line for step in recording.steps]
         self.path = write_html(recording, folder / (Path(example).stem + ".html"))
+        self.shots = SHOTS if REFRESH_SHOTS else folder
 
     def open(self, line: int | None = None, size: tuple[int, int] = SMALL) -> None:
         """Open the page at ``size`` (at the step of source ``line``, by the URL fragment)."""
@@ -101,8 +106,8 @@ class Page:
         return bool(self.js("return document.documentElement.scrollWidth <= innerWidth"))
 
     def screenshot(self, name: str) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.driver.save_screenshot(str(SHOTS / name))
+        self.shots.mkdir(parents=True, exist_ok=True)
+        self.driver.save_screenshot(str(self.shots / name))
 
 
 @pytest.fixture(scope="module")

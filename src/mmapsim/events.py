@@ -153,14 +153,26 @@ class PageDirtied(Event):
 
 @dataclass(frozen=True, slots=True)
 class Writeback(Event):
-    """A dirty page-cache frame was written to disk and is clean again."""
+    """A dirty page-cache frame was written to disk and is clean again.
+
+    ``cause`` says who wrote it (``msync``, ``fsync``, ``sync``, ``flusher`` for
+    the writeback daemon, ``reclaim``, ``setup`` for a file written from
+    outside); ``uptime_ns`` is when, on the machine's clock.
+    """
 
     path: str
     pgoff: int
     pfn: int
+    cause: str = "writeback"
+    uptime_ns: int = 0
 
     def describe(self, names: Names = None) -> str:
-        return f"writeback: {self.path} page {self.pgoff} (frame {self.pfn:#x}) written to disk"
+        from mmapsim.clock import seconds
+
+        return (
+            f"writeback by {self.cause} at {seconds(self.uptime_ns)}: {self.path} page "
+            f"{self.pgoff} (frame {self.pfn:#x}) written to disk"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,8 @@ after the invariant.  What is checked:
   dirty page (write-notify);
 - open file descriptions: ``refs`` equals the fds and VMAs that hold them;
 - disk space: the blocks in use are those of the reachable files, each dirty
-  page of a file on the disk holds one, and none lies beyond end of file.
+  page of a file on the disk holds one, and none lies beyond end of file;
+- writeback: while a file has dirty data the writeback daemon's timer is armed.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def check_invariants(machine: Machine) -> None:
     inodes.update({i.ino: i for i in kernel.fs.names.values()})
     _check_frames(kernel, mapcount, inodes)
     _check_blocks(kernel, inodes)
+    _check_flusher(kernel)
 
 
 def _check_blocks(kernel: Kernel, inodes: dict[int, Inode]) -> None:
@@ -84,6 +86,15 @@ def _check_blocks(kernel: Kernel, inodes: dict[int, Inode]) -> None:
             _fail("blocks", f"{inode!r} holds a block beyond its end")
     if used != cache.space.used:
         _fail("blocks", f"{cache.space.used} blocks in use, recount {used}")
+
+
+def _check_flusher(kernel: Kernel) -> None:
+    """While a file has dirty data, the writeback daemon's timer is armed, in the future."""
+    flusher = kernel.flusher
+    if not flusher.interval_ns or not any(i.dirty for i in kernel.file_inodes()):
+        return
+    if flusher.armed_ns is None or flusher.armed_ns < kernel.clock.uptime_ns:
+        _fail("flusher", f"dirty data, but the writeback timer is {flusher.armed_ns}")
 
 
 def _check_mm(

@@ -12,13 +12,19 @@ import errno
 import signal
 from dataclasses import dataclass, field
 
+from mmapsim.clock import Clock
 from mmapsim.errors import syscall_error
 from mmapsim.events import EventBus
 from mmapsim.fs.diskspace import DEFAULT_DISK, DiskSpace
 from mmapsim.fs.file import FdEntry, FdTable, OpenFile
-from mmapsim.fs.inode import Clock
+from mmapsim.fs.inode import Inode
 from mmapsim.fs.namespace import DISK_DEV, FileSystem
 from mmapsim.fs.pagecache import PageCache
+from mmapsim.fs.writeback import (
+    DEFAULT_DIRTY_EXPIRE_CENTISECS,
+    DEFAULT_DIRTY_WRITEBACK_CENTISECS,
+    WritebackDaemon,
+)
 from mmapsim.mm import rmap
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.physmem import DEFAULT_MEMORY, PhysicalMemory
@@ -52,6 +58,9 @@ class Kernel:
         memory: int = DEFAULT_MEMORY,
         disk: int = DEFAULT_DISK,
         max_processes: int = DEFAULT_MAX_PROCESSES,
+        *,
+        dirty_writeback_centisecs: int = DEFAULT_DIRTY_WRITEBACK_CENTISECS,
+        dirty_expire_centisecs: int = DEFAULT_DIRTY_EXPIRE_CENTISECS,
     ) -> None:
         self.bus = EventBus()
         self.clock = Clock()
@@ -61,6 +70,13 @@ class Kernel:
         self.pagecache.unmap_range = rmap.unmap_mapping_range
         self.physmem.reclaim = self.pagecache.shrink
         self.fs = FileSystem(self.pagecache, self.clock)
+        self.flusher = WritebackDaemon(
+            self.pagecache,
+            self.clock,
+            self.file_inodes,
+            writeback_centisecs=dirty_writeback_centisecs,
+            expire_centisecs=dirty_expire_centisecs,
+        )
         self.max_map_count = max_map_count
         self.max_processes = max_processes
         #: The CPU has protection keys (pku/ospke): PROT_EXEC alone is execute-only.
@@ -140,18 +156,27 @@ class Kernel:
         task.fds.entries.clear()
         task.alive = False
 
+    def file_inodes(self) -> list[Inode]:
+        """Every regular file that may have dirty pages: named, or unlinked but open or mapped."""
+        found = {id(i): i for i in self.fs.names.values() if i.is_regular}
+        for task in self.tasks.values():
+            held = [vma.inode for vma in task.mm.vmas if vma.inode is not None]
+            held += [entry.file.inode for entry in task.fds.entries.values()]
+            for inode in held:
+                if inode.is_regular:
+                    found.setdefault(id(inode), inode)
+        return list(found.values())
+
     def sync(self) -> int:
         """sync(2): write every dirty page of every file to disk; returns the count."""
-        return sum(
-            self.pagecache.writeback(inode)
-            for inode in list(self.fs.names.values())
-            if inode.is_regular
-        ) + sum(
-            self.pagecache.writeback(vma.inode)
-            for task in self.tasks.values()
-            for vma in task.mm.vmas
-            if vma.inode is not None and vma.inode.is_regular and vma.inode.nlink == 0
-        )
+        return sum(self.pagecache.writeback(i, cause="sync") for i in self.file_inodes())
+
+    def advance(self, ns: int) -> int:
+        """Let ``ns`` nanoseconds pass: the writeback daemon wakes on the way.
+
+        Returns how many pages it wrote to disk.
+        """
+        return self.flusher.run_until(self.clock.uptime_ns + ns)
 
     def crash(self) -> None:
         """A power failure: every task vanishes and the page cache is lost.

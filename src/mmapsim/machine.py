@@ -12,12 +12,17 @@ import random
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from typing import Any
 
 from mmapsim import cvalues
+from mmapsim.clock import NS_PER_SEC
 from mmapsim.events import EventBus
+from mmapsim.fs import image
 from mmapsim.fs.diskspace import DEFAULT_DISK
 from mmapsim.fs.hostmount import HostMounts
+from mmapsim.fs.image import DiskImage
 from mmapsim.fs.inode import InodeKind
+from mmapsim.fs.writeback import DEFAULT_DIRTY_EXPIRE_CENTISECS, DEFAULT_DIRTY_WRITEBACK_CENTISECS
 from mmapsim.kernel import DEFAULT_MAX_MAP_COUNT, DEFAULT_MAX_PROCESSES, Kernel, Task
 from mmapsim.physmem import DEFAULT_MEMORY, OutOfMemory
 from mmapsim.process import Process
@@ -42,13 +47,16 @@ class Machine:
     (host paths such as ``"/usr"`` shown read-only at the same path, so that
     ``execve`` can load the host's programs; see :meth:`mount_host`),
     ``aslr`` (randomise the layout of exec'd programs as Linux does with
-    ``randomize_va_space=2``; off by default, as under ``setarch -R``) and
-    ``seed`` (makes the randomised layouts repeatable) and ``pkeys`` (the
+    ``randomize_va_space=2``; off by default, as under ``setarch -R``),
+    ``seed`` (makes the randomised layouts repeatable), ``pkeys`` (the
     simulated CPU has protection keys, the ``pku``/``ospke`` flags of
     /proc/cpuinfo, as current x86-64 servers do: then ``PROT_EXEC`` alone is
     execute-only memory, which a load cannot read, and smaps shows each VMA's
     ``ProtectionKey``; ``pkeys=False`` is an older CPU, on which exec implies
-    read).
+    read), and the writeback daemon's two sysctls, ``dirty_writeback_centisecs``
+    (how often it wakes, 500 = 5 s; 0 turns it off) and ``dirty_expire_centisecs``
+    (how long data stays dirty before it writes it, 3000 = 30 s), which run on
+    the simulated clock (:meth:`advance`).
     """
 
     def __init__(
@@ -63,6 +71,8 @@ class Machine:
         aslr: bool = False,
         seed: int | None = None,
         pkeys: bool = True,
+        dirty_writeback_centisecs: int = DEFAULT_DIRTY_WRITEBACK_CENTISECS,
+        dirty_expire_centisecs: int = DEFAULT_DIRTY_EXPIRE_CENTISECS,
     ) -> None:
         limits = {
             "max_map_count": max_map_count,
@@ -77,7 +87,22 @@ class Machine:
                 raise ValueError(f"{name} must be positive")
         if not isinstance(pkeys, bool):
             raise TypeError("pkeys must be a bool")
-        self.kernel = Kernel(max_map_count, memory, disk, max_processes)
+        for name, value in (
+            ("dirty_writeback_centisecs", dirty_writeback_centisecs),
+            ("dirty_expire_centisecs", dirty_expire_centisecs),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int")
+            if value < 0:
+                raise ValueError(f"{name} must not be negative")
+        self.kernel = Kernel(
+            max_map_count,
+            memory,
+            disk,
+            max_processes,
+            dirty_writeback_centisecs=dirty_writeback_centisecs,
+            dirty_expire_centisecs=dirty_expire_centisecs,
+        )
         self.kernel.pkeys = pkeys
         self.check_invariants = check_invariants
         self.host: HostMounts | None = None
@@ -168,6 +193,58 @@ class Machine:
         self._check_open()
         self.kernel.crash()
         self.after_syscall()
+
+    def advance(self, seconds: float) -> int:
+        """Let ``seconds`` of simulated time pass (simulator only).
+
+        Nothing runs but the kernel's timers: the writeback daemon wakes every
+        ``dirty_writeback_centisecs`` and writes the files dirty for at least
+        ``dirty_expire_centisecs``.  Returns how many pages it wrote to disk.
+        """
+        self._check_open()
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise TypeError("seconds must be a number")
+        if not seconds >= 0 or seconds == float("inf"):
+            raise ValueError("seconds must be a finite number, not negative")
+        count = self.kernel.advance(round(seconds * NS_PER_SEC))
+        self.after_syscall()
+        return count
+
+    @property
+    def uptime(self) -> float:
+        """Seconds of simulated time since the machine booted (simulator only)."""
+        return self.kernel.clock.uptime_ns / NS_PER_SEC
+
+    def disk_image(self) -> DiskImage:
+        """The disk as a power failure now would leave it (simulator only).
+
+        Every regular file with its bytes on disk, not those in the page cache;
+        the system's files are left out: those shown from the host
+        (``host_mounts``) and the program every spawned process runs, which a
+        booted machine installs again.
+        """
+        self._check_open()
+        return image.capture(self.kernel.fs, self.system_paths())
+
+    @classmethod
+    def boot(cls, disk: DiskImage, **options: Any) -> Machine:
+        """A new machine whose disk holds ``disk``'s files (simulator only).
+
+        Nothing is cached and no process runs: the first access to each page
+        reads it from the disk, as after a reboot.  ``options`` are
+        :class:`Machine`'s.
+        """
+        if not isinstance(disk, DiskImage):
+            raise TypeError("disk must be a DiskImage (from Machine.disk_image())")
+        machine = cls(**options)
+        image.restore(machine.kernel.fs, disk)
+        machine.after_syscall()
+        return machine
+
+    def system_paths(self) -> list[str]:
+        """The paths (and folders) of system files, not of a program's data."""
+        roots = list(self.host.roots) if self.host is not None else []
+        return [*roots, process.PROGRAM_PATH]
 
     @property
     def processes(self) -> list[Process]:

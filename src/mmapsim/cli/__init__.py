@@ -8,7 +8,14 @@ that cannot be read or run).
 
 from __future__ import annotations
 
-from mmapsim.cli import commands, exercise, quiz, shell, tour  # noqa: F401  (registers commands)
+from mmapsim.cli import (  # noqa: F401  (each registers its commands)
+    commands,
+    crashes,
+    exercise,
+    quiz,
+    shell,
+    tour,
+)
 from mmapsim.cli.group import main
 
 __all__ = ["main"]

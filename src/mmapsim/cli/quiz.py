@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import json
 import sys
+from typing import Any
 
 import click
 
 from mmapsim.cli.group import COLOR, KERNEL, main, make_output
+from mmapsim.scenario.commands import Output
 from mmapsim.scenario.quiz_run import answer_key, piped_guesser, run_quiz, terminal_guesser
+from mmapsim.scenario.render import make_console
 
 
 @main.command()
@@ -15,8 +20,11 @@ from mmapsim.scenario.quiz_run import answer_key, piped_guesser, run_quiz, termi
 @click.option("--kernel", type=KERNEL, default="sim", show_default=True, help="Where to run.")
 @click.option("--answers", is_flag=True, help="Print the answer key instead of asking.")
 @click.option("--expects", "ask_expects", is_flag=True, help="Ask every expect as a question too.")
+@click.option("--json", "as_json", is_flag=True, help="Read answers from stdin, print a report.")
 @COLOR
-def quiz(file: str, kernel: str, answers: bool, ask_expects: bool, color: bool | None) -> None:
+def quiz(
+    file: str, kernel: str, answers: bool, ask_expects: bool, as_json: bool, color: bool | None
+) -> None:
     """Run FILE as a quiz: predict each answer before the kernel gives it.
 
     On a terminal each question is a prompt; otherwise the answers are read
@@ -26,8 +34,29 @@ def quiz(file: str, kernel: str, answers: bool, ask_expects: bool, color: bool |
     if answers:
         raise SystemExit(answer_key(file, output, kernel=kernel, ask_expects=ask_expects))
     stdin = sys.stdin
+    if as_json:
+        raise SystemExit(_json_report(file, output, kernel=kernel, ask_expects=ask_expects))
     interactive = stdin.isatty() and sys.stdout.isatty()
     guesser = terminal_guesser(output) if interactive else piped_guesser(stdin, output)
     raise SystemExit(
         run_quiz(file, output, kernel=kernel, guesser=guesser, ask_expects=ask_expects)
     )
+
+
+def _json_report(file: str, output: Output, *, kernel: str, ask_expects: bool) -> int:
+    """``quiz --json``: answers from stdin, one JSON object out (for autograders)."""
+    quiet = Output(make_console(color=False, file=io.StringIO()), output.err)
+    records: list[dict[str, Any]] = []
+    status = run_quiz(
+        file,
+        quiet,
+        kernel=kernel,
+        guesser=piped_guesser(sys.stdin, quiet),
+        ask_expects=ask_expects,
+        records=records,
+    )
+    if status != 2:
+        right = sum(1 for r in records if r["right"])
+        report = {"file": file, "kernel": kernel, "right": right, "asked": len(records)}
+        output.out.print_json(json.dumps({**report, "questions": records}))
+    return status

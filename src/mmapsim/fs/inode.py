@@ -12,7 +12,6 @@ maps it, so truncation and writeback can find the page-table entries.
 
 from __future__ import annotations
 
-import time
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -49,25 +48,12 @@ MAX_LFS_FILESIZE = 2**63 - 1
 S_MAXBYTES = 2**44 - 4096
 
 
-class Clock:
-    """Wall-clock nanoseconds that never repeat: a change is always 'later'."""
-
-    __slots__ = ("_last",)
-
-    def __init__(self) -> None:
-        self._last = 0
-
-    def now_ns(self) -> int:
-        now = max(time.time_ns(), self._last + 1)
-        self._last = now
-        return now
-
-
 class Inode:
     """One file's metadata, disk image and page cache.
 
     Invariant: ``len(disk) == size`` for regular files; ``dirty`` is exactly the
-    set of page offsets whose cached frame has ``frame.dirty`` set.
+    set of page offsets whose cached frame has ``frame.dirty`` set; ``dirtied_ns``
+    is when that set last became non-empty.
     """
 
     __slots__ = (
@@ -75,6 +61,7 @@ class Inode:
         "cache",
         "ctime_ns",
         "dev",
+        "dirtied_ns",
         "dirty",
         "disk",
         "ino",
@@ -99,6 +86,9 @@ class Inode:
         self.disk = Disk()
         self.cache: dict[int, Frame] = {}
         self.dirty: set[int] = set()
+        #: Uptime when the inode last went from clean to dirty (Linux's
+        #: ``inode->dirtied_when``): the writeback daemon's expiry is per inode.
+        self.dirtied_ns = 0
         self.nlink = 0
         self.opens = 0  # live open file descriptions
         self.writers = 0  # of which open for writing (i_writecount): exec is ETXTBSY

@@ -19,8 +19,10 @@ import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mmapsim.clock import Clock
+from mmapsim.constants import PAGE_SIZE
 from mmapsim.errors import syscall_error
-from mmapsim.fs.inode import Clock, Inode, InodeKind
+from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.fs.pagecache import PageCache
 
 #: Directories every machine has.
@@ -160,18 +162,23 @@ class FileSystem:
         return inode
 
     def write_file(self, path: str, data: bytes) -> Inode:
-        """Create or rewrite a file in place (same inode), as a tool outside would."""
+        """Create or rewrite a file in place (same inode), as a tool outside would.
+
+        ENOSPC, with nothing changed, when the disk cannot hold ``data`` once the
+        file's old blocks are given back (as HostMachine's ``write_file`` checks).
+        """
         walked = self.walk(path)
         inode = self._component(walked.path, "") if walked.normal else self.lookup(path)
+        if inode is not None and inode.kind is not InodeKind.REGULAR:
+            raise syscall_error(errno.EISDIR if inode.kind is InodeKind.DIRECTORY else errno.EINVAL)
+        held = len(inode.disk.blocks) if inode is not None else 0
+        if -(-len(data) // PAGE_SIZE) > self.pagecache.space.free + held:
+            raise syscall_error(errno.ENOSPC)
         if inode is None:
             inode = self.create(path, 0o644)
-        elif inode.kind is not InodeKind.REGULAR:
-            raise syscall_error(errno.EISDIR if inode.kind is InodeKind.DIRECTORY else errno.EINVAL)
         self.pagecache.resize(inode, 0)
-        written = self.pagecache.write(inode, 0, data)
-        if written < len(data):  # the disk is full: the tool's next write is ENOSPC
-            self.pagecache.write(inode, written, data[written:])
-        self.pagecache.writeback(inode)
+        self.pagecache.write(inode, 0, data)
+        self.pagecache.writeback(inode, cause="setup")
         return inode
 
     def read_file(self, path: str) -> bytes:

@@ -6,8 +6,10 @@ Linux semantics modelled here:
   mapping caused it).  Bytes of the last page beyond end of file read as zeros.
 - ``write()`` and a store through a shared mapping change the cached frame and
   mark it dirty; the disk changes only at writeback (``fsync``,
-  ``msync(MS_SYNC)``), which also write-protects every mapping of the page
-  (``page_mkclean``), so the next store faults and dirties it again.
+  ``msync(MS_SYNC)``, ``sync``, the writeback daemon of
+  :mod:`mmapsim.fs.writeback`, reclaim), which also write-protects every
+  mapping of the page (``page_mkclean``), so the next store faults and dirties
+  it again.  The first dirty page of a clean inode stamps ``dirtied_ns``.
 - ``read()`` of a hole that is not cached gives zeros without caching a page
   (deviation: Linux caches a zeroed page), so reading a huge sparse file costs
   no memory for its holes.
@@ -28,11 +30,12 @@ from __future__ import annotations
 import errno
 from collections.abc import Callable
 
+from mmapsim.clock import Clock
 from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
 from mmapsim.errors import syscall_error
 from mmapsim.events import EventBus, PageCacheRead, PageDirtied, Writeback
 from mmapsim.fs.diskspace import DiskSpace
-from mmapsim.fs.inode import Clock, Inode, InodeKind
+from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.physmem import Frame, PhysicalMemory
 
 
@@ -44,10 +47,23 @@ def _no_unmap(inode: Inode, first_pgoff: int) -> None:
     return None
 
 
+def _no_note(inode: Inode) -> None:
+    return None
+
+
 class PageCache:
     """The machine's page cache: all inodes' cached frames share one allocator."""
 
-    __slots__ = ("bus", "clock", "disk_dev", "mkclean", "physmem", "space", "unmap_range")
+    __slots__ = (
+        "bus",
+        "clock",
+        "disk_dev",
+        "mkclean",
+        "on_first_dirty",
+        "physmem",
+        "space",
+        "unmap_range",
+    )
 
     def __init__(
         self,
@@ -64,6 +80,8 @@ class PageCache:
         self.disk_dev = disk_dev  # files on this device take blocks of ``space``
         self.mkclean: Callable[[Frame], None] = _no_mkclean
         self.unmap_range: Callable[[Inode, int], None] = _no_unmap
+        #: Called when an inode gets its first dirty page (the writeback daemon listens).
+        self.on_first_dirty: Callable[[Inode], None] = _no_note
 
     # -- lookup -------------------------------------------------------------
 
@@ -136,7 +154,12 @@ class PageCache:
             inode.disk.blocks.add(frame.pgoff)
             self.space.take()
         frame.dirty = True
+        first = not inode.dirty
+        if first:
+            inode.dirtied_ns = self.clock.uptime_ns
         inode.dirty.add(frame.pgoff)
+        if first:
+            self.on_first_dirty(inode)
         if self.bus.active:
             self.bus.emit(PageDirtied(inode.name, frame.pgoff, frame.pfn))
 
@@ -206,16 +229,27 @@ class PageCache:
 
     # -- writeback ----------------------------------------------------------
 
-    def writeback(self, inode: Inode, first_pgoff: int = 0, end_pgoff: int | None = None) -> int:
-        """Write the dirty pages in ``[first_pgoff, end_pgoff)`` to disk; count them."""
+    def writeback(
+        self,
+        inode: Inode,
+        first_pgoff: int = 0,
+        end_pgoff: int | None = None,
+        *,
+        cause: str = "fsync",
+    ) -> int:
+        """Write the dirty pages in ``[first_pgoff, end_pgoff)`` to disk; count them.
+
+        The pages go one at a time, in file order, as ``write_cache_pages``
+        walks them; ``cause`` names the writer in the Writeback events.
+        """
         pgoffs = sorted(
             p for p in inode.dirty if p >= first_pgoff and (end_pgoff is None or p < end_pgoff)
         )
         for pgoff in pgoffs:
-            self._writeback_page(inode, inode.cache[pgoff])
+            self._writeback_page(inode, inode.cache[pgoff], cause)
         return len(pgoffs)
 
-    def _writeback_page(self, inode: Inode, frame: Frame) -> None:
+    def _writeback_page(self, inode: Inode, frame: Frame, cause: str) -> None:
         """Write one dirty page; the part of the last page past end of file is
         zeroed in the cached page itself, as ext4's writeback does
         (``block_write_full_page``), so later mappings read zeros there."""
@@ -228,7 +262,9 @@ class PageCache:
         frame.dirty = False
         inode.dirty.discard(frame.pgoff)
         if self.bus.active:
-            self.bus.emit(Writeback(inode.name, frame.pgoff, frame.pfn))
+            self.bus.emit(
+                Writeback(inode.name, frame.pgoff, frame.pfn, cause, self.clock.uptime_ns)
+            )
 
     # -- size changes -------------------------------------------------------
 
@@ -281,7 +317,7 @@ class PageCache:
             inode = frame.inode
             assert inode is not None
             if frame.dirty:
-                self._writeback_page(inode, frame)
+                self._writeback_page(inode, frame, "reclaim")
             self.evict(inode, frame.pgoff)
         return len(victims)
 

@@ -187,12 +187,16 @@ class ProgramPages:
 
     def keep_only(self, mapped: list[tuple[int, int]]) -> None:
         """Forget pages that are no longer mapped at all (mapped: sorted ranges)."""
-        kept = []
+        kept: list[tuple[int, int]] = []
         for s, e in self.ranges():
-            for ms, me in mapped:
-                lo, hi = max(s, ms), min(e, me)
+            i = max(0, bisect.bisect_right(mapped, (s, _U64)) - 1)
+            while i < len(mapped) and mapped[i][0] < e:
+                lo, hi = max(s, mapped[i][0]), min(e, mapped[i][1])
                 if lo < hi:
+                    if kept and kept[-1][1] == lo:
+                        lo = kept.pop()[0]
                     kept.append((lo, hi))
+                i += 1
         self._starts = [s for s, _ in kept]
         self._ends = [e for _, e in kept]
 
@@ -313,7 +317,8 @@ def guard(
     start, end = addr & ~_MASK, (addr + length + _MASK) & ~_MASK
     mapped = mapped_ranges(pid)
     pages.keep_only(mapped)
-    worker = worker_ranges(mapped, pages)
+    near = [(max(s, start), min(e, end)) for s, e in mapped if s < end and e > start]
+    worker = worker_ranges(near, pages)
     hit = _first_in(worker, start, end)
     if hit is None:
         return Verdict(length)
@@ -327,6 +332,20 @@ def guard(
         if gap > start and op in (Op.PROTECT, Op.LOCK, Op.QUERY):
             return Verdict(gap - addr, then_enomem=True)
     raise HostRefused.worker_page(op, hit, pid)
+
+
+def program_lines(maps: str, pages: ProgramPages) -> tuple[str, int]:
+    """The lines of a maps text that hold the program's pages, and how many were left out."""
+    ranges = pages.ranges()
+    kept, left_out = [], 0
+    for line in maps.splitlines(keepends=True):
+        lo, _, hi = line.split(" ", 1)[0].partition("-")
+        start, end = int(lo, 16), int(hi, 16)
+        if any(s < end and start < e for s, e in ranges):
+            kept.append(line)
+        else:
+            left_out += 1
+    return "".join(kept), left_out
 
 
 __all__ = ["HostRefused", "Op", "ProgramPages", "Verdict", "guard"]

@@ -4,14 +4,17 @@ The controller makes ``mmapsim-<zygote pid>`` under its own cgroup for the
 ``pids`` and ``memory`` controllers (cgroup v1, or the unified v2 hierarchy),
 sets the limits, and moves the zygote in before it forks any worker: every
 process of the machine is then counted.  ``remove`` deletes the groups once
-the machine's processes are reaped.  Without a writable hierarchy (not root,
+the machine's processes are reaped, and a new machine sweeps the empty groups
+of machines whose controller was killed before it could.  Without a writable hierarchy (not root,
 or no such controller) ``create`` returns the groups it could make.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import time
 
 _V1 = "/sys/fs/cgroup"
 
@@ -72,6 +75,7 @@ def create(zpid: int, max_processes: int, max_memory: int) -> list[str]:
         parent = _dir_for(controller, own)
         if parent is None:
             continue
+        _sweep(parent)
         group = os.path.join(parent, f"mmapsim-{zpid}")
         try:
             os.makedirs(group, exist_ok=group in made)  # v2: one group for both
@@ -95,8 +99,38 @@ def create(zpid: int, max_processes: int, max_memory: int) -> list[str]:
     return made
 
 
-def remove(groups: list[str]) -> None:
-    """Delete the machine's groups (its processes are gone)."""
+def remove(groups: list[str], timeout: float = 2.0) -> None:
+    """Delete the machine's groups, waiting a little for its last processes to go."""
+    deadline = time.monotonic() + timeout
     for group in groups:
-        with contextlib.suppress(OSError):
-            os.rmdir(group)
+        while True:
+            try:
+                os.rmdir(group)
+            except FileNotFoundError:
+                break
+            except OSError as exc:
+                if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                    break  # swept by a later machine (``_sweep``) once empty
+                time.sleep(0.005)
+                continue
+            break
+
+
+def _sweep(parent: str) -> None:
+    """Remove the empty groups of machines whose zygote is gone (a controller was killed)."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(parent):
+            pid = name[len("mmapsim-") :]
+            if name.startswith("mmapsim-") and pid.isdigit() and not _alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.join(parent, name))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -30,7 +30,10 @@ import errno
 import os
 import stat
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from mmapsim.host.state import MachineState
 
 GiB: Final = 1 << 30
 MiB: Final = 1 << 20
@@ -116,3 +119,41 @@ def room(limits: Limits, root: str, pids: list[int], count: int) -> int:
     if free <= 0:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     return min(count, free)
+
+
+def fitting(state: MachineState, pid: int, fd: int, data: bytes) -> bytes:
+    """What of ``data``, written to ``fd`` of process ``pid``, fits on the machine's disk.
+
+    Only a regular file takes disk blocks; a pipe or device takes all.  ENOSPC
+    when nothing fits (see ``room``).
+    """
+    state.limits.check_io("write", len(data))
+    try:
+        if not stat.S_ISREG(os.stat(f"/proc/{pid}/fd/{fd}").st_mode):
+            return data
+    except OSError:
+        return data  # EBADF and the like: the kernel answers
+    pids = [r.pid for r in state.records if r.alive]
+    return data[: room(state.limits, state.ns.root, pids, len(data))]
+
+
+def check_store(state: MachineState, size: int) -> None:
+    """Stores through shared file mappings fill a file's holes: a full disk refuses them.
+
+    Checked for every store of 64 KiB or more and every 256th smaller one
+    (so that small stores stay cheap), the disk's use can pass
+    ``max_disk_bytes`` by at most 16 MiB this way.  Linux would kill the
+    process with SIGBUS at the page that finds no room; the host refuses the
+    store instead, with a message that names the limit.
+    """
+    state.stores += 1
+    if size < 1 << 16 and state.stores % 256:
+        return
+    pids = [r.pid for r in state.records if r.alive]
+    if disk_usage(state.ns.root, pids) >= state.limits.max_disk_bytes:
+        from mmapsim.host.boundary import HostRefused
+
+        raise HostRefused(
+            f"store of {size} bytes refused: this HostMachine's disk is full "
+            f"({state.limits.max_disk_bytes} bytes, HostMachine(max_disk_bytes=...))"
+        )

@@ -7,16 +7,15 @@ import errno
 import os
 import posixpath
 import signal
-import stat
 from typing import TYPE_CHECKING, NoReturn
 
 from mmapsim import cvalues
 from mmapsim.constants import MAP_FIXED, MAP_FIXED_NOREPLACE
 from mmapsim.errors import ProcessKilled
-from mmapsim.host import boundary, procfs
+from mmapsim.host import boundary, limits, procfs
 from mmapsim.host.boundary import Op, ProgramPages, Verdict
 from mmapsim.host.channel import ChannelBroken, ChannelClosed
-from mmapsim.host.limits import HostTimeout, disk_usage, room
+from mmapsim.host.limits import HostTimeout
 from mmapsim.host.state import MachineState, ProcRecord
 from mmapsim.pageinfo import PageInfo
 
@@ -229,28 +228,8 @@ class HostProcess:
         va, payload = cvalues.address("addr", addr), cvalues.data("data", data)
         self._guard(Op.WRITE, va, len(payload))
         self._state.limits.check_io("store", len(payload))
-        self._check_disk_for_store(len(payload))
+        limits.check_store(self._state, len(payload))
         self._access("store", va, payload)
-
-    def _check_disk_for_store(self, size: int) -> None:
-        """Stores through shared file mappings fill a file's holes: a full disk refuses them.
-
-        Checked for every store of 64 KiB or more and every 256th smaller one
-        (so that small stores stay cheap), the disk's use can pass
-        ``max_disk_bytes`` by at most 16 MiB this way.  Linux would kill the
-        process with SIGBUS at the page that finds no room; the host refuses
-        the store instead, with a message that names the limit.
-        """
-        state = self._state
-        state.stores += 1
-        if size < 1 << 16 and state.stores % 256:
-            return
-        pids = [r.pid for r in state.records if r.alive]
-        if disk_usage(state.ns.root, pids) >= state.limits.max_disk_bytes:
-            raise boundary.HostRefused(
-                f"store of {size} bytes refused: this HostMachine's disk is full "
-                f"({state.limits.max_disk_bytes} bytes, HostMachine(max_disk_bytes=...))"
-            )
 
     # -- files ----------------------------------------------------------------
 
@@ -274,25 +253,10 @@ class HostProcess:
         args = (cvalues.cint("fd", fd), cvalues.u64("n", n), self._state.limits.max_io_bytes)
         return _bytes(self._syscall("read", *args))
 
-    def _room(self, fd: int, data: bytes) -> bytes:
-        """What of ``data`` fits under the machine's ``max_disk_bytes`` (ENOSPC if none).
-
-        Only a regular file takes disk blocks; a pipe or device takes all.
-        """
-        self._state.limits.check_io("write", len(data))
-        state = self._state
-        try:
-            if not stat.S_ISREG(os.stat(f"/proc/{self.pid}/fd/{fd}").st_mode):
-                return data
-        except OSError:
-            return data  # EBADF and the like: the kernel answers
-        pids = [r.pid for r in state.records if r.alive]
-        return data[: room(state.limits, state.ns.root, pids, len(data))]
-
     def write(self, fd: int, data: bytes) -> int:
         """Implements write(2); returns the count written (a full disk: see ``limits``)."""
         fd, data = cvalues.cint("fd", fd), cvalues.data("data", data)
-        return _int(self._syscall("write", fd, self._room(fd, data)))
+        return _int(self._syscall("write", fd, limits.fitting(self._state, self.pid, fd, data)))
 
     def pread(self, fd: int, n: int, offset: int) -> bytes:
         """Implements pread(2) (at most ``max_io_bytes`` bytes: HostRefused beyond)."""
@@ -303,7 +267,8 @@ class HostProcess:
         """Implements pwrite(2) (a full disk: see ``limits``)."""
         fd, data = cvalues.cint("fd", fd), cvalues.data("data", data)
         off = cvalues.off_t("offset", offset)
-        return _int(self._syscall("pwrite", fd, self._room(fd, data), off))
+        data = limits.fitting(self._state, self.pid, fd, data)
+        return _int(self._syscall("pwrite", fd, data, off))
 
     def lseek(self, fd: int, offset: int, whence: int) -> int:
         """Implements lseek(2); returns the new position."""
@@ -404,17 +369,7 @@ class HostProcess:
         The lines left out are the host worker's own mappings (the interpreter,
         its libraries, the fence, its stacks): what ``show maps`` hides on the host.
         """
-        text = self.maps()
-        ranges = self._record.pages.ranges()
-        kept, left_out = [], 0
-        for line in text.splitlines(keepends=True):
-            lo, _, hi = line.split(" ", 1)[0].partition("-")
-            start, end = int(lo, 16), int(hi, 16)
-            if any(s < end and start < e for s, e in ranges):
-                kept.append(line)
-            else:
-                left_out += 1
-        return "".join(kept), left_out
+        return boundary.program_lines(self.maps(), self._record.pages)
 
     def smaps(self) -> str:
         """The real /proc/<pid>/smaps, with the machine's files at their contract paths."""

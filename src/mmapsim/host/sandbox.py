@@ -7,11 +7,14 @@ inherits across fork(2) and execve(2) and cannot drop:
 
 * **namespaces**: a private IPC namespace (System V segments, message queues
   and semaphores of the machine alone) and a private mount namespace whose
-  ``/dev/shm`` is a fresh tmpfs of the machine alone (``shm_open`` objects, as
-  glibc makes them under ``/dev/shm``).  A worker opens ``/dev/shm/NAME`` as
-  usual; from outside, the controller reaches that tmpfs as
+  ``/dev/shm`` is a fresh tmpfs of the machine alone, so that nothing of the
+  computer's /dev/shm is visible.  A worker opens ``/dev/shm/NAME`` as usual;
+  from outside, the controller reaches that tmpfs as
   ``/proc/<zygote pid>/root/dev/shm`` (``MachineState.zpid``).  Both vanish with
-  the machine's last process.  User and PID namespaces are not used: the
+  the machine's last process.  A directory of the machine's own on the
+  computer's /dev/shm (where ``<root>/dev/shm`` leads, or the root itself) is
+  bound back at its own path, so controller and workers see the same files
+  there, and Landlock allows it.  User and PID namespaces are not used: the
   controller addresses processes by their real pids, and root needs no user
   namespace to make the others;
 * **no_new_privs**: no exec can gain privileges (set-user-ID, file capabilities);
@@ -141,38 +144,60 @@ class ConfinementWarning(UserWarning):
     """A layer of the kernel's confinement is not available on this computer."""
 
 
+def _shm_dir(root: str) -> str | None:
+    """Where the machine's ``/dev/shm`` really is, when ``<root>/dev/shm`` leads elsewhere."""
+    real = os.path.realpath(root + "/dev/shm")
+    inside_root = real.startswith(os.path.realpath(root) + "/")
+    return real if os.path.isdir(real) and not inside_root else None
+
+
+def _under_shm(path: str) -> bool:
+    return path == "/dev/shm" or path.startswith("/dev/shm/")
+
+
+def _private_ipc() -> bool:
+    """A private IPC namespace (kept if the zygote already has one of its own)."""
+    try:
+        if os.readlink("/proc/self/ns/ipc") != os.readlink(f"/proc/{os.getppid()}/ns/ipc"):
+            return True
+    except OSError:
+        pass
+    try:
+        libc.unshare(CLONE_NEWIPC)
+    except OSError:
+        return False
+    return True
+
+
 def _unshare_and_mount(root: str) -> list[str]:
     """A private IPC and mount namespace, with a fresh tmpfs at /dev/shm.
 
-    A private root that lies beneath the host's /dev/shm (``MMAPSIM_HOST_TMPDIR``)
-    is bound back at its own path inside the fresh tmpfs, so that the machine's
-    processes and the controller keep seeing the same directory.
+    The machine's own directories that lie on the computer's /dev/shm (its
+    private root, under ``MMAPSIM_HOST_TMPDIR=/dev/shm``, or the directory that
+    ``<root>/dev/shm`` leads to) are bound back at their own paths inside the
+    fresh tmpfs, so that the machine's processes and the controller keep
+    seeing the same directories; nothing else of the computer's /dev/shm is
+    visible to the machine.
     """
-    got = []
-    try:
-        libc.unshare(CLONE_NEWIPC)
-        got.append("ipc")
-    except OSError:
-        pass
+    got = ["ipc"] if _private_ipc() else []
     try:
         libc.unshare(CLONE_NEWNS)
         libc.mount("none", "/", None, MS_REC | MS_PRIVATE, None)
     except OSError:
         return got
-    real = os.path.realpath(root)
-    inside = real == "/dev/shm" or real.startswith("/dev/shm/")
-    keep = os.open(real, os.O_PATH | os.O_CLOEXEC) if inside else -1
+    kept = [os.path.realpath(root), _shm_dir(root) or ""]
+    keep = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in kept if _under_shm(path)}
     try:
         libc.mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={SHM_SIZE},mode=1777")
-        if inside:
-            os.makedirs(real, exist_ok=True)
-            libc.mount(f"/proc/self/fd/{keep}", real, None, MS_BIND | MS_REC, None)
+        for path, fd in keep.items():
+            os.makedirs(path, exist_ok=True)
+            libc.mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
         got.append("shm")
     except OSError:
         pass
     finally:
-        if keep >= 0:
-            os.close(keep)
+        for fd in keep.values():
+            os.close(fd)
     return got
 
 
@@ -203,6 +228,9 @@ def _landlock(root: str, pkgdir: str, shm: bool) -> bool:
     for path in _interpreter_files():
         rules.allow(path, landlock.READ_FILE | landlock.EXECUTE)
     rules.allow(root, rules.all_fs)
+    shm_dir = _shm_dir(root)
+    if shm_dir is not None:  # the machine's own POSIX shared memory directory
+        rules.allow(shm_dir, rules.all_fs & ~landlock.EXECUTE)
     if shm:
         rules.allow("/dev/shm", rules.all_fs & ~landlock.EXECUTE)
     for device in DEVICES:

@@ -2,8 +2,10 @@
 
 Linux semantics: walk the VMAs of ``[start, end)``; for MS_SYNC, write back the
 dirty page-cache pages of every shared file mapping in the range (what
-``vfs_fsync_range`` does for that file range); MS_ASYNC does nothing more,
-since dirty pages are already in the page cache where ``read()`` sees them;
+``vfs_fsync_range`` does for that file range); MS_ASYNC does nothing more:
+the dirty pages are already in the page cache where ``read()`` sees them, and
+since Linux 2.6.19 MS_ASYNC starts no writeback either, so they wait for the
+writeback daemon (:mod:`mmapsim.fs.writeback`);
 MS_INVALIDATE fails with EBUSY over a locked VMA and otherwise does nothing
 (the page cache is coherent).  Holes in the range are skipped but make the
 call fail with ENOMEM at the end; with plain MS_ASYNC a leading hole fails at
@@ -43,7 +45,7 @@ def sync_range(mm: AddressSpace, start: int, end: int, flags: MsFlag) -> int:
         syncable = inode is not None and inode.kind is InodeKind.REGULAR
         if flags & MsFlag.SYNC and vma.shared and syncable:
             assert inode is not None
-            mm.pagecache.writeback(inode, first, last + 1)
+            mm.pagecache.writeback(inode, first, last + 1, cause="msync")
         if start >= end:
             return unmapped_error
         vma = mm.vmas.find_from(start)

@@ -77,7 +77,11 @@ def _spec(name: str, params: str, returns: Returns, summary: str, *, optional: i
         "data": CType.DATA,
         "field": CType.PATH,
     }
-    parsed = tuple((p, types.get(p, CType.INT)) for p in params.split())
+    # "length:off" gives a parameter a type of its own (ftruncate's length is an off_t)
+    named = [p.partition(":") for p in params.split()]
+    parsed = tuple(
+        (p, CType.OFF if kind == "off" else types.get(p, CType.INT)) for p, _, kind in named
+    )
     return CallSpec(name, parsed, returns, optional, True, summary)
 
 
@@ -91,7 +95,7 @@ CALLS: dict[str, CallSpec] = {
         _spec("pread", "fd n offset", Returns.BYTES, "read n bytes at offset"),
         _spec("pwrite", "fd data offset", Returns.INT, "write bytes at offset"),
         _spec("lseek", "fd offset whence", Returns.INT, "move the file offset"),
-        _spec("ftruncate", "fd length", Returns.INT, "set a file's size"),
+        _spec("ftruncate", "fd length:off", Returns.INT, "set a file's size"),
         _spec("fsync", "fd", Returns.INT, "write a file's dirty pages to disk"),
         _spec("unlink", "path", Returns.INT, "remove a file's name"),
         _spec("chmod", "path mode", Returns.INT, "change a file's permission bits"),
@@ -128,7 +132,19 @@ CALLS: dict[str, CallSpec] = {
 FORK = "fork"
 
 #: Names that scenario statements use as keywords.
-KEYWORDS = ("expect", "show", "file", "fails", "kills", "sync", "crash", "ask", "among")
+KEYWORDS = (
+    "expect",
+    "show",
+    "file",
+    "fails",
+    "kills",
+    "sync",
+    "crash",
+    "ask",
+    "among",
+    "sleep",
+    "recover",
+)
 
 #: What ``show`` can show.
 SHOW_KINDS = ("maps", "smaps", "pages", "layout", "frame", "file", "cache", "vars")

@@ -38,6 +38,10 @@ NOT_IN_THE_LANGUAGE = {
     "free": "munmap(p, n) gives mapped memory back",
     "printf": "every step prints its result; 'show vars A' prints A's variables",
     "sync": "sync is a statement of its own: write 'sync' on its line",
+    **dict.fromkeys(
+        ("mremap", "madvise", "mlock", "munlock", "mincore", "brk", "sbrk", "shm_open", "shmget"),
+        "a scenario has mmap, munmap, msync and mprotect, and the file calls",
+    ),
     "crash": "crash is a statement of its own: write 'crash' on its line",
 }
 
@@ -206,6 +210,9 @@ class Checker:
         name = node.id
         if name in visible or name in C_CONSTANTS or name == NULL:
             return
+        if name in CALLS:
+            args = ", ".join(p for p, _ in CALLS[name].params)
+            raise fail(f"{name} is a call: write {name}({args})", line, node)
         if name in self.processes:
             raise fail(f"{name} is a process, not a value", line, node)
         if _CONSTANT_LIKE.fullmatch(name):
@@ -230,12 +237,14 @@ class Checker:
 
 def check_scenario(scenario: Scenario) -> None:
     """Check every step of ``scenario``; errors name its file."""
-    checker = Checker()
-    for item in scenario.items:
-        try:
-            checker.check(item)
-        except ScenarioError as err:
-            raise err.in_file(scenario.path) from None
+    recovery = scenario.recovery_scenario()
+    for part in (scenario, recovery) if recovery is not None else (scenario,):
+        checker = Checker()  # the recovery section starts on a new machine: no names
+        for item in part.items:
+            try:
+                checker.check(item)
+            except ScenarioError as err:
+                raise err.in_file(scenario.path) from None
 
 
 def _as_load(target: ast.expr) -> ast.expr:

@@ -135,6 +135,9 @@ def run_one(
             if not quiet:
                 printer.result(result)
     if not quiet:
+        if scenario.recover_line is not None:
+            where = f"from line {scenario.recover_line}, the recovery section"
+            printer.emit(Text(f"({where} runs after a crash: mmapsim crashes FILE)", "dim"))
         printer.emit("")
         printer.emit(summary_text(results))
         printer.emit("")

@@ -20,7 +20,7 @@ from mmapsim.host.limits import HostTimeout
 from mmapsim.scenario import arith, procview
 from mmapsim.scenario.calls import CALLS, NULL, VIEWS, Returns
 from mmapsim.scenario.errors import ScenarioError
-from mmapsim.scenario.limits import MAX_ACCESS, check_int
+from mmapsim.scenario.limits import MAX_ACCESS, check_held, check_int
 from mmapsim.scenario.machine_api import MachineAPI, ProcessAPI, read_disk, syscall
 from mmapsim.scenario.program import program
 from mmapsim.scenario.show import read_whole_file
@@ -124,6 +124,13 @@ class Evaluator:
         else:
             pairs = [(_name_of(target), value)]
         variables = self.scope.variables if self.scope is not None else self.globals
+        if any(isinstance(v, bytes) for _, v in pairs):
+            tables = [self.globals, *(s.variables for s in self.scopes.values())]
+            others = [t for t in tables if t is not variables]
+            try:
+                check_held([{**variables, **dict(pairs)}, *others])
+            except WrongValueError as err:
+                raise self.error(str(err), target) from None
         variables.update(pairs)
         return pairs
 

@@ -30,7 +30,22 @@ class ExpectOutcome:
 def condition(
     evaluator: Evaluator, cond: ast.expr, text_of: Callable[[ast.AST], str]
 ) -> ExpectOutcome:
-    """Evaluate an expect's condition; on failure say what each side was."""
+    """Evaluate an expect's condition; on failure say what each side was.
+
+    Comparisons joined by ``and``/``or`` are evaluated left to right, stopping
+    as C's ``&&`` and ``||`` stop; a failure names the values of every side
+    that was evaluated and failed.
+    """
+    if isinstance(cond, ast.BoolOp):
+        outcomes = []
+        for part in cond.values:
+            outcome = condition(evaluator, part, text_of)
+            outcomes.append(outcome)
+            if outcome.ok == isinstance(cond.op, ast.Or):
+                break
+        ok = outcomes[-1].ok
+        seen = dict.fromkeys(o.message for o in outcomes if o.ok == ok)  # each once, in order
+        return ExpectOutcome(ok, text_of(cond) if ok else "; ".join(seen))
     if not isinstance(cond, ast.Compare):
         value = evaluator.eval(cond)
         truthy = bool(value) if isinstance(value, int | bytes) else True

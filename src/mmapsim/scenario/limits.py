@@ -9,6 +9,7 @@ what a scenario of the lecture needs, and each is reported, when passed, as a
   or ``file()`` moves at most :data:`MAX_ACCESS` bytes; ``read``/``pread`` ask
   for at most that many (a larger count reads :data:`MAX_ACCESS` bytes, a short
   read, as Linux stops every read at ``MAX_RW_COUNT``);
+- the variables of all processes hold at most :data:`MAX_HELD` bytes together;
 - an integer has at most :data:`MAX_INT_BITS` bits (C's have 64);
 - an expression nests at most :data:`MAX_DEPTH` levels and has at most
   :data:`MAX_NODES` parts, on a line of at most :data:`MAX_LINE` characters.
@@ -17,11 +18,13 @@ what a scenario of the lecture needs, and each is reported, when passed, as a
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable, Mapping
 
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.values import WrongValueError
 
 MAX_ACCESS = 64 << 20
+MAX_HELD = 256 << 20
 MAX_INT_BITS = 128
 MAX_DEPTH = 100
 MAX_NODES = 5000
@@ -35,6 +38,14 @@ def check_int(value: int) -> int:
             f"this number has more than {MAX_INT_BITS} bits (a C integer has at most 64)"
         )
     return value
+
+
+def check_held(tables: Iterable[Mapping[str, object]]) -> None:
+    """Refuse variables that would hold more than MAX_HELD bytes together
+    (a value that several processes share after fork counts once)."""
+    sizes = {id(v): len(v) for table in tables for v in table.values() if isinstance(v, bytes)}
+    if sum(sizes.values()) > MAX_HELD:
+        raise WrongValueError(f"the variables would hold more than {MAX_HELD} bytes together")
 
 
 def check_size(stmt: ast.AST, line: int, col: int) -> None:

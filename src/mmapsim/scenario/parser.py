@@ -7,6 +7,8 @@ A line is, after an optional process label ``NAME:``, one of::
     expect CONDITION                    a comparison that must hold
     expect STATEMENT fails ERRNO        the call must fail with that errno
     expect STATEMENT kills SIGNAL       the access must kill the process
+    sleep SECONDS                       simulated time passes (writeback runs)
+    recover:                            the lines after it run after a crash
     CHILD = fork(PARENT)                a new process, a copy of PARENT
     ask STEP [among CHOICE, ...]        a question of ``mmapsim quiz``
     sync                                sync(2): every dirty page reaches the disk
@@ -23,7 +25,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from mmapsim.scenario import limits, subset
+from mmapsim.scenario import limits, sections, subset
 from mmapsim.scenario.calls import FORK, KEYWORDS, SHOW_KINDS
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.lexer import ScannedLine, Word, scan_line
@@ -62,7 +64,10 @@ def parse_text(text: str, path: str = "<scenario>") -> Scenario:
     scenario = Scenario(path)
     for number, line in enumerate(text.splitlines(), start=1):
         try:
-            scenario.items.append(parse_line(line, number))
+            if sections.is_recover_marker(line, number, scenario):
+                continue
+            target = scenario.items if scenario.recovery is None else scenario.recovery
+            target.append(parse_line(line, number))
         except ScenarioError as err:
             raise err.in_file(path) from None
     return scenario
@@ -90,6 +95,8 @@ def parse_line(text: str, number: int) -> Step | Note:
             return _parse_show(scanned, label, first)
         if first.text == "ask":
             return _parse_ask(scanned, label, first)
+        if first.text == "sleep":
+            return sections.parse_sleep(scanned, _common(scanned, label, first.start), first)
         return _parse_expect(scanned, label, first)
     stmt = parse_python(scanned, start, len(scanned.code))
     subset.check_stmt(stmt, number)
@@ -117,8 +124,9 @@ def _label(scanned: ScannedLine) -> tuple[str | None, int]:
     if not stripped.startswith(":") or stripped.startswith(":="):
         return None, 0
     if first.text in KEYWORDS:
+        why = sections.RECOVER_HINT if first.text == "recover" else ""
         raise ScenarioError(
-            f"'{first.text}' cannot name a process", scanned.number, first.start + 1
+            f"'{first.text}' cannot name a process{why}", scanned.number, first.start + 1
         )
     colon = first.end + (len(rest) - len(stripped))
     return first.text, colon + 1
@@ -146,13 +154,15 @@ def _machine_statement(scanned: ScannedLine, label: str | None, start: int) -> S
 def _is_keyword_at(scanned: ScannedLine, word: Word, start: int) -> bool:
     """Whether ``word`` opens the statement as a keyword (not ``file(...)`` or ``show = 1``)."""
     if (
-        word.text not in ("file", "show", "expect", "ask")
+        word.text not in ("file", "show", "expect", "ask", "sleep")
         or scanned.code[start : word.start].strip()
     ):
         return False
     after = scanned.code[word.end :]
     if word.text == "ask" and not after.strip():
         return True  # 'ask' alone: ask what?
+    if word.text == "sleep" and not after.strip():
+        return True  # a bare "sleep": say that it needs its seconds
     return after[:1] in (" ", "\t") and not after.strip().startswith("=")
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from typing import IO
+from typing import IO, Any
 
 from rich.prompt import Prompt
 from rich.text import Text
@@ -82,9 +82,18 @@ def terminal_guesser(output: Output) -> Guesser:
 
 
 def run_quiz(
-    path: str, output: Output, *, kernel: str, guesser: Guesser, ask_expects: bool = False
+    path: str,
+    output: Output,
+    *,
+    kernel: str,
+    guesser: Guesser,
+    ask_expects: bool = False,
+    records: list[dict[str, Any]] | None = None,
 ) -> int:
-    """Run ``path`` as a quiz on ``kernel``; the status as the module says."""
+    """Run ``path`` as a quiz on ``kernel``; the status as the module says.
+
+    ``records``, when given, receives one dict per question (for ``--json``).
+    """
     try:
         scenario = as_questions(load([path])[0], ask_expects)
     except ScenarioError as err:
@@ -100,7 +109,7 @@ def run_quiz(
                 if isinstance(item, Note):
                     printer.note(item)
                 elif isinstance(item, Ask):
-                    if not _question(item, pending, printer, guesser, score):
+                    if not _question(item, pending, printer, guesser, score, records):
                         guesser = _no_more
                 else:
                     printer.result(next(pending))
@@ -109,6 +118,10 @@ def run_quiz(
         return EXIT_BAD
     right, asked = score
     printer.emit("")
+    if not asked:
+        hint = "no questions here: mark some with ask, or run mmapsim quiz --expects FILE"
+        printer.emit(Text(hint, style="bold"))
+        return EXIT_OK
     style = "bold green" if right == asked else "bold red"
     printer.emit(Text(f"score: {right} of {asked} right", style=style))
     return EXIT_OK if right == asked else EXIT_FAILED
@@ -120,7 +133,12 @@ def _no_more(prompt: str) -> str | None:
 
 
 def _question(
-    ask: Ask, pending: Iterator[StepResult], printer: Printer, guesser: Guesser, score: list[int]
+    ask: Ask,
+    pending: Iterator[StepResult],
+    printer: Printer,
+    guesser: Guesser,
+    score: list[int],
+    records: list[dict[str, Any]] | None,
 ) -> bool:
     """Ask one question, run its step, judge; False when the student stopped answering."""
     score[1] += 1
@@ -135,6 +153,18 @@ def _question(
     right = guess is not None and is_right(answer, guess, result.choices)
     score[0] += right
     _verdict(printer, answer, right, guess)
+    if records is not None:
+        records.append(
+            {
+                "line": ask.line,
+                "source": ask.source,
+                "question": question_text(ask),
+                "guess": guess,
+                "answer": answer.text,
+                "right": right,
+                "why": answer.why,
+            }
+        )
     return guess is not None
 
 

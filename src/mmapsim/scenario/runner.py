@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmapsim.errors import NotOnThisKernel, ProcessKilled
-from mmapsim.scenario import show, show_memory
+from mmapsim.scenario import clockwork, show, show_memory
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.evaluator import CallRecord, Evaluator, Scope
 from mmapsim.scenario.judge import ExpectOutcome, condition, judge_death, judge_failure
@@ -32,6 +32,7 @@ from mmapsim.scenario.syntax import (
     Fork,
     Scenario,
     Show,
+    Sleep,
     Spawn,
     Step,
     Sync,
@@ -211,6 +212,8 @@ class Runner:
             return StepResult(step, note=f"process {step.process} starts")
         if isinstance(step, Show):
             return self._show(step)
+        if isinstance(step, Sleep):
+            return self._sleep(step)
         if isinstance(step, Sync | Crash):
             return self._durability(step)
         if isinstance(step, Expect):
@@ -230,6 +233,10 @@ class Runner:
         if scope.ended is not None:
             raise ScenarioError(f"process {name} {scope.ended}; it runs nothing more", line, 1)
         return scope
+
+    def _sleep(self, step: Sleep) -> StepResult:
+        note, output = clockwork.sleep(self.machine, step.ns)
+        return StepResult(step, note=note, output=output)
 
     def _fork(self, step: Fork) -> StepResult:
         parent = self.scope(step.parent, step.line)

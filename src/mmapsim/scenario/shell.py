@@ -34,6 +34,7 @@ from mmapsim.scenario.syntax import Note, Step
 #: Words the shell answers itself; anything else is a scenario line.
 COMMANDS = ("load", "save", "trace", "help", "exit", "quit")
 
+
 class ScenarioShell(cmd.Cmd):
     """A read-run-print loop over scenario lines."""
 

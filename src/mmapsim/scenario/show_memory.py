@@ -134,9 +134,7 @@ def cache_view(machine: MachineAPI, path: str) -> str:
             where = "?"
         else:
             where = ("dirty" if state[1] else "clean") if state[0] else "not cached"
-        on_disk = (
-            format_bytes(disk[span]) if disk is not None else "(unknown: the page is dirty)"
-        )
+        on_disk = format_bytes(disk[span]) if disk is not None else "(unknown: the page is dirty)"
         lines.append(f"  page {pgoff}  {where:<10}  cache: {format_bytes(cached[span])}")
         lines.append(f"  {'':<18}  disk:  {on_disk}")
     if pages > 16:

@@ -60,8 +60,15 @@ def fail(message: str, line: int, node: ast.AST) -> ScenarioError:
 
 
 def check_expr(node: ast.expr, line: int, *, compare: bool = False) -> None:
-    """Refuse anything in ``node`` outside the language; ``compare`` allows a top comparison."""
-    if isinstance(node, ast.Compare) and compare:
+    """Refuse anything in ``node`` outside the language; ``compare`` allows a top comparison.
+
+    An expect's condition may join comparisons with ``and`` and ``or`` (what
+    must hold after a crash is often "the old record or the new one").
+    """
+    if isinstance(node, ast.BoolOp) and compare:
+        for value in node.values:
+            check_expr(value, line, compare=True)
+    elif isinstance(node, ast.Compare) and compare:
         for op in node.ops:
             if type(op) not in CMPOPS:
                 raise fail("only ==, !=, <, <=, >, >= compare", line, node)

@@ -82,6 +82,13 @@ class FileSetup(Step):
 
 
 @dataclass(frozen=True, slots=True)
+class Sleep(Step):
+    """``sleep 35``: simulated time passes; the kernel's timers (writeback) run."""
+
+    ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class Fork(Step):
     """``C = fork(A)``: C is a new process, a copy of A."""
 
@@ -119,6 +126,15 @@ class Scenario:
 
     path: str
     items: list[Step | Note] = field(default_factory=list)
+    #: The lines after ``recover:``: what runs on a machine booted after a crash.
+    recovery: list[Step | Note] | None = None
+    recover_line: int | None = None
+
+    def recovery_scenario(self) -> Scenario | None:
+        """The recovery section as a scenario of its own (None when there is none)."""
+        if self.recovery is None:
+            return None
+        return Scenario(self.path, list(self.recovery))
 
     @property
     def steps(self) -> list[Step]:

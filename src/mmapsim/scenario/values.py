@@ -105,9 +105,8 @@ def to_c(value: Value, ctype: CType) -> int | bytes | str:
     number = as_int(value)
     if ctype in (CType.PTR, CType.SIZE):
         return number % U64
-    if ctype is CType.MODE:
-        return number & 0xFFFF_FFFF
-    bits = 32 if ctype is CType.INT else 64
+    # a mode_t has the 32 bits of an int; the machine takes them as the C int they are
+    bits = 32 if ctype in (CType.INT, CType.MODE) else 64
     number &= (1 << bits) - 1
     return number - (1 << bits) if number >> (bits - 1) else number
 

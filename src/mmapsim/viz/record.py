@@ -136,8 +136,8 @@ def _stored_frames(tracker: Tracker, pid: int | None, hints: Hints) -> None:
 
 
 def _step_record(result: StepResult, events: list[Event], delta: Json) -> StepRecord:
-    step = result.step
-    failed = result.expect is not None and not result.expect.ok
+    step = result.asked or result.step  # a question shows its ask line
+    failed = result.failed  # an expect that did not hold, a death no expect announced
     return StepRecord(
         line=step.line,
         process=step.process,

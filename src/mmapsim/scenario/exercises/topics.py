@@ -30,12 +30,12 @@ def shared(s: Sheet) -> None:
     s.step(f'{y}: fd = open("{path}", O_RDONLY)', f"{y} is not related to {x}")
     s.step(f"{y}: q = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0)")
     s.step(f"{x}: p[{a}:{b}] = {lit(new)}", "a store: no write() call")
-    s.claim("shared-same-frames", "ipc-unrelated")
+    s.claim("shared-same-frames", "ipc-unrelated", "fd-names-file")
     s.ask(f"{y}: q[{a}:{b}]", "both mappings are the same page of the page cache",
           [lit(old), lit(new)])  # fmt: skip
     s.step(f"{x}: f = frame(p)")
     s.ask(f"{y}: frame(q) == {x}.f", "one physical frame is behind both mappings")
-    s.claim("store-writes-file", "shared-carried-to-file", "flags-shared-private")
+    s.claim("store-writes-file", "shared-carried-to-file", "flags-shared-private", "mmio")
     s.ask(f'file("{path}")', "read() reads the page cache, which the store changed")
     s.claim("prot-mask", "no-write-segv")
     s.ask(f"{y}: perms(q)", f"{y} asked for PROT_READ only; s is for MAP_SHARED",
@@ -164,6 +164,7 @@ def msync(s: Sheet) -> None:
     s.claim("ms-async")
     s.step(f"{x}: p[{c}:{c + 5}] = {lit(third)}")
     s.ask(f"{x}: msync(p, {length}, MS_ASYNC)", "MS_ASYNC only asks for the update")
+    s.claim("ms-async-visible")
     s.ask(f'file("{path}")[{c}:{c + 5}]', "every reader of the file sees the page cache")
     s.ask(f'disk("{path}")[{c}:{c + 5}]', "MS_ASYNC returned before any writeback")
     s.claim("ms-invalidate")
@@ -227,7 +228,7 @@ def layout(s: Sheet) -> None:
     s.claim("whole-file", "mmap-returns-start")
     s.step(f"{x}: p = mmap(NULL, {size}, PROT_READ, MAP_PRIVATE, fd, 0)", "the whole file")
     s.ask(f"{x}: p[{size - 1}]", "p is the start of the mapping; the file's last byte")
-    s.claim("null-addr", "len-rounded")
+    s.claim("null-addr", "len-rounded", "grow-down")
     s.step(f"{x}: q = mmap(NULL, {second}, PROT_READ | PROT_WRITE, "
            "MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)")  # fmt: skip
     s.ask(f"{x}: p - q", "the kernel put q right below p, in whole pages")
