@@ -41,7 +41,9 @@ execution would touch a worker page is refused with :class:`HostRefused`.
   ENOMEM, exactly as Linux would for the program alone (so
   ``mprotect(addr, 2**63, ...)`` is ENOMEM, as on the simulator).  A load or a
   store that would reach a worker page, and any call that starts on one, is
-  refused.
+  refused; so is a load or a store whose first hole lies just below the
+  worker's ``[stack]``, where the kernel would grow the stack instead of
+  faulting.
 * An operation that **goes on past holes** (munmap, msync, madvise, mremap, a
   MAP_FIXED mmap) is refused if its range holds any worker page.  Only a
   MAP_FIXED_NOREPLACE mapping over one of the program's pages goes on: its
@@ -261,6 +263,16 @@ def _first_in(ranges: list[tuple[int, int]], start: int, end: int) -> int | None
     return None
 
 
+def _below_stack(pid: int, mapped: list[tuple[int, int]]) -> tuple[int, int]:
+    """The hole below the worker's ``[stack]``: an access there grows the stack (no fault)."""
+    with open(f"/proc/{pid}/maps", "rb") as maps:
+        line = next((line for line in maps if line.rstrip().endswith(b"[stack]")), None)
+    if line is None:
+        return 0, 0
+    top = int(line.split(b"-", 1)[0], 16)
+    return max((e for _, e in mapped if e <= top), default=0), top
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """How to send a call: for ``length`` bytes, then ENOMEM if ``then_enomem``."""
@@ -320,6 +332,11 @@ def guard(
     near = [(max(s, start), min(e, end)) for s, e in mapped if s < end and e > start]
     worker = worker_ranges(near, pages)
     hit = _first_in(worker, start, end)
+    if op in (Op.READ, Op.WRITE):
+        gap = pages.first_gap(start, end)
+        below = _below_stack(pid, mapped)
+        if gap is not None and (hit is None or gap < hit) and below[0] <= gap < below[1]:
+            raise HostRefused.worker_page(op, gap, pid)  # the kernel would grow the stack there
     if hit is None:
         return Verdict(length)
     if noreplace and _first_in(pages.ranges(), start, end) is not None:

@@ -16,7 +16,10 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmapsim.clock import NS_PER_SEC
 from mmapsim.errors import NotOnThisKernel, ProcessKilled
+from mmapsim.host.boundary import HostRefused
+from mmapsim.host.limits import MAX_CALL_SECONDS, HostTimeout
 from mmapsim.scenario import clockwork, show, show_memory
 from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.evaluator import CallRecord, Evaluator, Scope
@@ -235,6 +238,14 @@ class Runner:
         return scope
 
     def _sleep(self, step: Sleep) -> StepResult:
+        """A sleep; on the real kernel one lasts at most a call's wall time (never a hang)."""
+        if not hasattr(self.machine, "advance") and step.ns > MAX_CALL_SECONDS * NS_PER_SEC:
+            raise ScenarioError(
+                f"a sleep on the real kernel lasts at most {MAX_CALL_SECONDS:g} seconds "
+                "(the wall time of one call); split it over lines",
+                step.line,
+                1,
+            )
         note, output = clockwork.sleep(self.machine, step.ns)
         return StepResult(step, note=note, output=output)
 
@@ -328,7 +339,12 @@ class Runner:
             scope.ended = f"was killed by {death.signal.name} at line {step.line}"
             result.output = f"(process {scope.name} was killed by {death.signal.name})"
             return result
-        result.output = self._show_text(step, scope, args)
+        try:
+            result.output = self._show_text(step, scope, args)
+        except (HostRefused, HostTimeout) as err:  # show frame of a host worker's page
+            if step.args:
+                raise evaluator.error(str(err), step.args[0]) from None
+            raise ScenarioError(str(err), step.line, 1) from None
         return result
 
     def _show_text(self, step: Show, scope: Scope, args: list[Value]) -> str:
