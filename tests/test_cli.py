@@ -261,3 +261,23 @@ def test_a_show_that_differs_is_a_disagreement(
     code, out, _ = invoke("diff", str(path))
     assert code == 1
     assert "the kernels disagree at line 5, 6" in out
+
+
+def test_diff_compares_show_frame_and_show_cache(tmp_path: Path) -> None:
+    """A frame is named by its order of appearance and its mappers' addresses are
+    relative; the page cache view is compared but for the disk under a dirty page."""
+    path = tmp_path / "frames.mmap"
+    path.write_text(
+        'file /tmp/c "hello, cache"\n'
+        'A: fd = open("/tmp/c", O_RDWR)\n'
+        "A: p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)\n"
+        'A: p[0:2] = "HE"\n'
+        "show frame A p\n"
+        "show cache /tmp/c\n"
+        "show maps A\n"
+    )
+    code, out, _ = invoke("diff", str(path))
+    assert code == 0, out
+    assert "frame #1, behind A's page mapping 1 + 0x0" in out
+    assert "mapped by: A at mapping 1 + 0x0" in out
+    assert 'page 0  dirty       cache: "HEllo, cache"' in out

@@ -218,6 +218,17 @@ def test_html_writes_the_page_of_a_failing_state(tmp_path):
     assert "not on the disk: /tmp/db page 1" in text
 
 
+def test_html_to_a_path_that_cannot_be_written_says_why_and_exits_2(tmp_path):
+    """--html under a plain file: the report, then one line naming the path, exit 2."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    page = blocker / "state.html"
+    status, out, err = _run(str(EXAMPLES / "commit_flag_broken.mmap"), html=str(page))
+    assert status == 2
+    assert "breaks the recovery's checks" in out
+    assert f"cannot write {page}: {blocker}" in err
+
+
 def test_load_refuses_an_empty_recovery_section(tmp_path):
     """'recover:' with nothing after it checks nothing."""
     with pytest.raises(ScenarioError, match="nothing checks"):

@@ -22,8 +22,12 @@ The fixed examples run in CI in well under two minutes.  A long run:
     MMAPSIM_DIFF_EXAMPLES=5000 pytest tests/test_differential.py -p no:cacheprovider
 
 (or ``HYPOTHESIS_PROFILE=long``; ``MMAPSIM_DIFF_SEED`` picks another seed; without
-either, CI runs 500 fixed examples.)  Disagreements that are still open are pinned below as
-strict xfail tests; docs/deviations.md lists them with their reasons.
+either, CI runs 500 fixed examples.)  A second property adds mremap, madvise, mincore and the
+locking calls to the programs (60 fixed examples in CI; a long run sets
+``MMAPSIM_DIFF_MEMORY_EXAMPLES=2000``).  mincore's answer is compared for
+anonymous and shared-memory pages only: Linux reads files ahead in folios.
+Disagreements that are still open are pinned below as strict xfail tests;
+docs/deviations.md lists them with their reasons.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from mmapsim import (
     MAP_PRIVATE,
     MAP_SHARED,
     MAP_SHARED_VALIDATE,
+    MREMAP_FIXED,
     O_RDONLY,
     O_RDWR,
     PROT_NONE,
@@ -68,14 +73,18 @@ from strategies.programs import (
     Program,
     Ref,
     Step,
+    memory_programs,
     programs,
 )
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux")
 
-SMAPS_FILE: Final = frozenset({"Size", "KernelPageSize", "MMUPageSize", "Locked", "VmFlags"})
+#: smaps fields compared for a file VMA (Locked counts present pages, and Linux maps
+#: a file's neighbouring pages on a fault: see fault-around in docs/deviations.md).
+SMAPS_FILE: Final = frozenset({"Size", "KernelPageSize", "MMUPageSize", "VmFlags"})
 #: Anonymous memory (private, shared, /dev/zero, hugetlb): every page counter.
 SMAPS_ANON: Final = SMAPS_FILE | {
+    "Locked",
     "Rss",
     "Pss",
     "Pss_Dirty",
@@ -95,6 +104,12 @@ MAP_32BIT: Final = 0x40
 BELOW: Final = 1 << 24
 U64: Final = 2**64
 Obs = tuple[object, ...]
+
+
+#: The calls after which the acting process's maps lines are recorded.
+MAPS_AFTER: Final = frozenset(
+    {"mmap", "munmap", "mprotect", "mremap", "madvise", "mlock", "mlock2", "munlock", "mlockall"}
+)
 
 
 def _round_up(length: int) -> int:
@@ -198,7 +213,7 @@ class Run(IpcRun):
             return result[:1]
         call = getattr(self, "call_" + step.call)
         result: Obs = call(index, proc, *step.args)
-        if step.call in ("mmap", "munmap", "mprotect"):
+        if step.call in MAPS_AFTER:
             result += (self.maps(proc),)
         return result
 
@@ -316,6 +331,72 @@ class Run(IpcRun):
 
     def call_ftruncate(self, index: int, p: Any, fd: object, length: int) -> Obs:
         return self.outcome(index, lambda: p.ftruncate(self.fd(fd), length))
+
+    # mremap, madvise, mincore and the locking calls
+
+    def call_mremap(
+        self, index: int, p: Any, spec: object, old: int, new: int, flags: int, dest: object
+    ) -> Obs:
+        va, new_va = self.addr(spec), self.addr(dest)
+        if va is None or new_va is None:
+            return ("unresolved",)
+        if not self.safe_range("mremap", va, max(old, new)):
+            return ("outside",)  # a growth in place may not reach past the territory
+        if flags & MREMAP_FIXED and not self.safe_range("mmap-fixed", new_va, new):
+            return ("outside",)
+        return self.outcome(index, lambda: p.mremap(va, old, new, flags, new_va))
+
+    def call_madvise(self, index: int, p: Any, spec: object, length: int, advice: int) -> Obs:
+        return self._range(index, p, "madvise", spec, length, advice)
+
+    def call_mincore(self, index: int, p: Any, spec: object, length: int) -> Obs:
+        va = self.addr(spec)
+        if va is None:
+            return ("unresolved",)
+        if not self.safe_range("mincore", va, length):
+            return ("outside",)
+        result = self.outcome(index, lambda: p.mincore(va, length))
+        if result[0] != "ok":
+            return result
+        return ("ok", self.anonymous_residency(p, va, self.values.pop(index)))
+
+    def _lock_range(self, index: int, p: Any, call: str, spec: object, *args: int) -> Obs:
+        va = self.addr(spec)
+        if va is None:
+            return ("unresolved",)
+        start, length = va - va % PAGE, args[0] + va % PAGE
+        if length and _round_up(length) and not self.inside(start, start + _round_up(length)):
+            return ("outside",)  # mlock rounds the address down: its pages must be ours
+        return self.outcome(index, lambda: getattr(p, call)(va, *args))
+
+    def call_mlock(self, index: int, p: Any, spec: object, length: int) -> Obs:
+        return self._lock_range(index, p, "mlock", spec, length)
+
+    def call_mlock2(self, index: int, p: Any, spec: object, length: int, flags: int) -> Obs:
+        return self._lock_range(index, p, "mlock2", spec, length, flags)
+
+    def call_munlock(self, index: int, p: Any, spec: object, length: int) -> Obs:
+        return self._lock_range(index, p, "munlock", spec, length)
+
+    def call_mlockall(self, index: int, p: Any, flags: int) -> Obs:
+        return self.outcome(index, lambda: p.mlockall(flags))
+
+    def call_munlockall(self, index: int, p: Any) -> Obs:
+        return self.outcome(index, p.munlockall)
+
+    def anonymous_residency(self, p: Any, va: int, vector: object) -> object:
+        """mincore's vector with the pages of file VMAs masked ('?'): Linux reads a
+        file ahead and caches it in folios, the simulator page by page."""
+        assert isinstance(vector, bytes)
+        files = [
+            (start + self.base, end + self.base)
+            for start, end, _perms, _off, name in self.maps(p)  # type: ignore[misc]
+            if name.startswith("/") and not name.startswith("/dev/zero")
+        ]
+        return "".join(
+            "?" if any(s <= va + i * PAGE < e for s, e in files) else str(b)
+            for i, b in enumerate(vector)
+        )
 
     def call_pipe(self, index: int, p: Any) -> Obs:
         return self.outcome(index, p.pipe)[:1]
@@ -513,6 +594,26 @@ SEED: Final = int(os.environ.get("MMAPSIM_DIFF_SEED", "20261126"))
 @given(program=programs())
 def test_simulator_agrees_with_linux(program: Program) -> None:
     """Whatever a program does, it observes the same on the simulator as on Linux."""
+    problems = differences(program)
+    assert not problems, f"\n{program}\n" + "\n".join(problems)
+
+
+MEMORY_EXAMPLES: Final = int(os.environ.get("MMAPSIM_DIFF_MEMORY_EXAMPLES", "0") or 0)
+
+
+@pytest.mark.hostonly
+@seed(SEED)
+@settings(
+    max_examples=MEMORY_EXAMPLES or 60,
+    deadline=None,
+    derandomize=not MEMORY_EXAMPLES,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(program=memory_programs())
+def test_simulator_agrees_with_linux_with_mremap_madvise_and_mlock(program: Program) -> None:
+    """With mremap, madvise, mincore and the locking calls too, a program observes
+    the same on the simulator as on Linux."""
     problems = differences(program)
     assert not problems, f"\n{program}\n" + "\n".join(problems)
 

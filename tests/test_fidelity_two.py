@@ -434,6 +434,7 @@ def test_map_sync_over_a_mapping_leaves_a_hole(machine: Any) -> None:
 # -- 20. writeback zeroes the tail of the last page --------------------------------------------
 
 
+@ext4_only  # tmpfs never writes a page back
 def test_writeback_zeroes_the_page_past_end_of_file(machine: Any) -> None:
     p = machine.spawn()
     fd = new_file(machine, p, "/tmp/g", b"abc")

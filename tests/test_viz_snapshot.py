@@ -241,6 +241,23 @@ def test_run_html_writes_one_page(tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
+@pytest.mark.parametrize("command", ["run", "tour"])
+def test_html_to_a_path_that_cannot_be_written_says_why_and_exits_2(
+    tmp_path: Path, command: str
+) -> None:
+    """A file where --html needs a folder: one line naming the path, exit 2, no traceback."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    target = str(blocker / "pages" / "out.html")
+    example = str(ROOT / "examples" / "lecture" / "07_msync.mmap")
+    args = ["run", example, "--html", target] if command == "run" else ["tour", "--html", target]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"mmapsim: cannot write {target}: ")
+    assert result.stderr.rstrip().endswith(("Not a directory", "File exists"))
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_tour_html_writes_an_index_and_linked_pages(tmp_path: Path) -> None:
     """``mmapsim tour --html DIR`` writes index.html and one page per slide, linked in order."""
     result = CliRunner().invoke(main, ["tour", "--html", str(tmp_path)])
@@ -266,6 +283,7 @@ def test_exports_without_chromium_say_so_and_exit_2(
         result = CliRunner().invoke(main, ["run", example, *option])
         assert result.exit_code == 2
         assert "chromium is not installed" in result.output
+        assert "pip install 'mmapsim[export]'" in result.output  # the extra, not eaten as markup
     assert not (tmp_path / "h.pdf").exists()
 
 

@@ -126,6 +126,45 @@ O_DIRECTORY: Final = int(OpenFlag.DIRECTORY)
 O_NOFOLLOW: Final = int(OpenFlag.NOFOLLOW)
 O_CLOEXEC: Final = int(OpenFlag.CLOEXEC)
 
+# -- mremap(2), madvise(2), mlock(2) and mlockall(2) -------------------------
+
+MREMAP_MAYMOVE: Final = 1
+MREMAP_FIXED: Final = 2
+MREMAP_DONTUNMAP: Final = 4
+
+MADV_NORMAL: Final = 0
+MADV_RANDOM: Final = 1
+MADV_SEQUENTIAL: Final = 2
+MADV_WILLNEED: Final = 3
+MADV_DONTNEED: Final = 4
+MADV_FREE: Final = 8
+MADV_REMOVE: Final = 9
+MADV_DONTFORK: Final = 10
+MADV_DOFORK: Final = 11
+MADV_MERGEABLE: Final = 12
+MADV_UNMERGEABLE: Final = 13
+MADV_HUGEPAGE: Final = 14
+MADV_NOHUGEPAGE: Final = 15
+MADV_DONTDUMP: Final = 16
+MADV_DODUMP: Final = 17
+MADV_WIPEONFORK: Final = 18
+MADV_KEEPONFORK: Final = 19
+MADV_COLD: Final = 20
+MADV_PAGEOUT: Final = 21
+MADV_POPULATE_READ: Final = 22
+MADV_POPULATE_WRITE: Final = 23
+MADV_DONTNEED_LOCKED: Final = 24
+MADV_COLLAPSE: Final = 25
+MADV_HWPOISON: Final = 100
+MADV_SOFT_OFFLINE: Final = 101
+MADV_GUARD_INSTALL: Final = 102
+MADV_GUARD_REMOVE: Final = 103
+
+MCL_CURRENT: Final = 1
+MCL_FUTURE: Final = 2
+MCL_ONFAULT: Final = 4
+MLOCK_ONFAULT: Final = 1
+
 SEEK_SET: Final = 0
 SEEK_CUR: Final = 1
 SEEK_END: Final = 2
@@ -173,5 +212,6 @@ C_CONSTANTS: Final[dict[str, int]] = {
     and (
         name.split("_")[0] in {"PAGE", "PROT", "MAP", "MS", "O", "SEEK"}
         or name.split("_")[0] in _IPC_PREFIXES
+        or name.split("_")[0] in {"MREMAP", "MADV", "MCL", "MLOCK"}
     )
 }

@@ -17,6 +17,9 @@ after the invariant.  What is checked:
 - disk space: the blocks in use are those of the reachable files, each dirty
   page of a file on the disk holds one, and none lies beyond end of file;
 - writeback: while a file has dirty data the writeback daemon's timer is armed;
+- locked memory: ``VM_LOCKONFAULT`` only with ``VM_LOCKED``, in VMAs and in
+  ``def_flags`` (which holds nothing else); droppable memory is never locked;
+  a page made clean by MADV_FREE is anonymous and mapped read-only until written;
 - System V segments (:mod:`.invariants_ipc`): filed under their id, their
   attach count equals the VMAs that map them, a marked segment is attached,
   the namespace's page total is their sum; zombies hold nothing, and their
@@ -113,6 +116,7 @@ def _check_mm(
     inodes: dict[int, Inode],
 ) -> None:
     vmas = list(mm.vmas)
+    _check_locks(mm)
     gaps = []
     prev_end = 0
     for vma in vmas:
@@ -185,3 +189,21 @@ def _check_frames(kernel: Kernel, mapcount: Counter[int], inodes: dict[int, Inod
     stray = set(mapcount) - set(kernel.physmem.frames)
     if stray:
         _fail("freed frame mapped", f"pfns {sorted(stray)} are mapped but free")
+
+
+def _check_locks(mm: AddressSpace) -> None:
+    """mlock's state: the lock flags of VMAs and of mlockall's MCL_FUTURE."""
+    from mmapsim.mm.vma import VM_DROPPABLE, VM_LOCKED, VM_LOCKED_MASK, VM_LOCKONFAULT
+
+    if mm.def_flags & ~VM_LOCKED_MASK or mm.def_flags == VM_LOCKONFAULT:
+        _fail("def_flags", f"pid {mm.pid}: def_flags {mm.def_flags:#x}")
+    for vma in mm.vmas:
+        flags = int(vma.flags)
+        if flags & VM_LOCKONFAULT and not flags & VM_LOCKED:
+            _fail("lockonfault", f"{vma!r} is VM_LOCKONFAULT without VM_LOCKED")
+        if flags & VM_DROPPABLE and flags & VM_LOCKED:
+            _fail("locked droppable", f"{vma!r} is droppable memory and locked")
+    for vpn, pte in mm.pt.items():
+        frame = pte.frame
+        if frame.lazyfree and (frame.inode is not None or (pte.writable and frame.mapcount == 1)):
+            _fail("lazyfree", f"pid {mm.pid} va {vpn << 12:#x}: {frame!r} lazy-free and dirty")

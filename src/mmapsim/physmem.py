@@ -54,7 +54,17 @@ class Frame:
     Invariant: ``refcount == mapcount + (1 if in its inode's page cache else 0)``.
     """
 
-    __slots__ = ("data", "dirty", "inode", "mapcount", "pfn", "pgoff", "refcount", "referenced")
+    __slots__ = (
+        "data",
+        "dirty",
+        "inode",
+        "lazyfree",
+        "mapcount",
+        "pfn",
+        "pgoff",
+        "refcount",
+        "referenced",
+    )
 
     def __init__(self, pfn: int, data: memoryview | bytearray, maps: int = 0) -> None:
         self.pfn = pfn
@@ -64,6 +74,7 @@ class Frame:
         self.inode: Inode | None = None
         self.pgoff = 0
         self.dirty = False
+        self.lazyfree = False  # anonymous and clean since MADV_FREE, until written again
         #: PG_referenced: get_user_pages (populate) marked the page accessed;
         #: smaps counts it in Referenced whatever the PTE's accessed bit says.
         self.referenced = False

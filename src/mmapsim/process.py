@@ -25,6 +25,7 @@ from mmapsim.mm.procfs import render_maps, render_smaps
 from mmapsim.pageinfo import PageInfo
 from mmapsim.physmem import ZERO_PFN, OutOfMemory
 from mmapsim.process_ipc import IpcCalls
+from mmapsim.process_memory import MemoryCalls
 from mmapsim.syscalls import brk, files, mman, process
 from mmapsim.syscalls.files import StatResult
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class Process(IpcCalls):
+class Process(IpcCalls, MemoryCalls):
     """A process of a simulated Machine (API.md's Process)."""
 
     def __init__(self, machine: Machine, task: Task) -> None:

@@ -21,6 +21,23 @@ from typing import Final
 from hypothesis import strategies as st
 
 from mmapsim.constants import (
+    MADV_COLD,
+    MADV_DODUMP,
+    MADV_DOFORK,
+    MADV_DONTDUMP,
+    MADV_DONTFORK,
+    MADV_DONTNEED,
+    MADV_FREE,
+    MADV_KEEPONFORK,
+    MADV_NORMAL,
+    MADV_PAGEOUT,
+    MADV_POPULATE_READ,
+    MADV_POPULATE_WRITE,
+    MADV_RANDOM,
+    MADV_REMOVE,
+    MADV_SEQUENTIAL,
+    MADV_WILLNEED,
+    MADV_WIPEONFORK,
     MAP_ANONYMOUS,
     MAP_FIXED,
     MAP_FIXED_NOREPLACE,
@@ -34,6 +51,13 @@ from mmapsim.constants import (
     MAP_SHARED_VALIDATE,
     MAP_STACK,
     MAP_SYNC,
+    MCL_CURRENT,
+    MCL_FUTURE,
+    MCL_ONFAULT,
+    MLOCK_ONFAULT,
+    MREMAP_DONTUNMAP,
+    MREMAP_FIXED,
+    MREMAP_MAYMOVE,
     MS_ASYNC,
     MS_INVALIDATE,
     MS_SYNC,
@@ -288,6 +312,66 @@ def _file_call(draw: st.DrawFn, ctx: _Ctx, proc: int, call: str) -> Step:
     return Step(proc, "ftruncate", (fd, length))
 
 
+MREMAP_FLAGS: Final = st.sampled_from(
+    [0] * 3
+    + [MREMAP_MAYMOVE] * 4
+    + [MREMAP_MAYMOVE | MREMAP_FIXED] * 3
+    + [MREMAP_MAYMOVE | MREMAP_DONTUNMAP] * 2
+    + [MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_DONTUNMAP, 8]
+)
+#: Every advice of API.md, a few twice, and three Linux refuses (5, 26) or keeps from us (100).
+ADVICE: Final = st.sampled_from(
+    [MADV_DONTNEED] * 3
+    + [MADV_FREE, MADV_REMOVE, MADV_WILLNEED, MADV_COLD, MADV_PAGEOUT] * 2
+    + [MADV_POPULATE_READ, MADV_POPULATE_WRITE] * 2
+    + [MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_DONTFORK, MADV_DOFORK]
+    + [MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_DONTDUMP, MADV_DODUMP]
+    + [5, 26, 100]
+)
+MCL_FLAGS: Final = st.sampled_from(
+    [
+        MCL_CURRENT,
+        MCL_FUTURE,
+        MCL_CURRENT | MCL_FUTURE,
+        MCL_CURRENT | MCL_ONFAULT,
+        MCL_FUTURE | MCL_ONFAULT,
+        MCL_ONFAULT,
+        0,
+        8,
+    ]
+)
+
+
+def _memory_call(draw: st.DrawFn, ctx: _Ctx, proc: int, call: str) -> Step:
+    """mremap, madvise, mincore and the locking calls."""
+    if call == "mremap":
+        flags = draw(MREMAP_FLAGS)
+        new = draw(_addr(ctx, hint=True)) if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) else 0
+        args = (draw(_addr(ctx)), draw(LENGTHS), draw(LENGTHS), flags, new)
+        return Step(proc, call, args)
+    if call == "mlockall":
+        return Step(proc, call, (draw(MCL_FLAGS),))
+    if call == "munlockall":
+        return Step(proc, call)
+    addr, length = draw(_addr(ctx)), draw(LENGTHS)
+    if call == "madvise":
+        return Step(proc, call, (addr, length, draw(ADVICE)))
+    if call == "mlock2":
+        return Step(proc, call, (addr, length, draw(st.sampled_from([0, MLOCK_ONFAULT, 2]))))
+    return Step(proc, call, (addr, length))
+
+
+MEMORY_CALLS: Final = (
+    "mremap",
+    "madvise",
+    "mincore",
+    "mlock",
+    "mlock2",
+    "munlock",
+    "mlockall",
+    "munlockall",
+)
+
 CALLS: Final = (
     ["mmap"] * 8
     + ["munmap"] * 2
@@ -300,10 +384,18 @@ CALLS: Final = (
     + ["read", "lseek", "lseek", "spawn", "pipe", "execve"]
     + IPC_CALLS
 )
+#: The calls of ``memory_programs``: the above, and mremap, madvise, mincore, the locks.
+CALLS_WITH_MEMORY: Final = (
+    CALLS
+    + ["mremap"] * 4
+    + ["madvise"] * 5
+    + ["mincore"] * 2
+    + ["mlock", "mlock2", "munlock", "mlockall", "munlockall"]
+)
 
 
-def _step(draw: st.DrawFn, ctx: _Ctx) -> Step:
-    call = draw(st.sampled_from(CALLS))
+def _step(draw: st.DrawFn, ctx: _Ctx, calls: list[str]) -> Step:
+    call = draw(st.sampled_from(calls))
     proc = draw(st.sampled_from(ctx.procs))
     if call == "mmap":
         return _mmap(draw, ctx, proc)
@@ -311,6 +403,8 @@ def _step(draw: st.DrawFn, ctx: _Ctx) -> Step:
         return _range_call(draw, ctx, proc, call)
     if call in ("load", "store"):
         return _access(draw, ctx, proc, call)
+    if call in MEMORY_CALLS:
+        return _memory_call(draw, ctx, proc, call)
     if call in ("fork", "spawn"):
         return Step(proc, call) if len(ctx.procs) < 3 else Step(proc, "load", (Addr(), 1))
     if call == "exit":
@@ -331,8 +425,8 @@ def _record(ctx: _Ctx, step: Step) -> None:
     ctx.steps.append(step)
     if step.call in ("fork", "spawn"):
         ctx.procs.append(index)
-    elif step.call == "mmap":
-        length = step.args[1]
+    elif step.call in ("mmap", "mremap"):
+        length = step.args[1 if step.call == "mmap" else 2]
         assert isinstance(length, int)
         if 0 < length <= 64 * PAGE:
             ctx.maps[index] = -(-length // PAGE) * PAGE
@@ -345,7 +439,7 @@ def _record(ctx: _Ctx, step: Step) -> None:
 
 
 @st.composite
-def programs(draw: st.DrawFn, max_steps: int = 24) -> Program:
+def programs(draw: st.DrawFn, max_steps: int = 24, calls: list[str] = CALLS) -> Program:
     """A program: spawn, the arena, open both files, then up to ``max_steps`` calls."""
     ctx = _Ctx()
     ctx.steps = [
@@ -356,6 +450,11 @@ def programs(draw: st.DrawFn, max_steps: int = 24) -> Program:
     ]
     ctx.fds = [2, 3]
     for _ in range(draw(st.integers(1, max_steps))):
-        _record(ctx, _step(draw, ctx))
+        _record(ctx, _step(draw, ctx, calls))
     files = tuple(draw(FILE_CONTENTS) for _ in FILES)
     return Program(files, tuple(ctx.steps))
+
+
+def memory_programs(max_steps: int = 24) -> st.SearchStrategy[Program]:
+    """Programs that also call mremap, madvise, mincore and the locking calls."""
+    return programs(max_steps, CALLS_WITH_MEMORY)

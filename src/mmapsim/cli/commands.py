@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mmapsim.cli.exports import PDF, PNG, write_exports
-from mmapsim.cli.group import COLOR, HTML, KERNEL, main, make_output, wrote
+from mmapsim.cli.group import COLOR, HTML, KERNEL, main, make_output, write_pages
 from mmapsim.scenario.commands import diff_files, layout_file, run_files
 from mmapsim.viz.commands import write_scenario_pages
 
@@ -39,7 +39,7 @@ def run(
         files, output, kernel=kernel, trace=trace, as_json=as_json, all_maps=all_maps
     )
     if html is not None and status != 2:
-        wrote(output, write_scenario_pages(files, html))
+        status = max(status, write_pages(output, html, lambda: write_scenario_pages(files, html)))
     if status != 2:
         status = max(status, write_exports(output, files, png, pdf))
     raise SystemExit(status)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import click
+from rich.text import Text
 
-from mmapsim.cli.group import wrote
+from mmapsim.cli.group import write_pages
 from mmapsim.scenario.commands import Output
 from mmapsim.viz.commands import export_pages
 from mmapsim.viz.export import NoBrowser
@@ -26,12 +27,12 @@ PDF = click.option(
 
 
 def write_exports(output: Output, files: tuple[str, ...], png: str | None, pdf: str | None) -> int:
-    """Write the --png images and the --pdf handout; 2 when Chromium is missing."""
+    """Write the --png images and the --pdf handout; 2 when Chromium is missing or a
+    path cannot be written."""
     if png is None and pdf is None:
         return 0
     try:
-        wrote(output, export_pages(files, png, pdf))
+        return write_pages(output, png or pdf or "", lambda: export_pages(files, png, pdf))
     except NoBrowser as err:
-        output.err.print(f"mmapsim: {err}")
+        output.err.print(Text(f"mmapsim: {err}"))
         return 2
-    return 0

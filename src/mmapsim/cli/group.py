@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
+from rich.text import Text
 
 from mmapsim.scenario.commands import Output
 from mmapsim.scenario.render import make_console
@@ -32,6 +34,21 @@ def wrote(output: Output, paths: list[Path]) -> None:
     """Say which files a command wrote."""
     for path in paths:
         output.err.print(f"wrote {path}")
+
+
+def write_pages(output: Output, target: str, write: Callable[[], list[Path]]) -> int:
+    """Run ``write`` and say which files it wrote; 2, and why, when a path cannot
+    be written (a folder that cannot be made, a file in its place, no permission)."""
+    try:
+        paths = write()
+    except OSError as err:
+        why = err.strerror or str(err)
+        if err.filename and str(err.filename) != target:
+            why = f"{err.filename}: {why}"
+        output.err.print(Text(f"mmapsim: cannot write {target}: {why}"))
+        return 2
+    wrote(output, paths)
+    return 0
 
 
 def make_output(color: bool | None) -> Output:

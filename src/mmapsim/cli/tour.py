@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from mmapsim.cli.group import COLOR, main, make_output, wrote
+from mmapsim.cli.group import COLOR, main, make_output, write_pages
 from mmapsim.scenario.tour import list_slides, pause_at_terminal, run_tour
 from mmapsim.viz.commands import write_tour_pages
 
@@ -44,5 +44,5 @@ def tour(
     pause = pause_at_terminal(output) if paced else None
     status = run_tour(output, only=slide, trace=trace, pause=pause)
     if html is not None and status != 2:
-        wrote(output, write_tour_pages(html, only=slide))
+        status = max(status, write_pages(output, html, lambda: write_tour_pages(html, slide)))
     raise SystemExit(status)

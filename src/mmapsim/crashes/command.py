@@ -154,7 +154,14 @@ def explore_file(
     if html is not None and found.failing:
         from mmapsim.crashes.story import write_state_pages
 
-        pages = write_state_pages(scenario, recovery, found, html)
+        try:
+            pages = write_state_pages(scenario, recovery, found, html)
+        except OSError as error:
+            why = error.strerror or str(error)
+            if error.filename and str(error.filename) != html:
+                why = f"{error.filename}: {why}"
+            err.print(Text(f"mmapsim: cannot write {html}: {why}"))
+            return EXIT_BAD
         for written in pages:
             err.print(f"wrote {written}")
         if len(pages) < len(found.failing) and not html.endswith(".html"):

@@ -17,6 +17,7 @@ from mmapsim.host.boundary import Op, ProgramPages, Verdict
 from mmapsim.host.channel import ChannelBroken, ChannelClosed
 from mmapsim.host.limits import HostTimeout
 from mmapsim.host.process_ipc import HostIpcCalls
+from mmapsim.host.process_memory import MemoryCalls
 from mmapsim.host.state import MachineState, ProcRecord
 from mmapsim.pageinfo import PageInfo
 
@@ -40,7 +41,7 @@ class _Died(Exception):
     """The worker ended while serving a call."""
 
 
-class HostProcess(HostIpcCalls):
+class HostProcess(HostIpcCalls, MemoryCalls):
     """A real process (a worker) of a HostMachine; every call is a real system call.
 
     Arguments are checked here, in the controller, before anything is sent:

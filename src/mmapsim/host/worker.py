@@ -22,6 +22,7 @@ from mmapsim.host.boundary import USER_SPAN, HostRefused
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.slots import SlotTable
 from mmapsim.host.worker_ipc import IpcOps
+from mmapsim.host.worker_memory import MemoryOps
 from mmapsim.host.zombies import install_watcher
 
 #: The file descriptor that a worker's channel lives at, out of the way of the
@@ -68,7 +69,7 @@ def reset_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
-class Worker(IpcOps):
+class Worker(IpcOps, MemoryOps):
     """Serves the system calls of one real process."""
 
     def __init__(self, chan: Channel, table: SlotTable, slot: int) -> None:

@@ -48,6 +48,7 @@ class AddressSpace:
         "brk",
         "brk_start",
         "bus",
+        "def_flags",
         "files",
         "mmap_base",
         "pagecache",
@@ -75,6 +76,7 @@ class AddressSpace:
         self.brk_start = 0
         self.brk = 0  # the program break (mm->brk); 0 until a loader sets it
         self.mmap_base = MMAP_BASE  # where top-down placement starts (mm->mmap_base)
+        self.def_flags = 0  # flags every new VMA gets (mm->def_flags: mlockall's MCL_FUTURE)
 
     # -- the CPU ------------------------------------------------------------
 

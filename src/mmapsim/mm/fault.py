@@ -177,6 +177,7 @@ def _fault_write_protected(mm: AddressSpace, vma: Vma, va: int, pte: Pte) -> Non
         return
     if frame.is_anon and frame.mapcount == 1 and frame.refcount == 1:
         pte.writable = True
+        frame.lazyfree = False  # written again after MADV_FREE: dirty, kept
         if mm.bus.active:
             mm.bus.emit(CowReuse(mm.pid, va & PAGE_MASK, frame.pfn))
         return

@@ -7,7 +7,9 @@ untouched private file mappings are left for the child to fault in from the
 page cache.  A private page that was writable becomes read-only in both
 processes: the first of them to write it gets a copy (copy-on-write).  Shared
 pages stay shared.  The child's copies are old (not Referenced) until used.
-A ``VM_WIPEONFORK`` mapping (MAP_DROPPABLE) reaches the child empty.
+A ``VM_WIPEONFORK`` mapping (MAP_DROPPABLE, MADV_WIPEONFORK) reaches the child
+empty; a ``VM_DONTCOPY`` one (MADV_DONTFORK) does not reach it at all.  Neither
+``VM_LOCKED`` nor ``VM_LOCKONFAULT`` is inherited, nor mlockall's MCL_FUTURE.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from mmapsim.events import Forked
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.pagetable import Pte
-from mmapsim.mm.vma import AnonVma, Vma, VmFlag
+from mmapsim.mm.vma import VM_LOCKED_MASK, AnonVma, Vma, VmFlag
 from mmapsim.physmem import ZERO_PFN
 
 
@@ -26,8 +28,10 @@ def dup_mmap(parent: AddressSpace, child: AddressSpace) -> None:
     child.mmap_base = parent.mmap_base
     mappings = copied = protected = left_empty = 0
     for vma in parent.vmas:
+        if vma.flags & VmFlag.DONTCOPY:
+            continue
         twin = vma.copy()
-        twin.set_flags(vma.flags & ~VmFlag.LOCKED)
+        twin.set_flags(int(vma.flags) & ~VM_LOCKED_MASK)
         child.vmas.insert(twin)
         child.adopt(twin)
         mappings += 1

@@ -72,7 +72,7 @@ def _counts(mm: AddressSpace, vma: Vma) -> dict[str, int]:
         frame = pte.frame
         if frame.pfn == ZERO_PFN:
             continue
-        dirty = frame.dirty or frame.inode is None
+        dirty = frame.dirty or (frame.inode is None and not frame.lazyfree)
         share = (page << _PSS_SHIFT) // max(1, frame.mapcount)
         c["rss"] += page
         c["ref"] += page if pte.young or frame.referenced else 0

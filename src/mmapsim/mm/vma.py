@@ -35,14 +35,20 @@ class VmFlag(IntFlag):
     MAYSHARE = 0x80
     GROWSDOWN = 0x100
     LOCKED = 0x2000
+    SEQ_READ = 0x8000
+    RAND_READ = 0x10000
+    DONTCOPY = 0x20000
     DONTEXPAND = 0x40000
+    LOCKONFAULT = 0x80000
     ACCOUNT = 0x100000
     NORESERVE = 0x200000
     HUGETLB = 0x400000
     SYNC = 0x800000
     WIPEONFORK = 0x2000000
     DONTDUMP = 0x4000000
+    HUGEPAGE = 0x20000000
     NOHUGEPAGE = 0x40000000
+    MERGEABLE = 0x80000000
     #: VM_PKEY_BIT0: protection key 1, the execute-only key (x86 with pku/ospke)
     PKEY_EXEC_ONLY = 1 << 32
     DROPPABLE = 1 << 40
@@ -60,6 +66,9 @@ VM_MAYEXEC: Final = int(VmFlag.MAYEXEC)
 VM_MAYSHARE: Final = int(VmFlag.MAYSHARE)
 VM_GROWSDOWN: Final = int(VmFlag.GROWSDOWN)
 VM_LOCKED: Final = int(VmFlag.LOCKED)
+VM_LOCKONFAULT: Final = int(VmFlag.LOCKONFAULT)
+#: VM_LOCKED_MASK: what mlock and munlock set and clear.
+VM_LOCKED_MASK: Final = VM_LOCKED | VM_LOCKONFAULT
 VM_DONTEXPAND: Final = int(VmFlag.DONTEXPAND)
 VM_HUGETLB: Final = int(VmFlag.HUGETLB)
 VM_SYNC: Final = int(VmFlag.SYNC)
@@ -84,14 +93,20 @@ SMAPS_FLAG_NAMES = (
     (VmFlag.MAYSHARE, "ms"),
     (VmFlag.GROWSDOWN, "gd"),
     (VmFlag.LOCKED, "lo"),
+    (VmFlag.SEQ_READ, "sr"),
+    (VmFlag.RAND_READ, "rr"),
+    (VmFlag.DONTCOPY, "dc"),
     (VmFlag.DONTEXPAND, "de"),
+    (VmFlag.LOCKONFAULT, "lf"),
     (VmFlag.ACCOUNT, "ac"),
     (VmFlag.NORESERVE, "nr"),
     (VmFlag.HUGETLB, "ht"),
     (VmFlag.SYNC, "sf"),
     (VmFlag.WIPEONFORK, "wf"),
     (VmFlag.DONTDUMP, "dd"),
+    (VmFlag.HUGEPAGE, "hg"),
     (VmFlag.NOHUGEPAGE, "nh"),
+    (VmFlag.MERGEABLE, "mg"),
     (VmFlag.DROPPABLE, "dp"),
 )
 

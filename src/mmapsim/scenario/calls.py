@@ -76,6 +76,10 @@ def _spec(name: str, params: str, returns: Returns, summary: str, *, optional: i
         "offset": CType.OFF,
         "path": CType.PATH,
         "data": CType.DATA,
+        "old_address": CType.PTR,
+        "new_address": CType.PTR,
+        "old_size": CType.SIZE,
+        "new_size": CType.SIZE,
         "field": CType.PATH,
     }
     # "length:off" gives a parameter a type of its own (ftruncate's length is an off_t)
@@ -106,6 +110,21 @@ CALLS: dict[str, CallSpec] = {
         _spec("munmap", "addr length", Returns.INT, "unmap pages"),
         _spec("msync", "addr length flags", Returns.INT, "write mapped pages back"),
         _spec("mprotect", "addr length prot", Returns.INT, "change page protections"),
+        # mremap, madvise, mincore and the locking calls
+        _spec(
+            "mremap",
+            "old_address old_size new_size flags new_address",
+            Returns.ADDR,
+            "grow, shrink or move a mapping",
+            optional=2,
+        ),
+        _spec("madvise", "addr length advice", Returns.INT, "advise the kernel about pages"),
+        _spec("mincore", "addr length", Returns.BYTES, "one byte per page: 1 if resident"),
+        _spec("mlock", "addr length", Returns.INT, "lock pages in memory (made present)"),
+        _spec("mlock2", "addr length flags", Returns.INT, "mlock, MLOCK_ONFAULT: as they fault"),
+        _spec("munlock", "addr length", Returns.INT, "unlock pages"),
+        _spec("mlockall", "flags", Returns.INT, "lock every mapping (MCL_CURRENT, MCL_FUTURE)"),
+        _spec("munlockall", "", Returns.INT, "unlock every mapping"),
         _spec("execve", "path", Returns.INT, "run a new program in this process"),
         _spec("exit", "status", Returns.INT, "end this process", optional=1),
         _spec("_exit", "status", Returns.INT, "end this process", optional=1),

@@ -39,8 +39,8 @@ NOT_IN_THE_LANGUAGE = {
     "printf": "every step prints its result; 'show vars A' prints A's variables",
     "sync": "sync is a statement of its own: write 'sync' on its line",
     **dict.fromkeys(
-        ("mremap", "madvise", "mlock", "munlock", "mincore", "brk", "sbrk", "shm_open", "shmget"),
-        "a scenario has mmap, munmap, msync and mprotect, and the file calls",
+        ("brk", "sbrk", "shm_open", "shmget"),
+        "a scenario has mmap, munmap, msync, mprotect, mremap, madvise, mlock and the file calls",
     ),
     "crash": "crash is a statement of its own: write 'crash' on its line",
 }

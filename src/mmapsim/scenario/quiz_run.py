@@ -192,7 +192,7 @@ def answer_key(path: str, output: Output, *, kernel: str, ask_expects: bool = Fa
     try:
         scenario = as_questions(load([path])[0], ask_expects)
         key = _key(scenario, kernel)
-        other = _key(scenario, "sim") if kernel != "sim" else None
+        other = _key(scenario, "sim", like_host=True) if kernel != "sim" else None
     except (ScenarioError, KernelUnavailableError) as err:
         output.err.print(Text(str(err)))
         return EXIT_BAD
@@ -232,10 +232,13 @@ def _comparable(answer: Answer) -> bool:
 _KERNEL_NAMES = {"sim": "the simulated kernel", "host": "this computer's Linux kernel"}
 
 
-def _key(scenario: Scenario, kernel: str) -> list[tuple[Ask, Answer, list[Value]]]:
-    """Each question, its answer and its evaluated choices, from one run on ``kernel``."""
+def _key(
+    scenario: Scenario, kernel: str, *, like_host: bool = False
+) -> list[tuple[Ask, Answer, list[Value]]]:
+    """Each question, its answer and its evaluated choices, from one run on ``kernel``
+    (``like_host``: a simulated CPU like this computer's, to compare with it)."""
     key: list[tuple[Ask, Answer, list[Value]]] = []
-    with machine_for(kernel) as machine:
+    with machine_for(kernel, like_host=like_host) as machine:
         for result in Runner(machine).run(scenario):
             if result.asked is not None:
                 key.append((result.asked, answer_of(result), list(result.choices)))

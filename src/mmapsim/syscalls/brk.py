@@ -29,7 +29,8 @@ from mmapsim.kernel import Kernel, Task
 from mmapsim.mm import mapping
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.layout import TASK_SIZE, page_align
-from mmapsim.mm.vma import Vma, VmFlag
+from mmapsim.mm.mlock import mm_populate
+from mmapsim.mm.vma import VM_LOCKED, Vma, VmFlag
 from mmapsim.mm.vmaset import vm_start_gap
 
 HEAP_FLAGS = (
@@ -82,10 +83,13 @@ def _grow(mm: AddressSpace, old_top: int, new_top: int, max_map_count: int) -> b
     prev = mm.vmas.find(old_top - 1)
     if prev is not None and prev.end == old_top and prev.inode is None and not prev.name:
         prev.name = "[heap]"  # so that the new pages merge into it, as do_brk_flags expands it
-    vma = Vma(old_top, new_top, HEAP_FLAGS, old_top // PAGE_SIZE, name="[heap]")
+    flags = HEAP_FLAGS | mm.def_flags  # mlockall(MCL_FUTURE) locks the heap's growth too
+    vma = Vma(old_top, new_top, flags, old_top // PAGE_SIZE, name="[heap]")
     mm.vmas.insert(vma)
     mm.adopt(vma)
     mm.try_merge(vma)
+    if mm.def_flags & VM_LOCKED:
+        mm_populate(mm, old_top, new_top, ignore_errors=True)
     return True
 
 

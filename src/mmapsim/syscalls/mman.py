@@ -45,6 +45,7 @@ from mmapsim.mm.vma import (
     VM_ACCOUNT,
     VM_HUGETLB,
     VM_LOCKED,
+    VM_LOCKONFAULT,
     VM_MAYEXEC,
     VM_MAYREAD,
     VM_MAYWRITE,
@@ -125,6 +126,7 @@ def sys_mmap(
     thp = file is None and not huge and (flags & MAP_TYPE) == MAP_PRIVATE
     addr = _place(task, addr, length, flags, thp, huge)
     vm_flags = (prot & VM_ACCESS_FLAGS) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
+    vm_flags |= task.mm.def_flags  # mlockall(MCL_FUTURE): locked from the start
     if k.pkeys and prot == PROT_EXEC:
         vm_flags |= VM_PKEY_EXEC_ONLY
     for map_flag, vm_flag in _FLAG_BITS:
@@ -201,7 +203,8 @@ def _mmap_region(
         k.pagecache.resize(inode, length)
         file = None
     vma = mapping.map_region(mm, addr, length, vm_flags, pgoff, file, inode)
-    if (flags & MAP_POPULATE and not flags & MAP_NONBLOCK) or vm_flags & VM_LOCKED:
+    locked = vm_flags & (VM_LOCKED | VM_LOCKONFAULT) == VM_LOCKED  # ONFAULT: as used
+    if (flags & MAP_POPULATE and not flags & MAP_NONBLOCK) or locked:
         mapping.populate(mm, vma, addr, addr + length)
     return addr
 

@@ -1,0 +1,76 @@
+"""API.md's mremap, madvise, mincore and the memory-locking calls on the simulator.
+
+A mixin of :class:`mmapsim.process.Process`: each method decodes its Python
+arguments into the C types of the system call (:mod:`mmapsim.cvalues`) and makes
+one system call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from mmapsim import cvalues
+from mmapsim.syscalls import madvise, mlock, mremap
+
+T = TypeVar("T")
+
+
+class MemoryCalls:
+    """mremap(2), madvise(2), mincore(2), mlock(2) and friends, for a Process."""
+
+    def _call(self, fn: Callable[..., T], *a: Any) -> T:  # pragma: no cover - Process's
+        raise NotImplementedError
+
+    def mremap(
+        self, old_addr: int, old_size: int, new_size: int, flags: int = 0, new_addr: int = 0
+    ) -> int:
+        """mremap(2): grow, shrink or move a mapping; returns the new address."""
+        return self._call(
+            mremap.sys_mremap,
+            cvalues.address("old_addr", old_addr),
+            cvalues.u64("old_size", old_size),
+            cvalues.u64("new_size", new_size),
+            cvalues.flags32("flags", flags),
+            cvalues.address("new_addr", new_addr),
+        )
+
+    def madvise(self, addr: int, length: int, advice: int) -> None:
+        """madvise(2)."""
+        self._call(
+            madvise.sys_madvise,
+            cvalues.address("addr", addr),
+            cvalues.u64("length", length),
+            cvalues.cint("advice", advice),
+        )
+
+    def mincore(self, addr: int, length: int) -> bytes:
+        """mincore(2): one byte per page, bit 0 set where the page is resident."""
+        return self._call(
+            mlock.sys_mincore, cvalues.address("addr", addr), cvalues.u64("length", length)
+        )
+
+    def mlock(self, addr: int, length: int) -> None:
+        """mlock(2)."""
+        self._call(mlock.sys_mlock, cvalues.address("addr", addr), cvalues.u64("length", length))
+
+    def mlock2(self, addr: int, length: int, flags: int) -> None:
+        """mlock2(2)."""
+        self._call(
+            mlock.sys_mlock2,
+            cvalues.address("addr", addr),
+            cvalues.u64("length", length),
+            cvalues.flags32("flags", flags),
+        )
+
+    def munlock(self, addr: int, length: int) -> None:
+        """munlock(2)."""
+        self._call(mlock.sys_munlock, cvalues.address("addr", addr), cvalues.u64("length", length))
+
+    def mlockall(self, flags: int) -> None:
+        """mlockall(2)."""
+        self._call(mlock.sys_mlockall, cvalues.flags32("flags", flags))
+
+    def munlockall(self) -> None:
+        """munlockall(2)."""
+        self._call(mlock.sys_munlockall)
