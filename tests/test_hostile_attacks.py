@@ -83,6 +83,11 @@ EXPECTED: dict[str, tuple[int, str]] = {
     "show_frame_heap": (2, REFUSED),
     "grow_worker_stack": (2, REFUSED),
     "sleep_an_hour": (2, "at most 30 seconds"),
+    # System V shared memory and waitpid
+    "shmat_over_heap": (2, REFUSED),
+    "shmdt_worker": (1, "EINVAL"),
+    "shm_huge": (1, "ENOMEM"),
+    "waitpid_live_child": (0, "EDEADLOCK"),  # a wait that would block for ever is refused
     "show_layout": (0, "of the host worker left out"),
     "show_pages_neg": (0, "more pages"),
 }

@@ -27,7 +27,7 @@ from mmapsim.scenario.errors import ScenarioError
 from mmapsim.scenario.evaluator import Evaluator
 from mmapsim.scenario.lexer import scan_line
 from mmapsim.scenario.machine_api import MachineAPI
-from mmapsim.scenario.parser import parse_expr
+from mmapsim.scenario.pyparse import parse_expr
 from mmapsim.scenario.runner import StepResult
 from mmapsim.scenario.subset import check_expr
 from mmapsim.scenario.syntax import Ask, Do, Expect
