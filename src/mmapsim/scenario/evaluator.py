@@ -32,6 +32,7 @@ from mmapsim.scenario.values import (
     Stat,
     Value,
     WrongValueError,
+    answer_value,
     as_int,
     kind_of,
     to_c,
@@ -269,7 +270,7 @@ class Evaluator:
             self.calls.append(CallRecord(process, name, tuple(args), None, err.errno))
             return failed
         ipc = wrap_ipc(name, result, self.scope, self.scopes)
-        wrapped = _wrap(CALLS[name].returns, result) if ipc is None else ipc
+        wrapped = answer_value(CALLS[name].returns, result) if ipc is None else ipc
         self.calls.append(CallRecord(process, name, tuple(args), wrapped, None))
         return wrapped
 
@@ -355,19 +356,6 @@ class Evaluator:
         if not -len(base) <= position < len(base):
             raise self.error(f"index {position} is outside {len(base)} bytes", index)
         return base[position : position + 1 or None]
-
-
-def _wrap(returns: Returns, raw: Any) -> Value:
-    """A call's answer as a scenario value."""
-    if returns is Returns.ADDR:
-        return Addr(raw)
-    if returns is Returns.PAIR:
-        return tuple(int(fd) for fd in raw)
-    if returns is Returns.STAT:
-        return Stat.of(raw)
-    if raw is None:
-        return 0
-    return raw if isinstance(raw, bytes) else int(raw)
 
 
 def _store_bytes(place: _Place, value: Value) -> bytes | None:

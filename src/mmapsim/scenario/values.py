@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mmapsim.scenario.calls import CType
+from mmapsim.scenario.calls import CType, Returns
 from mmapsim.scenario.ipc_values import ShmDs
 
 U64 = 1 << 64
@@ -200,3 +200,16 @@ def format_value(value: Value | None) -> str:
     if isinstance(value, ShmDs):
         return value.shown()
     return "(" + ", ".join(format_value(v) for v in value) + ")"
+
+
+def answer_value(returns: Returns, raw: Any) -> Value:
+    """A call's answer as a scenario value."""
+    if returns is Returns.ADDR:
+        return Addr(raw)
+    if returns is Returns.PAIR:
+        return tuple(int(fd) for fd in raw)
+    if returns is Returns.STAT:
+        return Stat.of(raw)
+    if raw is None:
+        return 0
+    return raw if isinstance(raw, bytes) else int(raw)
