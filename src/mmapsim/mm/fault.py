@@ -257,5 +257,7 @@ def _expand_stack(mm: AddressSpace, va: int) -> Vma | None:
     prev = mm.vmas.prev_of(stack)
     if prev is not None and new_start - prev.end < STACK_GUARD_GAP:
         return None
+    if stack.anon_vma is None:  # expand_downwards prepares the anon_vma first
+        stack.anon_vma = _mergeable_anon_vma(mm, stack) or AnonVma()
     mm.vmas.extend_down(stack, new_start)
     return stack
