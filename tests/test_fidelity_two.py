@@ -510,3 +510,27 @@ def test_flag_words_may_be_written_unsigned(machine: Any) -> None:
     assert p.open("/tmp/f", 0x80000000 | O_RDWR) > fd
     with pytest.raises(OverflowError):
         p.mmap(None, PAGE, RW, 2**32)
+
+
+# -- a MAP_GROWSDOWN mapping grown by an access, then fork ---------------------------------
+
+MAP_GROWSDOWN = 0x100
+
+
+def test_a_grown_growsdown_mapping_is_inherited_by_fork(machine: Any) -> None:
+    """A load just below a MAP_GROWSDOWN mapping extends it down (expand_downwards,
+    which gives it its anon_vma first); fork copies the grown page's zero-page
+    entry, and the child reads and writes it as its own memory."""
+    p = machine.spawn()
+    top = p.mmap(None, 2 * PAGE, RW, ANON | MAP_GROWSDOWN)
+    below = top - PAGE
+    assert p.load(below, 8) == bytes(8)
+    grown = p.pagemap(below)
+    assert grown.present
+    child = p.fork()
+    assert child.pagemap(below).present
+    assert child.pagemap(below).pfn == grown.pfn  # the zero page, in both
+    assert child.load(below, 8) == bytes(8)
+    child.store(below, b"child's")
+    assert child.load(below, 7) == b"child's"
+    assert p.load(below, 7) == bytes(7)

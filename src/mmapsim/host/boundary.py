@@ -21,7 +21,9 @@ controller, before the request is sent to the worker::
     if verdict.then_enomem: raise ENOMEM (the program alone stops at a hole there)
 
 and update ``pages`` with what the kernel did (``add`` for new pages,
-``remove`` for pages gone, ``move`` for mremap, ``clear`` after execve).
+``remove`` for pages gone, ``move`` for mremap, ``clear`` after execve, and
+:func:`mmapsim.host.growth.adopt_growth` after a load or a store that reached below one of the
+program's ``MAP_GROWSDOWN`` mappings, which the kernel grew there).
 
 The verdict follows one rule: *the answer is the one Linux gives the program
 alone*, as if the worker's pages were holes, and a call whose kernel
@@ -366,3 +368,15 @@ def program_lines(maps: str, pages: ProgramPages) -> tuple[str, int]:
 
 
 __all__ = ["HostRefused", "Op", "ProgramPages", "Verdict", "guard"]
+
+
+def hugetlb_extent(flags: int, length: int) -> int:
+    """The bytes an anonymous MAP_HUGETLB mapping of ``length`` covers: the kernel
+    rounds the length up to the huge page size (``ksys_mmap_pgoff``), so the
+    boundary must guard, and the program owns, all of it."""
+    if flags & 0x40020 != 0x40020:  # MAP_HUGETLB | MAP_ANONYMOUS
+        return length
+    size = {0: 1 << 21, 21: 1 << 21, 30: 1 << 30}.get((flags >> 26) & 0x3F)
+    if size is None:  # no such huge page size: EINVAL before anything is touched
+        return length
+    return ((length + size - 1) & ~(size - 1)) % (1 << 64) or length

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 from mmapsim import cvalues
 from mmapsim.constants import MAP_FIXED, MAP_FIXED_NOREPLACE
 from mmapsim.errors import ProcessKilled
-from mmapsim.host import boundary, limits, procfs
+from mmapsim.host import boundary, growth, limits, procfs
 from mmapsim.host.boundary import Op, ProgramPages, Verdict
 from mmapsim.host.channel import ChannelBroken, ChannelClosed
 from mmapsim.host.limits import HostTimeout
@@ -163,7 +163,7 @@ class HostProcess(HostIpcCalls, MemoryCalls):
         flags = cvalues.flags32("flags", flags)
         args = (cvalues.cint("prot", prot), flags, cvalues.cint("fd", fd))
         off = cvalues.off_t("offset", offset)
-        n = _hugetlb_extent(flags, n)
+        n = boundary.hugetlb_extent(flags, n)
         if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
             try:
                 self._guard(Op.MAP_FIXED, va, n, noreplace=not flags & MAP_FIXED)
@@ -223,7 +223,9 @@ class HostProcess(HostIpcCalls, MemoryCalls):
         va, n = cvalues.address("addr", addr), cvalues.u64("size", size)
         self._guard(Op.READ, va, n)
         self._state.limits.check_io("load", n)
-        return _bytes(self._access("load", va, n))
+        data = _bytes(self._access("load", va, n))
+        growth.adopt_growth(self.pid, self.pages, va, n)
+        return data
 
     def store(self, addr: int, data: bytes) -> None:
         """A real CPU write of ``data`` at ``addr`` in this process."""
@@ -232,6 +234,7 @@ class HostProcess(HostIpcCalls, MemoryCalls):
         self._state.limits.check_io("store", len(payload))
         limits.check_store(self._state, len(payload))
         self._access("store", va, payload)
+        growth.adopt_growth(self.pid, self.pages, va, len(payload))
 
     # -- files ----------------------------------------------------------------
 
@@ -388,15 +391,3 @@ class HostProcess(HostIpcCalls, MemoryCalls):
     def __repr__(self) -> str:
         state = "alive" if self._record.alive else "dead"
         return f"<HostProcess {self.pid} {self.name!r} {state}>"
-
-
-def _hugetlb_extent(flags: int, length: int) -> int:
-    """The bytes an anonymous MAP_HUGETLB mapping of ``length`` covers: the kernel
-    rounds the length up to the huge page size (``ksys_mmap_pgoff``), so the
-    boundary must guard, and the program owns, all of it."""
-    if flags & 0x40020 != 0x40020:  # MAP_HUGETLB | MAP_ANONYMOUS
-        return length
-    size = {0: 1 << 21, 21: 1 << 21, 30: 1 << 30}.get((flags >> 26) & 0x3F)
-    if size is None:  # no such huge page size: EINVAL before anything is touched
-        return length
-    return ((length + size - 1) & ~(size - 1)) % (1 << 64) or length
