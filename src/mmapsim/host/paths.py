@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import posixpath
 import re
 import shutil
 import stat
@@ -161,13 +160,47 @@ class Namespace:
         if not path.startswith("/"):
             path = "/" + path
         if ".." in path.split("/"):  # never climb out of the root
-            path = posixpath.normpath(path)
+            path = self._walk_dotdot(path)
         if not self.own_devices and _device_of(path):
             return path
         rest = _under_tmpfs(re.sub("/+", "/", path))
         if rest is not None and self.worker_shm == TMPFS_DIR:
             return TMPFS_DIR + rest  # the machine's own tmpfs, in its mount namespace
         return self.root + path
+
+    def _walk_dotdot(self, path: str) -> str:
+        """``path`` with each ``..`` taken as the kernel's walk takes it, never above ``/``.
+
+        The walk reaches a ``..`` only through what stands before it: a missing
+        name there is ENOENT and a file that is not a directory ENOTDIR, as
+        ``link_path_walk`` finds them, so those are raised here; the path the
+        kernel then walks holds no ``..``.
+        """
+        kept: list[str] = []
+        for name in path.split("/"):
+            if name != "..":
+                if name not in ("", "."):
+                    kept.append(name)
+                elif name == "." and kept:
+                    self._need_directory(kept, path)
+                continue
+            if kept:
+                self._need_directory(kept, path)
+                kept.pop()
+        tail = "/" if path.endswith("/") and kept else ""
+        return "/" + "/".join(kept) + tail
+
+    def _need_directory(self, names: list[str], path: str) -> None:
+        """ENOENT or ENOTDIR unless ``/names...`` is a directory of the machine."""
+        prefix = "/" + "/".join(names)
+        rest = _under_tmpfs(prefix)
+        where = self.shm + rest if rest is not None else self.root + prefix
+        try:
+            mode = os.stat(where).st_mode
+        except FileNotFoundError:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path) from None
+        if not stat.S_ISDIR(mode):
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
 
     def changeable(self, path: str) -> str:
         """``real(path)`` for unlink and chmod, which must never reach a real device."""
