@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from mmapsim import Machine
 from mmapsim.cli import main
 from mmapsim.scenario import Runner
-from mmapsim.scenario.commands import Output
 from mmapsim.scenario.render import make_console
-from mmapsim.scenario.shell import ScenarioShell
+from mmapsim.scenario.run.batch import Output
+from mmapsim.scenario.run.interactive import ScenarioShell
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = """\
@@ -248,7 +248,7 @@ def test_a_show_that_differs_is_a_disagreement(
     """A simulator whose smaps calls the written page clean (as it once did) does
     not agree with Linux, though every call returned the same."""
     import mmapsim.process
-    from mmapsim.mm.procfs import render_smaps
+    from mmapsim.mm.proc_maps import render_smaps
 
     def old_smaps(mm: object, pkeys: bool = False) -> str:
         text = render_smaps(mm, pkeys)  # type: ignore[arg-type]

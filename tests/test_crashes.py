@@ -12,7 +12,7 @@ from rich.console import Console
 from helpers import PAGE, RW
 from mmapsim import MAP_SHARED, O_RDONLY, Machine
 from mmapsim.crashes.command import Options, explore, explore_file, load_scenario
-from mmapsim.scenario.errors import ScenarioError
+from mmapsim.scenario.lang.diagnostic import ScenarioError
 
 pytestmark = pytest.mark.simonly
 

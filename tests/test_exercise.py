@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from mmapsim import Machine
 from mmapsim.cli import main
-from mmapsim.scenario.exercises import CLAIMS, TOPICS, claims_of, generate
-from mmapsim.scenario.parser import parse_text
-from mmapsim.scenario.quiz import answer_of, is_right
-from mmapsim.scenario.runner import Runner
+from mmapsim.scenario.lang.parser import parse_text
+from mmapsim.scenario.learn.exercises import CLAIMS, TOPICS, claims_of, generate
+from mmapsim.scenario.learn.questions import answer_of, is_right
+from mmapsim.scenario.run.runner import Runner
 
 REQUIRED = ("shared", "private-cow", "anonymous", "fork", "msync", "munmap", "layout", "eof")
 _ANSWER = re.compile(r"# answer: (.*?)(?:; |$)")

@@ -28,7 +28,7 @@ from mmapsim import (
     PROT_WRITE,
     ProcessKilled,
 )
-from mmapsim.host import HostMachine, HostProcess, procfs
+from mmapsim.host import HostMachine, HostProcess, proc_read
 from mmapsim.pageinfo import PageInfo
 
 pytestmark = [
@@ -493,7 +493,7 @@ def test_pagemap_without_frame_numbers_is_permissionerror(
     """Present pages with frame 0 mean the reader lacks CAP_SYS_ADMIN: say so."""
     monkeypatch.setattr(os, "pread", lambda fd, n, off: (1 << 63 | 1 << 56).to_bytes(8, "little"))
     with pytest.raises(PermissionError, match="root"):
-        procfs.pagemap(os.getpid(), 0)
+        proc_read.pagemap(os.getpid(), 0)
 
 
 def test_pageinfo_decode() -> None:

@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from mmapsim import Machine
 from mmapsim.cli import main
-from mmapsim.scenario.commands import Output, run_files
-from mmapsim.scenario.layout import (
+from mmapsim.scenario.render import make_console
+from mmapsim.scenario.run.batch import Output, run_files
+from mmapsim.views.regions import (
     BSS,
     DATA,
     HEAP,
@@ -23,8 +24,7 @@ from mmapsim.scenario.layout import (
     Gap,
     layout_of,
 )
-from mmapsim.scenario.layout_draw import draw_layout, human_size, lines_for, to_ascii
-from mmapsim.scenario.render import make_console
+from mmapsim.views.regions_draw import draw_layout, human_size, lines_for, to_ascii
 
 PROT_RW, MAP_PRIVATE_ANON = 0x3, 0x22
 

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from mmapsim.cli import main
-from mmapsim.scenario.quiz import Answer, is_right
-from mmapsim.scenario.values import Frame
+from mmapsim.scenario.lang.values import Frame
+from mmapsim.scenario.learn.questions import Answer, is_right
 
 KERNELS = [
     "sim",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mmapsim.scenario.checker import check_scenario
-from mmapsim.scenario.errors import ScenarioError
-from mmapsim.scenario.parser import parse_text
+from mmapsim.scenario.lang.checker import check_scenario
+from mmapsim.scenario.lang.diagnostic import ScenarioError
+from mmapsim.scenario.lang.parser import parse_text
 
 MAP = "A: p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)\n"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from mmapsim.scenario.commands import Output, run_files
 from mmapsim.scenario.render import make_console
+from mmapsim.scenario.run.batch import Output, run_files
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.relative_to(ROOT) for p in (ROOT / "examples").rglob("*.mmap"))
@@ -114,7 +114,7 @@ IPC_EXAMPLES = [e for e in EXAMPLES if e.parent.name == "ipc"]
 def test_the_kernels_agree_on_the_ipc_examples(example: Path) -> None:
     """mmapsim diff: both kernels observe the same at every step of the IPC examples."""
     pytest.importorskip("mmapsim.host")
-    from mmapsim.scenario.commands import diff_files
+    from mmapsim.scenario.run.batch import diff_files
 
     out, err = io.StringIO(), io.StringIO()
     output = Output(make_console(color=False, file=out), make_console(color=False, file=err))

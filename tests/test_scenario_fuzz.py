@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmapsim.scenario.commands import Output, run_files
 from mmapsim.scenario.render import make_console
+from mmapsim.scenario.run.batch import Output, run_files
 
 ATOMS = [
     "p", "q", "fd", "x", "NULL", "4096", "0", "-1", "1 << 40", "1 << 127", "2**64",

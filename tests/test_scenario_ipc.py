@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from mmapsim.scenario import Runner, ScenarioError, StepResult, check_scenario, parse_text
-from mmapsim.scenario.compare import Observer
-from mmapsim.scenario.ipc_values import Pid, ShmDs
+from mmapsim.scenario.lang.ipc_values import Pid, ShmDs
+from mmapsim.scenario.lang.values import Addr
 from mmapsim.scenario.render import plain_outcome
-from mmapsim.scenario.values import Addr
+from mmapsim.scenario.run.compare import Observer
 
 
 def run(machine: Any, text: str) -> list[StepResult]:

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from mmapsim.cli import main
-from mmapsim.scenario.limits import MAX_ACCESS, MAX_DEPTH, MAX_LINE, MAX_NODES
+from mmapsim.scenario.lang.bounds import MAX_ACCESS, MAX_DEPTH, MAX_LINE, MAX_NODES
 
 KERNELS = ["sim", "host"]
 SPARSE = 'A: fd = open("/tmp/s", O_RDWR | O_CREAT)\nA: pwrite(fd, "x", 1 << 40)\n'
@@ -181,7 +181,7 @@ def test_the_variables_hold_a_bounded_number_of_bytes(
 ) -> None:
     """Each value may be 64 MiB, but not a hundred of them: the total is bounded too
     (shown with a small bound; a value shared after fork counts once)."""
-    monkeypatch.setattr("mmapsim.scenario.limits.MAX_HELD", 1 << 20)
+    monkeypatch.setattr("mmapsim.scenario.lang.bounds.MAX_HELD", 1 << 20)
     half = 1 << 19
     text = f'A: x = "a" * {half}\nB = fork(A)\nC = fork(A)\nA: x = "b" * {half}\n'
     code, output = run(tmp_path, text)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from mmapsim.scenario import Runner, ScenarioError, StepResult, check_scenario, parse_text
+from mmapsim.scenario.lang.values import Addr, Frame
 from mmapsim.scenario.render import plain_outcome
-from mmapsim.scenario.values import Addr, Frame
 
 ANON = "A: p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)\n"
 

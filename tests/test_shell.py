@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from mmapsim.cli import main
-from mmapsim.scenario import history
-from mmapsim.scenario.commands import Output
 from mmapsim.scenario.render import make_console
-from mmapsim.scenario.shell import run_shell
+from mmapsim.scenario.run import history
+from mmapsim.scenario.run.batch import Output
+from mmapsim.scenario.run.interactive import run_shell
 
 KERNELS = [
     "sim",

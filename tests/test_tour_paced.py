@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from click.testing import CliRunner
 
 from mmapsim.cli import main
-from mmapsim.scenario.commands import Output
+from mmapsim.scenario.learn.slides import pause_at_terminal, run_tour, slides
 from mmapsim.scenario.render import make_console
-from mmapsim.scenario.tour import pause_at_terminal, run_tour, slides
+from mmapsim.scenario.run.batch import Output
 
 
 def _output() -> tuple[Output, io.StringIO]:

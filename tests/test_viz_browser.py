@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from mmapsim.scenario.parser import parse_text
+from mmapsim.scenario.lang.parser import parse_text
 from mmapsim.viz import record, record_file, write_html
-from mmapsim.viz.commands import write_tour_pages
 from mmapsim.viz.export import CHROMIUM_FLAGS, NoBrowser, chromium_paths, set_viewport
+from mmapsim.viz.site import write_tour_pages
 from mmapsim.viz.tracker import Tracker
 from viz_helpers import big_scenario
 

@@ -21,9 +21,9 @@ from mmapsim import (
 )
 from mmapsim.cli import main
 from mmapsim.machine import Machine as SimMachine
-from mmapsim.scenario.checker import check_scenario
-from mmapsim.scenario.parser import parse_file, parse_text
-from mmapsim.scenario.syntax import Scenario
+from mmapsim.scenario.lang.checker import check_scenario
+from mmapsim.scenario.lang.parser import parse_file, parse_text
+from mmapsim.scenario.lang.syntax import Scenario
 from mmapsim.viz import page_data, record, record_file, render_page, snapshot
 from mmapsim.viz.contents import encode_rows, frame_bytes
 from mmapsim.viz.record import typed_stores

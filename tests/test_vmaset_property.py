@@ -38,7 +38,7 @@ from mmapsim import (
     PROT_WRITE,
     Machine,
 )
-from mmapsim.mm.layout import MMAP_BASE
+from mmapsim.mm.memlayout import MMAP_BASE
 from strategies.vma_window import (
     WINDOW_PAGES,
     WindowMmap,

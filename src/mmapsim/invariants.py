@@ -36,7 +36,7 @@ from mmapsim.fs.file import OpenFile
 from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.invariants_ipc import check_segments, check_zombies
 from mmapsim.mm.address_space import AddressSpace
-from mmapsim.mm.layout import TASK_SIZE
+from mmapsim.mm.memlayout import TASK_SIZE
 from mmapsim.mm.vmaset import vm_start_gap
 from mmapsim.physmem import ZERO_PFN
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
-from mmapsim import cvalues
+from mmapsim import abi
 from mmapsim.clock import NS_PER_SEC
 from mmapsim.events import EventBus
 from mmapsim.fs import image
@@ -26,7 +26,7 @@ from mmapsim.fs.writeback import DEFAULT_DIRTY_EXPIRE_CENTISECS, DEFAULT_DIRTY_W
 from mmapsim.kernel import DEFAULT_MAX_MAP_COUNT, DEFAULT_MAX_PROCESSES, Kernel, Task
 from mmapsim.physmem import DEFAULT_MEMORY, OutOfMemory
 from mmapsim.process import Process
-from mmapsim.syscalls import files, process
+from mmapsim.syscalls import files, fork_exec
 from mmapsim.syscalls.files import StatResult
 
 __all__ = ["Machine", "Process"]
@@ -124,7 +124,7 @@ class Machine:
             raise TypeError("name must be a str")
         task = self.kernel.new_task(name)
         with _enomem():
-            process.setup_image(self.kernel, task)
+            fork_exec.setup_image(self.kernel, task)
         return self._adopt(task)
 
     def mount_host(self, path: str) -> None:
@@ -135,7 +135,7 @@ class Machine:
         self._check_open()
         if self.host is None:
             self.host = HostMounts(self.kernel.fs)
-        self.host.mount(cvalues.path("path", path))
+        self.host.mount(abi.path("path", path))
 
     def _adopt(self, task: Task) -> Process:
         proc = Process(self, task)
@@ -147,20 +147,20 @@ class Machine:
         """Create a file, or rewrite it in place (same inode; live mappings see it)."""
         self._check_open()
         with _enomem():
-            self.kernel.fs.write_file(cvalues.path("path", path), bytes(cvalues.data("data", data)))
+            self.kernel.fs.write_file(abi.path("path", path), bytes(abi.data("data", data)))
         self.after_syscall()
 
     def read_file(self, path: str) -> bytes:
         """The file's contents as read() would see them now."""
         self._check_open()
         with _enomem():
-            return self.kernel.fs.read_file(cvalues.path("path", path))
+            return self.kernel.fs.read_file(abi.path("path", path))
 
     def stat_file(self, path: str) -> StatResult:
         """stat(2) of ``path``, as a tool outside every process would ask it."""
         self._check_open()
         with _enomem():
-            return files.sys_stat(self.kernel, cvalues.path("path", path))
+            return files.sys_stat(self.kernel, abi.path("path", path))
 
     def read_disk(self, path: str) -> bytes:
         """The file's bytes on its disk image, past the page cache: what crash() leaves.
@@ -169,7 +169,7 @@ class Machine:
         not yet written back) are not in it.  Errors as read_file's.
         """
         self._check_open()
-        inode = self.kernel.fs.lookup(cvalues.path("path", path))
+        inode = self.kernel.fs.lookup(abi.path("path", path))
         if inode.kind is InodeKind.DIRECTORY:
             raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
         if inode.kind is not InodeKind.REGULAR:
@@ -244,7 +244,7 @@ class Machine:
     def system_paths(self) -> list[str]:
         """The paths (and folders) of system files, not of a program's data."""
         roots = list(self.host.roots) if self.host is not None else []
-        return [*roots, process.PROGRAM_PATH]
+        return [*roots, fork_exec.PROGRAM_PATH]
 
     @property
     def processes(self) -> list[Process]:

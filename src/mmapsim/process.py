@@ -1,7 +1,7 @@
 """The public contract (API.md) on the simulated kernel: ``Process``.
 
 A Process is a thin handle on a kernel task: it decodes Python arguments into
-the C types of the system-call ABI (:mod:`mmapsim.cvalues`), calls one
+the C types of the system-call ABI (:mod:`mmapsim.abi`), calls one
 system call, and turns a fatal memory fault into
 :class:`~mmapsim.errors.ProcessKilled`.  All policy lives in
 :mod:`mmapsim.syscalls` and below.
@@ -15,18 +15,18 @@ import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mmapsim import cvalues
-from mmapsim.cvalues import U64_MAX
+from mmapsim import abi
+from mmapsim.abi import U64_MAX
 from mmapsim.errors import ProcessKilled
 from mmapsim.kernel import Task
 from mmapsim.loader.aslr import Randomizer
 from mmapsim.mm.fault import MemoryFault
-from mmapsim.mm.procfs import render_maps, render_smaps
+from mmapsim.mm.proc_maps import render_maps, render_smaps
 from mmapsim.pageinfo import PageInfo
 from mmapsim.physmem import ZERO_PFN, OutOfMemory
 from mmapsim.process_ipc import IpcCalls
 from mmapsim.process_memory import MemoryCalls
-from mmapsim.syscalls import brk, files, mman, process
+from mmapsim.syscalls import brk, files, fork_exec, mman
 from mmapsim.syscalls.files import StatResult
 
 if TYPE_CHECKING:
@@ -86,42 +86,42 @@ class Process(IpcCalls, MemoryCalls):
         """mmap(2); ``addr`` 0 or None lets the kernel choose; returns the address."""
         return self._call(
             mman.sys_mmap,
-            cvalues.address("addr", addr),
-            cvalues.u64("length", length),
-            cvalues.cint("prot", prot),
-            cvalues.flags32("flags", flags),
-            cvalues.cint("fd", fd),
-            cvalues.off_t("offset", offset),
+            abi.address("addr", addr),
+            abi.u64("length", length),
+            abi.cint("prot", prot),
+            abi.flags32("flags", flags),
+            abi.cint("fd", fd),
+            abi.off_t("offset", offset),
         )
 
     def munmap(self, addr: int, length: int) -> None:
         """munmap(2)."""
-        self._call(mman.sys_munmap, cvalues.address("addr", addr), cvalues.u64("length", length))
+        self._call(mman.sys_munmap, abi.address("addr", addr), abi.u64("length", length))
 
     def msync(self, addr: int, length: int, flags: int) -> None:
         """msync(2)."""
         self._call(
             mman.sys_msync,
-            cvalues.address("addr", addr),
-            cvalues.u64("length", length),
-            cvalues.flags32("flags", flags),
+            abi.address("addr", addr),
+            abi.u64("length", length),
+            abi.flags32("flags", flags),
         )
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
         """mprotect(2)."""
         self._call(
             mman.sys_mprotect,
-            cvalues.address("addr", addr),
-            cvalues.u64("length", length),
-            cvalues.flags32("prot", prot),
+            abi.address("addr", addr),
+            abi.u64("length", length),
+            abi.flags32("prot", prot),
         )
 
     def load(self, addr: int, size: int) -> bytes:
         """The CPU reads ``size`` bytes at ``addr``."""
         if type(addr) is not int or not 0 <= addr <= U64_MAX:
-            addr = cvalues.address("addr", addr)
+            addr = abi.address("addr", addr)
         if type(size) is not int or not 0 <= size <= U64_MAX:
-            size = cvalues.u64("size", size)
+            size = abi.u64("size", size)
         task = self._task
         if not task.alive:
             raise ProcessLookupError(errno.ESRCH, "No such process")
@@ -136,9 +136,9 @@ class Process(IpcCalls, MemoryCalls):
     def store(self, addr: int, data: bytes) -> None:
         """The CPU writes ``data`` at ``addr``."""
         if type(addr) is not int or not 0 <= addr <= U64_MAX:
-            addr = cvalues.address("addr", addr)
+            addr = abi.address("addr", addr)
         if type(data) is not bytes:
-            data = cvalues.data("data", data)
+            data = abi.data("data", data)
         task = self._task
         if not task.alive:
             raise ProcessLookupError(errno.ESRCH, "No such process")
@@ -153,7 +153,7 @@ class Process(IpcCalls, MemoryCalls):
 
     def _killed(self, task: Task, fault: MemoryFault) -> ProcessKilled:
         self.machine.kernel.current = task
-        process.kill(self.machine.kernel, task, fault.signal)
+        fork_exec.kill(self.machine.kernel, task, fault.signal)
         return ProcessKilled(fault.signal, task.pid, fault.va)
 
     # -- files ----------------------------------------------------------------
@@ -162,61 +162,61 @@ class Process(IpcCalls, MemoryCalls):
         """open(2); returns a file descriptor."""
         return self._call(
             files.sys_open,
-            cvalues.path("path", path),
-            cvalues.flags32("flags", flags),
-            cvalues.cint("mode", mode),
+            abi.path("path", path),
+            abi.flags32("flags", flags),
+            abi.cint("mode", mode),
         )
 
     def close(self, fd: int) -> None:
         """close(2): mappings of the file stay."""
-        self._call(files.sys_close, cvalues.cint("fd", fd))
+        self._call(files.sys_close, abi.cint("fd", fd))
 
     def read(self, fd: int, n: int) -> bytes:
         """read(2)."""
-        return self._call(files.sys_read, cvalues.cint("fd", fd), cvalues.u64("n", n))
+        return self._call(files.sys_read, abi.cint("fd", fd), abi.u64("n", n))
 
     def write(self, fd: int, data: bytes) -> int:
         """write(2); returns the count written."""
-        return self._call(files.sys_write, cvalues.cint("fd", fd), cvalues.data("data", data))
+        return self._call(files.sys_write, abi.cint("fd", fd), abi.data("data", data))
 
     def pread(self, fd: int, n: int, offset: int) -> bytes:
         """pread(2)."""
         return self._call(
             files.sys_pread,
-            cvalues.cint("fd", fd),
-            cvalues.u64("n", n),
-            cvalues.off_t("offset", offset),
+            abi.cint("fd", fd),
+            abi.u64("n", n),
+            abi.off_t("offset", offset),
         )
 
     def pwrite(self, fd: int, data: bytes, offset: int) -> int:
         """pwrite(2)."""
         return self._call(
             files.sys_pwrite,
-            cvalues.cint("fd", fd),
-            cvalues.data("data", data),
-            cvalues.off_t("offset", offset),
+            abi.cint("fd", fd),
+            abi.data("data", data),
+            abi.off_t("offset", offset),
         )
 
     def lseek(self, fd: int, offset: int, whence: int) -> int:
         """lseek(2); returns the new position."""
         return self._call(
             files.sys_lseek,
-            cvalues.cint("fd", fd),
-            cvalues.off_t("offset", offset),
-            cvalues.cint("whence", whence),
+            abi.cint("fd", fd),
+            abi.off_t("offset", offset),
+            abi.cint("whence", whence),
         )
 
     def ftruncate(self, fd: int, length: int) -> None:
         """ftruncate(2)."""
-        self._call(files.sys_ftruncate, cvalues.cint("fd", fd), cvalues.off_t("length", length))
+        self._call(files.sys_ftruncate, abi.cint("fd", fd), abi.off_t("length", length))
 
     def fsync(self, fd: int) -> None:
         """fsync(2)."""
-        self._call(files.sys_fsync, cvalues.cint("fd", fd))
+        self._call(files.sys_fsync, abi.cint("fd", fd))
 
     def unlink(self, path: str) -> None:
         """unlink(2)."""
-        self._call(files.sys_unlink, cvalues.path("path", path))
+        self._call(files.sys_unlink, abi.path("path", path))
 
     def pipe(self) -> tuple[int, int]:
         """pipe(2): (read end, write end)."""
@@ -224,22 +224,22 @@ class Process(IpcCalls, MemoryCalls):
 
     def chmod(self, path: str, mode: int) -> None:
         """chmod(2)."""
-        self._call(files.sys_chmod, cvalues.path("path", path), cvalues.cint("mode", mode))
+        self._call(files.sys_chmod, abi.path("path", path), abi.cint("mode", mode))
 
     def fstat(self, fd: int) -> StatResult:
         """fstat(2)."""
-        return self._call(files.sys_fstat, cvalues.cint("fd", fd))
+        return self._call(files.sys_fstat, abi.cint("fd", fd))
 
     # -- processes --------------------------------------------------------------
 
     def fork(self, name: str | None = None) -> Process:
         """fork(2): the child, a new Process."""
-        child = self._call(process.sys_fork, name)
+        child = self._call(fork_exec.sys_fork, name)
         return self.machine._adopt(child)
 
     def exit(self, status: int = 0) -> None:
         """_exit(2): every mapping is removed, every fd closed."""
-        self._call(process.sys_exit, cvalues.cint("status", status))
+        self._call(fork_exec.sys_exit, abi.cint("status", status))
 
     def execve(
         self,
@@ -255,15 +255,15 @@ class Process(IpcCalls, MemoryCalls):
         ``libraries`` (simulator only): also make the mappings that the dynamic
         loader makes for the program's needed libraries.
         """
-        path = cvalues.path("path", path)
-        argv = [cvalues.path("argv", a) for a in argv] if argv else [path]
-        envp = [cvalues.path("env", e) for e in env]
+        path = abi.path("path", path)
+        argv = [abi.path("argv", a) for a in argv] if argv else [path]
+        envp = [abi.path("env", e) for e in env]
         rand = Randomizer(self.machine.rng)
-        self._call(process.sys_execve, path, argv, envp, rand, bool(libraries))
+        self._call(fork_exec.sys_execve, path, argv, envp, rand, bool(libraries))
 
     def brk(self, addr: int) -> int:
         """The brk system call (not glibc's wrapper): returns the break after the call."""
-        return self._call(brk.sys_brk, cvalues.address("addr", addr))
+        return self._call(brk.sys_brk, abi.address("addr", addr))
 
     def sbrk(self, increment: int) -> int:
         """sbrk(3): move the break by ``increment``; returns the old break (ENOMEM)."""
@@ -283,7 +283,7 @@ class Process(IpcCalls, MemoryCalls):
 
     def pagemap(self, va: int) -> PageInfo:
         """What /proc/<pid>/pagemap says of the page holding ``va``."""
-        pte = self._live().mm.pt.get(cvalues.address("va", va) >> 12)
+        pte = self._live().mm.pt.get(abi.address("va", va) >> 12)
         if pte is None:
             return PageInfo(present=False, pfn=None, file_or_shared=False, exclusive=False)
         frame = pte.frame

@@ -10,7 +10,7 @@ import errno
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mmapsim import cvalues, shm_name
+from mmapsim import abi, shm_name
 from mmapsim.kernel import Task
 from mmapsim.shminfo import ShmInfo
 from mmapsim.syscalls import fds, files, ipc, memfd, wait
@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 def key_t(name: str, value: object) -> int:
     """A System V key: C ``key_t``, a signed 32-bit int."""
-    return cvalues.cint(name, value)
+    return abi.cint(name, value)
 
 
 class IpcCalls:
@@ -40,34 +40,34 @@ class IpcCalls:
 
     def shmget(self, key: int, size: int, shmflg: int) -> int:
         """shmget(2): the id of a new segment, or of the one with ``key``."""
-        args = (key_t("key", key), cvalues.u64("size", size), cvalues.cint("shmflg", shmflg))
+        args = (key_t("key", key), abi.u64("size", size), abi.cint("shmflg", shmflg))
         return self._call(ipc.sys_shmget, *args)
 
     def shmat(self, shmid: int, addr: int | None = 0, shmflg: int = 0) -> int:
         """shmat(2): map the segment; returns its address."""
         args = (
-            cvalues.cint("shmid", shmid),
-            cvalues.address("addr", addr),
-            cvalues.cint("shmflg", shmflg),
+            abi.cint("shmid", shmid),
+            abi.address("addr", addr),
+            abi.cint("shmflg", shmflg),
         )
         return self._call(ipc.sys_shmat, *args)
 
     def shmdt(self, addr: int) -> None:
         """shmdt(2): unmap the segment attached at ``addr``."""
-        self._call(ipc.sys_shmdt, cvalues.address("addr", addr))
+        self._call(ipc.sys_shmdt, abi.address("addr", addr))
 
     def shmctl(self, shmid: int, cmd: int, buf: object = None) -> ShmInfo | None:
         """shmctl(2): IPC_STAT returns a ShmInfo; IPC_SET takes ``buf``; IPC_RMID."""
-        args = (cvalues.cint("shmid", shmid), cvalues.cint("cmd", cmd), buf)
+        args = (abi.cint("shmid", shmid), abi.cint("cmd", cmd), buf)
         return self._call(ipc.sys_shmctl, *args)
 
     # -- POSIX shared memory and memfd -----------------------------------------
 
     def shm_open(self, name: str, flags: int, mode: int = 0o600) -> int:
         """shm_open(3): open (or create) ``/dev/shm/NAME``; the fd is close-on-exec."""
-        path = shm_name.shm_path(cvalues.path("name", name), errno.EINVAL)
-        flags = cvalues.flags32("flags", flags) | shm_name.SHM_OPEN_FLAGS
-        mode = cvalues.cint("mode", mode)
+        path = shm_name.shm_path(abi.path("name", name), errno.EINVAL)
+        flags = abi.flags32("flags", flags) | shm_name.SHM_OPEN_FLAGS
+        mode = abi.cint("mode", mode)
         try:
             return self._call(files.sys_open, path, flags, mode)
         except OSError as exc:
@@ -75,7 +75,7 @@ class IpcCalls:
 
     def shm_unlink(self, name: str) -> None:
         """shm_unlink(3): remove the name ``/dev/shm/NAME``."""
-        path = shm_name.shm_path(cvalues.path("name", name), errno.ENOENT)
+        path = shm_name.shm_path(abi.path("name", name), errno.ENOENT)
         try:
             self._call(files.sys_unlink, path)
         except OSError as exc:
@@ -83,22 +83,22 @@ class IpcCalls:
 
     def memfd_create(self, name: str, flags: int = 0) -> int:
         """memfd_create(2): an anonymous file; returns its fd."""
-        args = (cvalues.path("name", name), cvalues.flags32("flags", flags))
+        args = (abi.path("name", name), abi.flags32("flags", flags))
         return self._call(memfd.sys_memfd_create, *args)
 
     # -- descriptors and children ------------------------------------------------
 
     def dup(self, fd: int) -> int:
         """dup(2): the lowest free fd, sharing ``fd``'s open file description."""
-        return self._call(fds.sys_dup, cvalues.cint("fd", fd))
+        return self._call(fds.sys_dup, abi.cint("fd", fd))
 
     def dup2(self, fd: int, fd2: int) -> int:
         """dup2(2): ``fd2`` now shares ``fd``'s open file description."""
-        return self._call(fds.sys_dup2, cvalues.cint("fd", fd), cvalues.cint("fd2", fd2))
+        return self._call(fds.sys_dup2, abi.cint("fd", fd), abi.cint("fd2", fd2))
 
     def waitpid(self, pid: int, options: int = 0) -> tuple[int, int]:
         """waitpid(2): ``(pid, status)`` of an ended child, reaping it; (0, 0) with WNOHANG."""
-        args = (cvalues.cint("pid", pid), cvalues.cint("options", options))
+        args = (abi.cint("pid", pid), abi.cint("options", options))
         return self._call(wait.sys_waitpid, *args)
 
     @property

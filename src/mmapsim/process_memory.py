@@ -1,7 +1,7 @@
 """API.md's mremap, madvise, mincore and the memory-locking calls on the simulator.
 
 A mixin of :class:`mmapsim.process.Process`: each method decodes its Python
-arguments into the C types of the system call (:mod:`mmapsim.cvalues`) and makes
+arguments into the C types of the system call (:mod:`mmapsim.abi`) and makes
 one system call.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from mmapsim import cvalues
-from mmapsim.syscalls import madvise, mlock, mremap
+from mmapsim import abi
+from mmapsim.syscalls import madvise, memlock, mremap
 
 T = TypeVar("T")
 
@@ -28,49 +28,47 @@ class MemoryCalls:
         """mremap(2): grow, shrink or move a mapping; returns the new address."""
         return self._call(
             mremap.sys_mremap,
-            cvalues.address("old_addr", old_addr),
-            cvalues.u64("old_size", old_size),
-            cvalues.u64("new_size", new_size),
-            cvalues.flags32("flags", flags),
-            cvalues.address("new_addr", new_addr),
+            abi.address("old_addr", old_addr),
+            abi.u64("old_size", old_size),
+            abi.u64("new_size", new_size),
+            abi.flags32("flags", flags),
+            abi.address("new_addr", new_addr),
         )
 
     def madvise(self, addr: int, length: int, advice: int) -> None:
         """madvise(2)."""
         self._call(
             madvise.sys_madvise,
-            cvalues.address("addr", addr),
-            cvalues.u64("length", length),
-            cvalues.cint("advice", advice),
+            abi.address("addr", addr),
+            abi.u64("length", length),
+            abi.cint("advice", advice),
         )
 
     def mincore(self, addr: int, length: int) -> bytes:
         """mincore(2): one byte per page, bit 0 set where the page is resident."""
-        return self._call(
-            mlock.sys_mincore, cvalues.address("addr", addr), cvalues.u64("length", length)
-        )
+        return self._call(memlock.sys_mincore, abi.address("addr", addr), abi.u64("length", length))
 
     def mlock(self, addr: int, length: int) -> None:
         """mlock(2)."""
-        self._call(mlock.sys_mlock, cvalues.address("addr", addr), cvalues.u64("length", length))
+        self._call(memlock.sys_mlock, abi.address("addr", addr), abi.u64("length", length))
 
     def mlock2(self, addr: int, length: int, flags: int) -> None:
         """mlock2(2)."""
         self._call(
-            mlock.sys_mlock2,
-            cvalues.address("addr", addr),
-            cvalues.u64("length", length),
-            cvalues.flags32("flags", flags),
+            memlock.sys_mlock2,
+            abi.address("addr", addr),
+            abi.u64("length", length),
+            abi.flags32("flags", flags),
         )
 
     def munlock(self, addr: int, length: int) -> None:
         """munlock(2)."""
-        self._call(mlock.sys_munlock, cvalues.address("addr", addr), cvalues.u64("length", length))
+        self._call(memlock.sys_munlock, abi.address("addr", addr), abi.u64("length", length))
 
     def mlockall(self, flags: int) -> None:
         """mlockall(2)."""
-        self._call(mlock.sys_mlockall, cvalues.flags32("flags", flags))
+        self._call(memlock.sys_mlockall, abi.flags32("flags", flags))
 
     def munlockall(self) -> None:
         """munlockall(2)."""
-        self._call(mlock.sys_munlockall)
+        self._call(memlock.sys_munlockall)

@@ -6,8 +6,8 @@ import click
 
 from mmapsim.cli.exports import PDF, PNG, write_exports
 from mmapsim.cli.group import COLOR, HTML, KERNEL, main, make_output, write_pages
-from mmapsim.scenario.commands import diff_files, layout_file, run_files
-from mmapsim.viz.commands import write_scenario_pages
+from mmapsim.scenario.run.batch import diff_files, layout_file, run_files
+from mmapsim.viz.site import write_scenario_pages
 
 
 @main.command()

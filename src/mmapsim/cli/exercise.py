@@ -7,7 +7,7 @@ import random
 import click
 
 from mmapsim.cli.group import main
-from mmapsim.scenario.exercises import TOPICS, generate, solve
+from mmapsim.scenario.learn.exercises import TOPICS, generate, solve
 
 
 @main.command()

@@ -6,9 +6,9 @@ import click
 from rich.text import Text
 
 from mmapsim.cli.group import write_pages
-from mmapsim.scenario.commands import Output
-from mmapsim.viz.commands import export_pages
+from mmapsim.scenario.run.batch import Output
 from mmapsim.viz.export import NoBrowser
+from mmapsim.viz.site import export_pages
 
 PNG = click.option(
     "--png",

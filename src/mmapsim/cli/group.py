@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from mmapsim.scenario.commands import Output
 from mmapsim.scenario.render import make_console
+from mmapsim.scenario.run.batch import Output
 
 KERNEL = click.Choice(["sim", "host"])
 COLOR = click.option(

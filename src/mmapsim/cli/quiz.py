@@ -10,9 +10,9 @@ from typing import Any
 import click
 
 from mmapsim.cli.group import COLOR, KERNEL, main, make_output
-from mmapsim.scenario.commands import Output
-from mmapsim.scenario.quiz_run import answer_key, piped_guesser, run_quiz, terminal_guesser
+from mmapsim.scenario.learn.quiz_run import answer_key, piped_guesser, run_quiz, terminal_guesser
 from mmapsim.scenario.render import make_console
+from mmapsim.scenario.run.batch import Output
 
 
 @main.command()

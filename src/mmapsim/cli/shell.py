@@ -7,7 +7,7 @@ import sys
 import click
 
 from mmapsim.cli.group import COLOR, KERNEL, main, make_output
-from mmapsim.scenario.shell import run_shell
+from mmapsim.scenario.run.interactive import run_shell
 
 
 @main.command()

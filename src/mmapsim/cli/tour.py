@@ -7,8 +7,8 @@ import sys
 import click
 
 from mmapsim.cli.group import COLOR, main, make_output, write_pages
-from mmapsim.scenario.tour import list_slides, pause_at_terminal, run_tour
-from mmapsim.viz.commands import write_tour_pages
+from mmapsim.scenario.learn.slides import list_slides, pause_at_terminal, run_tour
+from mmapsim.viz.site import write_tour_pages
 
 
 @main.command()

@@ -22,10 +22,10 @@ from mmapsim.crashes.recovery import Progress as Tick
 from mmapsim.crashes.recovery import check_states
 from mmapsim.crashes.report import Exploration, json_report, text_report
 from mmapsim.crashes.states import plan
-from mmapsim.scenario.checker import check_scenario
-from mmapsim.scenario.errors import ScenarioError
-from mmapsim.scenario.parser import parse_file
-from mmapsim.scenario.syntax import Crash, Expect, Scenario
+from mmapsim.scenario.lang.checker import check_scenario
+from mmapsim.scenario.lang.diagnostic import ScenarioError
+from mmapsim.scenario.lang.parser import parse_file
+from mmapsim.scenario.lang.syntax import Crash, Expect, Scenario
 
 EXIT_OK, EXIT_BROKEN, EXIT_BAD = 0, 1, 2
 EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C (128 + SIGINT)

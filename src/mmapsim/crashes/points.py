@@ -21,8 +21,8 @@ from mmapsim.crashes.states import CrashPoint, point_at
 from mmapsim.events import Event, Writeback
 from mmapsim.fs import image
 from mmapsim.machine import Machine
-from mmapsim.scenario.runner import Runner, StepResult
-from mmapsim.scenario.syntax import Expect, FileSetup, Scenario, Step
+from mmapsim.scenario.lang.syntax import Expect, FileSetup, Scenario, Step
+from mmapsim.scenario.run.runner import Runner, StepResult
 
 #: Points kept between the page writes of one step at most (later ones repeat earlier disks).
 MID_STEP_POINTS = 64

@@ -19,9 +19,9 @@ from typing import Any
 from mmapsim.crashes.points import Problem, problem_of
 from mmapsim.fs.image import DiskImage
 from mmapsim.machine import Machine
-from mmapsim.scenario.errors import ScenarioError
-from mmapsim.scenario.runner import Runner
-from mmapsim.scenario.syntax import Scenario
+from mmapsim.scenario.lang.diagnostic import ScenarioError
+from mmapsim.scenario.lang.syntax import Scenario
+from mmapsim.scenario.run.runner import Runner
 
 Progress = Callable[[int], None]
 

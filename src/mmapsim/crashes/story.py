@@ -16,9 +16,9 @@ from mmapsim.crashes.states import CrashState, Piece
 from mmapsim.events import Event
 from mmapsim.fs import image
 from mmapsim.machine import Machine
+from mmapsim.scenario.lang.syntax import Scenario
 from mmapsim.scenario.render import result_lines
-from mmapsim.scenario.runner import Runner, StepResult
-from mmapsim.scenario.syntax import Scenario
+from mmapsim.scenario.run.runner import Runner, StepResult
 from mmapsim.viz.page import write_html
 from mmapsim.viz.record import Recording, StepRecord, event_json
 from mmapsim.viz.snapshot import Json

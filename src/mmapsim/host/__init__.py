@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING
 from mmapsim.host.boundary import HostRefused
 
 if TYPE_CHECKING:
-    from mmapsim.host.machine import HostMachine
-    from mmapsim.host.process import HostProcess
+    from mmapsim.host.host_machine import HostMachine
+    from mmapsim.host.host_process import HostProcess
 
 __all__ = ["HostMachine", "HostProcess", "HostRefused"]
 
 
 def __getattr__(name: str) -> object:
     if name == "HostMachine":
-        from mmapsim.host.machine import HostMachine
+        from mmapsim.host.host_machine import HostMachine
 
         return HostMachine
     if name == "HostProcess":
-        from mmapsim.host.process import HostProcess
+        from mmapsim.host.host_process import HostProcess
 
         return HostProcess
     raise AttributeError(f"module 'mmapsim.host' has no attribute {name!r}")

@@ -21,7 +21,7 @@ from typing import NoReturn
 
 from mmapsim.host import fence, libc
 from mmapsim.host.channel import Channel
-from mmapsim.host.fault import FaultPage
+from mmapsim.host.exit_status import FaultPage
 from mmapsim.host.worker import Worker, reset_signals
 
 

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
-from mmapsim.host import cgroup, fault, launcher, sandbox
+from mmapsim.host import cgroup, exit_status, launcher, sandbox
 from mmapsim.host.boundary import ProgramPages
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.limits import HostTimeout, Limits
@@ -173,7 +173,7 @@ class MachineState:
         as killed.
         """
         if record.alive:
-            done, status, _ppid = fault.ended(record.pid)
+            done, status, _ppid = exit_status.ended(record.pid)
             if done:
                 self.bury(record, signal.SIGKILL if status is None else status)
         return record.alive
@@ -199,7 +199,7 @@ class MachineState:
             record.exit_status = os.WEXITSTATUS(status)
         if record.fault_fd >= 0:
             with contextlib.suppress(OSError):
-                record.fault_va = fault.fault_va(record.fault_fd)
+                record.fault_va = exit_status.fault_va(record.fault_fd)
             os.close(record.fault_fd)
             record.fault_fd = -1
         record.alive = False
@@ -216,7 +216,7 @@ class MachineState:
         """
         ours = []
         for pid in list(self.zombies):
-            done, status, ppid = fault.ended(pid)
+            done, status, ppid = exit_status.ended(pid)
             if status is None and done:
                 self.zombies.discard(pid)  # reaped: gone from /proc
             elif done and ppid == self.zpid:

@@ -17,10 +17,10 @@ import stat
 from typing import Final, NoReturn
 
 from mmapsim.constants import O_CLOEXEC, PAGE_SIZE
-from mmapsim.host import image, libc
+from mmapsim.host import exec_image, libc
 from mmapsim.host.boundary import USER_SPAN, HostRefused
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
-from mmapsim.host.fault import FaultPage
+from mmapsim.host.exit_status import FaultPage
 from mmapsim.host.worker_ipc import IpcOps
 from mmapsim.host.worker_memory import MemoryOps
 
@@ -162,7 +162,7 @@ class Worker(IpcOps, MemoryOps):
         return pid
 
     def op_execve(self, path: str, argv: list[str], fault_fd: int) -> None:
-        """execve(2): the kernel's verdict on ``path``, then a fresh worker image.
+        """execve(2): the kernel's verdict on ``path``, then a fresh worker exec_image.
 
         A failure is this call's OSError and the process is unchanged (see
         ``image``).  On success this image is gone: the new one answers.
@@ -171,10 +171,10 @@ class Worker(IpcOps, MemoryOps):
             os.set_inheritable(fault_fd, False)
             mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
             try:
-                code = image.probe_exec(path, argv)
+                code = exec_image.probe_exec(path, argv)
                 if code:
                     raise OSError(code, os.strerror(code), path)
-                raise image.exec_fresh_worker(CHANNEL_FD, fault_fd, self.rid)
+                raise exec_image.exec_fresh_worker(CHANNEL_FD, fault_fd, self.rid)
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         finally:

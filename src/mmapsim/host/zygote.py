@@ -16,7 +16,7 @@ import os
 import signal
 from typing import NoReturn
 
-from mmapsim.host import image, libc, sandbox
+from mmapsim.host import exec_image, libc, sandbox
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.worker import Worker, adopt_channel, announce, reset_signals
 
@@ -29,7 +29,7 @@ def run_zygote(fd: int, root: str, master_pid: int) -> NoReturn:
         os._exit(1)
     libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
     chan = adopt_channel(fd)
-    layers = sandbox.confine(root, image.PKGDIR)
+    layers = sandbox.confine(root, exec_image.PKGDIR)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # no reaping but on request
     chan.send(("ready", os.getpid(), layers))
     Zygote(chan, root).serve()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 
 from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
-from mmapsim.mm.layout import (
+from mmapsim.mm.memlayout import (
     MMAP_BASE,
     PIE_BASE,
     STACK_GUARD_GAP,

@@ -41,7 +41,7 @@ from mmapsim.loader.elf import ElfImage, Segment, read_elf
 from mmapsim.mm import mapping
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.fault import MemoryFault
-from mmapsim.mm.layout import page_align, page_down
+from mmapsim.mm.memlayout import page_align, page_down
 from mmapsim.mm.vma import Vma, VmFlag, prot_to_vm
 
 _MAY = VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mmapsim.mm.address_space import AddressSpace
-from mmapsim.mm.layout import page_down
+from mmapsim.mm.memlayout import page_down
 from mmapsim.mm.vma import Vma, VmFlag
 
 #: setup_arg_pages's ``stack_expand``.

@@ -19,7 +19,7 @@ from mmapsim.events import AddressSpaceEmptied, EventBus, FrameFreed, PageUnmapp
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.pagecache import PageCache
 from mmapsim.mm.fault import handle_fault
-from mmapsim.mm.layout import MMAP_BASE
+from mmapsim.mm.memlayout import MMAP_BASE
 from mmapsim.mm.pagetable import PageTable, Pte
 from mmapsim.mm.vma import Vma, VmFlag
 from mmapsim.mm.vmaset import VmaSet

@@ -41,7 +41,7 @@ from mmapsim.events import (
     ZeroPageMapped,
 )
 from mmapsim.fs.inode import InodeKind
-from mmapsim.mm.layout import STACK_GUARD_GAP, STACK_RLIMIT
+from mmapsim.mm.memlayout import STACK_GUARD_GAP, STACK_RLIMIT
 from mmapsim.mm.pagetable import Pte
 from mmapsim.mm.vma import AnonVma, Vma, VmFlag
 from mmapsim.physmem import ZERO_PFN, Frame, OutOfMemory

@@ -24,7 +24,7 @@ from mmapsim.fs.file import OpenFile
 from mmapsim.fs.inode import Inode
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.fault import MemoryFault, handle_fault
-from mmapsim.mm.layout import MMAP_LEGACY_BASE, MMAP_MIN_ADDR, TASK_SIZE
+from mmapsim.mm.memlayout import MMAP_LEGACY_BASE, MMAP_MIN_ADDR, TASK_SIZE
 from mmapsim.mm.vma import Vma, VmFlag
 from mmapsim.mm.vmaset import vm_start_gap
 

@@ -38,7 +38,7 @@ from mmapsim.constants import PAGE_SHIFT
 from mmapsim.errors import syscall_error
 from mmapsim.mm import mapping
 from mmapsim.mm.address_space import AddressSpace
-from mmapsim.mm.layout import MMAP_MIN_ADDR, TASK_SIZE
+from mmapsim.mm.memlayout import MMAP_MIN_ADDR, TASK_SIZE
 from mmapsim.mm.mlock import mm_populate
 from mmapsim.mm.vma import VM_LOCKED_MASK, Vma, VmFlag
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from mmapsim.errors import KernelPanic
 from mmapsim.mm.gaps import GapIndex
-from mmapsim.mm.layout import STACK_GUARD_GAP, TASK_SIZE
+from mmapsim.mm.memlayout import STACK_GUARD_GAP, TASK_SIZE
 from mmapsim.mm.vma import Vma
 
 

@@ -12,11 +12,11 @@ with :mod:`mmapsim.scenario.render`.
 
 from __future__ import annotations
 
-from mmapsim.scenario.checker import check_scenario
-from mmapsim.scenario.errors import ScenarioError
-from mmapsim.scenario.parser import parse_file, parse_text
-from mmapsim.scenario.runner import Runner, StepResult
-from mmapsim.scenario.syntax import Scenario
+from mmapsim.scenario.lang.checker import check_scenario
+from mmapsim.scenario.lang.diagnostic import ScenarioError
+from mmapsim.scenario.lang.parser import parse_file, parse_text
+from mmapsim.scenario.lang.syntax import Scenario
+from mmapsim.scenario.run.runner import Runner, StepResult
 
 __all__ = [
     "Runner",

@@ -17,12 +17,12 @@ from typing import IO, Any
 from rich.console import Console
 from rich.text import Text
 
-from mmapsim.scenario.ipc_values import SHM_FIELDS, ShmDs
-from mmapsim.scenario.layout_draw import to_ascii
-from mmapsim.scenario.quiz import answer_of
-from mmapsim.scenario.runner import StepResult
-from mmapsim.scenario.syntax import Do, Expect, Note, Show, Step
-from mmapsim.scenario.values import Value, format_value
+from mmapsim.scenario.lang.ipc_values import SHM_FIELDS, ShmDs
+from mmapsim.scenario.lang.syntax import Do, Expect, Note, Show, Step
+from mmapsim.scenario.lang.values import Value, format_value
+from mmapsim.scenario.learn.questions import answer_of
+from mmapsim.scenario.run.runner import StepResult
+from mmapsim.views.regions_draw import to_ascii
 
 KERNELS = {"sim": "the simulated kernel", "host": "this computer's Linux kernel"}
 _PALETTE = ("cyan", "magenta", "yellow", "blue", "green", "bright_red")

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import errno
 
+from mmapsim.abi import U64_MAX
 from mmapsim.constants import PAGE_SIZE
-from mmapsim.cvalues import U64_MAX
 from mmapsim.errors import syscall_error
 from mmapsim.kernel import Kernel, Task
 from mmapsim.mm import mapping
 from mmapsim.mm.address_space import AddressSpace
-from mmapsim.mm.layout import TASK_SIZE, page_align
+from mmapsim.mm.memlayout import TASK_SIZE, page_align
 from mmapsim.mm.mlock import mm_populate
 from mmapsim.mm.vma import VM_LOCKED, Vma, VmFlag
 from mmapsim.mm.vmaset import vm_start_gap

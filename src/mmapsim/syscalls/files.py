@@ -20,7 +20,7 @@ from mmapsim.fs.inode import S_MAXBYTES, Inode, InodeKind
 from mmapsim.fs.namespace import normalize
 from mmapsim.fs.pipe import Pipe
 from mmapsim.kernel import Kernel, Task
-from mmapsim.mm.layout import TASK_SIZE
+from mmapsim.mm.memlayout import TASK_SIZE
 
 UMASK = 0o022
 MAX_RW_COUNT = 0x7FFFF000

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 
+from mmapsim.abi import U64_MAX
 from mmapsim.constants import (
     IPC_CREAT,
     IPC_EXCL,
@@ -35,14 +36,13 @@ from mmapsim.constants import (
     SHMLBA,
     OpenFlag,
 )
-from mmapsim.cvalues import U64_MAX
 from mmapsim.errors import syscall_error
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.inode import InodeKind
 from mmapsim.ipc.shm import S_IRWXUGO, SHMALL, SHMMAX, ShmSegment
 from mmapsim.kernel import Kernel, Task
 from mmapsim.mm import mapping
-from mmapsim.mm.layout import MMAP_MIN_ADDR, TASK_SIZE
+from mmapsim.mm.memlayout import MMAP_MIN_ADDR, TASK_SIZE
 from mmapsim.mm.vma import (
     VM_EXEC,
     VM_MAYEXEC,

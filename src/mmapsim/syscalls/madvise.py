@@ -5,8 +5,8 @@ from __future__ import annotations
 import errno
 
 from mmapsim import constants as c
+from mmapsim.abi import U64_MAX
 from mmapsim.constants import PAGE_SIZE
-from mmapsim.cvalues import U64_MAX
 from mmapsim.errors import syscall_error
 from mmapsim.kernel import Kernel, Task
 from mmapsim.mm import advise

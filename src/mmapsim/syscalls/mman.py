@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 
+from mmapsim.abi import U64_MAX
 from mmapsim.constants import (
     MAP_32BIT,
     MAP_ANONYMOUS,
@@ -30,14 +31,13 @@ from mmapsim.constants import (
     MsFlag,
     Prot,
 )
-from mmapsim.cvalues import U64_MAX
 from mmapsim.errors import syscall_error
 from mmapsim.events import Munmapped
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.inode import InodeKind
 from mmapsim.kernel import Kernel, Task
 from mmapsim.mm import mapping
-from mmapsim.mm.layout import MMAP_MIN_ADDR, TASK_SIZE
+from mmapsim.mm.memlayout import MMAP_MIN_ADDR, TASK_SIZE
 from mmapsim.mm.msync import sync_range
 from mmapsim.mm.protect import mprotect_fixup, new_flags
 from mmapsim.mm.vma import (

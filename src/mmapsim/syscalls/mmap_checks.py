@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 
+from mmapsim.abi import U64_MAX
 from mmapsim.constants import (
     MAP_DROPPABLE,
     MAP_GROWSDOWN,
@@ -27,7 +28,6 @@ from mmapsim.constants import (
     PROT_WRITE,
     MapFlag,
 )
-from mmapsim.cvalues import U64_MAX
 from mmapsim.errors import syscall_error
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.inode import MAX_LFS_FILESIZE, Inode, InodeKind

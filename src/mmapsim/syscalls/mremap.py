@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import errno
 
+from mmapsim.abi import U64_MAX
 from mmapsim.constants import MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE_SIZE
-from mmapsim.cvalues import U64_MAX
 from mmapsim.errors import syscall_error
 from mmapsim.kernel import Kernel, Task
-from mmapsim.mm.layout import TASK_SIZE
+from mmapsim.mm.memlayout import TASK_SIZE
 from mmapsim.mm.remap import Remap, do_mremap
 from mmapsim.syscalls.mman import _vm_enough_memory
 

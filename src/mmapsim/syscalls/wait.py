@@ -19,7 +19,7 @@ from __future__ import annotations
 import errno
 from typing import Final
 
-from mmapsim.cvalues import INT_MIN
+from mmapsim.abi import INT_MIN
 from mmapsim.errors import syscall_error
 from mmapsim.kernel import Kernel, Task
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from mmapsim.fs.inode import InodeKind
 from mmapsim.kernel import Task
-from mmapsim.mm.procfs import vma_name
+from mmapsim.mm.proc_maps import vma_name
 from mmapsim.mm.vma import Vma, VmFlag
 from mmapsim.viz.kinds_ipc import ipc_kind
 

@@ -1,6 +1,6 @@
 """Running a scenario on the simulator and keeping, for each step, what the page shows.
 
-The scenario's :class:`~mmapsim.scenario.runner.Runner` yields one result per
+The scenario's :class:`~mmapsim.scenario.run.runner.Runner` yields one result per
 step as the step runs; between two results the machine is still, so the
 recorder brings its :class:`~mmapsim.viz.tracker.Tracker` up to date there and
 keeps the delta.  The kernel's typed events are collected by a listener on the
@@ -24,12 +24,12 @@ from typing import Any
 from mmapsim.constants import PAGE_SHIFT
 from mmapsim.events import Event, FaultAround, SignalSent
 from mmapsim.machine import Machine
-from mmapsim.scenario.calls import VIEWS
-from mmapsim.scenario.checker import check_scenario
-from mmapsim.scenario.parser import parse_file
+from mmapsim.scenario.lang.calls import VIEWS
+from mmapsim.scenario.lang.checker import check_scenario
+from mmapsim.scenario.lang.parser import parse_file
+from mmapsim.scenario.lang.syntax import Do, Expect, Note, Scenario, Show
 from mmapsim.scenario.render import result_lines
-from mmapsim.scenario.runner import Runner, StepResult
-from mmapsim.scenario.syntax import Do, Expect, Note, Scenario, Show
+from mmapsim.scenario.run.runner import Runner, StepResult
 from mmapsim.viz.snapshot import Json
 from mmapsim.viz.tracker import Hints, Tracker
 

@@ -26,7 +26,7 @@ from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
 from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.kernel import Kernel, Task
 from mmapsim.machine import Machine
-from mmapsim.mm.procfs import maps_line, vma_name
+from mmapsim.mm.proc_maps import maps_line, vma_name
 from mmapsim.mm.vma import Vma
 from mmapsim.physmem import ZERO_PFN, Frame
 from mmapsim.viz.contents import encode_rows

@@ -1,0 +1,1 @@
+"""Learning on top of running: the tour's slides, quizzes and seeded exercises."""
