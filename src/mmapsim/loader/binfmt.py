@@ -213,8 +213,7 @@ def map_vdso(mm: AddressSpace) -> int:
     va = addr
     for name, pages, flags in VDSO_LAYOUT:
         vma = Vma(va, va + pages * PAGE_SIZE, flags, 0, name=name)
-        mm.vmas.insert(vma)
-        mm.adopt(vma)
+        mm.insert_vma(vma)
         va = vma.end
     return va - VDSO_LAYOUT[-1][1] * PAGE_SIZE
 

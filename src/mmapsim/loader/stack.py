@@ -78,8 +78,7 @@ def setup_stack(
     arg_start = p
     vma = Vma(page_down(p) - STACK_EXPAND, stack_top, STACK_FLAGS, 0, name="[stack]")
     vma.pgoff = vma.start >> 12
-    mm.vmas.insert(vma)
-    mm.adopt(vma)
+    mm.insert_vma(vma)
     mm.store(p, b"".join(args + envs + fn) + bytes(8))
     argv_ptrs = _offsets(arg_start, args)
     envp_ptrs = _offsets(arg_start + sum(map(len, args)), envs)

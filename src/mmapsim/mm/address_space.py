@@ -153,7 +153,26 @@ class AddressSpace:
 
     # -- VMAs joining and leaving ------------------------------------------
 
-    def adopt(self, vma: Vma) -> None:
+    def insert_vma(self, vma: Vma) -> None:
+        """Add ``vma`` to the VMA set and take its file and inode references
+        (Linux's ``vma_link``: the VMA joins the tree and its file's ``i_mmap``).
+
+        Preconditions: ``vma`` lies in free space and has no page-table entries.
+        """
+        self.vmas.insert(vma)
+        self._take_refs(vma)
+
+    def remove_vma(self, vma: Vma) -> None:
+        """Remove ``vma``: its page-table entries, its place in the set and its
+        references (``unmap_region`` then ``remove_vma``).
+
+        Preconditions: ``vma`` is in this address space's VMA set.
+        """
+        self.zap_range(vma.start, vma.end)
+        self.vmas.remove(vma)
+        self._drop_refs(vma)
+
+    def _take_refs(self, vma: Vma) -> None:
         """Make ``vma`` (already in the VMA set) hold its file and inode references."""
         vma.mm = self
         if vma.inode is not None:
@@ -163,8 +182,8 @@ class AddressSpace:
         if vma.file is not None:
             self.files.get_file(vma.file)
 
-    def forget(self, vma: Vma) -> None:
-        """Release what ``adopt`` took (the VMA has left the set)."""
+    def _drop_refs(self, vma: Vma) -> None:
+        """Release what ``_take_refs`` took (the VMA has left the set)."""
         vma.mm = None
         if vma.inode is not None:
             vma.inode.mappings.discard(vma)
@@ -176,7 +195,7 @@ class AddressSpace:
             self.pagecache.release(vma.inode)
 
     def split(self, vma: Vma, at: int) -> Vma:
-        """Split ``vma`` at ``at``; the new high part is adopted and returned.
+        """Split ``vma`` at ``at``; the new high part takes its references and is returned.
 
         A hugetlb VMA splits only on a huge page boundary (EINVAL, as
         ``hugetlb_vm_op_split``)."""
@@ -185,18 +204,18 @@ class AddressSpace:
             if at & (size - 1):
                 raise syscall_error(errno.EINVAL)
         high = self.vmas.split(vma, at)
-        self.adopt(high)
+        self._take_refs(high)
         return high
 
     def try_merge(self, vma: Vma) -> Vma:
         """Merge ``vma`` with its neighbours where Linux would; returns the survivor."""
         prev = self.vmas.prev_of(vma)
         if prev is not None and vma.can_merge_after(prev):
-            self.forget(self.vmas.merge_next(prev))
+            self._drop_refs(self.vmas.merge_next(prev))
             vma = prev
         nxt = self.vmas.next_of(vma)
         if nxt is not None and nxt.can_merge_after(vma):
-            self.forget(self.vmas.merge_next(vma))
+            self._drop_refs(self.vmas.merge_next(vma))
         return vma
 
     def teardown(self, why: str = "exit") -> None:
@@ -205,6 +224,4 @@ class AddressSpace:
             vmas = list(self.vmas)
             self.bus.emit(AddressSpaceEmptied(self.pid, why, len(vmas), len(self.pt)))
         for vma in self.vmas:
-            self.zap_range(vma.start, vma.end)
-            self.vmas.remove(vma)
-            self.forget(vma)
+            self.remove_vma(vma)

@@ -32,8 +32,7 @@ def dup_mmap(parent: AddressSpace, child: AddressSpace) -> None:
             continue
         twin = vma.copy()
         twin.set_flags(int(vma.flags) & ~VM_LOCKED_MASK)
-        child.vmas.insert(twin)
-        child.adopt(twin)
+        child.insert_vma(twin)
         mappings += 1
         if vma.flags & VmFlag.WIPEONFORK:
             twin.anon_vma = None  # the child's copy starts empty (zero-filled)

@@ -133,8 +133,7 @@ def map_region(
     """mmap_region: replace ``[start, start+length)`` with a new VMA and merge it."""
     unmap(mm, start, start + length)
     vma = Vma(start, start + length, flags, pgoff, file, inode)
-    mm.vmas.insert(vma)
-    mm.adopt(vma)
+    mm.insert_vma(vma)
     return mm.try_merge(vma)
 
 
@@ -145,9 +144,7 @@ def unmap(mm: AddressSpace, start: int, end: int) -> None:
             vma = mm.split(vma, start)
         if vma.end > end:
             mm.split(vma, end)
-        mm.zap_range(vma.start, vma.end)
-        mm.vmas.remove(vma)
-        mm.forget(vma)
+        mm.remove_vma(vma)
 
 
 def check_splits(mm: AddressSpace, start: int, end: int) -> None:

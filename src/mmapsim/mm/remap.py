@@ -127,8 +127,7 @@ def _expand_in_place(mm: AddressSpace, vma: Vma, delta: int, req: Remap) -> None
         req.charge(delta)
     tail = vma.copy()
     tail.start, tail.end, tail.pgoff = old_end, old_end + delta, vma.pgoff_of(old_end)
-    mm.vmas.insert(tail)
-    mm.adopt(tail)
+    mm.insert_vma(tail)
     grown = mm.try_merge(tail)
     if grown.flags & VmFlag.LOCKED:
         mm_populate(mm, old_end, old_end + delta, ignore_errors=True)
@@ -187,8 +186,7 @@ def _copy_vma(mm: AddressSpace, vma: Vma, addr: int, new_addr: int, new_len: int
     copy.pgoff = vma.pgoff_of(addr)
     if vma.is_anonymous and vma.anon_vma is None:
         copy.pgoff = new_addr >> PAGE_SHIFT  # nothing faulted yet: free to merge there
-    mm.vmas.insert(copy)
-    mm.adopt(copy)
+    mm.insert_vma(copy)
     return copy
 
 

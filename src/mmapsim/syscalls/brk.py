@@ -85,8 +85,7 @@ def _grow(mm: AddressSpace, old_top: int, new_top: int, max_map_count: int) -> b
         prev.name = "[heap]"  # so that the new pages merge into it, as do_brk_flags expands it
     flags = HEAP_FLAGS | mm.def_flags  # mlockall(MCL_FUTURE) locks the heap's growth too
     vma = Vma(old_top, new_top, flags, old_top // PAGE_SIZE, name="[heap]")
-    mm.vmas.insert(vma)
-    mm.adopt(vma)
+    mm.insert_vma(vma)
     mm.try_merge(vma)
     if mm.def_flags & VM_LOCKED:
         mm_populate(mm, old_top, new_top, ignore_errors=True)

@@ -95,8 +95,7 @@ def open_standard_fds(k: Kernel, task: Task) -> None:
 def _special(task: Task, start: int, end: int, extra: VmFlag, name: str) -> None:
     flags = VmFlag.READ | VmFlag.WRITE | _MAY | VmFlag.ACCOUNT | extra
     vma = Vma(start, end, flags, start // PAGE_SIZE, name=name)
-    task.mm.vmas.insert(vma)
-    task.mm.adopt(vma)
+    task.mm.insert_vma(vma)
 
 
 def sys_fork(k: Kernel, task: Task, name: str | None) -> Task:
