@@ -312,4 +312,5 @@ def test_the_page_names_processes_as_the_scenario_does() -> None:
     recording = record(scenario)
     words = [e["text"] for e in recording.steps[-1].events]
     assert any(w.startswith("Child: ") for w in words), words
-    assert not any("pid " in w for step in recording.steps for w in (e["text"] for e in step.events))
+    every = [e["text"] for step in recording.steps for e in step.events]
+    assert not any("pid " in w for w in every), every
