@@ -21,8 +21,8 @@ import weakref
 from types import TracebackType
 
 from mmapsim import abi
+from mmapsim.errors import HostRefused
 from mmapsim.host import disk_io, limits
-from mmapsim.host.boundary import HostRefused
 from mmapsim.host.channel import ChannelClosed
 from mmapsim.host.host_process import HostProcess, _Died
 from mmapsim.host.limits import Limits, room
@@ -197,6 +197,11 @@ class HostMachine:
         """
         self._check_open()
         return disk_io.sync_tree(self._state.ns.root)
+
+    @property
+    def max_call_seconds(self) -> float:
+        """The wall time one call may take before its process is killed (HostTimeout)."""
+        return self._state.limits.max_call_seconds
 
     @property
     def processes(self) -> list[HostProcess]:

@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, NoReturn
 
 from mmapsim import abi
 from mmapsim.constants import MAP_FIXED, MAP_FIXED_NOREPLACE
-from mmapsim.errors import ProcessKilled
+from mmapsim.errors import HostRefused, HostTimeout, ProcessKilled
 from mmapsim.host import boundary, growth, limits, proc_read
 from mmapsim.host.boundary import Op, ProgramPages, Verdict
 from mmapsim.host.channel import ChannelBroken, ChannelClosed
 from mmapsim.host.host_process_ipc import HostIpcCalls
 from mmapsim.host.host_process_memory import MemoryCalls
-from mmapsim.host.limits import HostTimeout
 from mmapsim.host.state import MachineState, ProcRecord
 from mmapsim.pageinfo import PageInfo
 
@@ -165,7 +164,7 @@ class HostProcess(HostIpcCalls, MemoryCalls):
         if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
             try:
                 self._guard(Op.MAP_FIXED, va, n, noreplace=not flags & MAP_FIXED)
-            except boundary.HostRefused:
+            except HostRefused:
                 if flags & MAP_FIXED:
                     self._probe_fixed(va, n, *args, off)
                 raise

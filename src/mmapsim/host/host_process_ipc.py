@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from mmapsim import abi, shm_name
 from mmapsim.constants import IPC_SET, IPC_STAT, SHM_REMAP, SHM_RND, SHMLBA
+from mmapsim.errors import HostRefused
 from mmapsim.host import boundary
 from mmapsim.host.boundary import Op, Verdict
 from mmapsim.host.state import MachineState, ProcRecord
@@ -106,7 +107,7 @@ class HostIpcCalls:
                 raise ProcessLookupError(errno.ESRCH, f"process {self.pid} has ended") from None
         for start, end in mappings:
             if end > va and not (start in pages and pages.first_gap(start, end) is None):
-                raise boundary.HostRefused.worker_page(Op.UNMAP, start, self.pid)
+                raise HostRefused.worker_page(Op.UNMAP, start, self.pid)
 
     def shmctl(self, shmid: int, cmd: int, buf: object = None) -> ShmInfo | None:
         """shmctl(2): IPC_STAT returns a ShmInfo; IPC_SET takes ``buf``'s mode (uid, gid)."""
