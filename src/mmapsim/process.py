@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mmapsim import abi
 from mmapsim.abi import U64_MAX
+from mmapsim.contract import SimOnlyProcess
 from mmapsim.errors import ProcessKilled
 from mmapsim.kernel import Task
 from mmapsim.loader.aslr import Randomizer
@@ -264,3 +265,7 @@ class Process(IpcCalls, MemoryCalls):
         from mmapsim.viz.inline import process_html
 
         return process_html(self)
+
+
+#: API.md's Process and the simulator's extras, checked by mypy (mmapsim.contract).
+_contract: type[SimOnlyProcess] = Process

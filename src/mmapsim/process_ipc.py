@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mmapsim import abi, shm_name
+from mmapsim.contract import IpcAPI
 from mmapsim.kernel import Task
 from mmapsim.shminfo import ShmInfo
 from mmapsim.syscalls import fds, files, ipc, memfd, wait
@@ -91,3 +92,7 @@ class IpcCalls:
     def zombie(self) -> bool:
         """Ended, and not yet waited for by its parent, which still runs."""
         return wait.is_zombie(self._task)
+
+
+#: API.md's shared memory, memfd, dup and waitpid, checked by mypy (mmapsim.contract).
+_contract: type[IpcAPI] = IpcCalls

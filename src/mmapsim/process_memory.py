@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from mmapsim import abi
+from mmapsim.contract import MemoryAPI
 from mmapsim.syscalls import madvise, memlock, mremap
 
 T = TypeVar("T")
@@ -56,3 +57,7 @@ class MemoryCalls:
     def munlockall(self) -> None:
         """munlockall(2)."""
         self._call(memlock.sys_munlockall)
+
+
+#: API.md's memory calls, checked by mypy (mmapsim.contract).
+_contract: type[MemoryAPI] = MemoryCalls

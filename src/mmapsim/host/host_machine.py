@@ -21,6 +21,7 @@ import weakref
 from types import TracebackType
 
 from mmapsim import abi
+from mmapsim.contract import MachineAPI
 from mmapsim.errors import HostRefused
 from mmapsim.host import disk_io, limits
 from mmapsim.host.channel import ChannelClosed
@@ -241,6 +242,10 @@ class HostMachine:
         if self._state.closed:
             return "<HostMachine closed>"
         return f"<HostMachine zygote {self._state.zpid}, {len(self.processes)} processes>"
+
+
+#: API.md's Machine on the real kernel, checked by mypy (mmapsim.contract).
+_contract: type[MachineAPI] = HostMachine
 
 
 __all__ = ["ChannelClosed", "HostMachine"]

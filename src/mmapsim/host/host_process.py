@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from mmapsim import abi
 from mmapsim.constants import MAP_FIXED, MAP_FIXED_NOREPLACE
+from mmapsim.contract import ProcessAPI
 from mmapsim.errors import HostRefused, HostTimeout, ProcessKilled
 from mmapsim.host import boundary, growth, limits, proc_read
 from mmapsim.host.boundary import Op, ProgramPages, Verdict
@@ -375,3 +376,7 @@ class HostProcess(HostIpcCalls, MemoryCalls):
     def __repr__(self) -> str:
         state = "alive" if self._record.alive else "dead"
         return f"<HostProcess {self.pid} {self.name!r} {state}>"
+
+
+#: API.md's Process on the real kernel, checked by mypy (mmapsim.contract).
+_contract: type[ProcessAPI] = HostProcess

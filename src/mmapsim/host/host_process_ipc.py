@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from mmapsim import abi, shm_name
 from mmapsim.constants import IPC_SET, IPC_STAT, SHM_REMAP, SHM_RND, SHMLBA
+from mmapsim.contract import IpcAPI
 from mmapsim.errors import HostRefused
 from mmapsim.host import boundary
 from mmapsim.host.boundary import Op, Verdict
@@ -190,6 +191,10 @@ def _sysv_mappings(pid: int) -> list[tuple[int, int]]:
                 lo, _, hi = fields[0].partition("-")
                 out.append((int(lo, 16), int(hi, 16)))
     return out
+
+
+#: API.md's shared memory, memfd, dup and waitpid on the real kernel, checked by mypy.
+_contract: type[IpcAPI] = HostIpcCalls
 
 
 __all__ = ["HostIpcCalls"]

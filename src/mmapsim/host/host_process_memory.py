@@ -18,6 +18,7 @@ from typing import Final
 
 from mmapsim import abi
 from mmapsim import constants as c
+from mmapsim.contract import MemoryAPI
 from mmapsim.host.boundary import Op, ProgramPages, Verdict
 
 #: Advices that would poison or offline a real page of this computer's RAM:
@@ -111,3 +112,7 @@ def _refuse_memory_failure(addr: int, length: int) -> None:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
     if aligned:
         raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+
+#: API.md's memory calls on the real kernel, checked by mypy (mmapsim.contract).
+_contract: type[MemoryAPI] = MemoryCalls
