@@ -119,7 +119,7 @@ class CType:
     convert: Callable[[str, object], object]
 
     def __repr__(self) -> str:
-        return f"CType({self.spelling!r})"
+        return f"CType({self.spelling!r}, {self.convert.__name__})"
 
 
 PTR: Final = CType("void *", address)
@@ -171,6 +171,8 @@ PROTOTYPES: Final[Mapping[str, Prototype]] = {
     ),
     "munmap": (("addr", PTR), ("length", SIZE)),
     "msync": (("addr", PTR), ("length", SIZE), ("flags", FLAGS)),
+    # mmap's prot is a plain INT and mprotect's FLAGS, as both machines have always
+    # read them: an unsigned 0x80000000 is OverflowError for one, EINVAL for the other
     "mprotect": (("addr", PTR), ("length", SIZE), ("prot", FLAGS)),
     "mremap": (
         ("old_addr", PTR),
@@ -186,7 +188,7 @@ PROTOTYPES: Final[Mapping[str, Prototype]] = {
     "munlock": (("addr", PTR), ("length", SIZE)),
     "mlockall": (("flags", FLAGS),),
     "munlockall": (),
-    "brk": (("addr", PTR),),
+    "brk": (("addr", PTR),),  # the simulator's only (SimOnlyProcess)
     # processes: <unistd.h>, <sys/wait.h>
     "fork": (),
     "execve": (("path", PATH), ("argv", ARGV)),
