@@ -16,6 +16,7 @@ from typing import Any
 
 from mmapsim import abi
 from mmapsim.clock import NS_PER_SEC
+from mmapsim.contract import SimOnly
 from mmapsim.events import EventBus
 from mmapsim.fs import image
 from mmapsim.fs.diskspace import DEFAULT_DISK
@@ -300,3 +301,7 @@ def _enomem() -> Iterator[None]:
         yield
     except OutOfMemory:
         raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM)) from None
+
+
+#: API.md's Machine and the simulator's extras, checked by mypy (mmapsim.contract).
+_contract: type[SimOnly] = Machine

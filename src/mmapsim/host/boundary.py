@@ -66,33 +66,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from mmapsim.constants import PAGE_SIZE
+from mmapsim.errors import HostRefused as HostRefused  # its home before errors.py
 
 _MASK: Final = PAGE_SIZE - 1
 _U64: Final = 1 << 64
-
-
-class HostRefused(PermissionError):
-    """A call refused by HostMachine before the kernel: it would touch the host worker's
-    own memory (``addr`` names the first such address), or pass a limit of the machine."""
-
-    def __init__(self, message: str, addr: int | None = None, op: Op | None = None) -> None:
-        super().__init__(errno.EPERM, message)
-        self.addr = addr
-        self.op = op
-
-    def __reduce__(self) -> tuple[type[HostRefused], tuple[str, int | None, Op | None]]:
-        return (type(self), (str(self.strerror), self.addr, self.op))
-
-    @classmethod
-    def worker_page(cls, op: Op, addr: int, pid: int) -> HostRefused:
-        message = (
-            f"{op.value} at {addr:#x} refused: that page belongs to the host worker "
-            f"(the interpreter serving process {pid}), not to the program"
-        )
-        return cls(message, addr, op)
-
-    def __str__(self) -> str:
-        return str(self.strerror)
 
 
 class Op(enum.Enum):

@@ -41,6 +41,8 @@ _REPLY_CLASSES: Final = {
     ("mmapsim.host.boundary", "HostRefused"),
     ("mmapsim.host.boundary", "Op"),
     ("mmapsim.host.limits", "HostTimeout"),
+    ("mmapsim.errors", "HostRefused"),
+    ("mmapsim.errors", "HostTimeout"),
 }
 
 
