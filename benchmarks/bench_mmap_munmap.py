@@ -115,9 +115,12 @@ def run(pairs: int = 4000, trials: int = TRIALS, counts: tuple[int, int] = COUNT
     libc = Libc()
     medians: dict[int, Result] = {}
     for others in counts:
-        with sim_process(others) as (sim, sim_vmas), kernel_process(libc, others) as (
-            kernel,
-            kernel_vmas,
+        with (
+            sim_process(others) as (sim, sim_vmas),
+            kernel_process(libc, others) as (
+                kernel,
+                kernel_vmas,
+            ),
         ):
             sims, kernels = interleaved(lambda: sim(pairs), lambda: kernel(pairs), trials)
         medians[others] = result(
