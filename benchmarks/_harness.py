@@ -134,7 +134,7 @@ HEAD = ("figure", "simulator", "kernel", "ratio", "target", "met")
 
 
 def rows(results: Sequence[Result]) -> list[tuple[str, ...]]:
-    out = []
+    out: list[tuple[str, ...]] = []
     for r in results:
         met = "-" if r.met is None else ("yes" if r.met else "NO")
         kernel = fmt(r.kernel, r.unit) if r.kernel else "-"
