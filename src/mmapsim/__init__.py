@@ -111,6 +111,7 @@ def __getattr__(name: str) -> object:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
+
 __all__ = [
     "MADV_COLD",
     "MADV_DODUMP",

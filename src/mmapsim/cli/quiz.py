@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +51,8 @@ def quiz(
 
 def _json_report(file: str, output: Output, *, kernel: str, ask_expects: bool) -> int:
     """``quiz --json``: answers from stdin, one JSON object out (for autograders)."""
+    import json
+
     from mmapsim.scenario.learn.quiz_run import piped_guesser, run_quiz
     from mmapsim.scenario.render import make_console
     from mmapsim.scenario.run.batch import Output
