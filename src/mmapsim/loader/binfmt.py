@@ -42,6 +42,7 @@ from mmapsim.mm import mapping
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.fault import MemoryFault
 from mmapsim.mm.memlayout import page_align, page_down
+from mmapsim.mm.unmapped_area import get_unmapped_area
 from mmapsim.mm.vma import Vma, VmFlag, prot_to_vm
 
 _MAY = VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC
@@ -162,7 +163,7 @@ def map_object(mm: AddressSpace, obj: LoadedObject, bias: int | None) -> LoadedO
     image = obj.image
     if bias is None:
         first = page_down(image.segments[0].vaddr)
-        addr = mapping.get_unmapped_area(mm, 0, page_align(image.total_size), False)
+        addr = get_unmapped_area(mm, 0, page_align(image.total_size), False)
         if addr is None:
             raise KernelPanic("map_object", "no room for the program after the point of no return")
         bias = addr - first
@@ -207,7 +208,7 @@ def padzero(mm: AddressSpace, va: int) -> None:
 def map_vdso(mm: AddressSpace) -> int:
     """map_vdso: the vvar pages and the vDSO text, together, in the mapping area."""
     total = sum(pages for _, pages, _ in VDSO_LAYOUT) * PAGE_SIZE
-    addr = mapping.get_unmapped_area(mm, 0, total, False)
+    addr = get_unmapped_area(mm, 0, total, False)
     if addr is None:
         raise KernelPanic("map_vdso", "no room for the vDSO")
     va = addr

@@ -43,6 +43,7 @@ from mmapsim.ipc.shm import S_IRWXUGO, SHMALL, SHMMAX, ShmSegment
 from mmapsim.kernel import Kernel, Task
 from mmapsim.mm import mapping
 from mmapsim.mm.memlayout import MMAP_MIN_ADDR, TASK_SIZE
+from mmapsim.mm.unmapped_area import get_unmapped_area
 from mmapsim.mm.vma import (
     VM_EXEC,
     VM_MAYEXEC,
@@ -150,7 +151,7 @@ def _map_segment(
     if len(mm.vmas) > k.max_map_count:
         raise syscall_error(errno.ENOMEM)
     if not fixed:
-        found = mapping.get_unmapped_area(mm, 0, length, False)
+        found = get_unmapped_area(mm, 0, length, False)
         if found is None:
             raise syscall_error(errno.ENOMEM)
         addr = found
