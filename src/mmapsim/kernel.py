@@ -148,12 +148,25 @@ class Kernel:
         fd = task.fds.lowest_free()
         if fd is None:
             raise syscall_error(errno.EMFILE)
+        self._install_at(task, fd, ofd, cloexec)
+        return fd
+
+    def dup_fds(self, parent: Task, child: Task) -> None:
+        """dup_fd at fork: the child's fds refer to the parent's descriptions, flags and all.
+
+        Preconditions: ``child``'s fd table is empty.
+        """
+        for fd, entry in parent.fds.entries.items():
+            self._install_at(child, fd, entry.file, entry.cloexec)
+
+    def _install_at(self, task: Task, fd: int, ofd: OpenFile, cloexec: bool) -> None:
+        """fd_install: ``fd`` of ``task`` refers to ``ofd``, which gains a holder
+        (and a pipe a reader or a writer)."""
         self.get_file(ofd)
         task.fds.entries[fd] = FdEntry(ofd, cloexec)
         if ofd.inode.pipe is not None:
             ofd.inode.pipe.readers += ofd.readable
             ofd.inode.pipe.writers += ofd.writable
-        return fd
 
     def drop_fd(self, ofd: OpenFile) -> None:
         """An fd that referred to ``ofd`` is closed."""
