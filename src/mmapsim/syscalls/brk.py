@@ -2,7 +2,7 @@
 
 Linux semantics (mm/mmap.c, ``SYSCALL_DEFINE1(brk)``): the system call never
 fails; it returns the new break, or the old one when the request cannot be
-met.  The mappings are :func:`mmapsim.mm.brk.do_brk`'s.
+met.  The mappings are :func:`mmapsim.mm.heap.do_brk`'s.
 
 A process made by ``Machine.spawn()`` has a ``[heap]`` of 132 KiB already (the
 C library's first ``malloc``); its break is the end of that VMA.
@@ -15,7 +15,7 @@ import errno
 from mmapsim.abi import U64_MAX
 from mmapsim.errors import syscall_error
 from mmapsim.kernel import Kernel, Task
-from mmapsim.mm.brk import current_brk, do_brk
+from mmapsim.mm.heap import current_brk, do_brk
 
 
 def sys_brk(k: Kernel, task: Task, brk: int) -> int:

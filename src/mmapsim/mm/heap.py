@@ -1,4 +1,4 @@
-"""The program break's mappings: do_brk (Linux's ``brk`` body and ``do_brk_flags``).
+"""The heap: the program break's mappings (Linux's ``brk`` body and ``do_brk_flags``).
 
 Linux semantics (mm/mmap.c, ``SYSCALL_DEFINE1(brk)``):
 
