@@ -65,7 +65,18 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
 )
 #: What the real-kernel machine may use: the contract, the ABI and the vocabulary.
 HOST_MAY_IMPORT = frozenset(
-    "host contract abi clock constants errors events pageinfo shminfo shm_name".split()
+    [
+        "host",
+        "contract",
+        "abi",
+        "clock",
+        "constants",
+        "errors",
+        "events",
+        "pageinfo",
+        "shminfo",
+        "shm_name",
+    ]
 )
 #: Upward imports that exist today, as (importing module, imported module): why each is there.
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
