@@ -70,6 +70,8 @@ _PAGE_OFF = PAGE_SIZE - 1
 _ERR_VALUE = U64_MAX - 4094
 #: calc_vm_flag_bits: mmap flags that become VMA flags as they are.
 _FLAG_BITS = ((MAP_LOCKED, VM_LOCKED), (MAP_SYNC, VM_SYNC), (MAP_STACK, VM_NOHUGEPAGE))
+
+
 @dataclass(frozen=True, slots=True)
 class MmapRequest:
     """One mmap(2) as the system call decoded it (gVisor's ``MMapOpts``).
