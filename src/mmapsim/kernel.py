@@ -159,6 +159,17 @@ class Kernel:
         for fd, entry in parent.fds.entries.items():
             self._install_at(child, fd, entry.file, entry.cloexec)
 
+    def replace_fd(self, task: Task, fd: int, ofd: OpenFile) -> None:
+        """do_dup2: ``fd`` refers to ``ofd`` now, close-on-exec clear; what it
+        referred to before is closed after.
+
+        Preconditions: ``fd`` is within the fd table's limit.
+        """
+        old = task.fds.entries.pop(fd, None)
+        self._install_at(task, fd, ofd, False)
+        if old is not None:
+            self.drop_fd(old.file)
+
     def _install_at(self, task: Task, fd: int, ofd: OpenFile, cloexec: bool) -> None:
         """fd_install: ``fd`` of ``task`` refers to ``ofd``, which gains a holder
         (and a pipe a reader or a writer)."""
