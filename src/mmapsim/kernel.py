@@ -28,6 +28,7 @@ from mmapsim.fs.writeback import (
 from mmapsim.ipc.shm import ShmIds
 from mmapsim.mm import rmap
 from mmapsim.mm.address_space import AddressSpace
+from mmapsim.mm.fork import dup_mmap
 from mmapsim.physmem import DEFAULT_MEMORY, PhysicalMemory
 
 #: Linux's default ``vm.max_map_count``.
@@ -115,6 +116,17 @@ class Kernel:
         task = Task(pid, name or f"p{pid}", mm, parent=parent)
         self.tasks[pid] = task
         return task
+
+    def copy_process(self, parent: Task, name: str | None) -> Task:
+        """fork's copy_process: a child with a copy-on-write copy of ``parent``'s
+        memory (:func:`mmapsim.mm.fork.dup_mmap`) and its fds (:meth:`dup_fds`).
+
+        EAGAIN, with nothing made, when no process can be added (:meth:`new_task`).
+        """
+        child = self.new_task(name, parent=parent)
+        dup_mmap(parent.mm, child.mm)
+        self.dup_fds(parent, child)
+        return child
 
     def task(self, pid: int) -> Task:
         """The live task ``pid``; ProcessLookupError (ESRCH) if it is gone."""

@@ -81,6 +81,44 @@ class Program:
     interp: tuple[Inode, ElfImage] | None
 
 
+def open_exec(k: Kernel, path: str) -> Inode:
+    """execve's checks before the old image is given up: ENOENT, EACCES,
+    ETXTBSY, ENOEXEC.
+
+    Linux's do_open_execat (a regular file with an execute bit: root too needs
+    one; none of its open file descriptions, held by an fd or a mapping, open
+    for writing: ``exe_file_deny_write_access``) and the ELF magic that
+    search_binary_handler's handlers look for.
+    """
+    inode = k.fs.lookup(path)
+    if inode.kind is not InodeKind.REGULAR or not inode.mode & 0o111:
+        raise syscall_error(errno.EACCES)
+    if inode.writers:
+        raise syscall_error(errno.ETXTBSY)
+    head = k.pagecache.read(inode, 0, 4)
+    if head != b"\x7fELF":
+        raise syscall_error(errno.ENOEXEC)
+    return inode
+
+
+def do_execve(
+    k: Kernel,
+    task: Task,
+    path: str,
+    argv: Sequence[str],
+    envp: Sequence[str],
+    rand: Randomizer,
+) -> tuple[LoadedObject, LoadedObject | None]:
+    """do_execveat_common: open, check and load ``path``; returns what was mapped.
+
+    Every check comes before the old image is given up (``open_exec``,
+    ``prepare``), so a failure changes nothing.
+    """
+    inode = open_exec(k, path)
+    prog = prepare(k, inode, path)
+    return load_elf_binary(k, task, prog, argv, envp, rand)
+
+
 def prepare(k: Kernel, inode: Inode, path: str) -> Program:
     """Everything execve checks before the point of no return (errors change nothing)."""
     image = read_elf(k.pagecache, inode)

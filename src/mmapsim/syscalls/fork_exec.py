@@ -7,25 +7,18 @@ execve is user space (:mod:`mmapsim.userspace.ld_so`).
 
 from __future__ import annotations
 
-import errno
 import signal
 from collections.abc import Sequence
 
-from mmapsim.errors import syscall_error
-from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.kernel import Kernel, Task
 from mmapsim.loader import binfmt
 from mmapsim.loader.aslr import Randomizer
 from mmapsim.loader.binfmt import LoadedObject
-from mmapsim.mm.fork import dup_mmap
 
 
 def sys_fork(k: Kernel, task: Task, name: str | None) -> Task:
     """Implements fork(2): a copy-on-write copy of memory; the fds share descriptions."""
-    child = k.new_task(name, parent=task)
-    dup_mmap(task.mm, child.mm)
-    k.dup_fds(task, child)
-    return child
+    return k.copy_process(task, name)
 
 
 def sys_exit(k: Kernel, task: Task, status: int) -> None:
@@ -38,26 +31,6 @@ def kill(k: Kernel, task: Task, sig: signal.Signals) -> None:
     """The default action of a fatal signal: the process dies."""
     k.teardown(task, "signal")
     task.term_signal = sig
-
-
-def check_exec(k: Kernel, path: str) -> Inode:
-    """execve's checks before the old image is given up: ENOENT, EACCES,
-    ETXTBSY, ENOEXEC.
-
-    Linux's do_open_execat (a regular file with an execute bit: root too needs
-    one; none of its open file descriptions, held by an fd or a mapping, open
-    for writing: ``exe_file_deny_write_access``) and the ELF magic that
-    search_binary_handler's handlers look for.
-    """
-    inode = k.fs.lookup(path)
-    if inode.kind is not InodeKind.REGULAR or not inode.mode & 0o111:
-        raise syscall_error(errno.EACCES)
-    if inode.writers:
-        raise syscall_error(errno.ETXTBSY)
-    head = k.pagecache.read(inode, 0, 4)
-    if head != b"\x7fELF":
-        raise syscall_error(errno.ENOEXEC)
-    return inode
 
 
 def sys_execve(
@@ -77,6 +50,4 @@ def sys_execve(
     (:mod:`mmapsim.userspace.ld_so`).
     Deviation: ``#!`` scripts are not run (ENOEXEC).
     """
-    inode = check_exec(k, path)
-    prog = binfmt.prepare(k, inode, path)
-    return binfmt.load_elf_binary(k, task, prog, argv, envp, rand)
+    return binfmt.do_execve(k, task, path, argv, envp, rand)
