@@ -153,7 +153,11 @@ def load_elf_binary(
     envp: Sequence[str],
     rand: Randomizer,
 ) -> tuple[LoadedObject, LoadedObject | None]:
-    """Replace ``task``'s image by ``prog`` (after ``prepare``); returns what was mapped."""
+    """Replace ``task``'s image by ``prog``; returns what was mapped.
+
+    Preconditions: ``prog`` is :func:`prepare`'s, for this machine, and
+    nothing changed since: this is past the point of no return.
+    """
     begin_new_exec(k, task, prog.path)
     mm = task.mm
     mm.mmap_base = rand.mmap_base()

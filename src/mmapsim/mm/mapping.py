@@ -312,7 +312,10 @@ def check_splits(mm: AddressSpace, start: int, end: int) -> None:
 
 
 def hugetlb_page_size(vma: Vma) -> int:
-    """The page size of a hugetlb VMA (its inode's huge page size)."""
+    """The page size of a hugetlb VMA (its inode's huge page size).
+
+    Preconditions: ``vma`` has VM_HUGETLB.
+    """
     size = getattr(vma.inode, "huge_page_size", None)
     return size if isinstance(size, int) else PMD_SIZE
 

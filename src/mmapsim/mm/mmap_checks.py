@@ -104,7 +104,11 @@ def check_file(
     length: int,
     vm_flags: int,
 ) -> MmapPlan:
-    """do_mmap's checks for a file mapping (``file`` None: a MAP_HUGETLB file)."""
+    """do_mmap's checks for a file mapping (``file`` None: a MAP_HUGETLB file).
+
+    Preconditions: ``length`` is page aligned and not 0; ``vm_flags`` are
+    do_mmap's (protection, VM_MAY* bits, the mm's default flags).
+    """
     writable = file is None or file.writable
     if not file_mmap_ok(inode, pgoff, length):
         raise syscall_error(errno.EOVERFLOW)
@@ -162,7 +166,11 @@ def _mappable(inode: Inode) -> bool:
 
 
 def check_anon(flags: int, addr: int, vm_flags: int) -> MmapPlan:
-    """do_mmap's checks for an anonymous mapping."""
+    """do_mmap's checks for an anonymous mapping.
+
+    Preconditions: ``addr`` is where the mapping goes (its page offset is the
+    address's page number); ``vm_flags`` are do_mmap's.
+    """
     kind = flags & MAP_TYPE
     if kind == MAP_SHARED:
         if flags & MAP_GROWSDOWN:

@@ -44,6 +44,9 @@ def get_unmapped_area(
     ``[1 GiB, 2 GiB)`` (``find_start_end``; without the randomised start that
     Linux adds under ASLR).  ``align``: a huge page size (hugetlbfs's
     ``vm_unmapped_area`` with an alignment mask).
+
+    Preconditions: ``length`` is page aligned and not 0; ``align`` is a power
+    of two, at least a page.
     """
     if length > TASK_SIZE:
         return None

@@ -61,6 +61,9 @@ def start(k: Kernel, task: Task, exe: LoadedObject, interp: LoadedObject) -> Non
     ``exe`` and ``interp`` are what execve mapped (the auxiliary vector's
     AT_PHDR and AT_BASE).  A needed library that cannot be found ends the
     process with ``_exit(127)``, as ld.so does.
+
+    Preconditions: ``task`` has just returned from the execve that mapped
+    ``exe`` and ``interp``.
     """
     try:
         map_libraries(k, task, exe, interp)
