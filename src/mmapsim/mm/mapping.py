@@ -166,8 +166,9 @@ def _vm_flags(mm: AddressSpace, req: MmapRequest, pkeys: bool) -> int:
     vm_flags |= mm.def_flags  # mlockall(MCL_FUTURE): locked from the start
     if pkeys and req.prot == PROT_EXEC:
         vm_flags |= VM_PKEY_EXEC_ONLY
+    flags = int(req.flags)  # plain ints: IntFlag arithmetic is slow
     for map_flag, vm_flag in _FLAG_BITS:
-        if req.flags & map_flag:
+        if flags & map_flag:
             vm_flags |= vm_flag
     return vm_flags
 
@@ -197,8 +198,9 @@ def _place(mm: AddressSpace, req: MmapRequest, addr: int, length: int) -> int:
     if huge and addr:
         addr = (addr + huge - 1) & ~(huge - 1)
     # thp_get_unmapped_area: private anonymous memory of small pages
-    thp = req.file is None and not huge and (req.flags & MAP_TYPE) == MAP_PRIVATE
-    low32 = bool(req.flags & MAP_32BIT)
+    flags = int(req.flags)
+    thp = req.file is None and not huge and (flags & MAP_TYPE) == MAP_PRIVATE
+    low32 = bool(flags & MAP_32BIT)
     found = get_unmapped_area(mm, addr, length, thp, low32=low32, align=huge or PAGE_SIZE)
     if found is None:
         raise syscall_error(errno.ENOMEM)
@@ -213,7 +215,7 @@ def _mmap_region(
     memory, map, populate."""
     vm_flags, inode, pgoff, file = plan.vm_flags, plan.inode, plan.pgoff, req.file
     check_splits(mm, addr, addr + length)
-    if req.flags & MAP_NORESERVE:
+    if int(req.flags) & MAP_NORESERVE:
         vm_flags |= VM_NORESERVE
     hugetlb = bool(vm_flags & VM_HUGETLB)
     if not hugetlb and (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE:
