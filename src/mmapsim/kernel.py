@@ -191,6 +191,13 @@ class Kernel:
             ofd.inode.pipe.readers += ofd.readable
             ofd.inode.pipe.writers += ofd.writable
 
+    def close_fd(self, task: Task, fd: int) -> None:
+        """close_fd: ``fd`` of ``task`` goes, and its description loses a holder (EBADF: none)."""
+        entry = task.fds.entries.pop(fd, None)
+        if entry is None:
+            raise syscall_error(errno.EBADF)
+        self.drop_fd(entry.file)
+
     def drop_fd(self, ofd: OpenFile) -> None:
         """An fd that referred to ``ofd`` is closed."""
         pipe = ofd.inode.pipe

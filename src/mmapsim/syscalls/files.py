@@ -48,10 +48,7 @@ def sys_open(k: Kernel, task: Task, path: str, flags: int, mode: int) -> int:
 
 def sys_close(k: Kernel, task: Task, fd: int) -> None:
     """Implements close(2): the fd goes; mappings of the file stay."""
-    entry = task.fds.entries.pop(fd, None)
-    if entry is None:
-        raise syscall_error(errno.EBADF)
-    k.drop_fd(entry.file)
+    k.close_fd(task, fd)
 
 
 def _readable(k: Kernel, task: Task, fd: int) -> OpenFile:
