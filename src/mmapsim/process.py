@@ -29,6 +29,7 @@ from mmapsim.process_ipc import IpcCalls
 from mmapsim.process_memory import MemoryCalls
 from mmapsim.syscalls import brk, files, fork_exec, mman
 from mmapsim.syscalls.files import StatResult
+from mmapsim.userspace import ld_so
 
 if TYPE_CHECKING:
     from mmapsim.machine import Machine
@@ -221,7 +222,9 @@ class Process(IpcCalls, MemoryCalls):
         path, args = abi.decode("execve", path, argv)
         envp = abi.argv("env", env)
         rand = Randomizer(self.machine.rng)
-        self._call(fork_exec.sys_execve, path, args or [path], envp, rand, bool(libraries))
+        exe, interp = self._call(fork_exec.sys_execve, path, args or [path], envp, rand)
+        if libraries and interp is not None:  # ld.so runs in the new image, in user space
+            self._call(ld_so.start, exe, interp)
 
     def brk(self, addr: int) -> int:
         """The brk system call (not glibc's wrapper): returns the break after the call."""
