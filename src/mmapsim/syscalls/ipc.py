@@ -22,13 +22,10 @@ from mmapsim.constants import (
     IPC_RMID,
     IPC_SET,
     IPC_STAT,
-    PAGE_SHIFT,
     PAGE_SIZE,
     SHM_EXEC,
-    SHM_HUGETLB,
     SHM_LOCK,
     SHM_LOCKED,
-    SHM_NORESERVE,
     SHM_RDONLY,
     SHM_REMAP,
     SHM_RND,
@@ -38,8 +35,7 @@ from mmapsim.constants import (
 )
 from mmapsim.errors import syscall_error
 from mmapsim.fs.file import OpenFile
-from mmapsim.fs.inode import InodeKind
-from mmapsim.ipc.shm import S_IRWXUGO, SHMALL, SHMMAX, ShmSegment
+from mmapsim.ipc.shm import S_IRWXUGO
 from mmapsim.kernel import Kernel, Task
 from mmapsim.mm.shm_attach import shm_detach, shm_mmap
 from mmapsim.mm.vma import (
@@ -59,38 +55,17 @@ def sys_shmget(k: Kernel, task: Task, key: int, size: int, shmflg: int) -> int:
     and IPC_CREAT|IPC_EXCL are set; EINVAL: it is smaller than ``size``.
     """
     if key == IPC_PRIVATE:
-        return _newseg(k, key, size, shmflg).id
+        return k.shm.newseg(k.fs, k.physmem.limit, key, size, shmflg).id
     seg = k.shm.by_key(key)
     if seg is None:
         if not shmflg & IPC_CREAT:
             raise syscall_error(errno.ENOENT)
-        return _newseg(k, key, size, shmflg).id
+        return k.shm.newseg(k.fs, k.physmem.limit, key, size, shmflg).id
     if shmflg & IPC_CREAT and shmflg & IPC_EXCL:
         raise syscall_error(errno.EEXIST)
     if seg.segsz < size:
         raise syscall_error(errno.EINVAL)
     return seg.id
-
-
-def _newseg(k: Kernel, key: int, size: int, shmflg: int) -> ShmSegment:
-    """newseg: the size checks, the memory charge, then a new id."""
-    if size < 1 or size > SHMMAX:
-        raise syscall_error(errno.EINVAL)
-    numpages = (size + _PAGE_OFF) >> PAGE_SHIFT
-    if k.shm.shm_tot + numpages > SHMALL:
-        raise syscall_error(errno.ENOSPC)
-    if shmflg & SHM_HUGETLB:  # no huge page is reserved (nr_hugepages 0)
-        raise syscall_error(errno.ENOMEM)
-    if not shmflg & SHM_NORESERVE and numpages > k.physmem.limit:
-        raise syscall_error(errno.ENOMEM)  # shmem_acct_size: the overcommit heuristic
-    if k.shm.full():
-        raise syscall_error(errno.ENOSPC)
-    inode = k.fs.new_inode(InodeKind.SHMEM, shmflg & S_IRWXUGO)
-    k.pagecache.resize(inode, size)
-    seg = k.shm.add(key, shmflg & S_IRWXUGO, inode)
-    inode.name = seg.name
-    inode.ino = seg.id  # maps shows the id in the inode column, as Linux does
-    return seg
 
 
 def sys_shmat(k: Kernel, task: Task, shmid: int, addr: int, shmflg: int) -> int:
