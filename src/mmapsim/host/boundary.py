@@ -66,6 +66,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from mmapsim.constants import PAGE_SIZE
+from mmapsim.host import vma_query
 
 _MASK: Final = PAGE_SIZE - 1
 _U64: Final = 1 << 64
@@ -127,11 +128,12 @@ _STOPS: Final = frozenset({Op.READ, Op.WRITE, Op.PROTECT, Op.LOCK, Op.QUERY})
 class ProgramPages:
     """The page ranges that belong to the program: sorted, disjoint ``[start, end)``."""
 
-    __slots__ = ("_ends", "_starts")
+    __slots__ = ("_ends", "_query", "_starts")
 
     def __init__(self, ranges: list[tuple[int, int]] | None = None) -> None:
         self._starts: list[int] = []
         self._ends: list[int] = []
+        self._query: vma_query.VmaQuery | None = None
         for start, end in ranges or ():
             self.add(start, end - start)
 
@@ -148,9 +150,30 @@ class ProgramPages:
         return ProgramPages(self.ranges())
 
     def clear(self) -> None:
-        """After execve: the new image holds no page of the program."""
+        """After execve: the new image holds no page of the program (and a new mm)."""
         self._starts.clear()
         self._ends.clear()
+        self.close_query()
+
+    def vma_query(self, pid: int) -> vma_query.VmaQuery | None:
+        """The open maps of process ``pid`` that ``guard`` asks (None: the kernel cannot).
+
+        Opened at the first guard of a live process, so it is that process's
+        address space for good (see :mod:`mmapsim.host.vma_query`).
+        """
+        if not vma_query.SUPPORTED:
+            return None
+        query = self._query
+        if query is None or query.pid != pid:
+            self.close_query()
+            query = self._query = vma_query.VmaQuery(pid)
+        return query
+
+    def close_query(self) -> None:
+        """Close the open maps (the process ended or exec'd; the next guard reopens it)."""
+        if self._query is not None:
+            self._query.close()
+            self._query = None
 
     def add(self, addr: int, length: int) -> None:
         """The pages of ``[addr, addr + length)`` are now the program's."""
@@ -204,6 +227,20 @@ class ProgramPages:
         self._starts = [s for s, _ in kept]
         self._ends = [e for _, e in kept]
 
+    def keep_mapped(self, near: list[tuple[int, int]], start: int, end: int) -> None:
+        """Forget the pages of ``[start, end)`` outside ``near`` (sorted ranges within it):
+        no longer mapped at all (``keep_only`` for one range)."""
+        va = start
+        for s, e in [*near, (end, end)]:
+            if s > va and self._meets(va, s):
+                self.remove(va, s - va)
+            va = max(va, e)
+
+    def _meets(self, start: int, end: int) -> bool:
+        """Whether any page of ``[start, end)`` is the program's."""
+        i = bisect.bisect_right(self._ends, start)  # the first range that ends past start
+        return i < len(self._starts) and self._starts[i] < end
+
     def first_gap(self, start: int, end: int) -> int | None:
         """The first address of ``[start, end)`` that is not the program's, if any."""
         va = start
@@ -228,14 +265,7 @@ class ProgramPages:
 
 def mapped_ranges(pid: int) -> list[tuple[int, int]]:
     """Every ``[start, end)`` that ``/proc/<pid>/maps`` shows now, in address order."""
-    out = []
-    with open(f"/proc/{pid}/maps", "rb") as maps:
-        for line in maps:
-            lo, _, hi = line.split(b" ", 1)[0].partition(b"-")
-            start = int(lo, 16)
-            if start < USER_SPAN:  # [vsyscall] is the kernel's, in every process
-                out.append((start, int(hi, 16)))
-    return out
+    return vma_query.read_maps(pid, USER_SPAN)[0]  # [vsyscall], above, is every process's
 
 
 def worker_ranges(mapped: list[tuple[int, int]], pages: ProgramPages) -> list[tuple[int, int]]:
@@ -263,16 +293,6 @@ def _first_in(ranges: list[tuple[int, int]], start: int, end: int) -> int | None
         if e > start and s < end:
             return max(s, start)
     return None
-
-
-def _below_stack(pid: int, mapped: list[tuple[int, int]]) -> tuple[int, int]:
-    """The hole below the worker's ``[stack]``: an access there grows the stack (no fault)."""
-    with open(f"/proc/{pid}/maps", "rb") as maps:
-        line = next((line for line in maps if line.rstrip().endswith(b"[stack]")), None)
-    if line is None:
-        return 0, 0
-    top = int(line.split(b"-", 1)[0], 16)
-    return max((e for _, e in mapped if e <= top), default=0), top
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,15 +349,13 @@ def guard(
     if _rejected_early(op, addr, length):
         return Verdict(length)
     start, end = addr & ~_MASK, (addr + length + _MASK) & ~_MASK
-    mapped = mapped_ranges(pid)
-    pages.keep_only(mapped)
-    near = [(max(s, start), min(e, end)) for s, e in mapped if s < end and e > start]
+    near, below_stack = vma_query.mapped_near(pid, pages, start, end, USER_SPAN)
+    pages.keep_mapped(near, start, end)
     worker = worker_ranges(near, pages)
     hit = _first_in(worker, start, end)
     if op in (Op.READ, Op.WRITE):
         gap = pages.first_gap(start, end)
-        below = _below_stack(pid, mapped)
-        if gap is not None and (hit is None or gap < hit) and below[0] <= gap < below[1]:
+        if gap is not None and (hit is None or gap < hit) and below_stack(gap):
             raise HostRefused.worker_page(op, gap, pid)  # the kernel would grow the stack there
     if hit is None:
         return Verdict(length)
