@@ -156,11 +156,8 @@ class ProgramPages:
         self.close_query()
 
     def vma_query(self, pid: int) -> vma_query.VmaQuery | None:
-        """The open maps of process ``pid`` that ``guard`` asks (None: the kernel cannot).
-
-        Opened at the first guard of a live process, so it is that process's
-        address space for good (see :mod:`mmapsim.host.vma_query`).
-        """
+        """The open maps of process ``pid`` that ``guard`` asks (None: the kernel cannot);
+        opened at a guard of the live process, so bound to its address space (``vma_query``)."""
         if not vma_query.SUPPORTED:
             return None
         query = self._query
@@ -228,8 +225,7 @@ class ProgramPages:
         self._ends = [e for _, e in kept]
 
     def keep_mapped(self, near: list[tuple[int, int]], start: int, end: int) -> None:
-        """Forget the pages of ``[start, end)`` outside ``near`` (sorted ranges within it):
-        no longer mapped at all (``keep_only`` for one range)."""
+        """``keep_only`` within ``[start, end)``, of which ``near`` is what is mapped."""
         va = start
         for s, e in [*near, (end, end)]:
             if s > va and self._meets(va, s):
@@ -324,12 +320,14 @@ USER_SPAN: Final = _user_span()
 
 def _rejected_early(op: Op, addr: int, length: int) -> bool:
     """Whether the kernel fails these arguments before looking at a page."""
-    if op.aligned and addr & _MASK:
+    if addr & _MASK and op.aligned:
         return True
     if length == 0:
         return True
     if addr + length + _MASK >= _U64:  # the page-rounded end overflows
         return True
+    if addr + length <= USER_SPAN:  # the usual case: nothing past the top
+        return False
     past_top = length > USER_SPAN or addr > USER_SPAN - length
     return op in (Op.UNMAP, Op.MAP_FIXED, Op.REMAP, Op.ATTACH) and past_top
 
@@ -350,6 +348,8 @@ def guard(
         return Verdict(length)
     start, end = addr & ~_MASK, (addr + length + _MASK) & ~_MASK
     near, below_stack = vma_query.mapped_near(pid, pages, start, end, USER_SPAN)
+    if vma_query.covers(near, start, end) and pages.first_gap(start, end) is None:
+        return Verdict(length)  # all mapped, all the program's: not one page of the worker
     pages.keep_mapped(near, start, end)
     worker = worker_ranges(near, pages)
     hit = _first_in(worker, start, end)

@@ -110,16 +110,20 @@ class MachineState:
         rid = next(self.ids)
         chan.send((rid, op, args), fds)
         if pid is not None:
-            ready, _w, _x = select.select([chan.sock], [], [], self.limits.max_call_seconds)
-            if not ready:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                raise HostTimeout(
-                    errno.ETIMEDOUT,
-                    f"{op} ran longer than {self.limits.max_call_seconds:g} s, so process "
-                    f"{pid} was killed (HostMachine(max_call_seconds=...))",
-                )
+            self.await_reply(chan, op, pid)
         return chan.recv_reply(rid)
+
+    def await_reply(self, chan: Channel, op: str, pid: int) -> None:
+        """Wait until process ``pid`` answers (or ends); after ``max_call_seconds``
+        it is killed (SIGKILL) and the call ``op`` raises HostTimeout."""
+        if not chan.wait(self.limits.max_call_seconds):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            raise HostTimeout(
+                errno.ETIMEDOUT,
+                f"{op} ran longer than {self.limits.max_call_seconds:g} s, so process "
+                f"{pid} was killed (HostMachine(max_call_seconds=...))",
+            )
 
     def alloc_slot(self) -> int:
         live = sum(1 for r in self.records if r.alive)

@@ -136,6 +136,16 @@ class VmaQuery:
         return q.vma_name_size == len(STACK_NAME) + 1 and self._name.value == STACK_NAME
 
 
+def covers(near: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether the sorted ranges ``near`` leave no hole in ``[start, end)``."""
+    va = start
+    for lo, hi in near:
+        if lo > va:
+            return False
+        va = max(va, hi)
+    return va >= end
+
+
 def read_maps(pid: int, top: int) -> tuple[list[tuple[int, int]], int | None]:
     """Every ``[start, end)`` that the text of ``/proc/<pid>/maps`` shows below ``top``,
     in address order, and the start of its ``[stack]`` VMA (None if it has none)."""

@@ -14,6 +14,7 @@ import errno
 import os
 import signal
 import stat
+from collections.abc import Callable
 from typing import Final, NoReturn
 
 from mmapsim.constants import O_CLOEXEC, PAGE_SIZE
@@ -76,6 +77,7 @@ class Worker(IpcOps, MemoryOps):
         self.page = page
         self.word = page.word
         self.rid = -1  # the request being served
+        self.ops: dict[str, Callable[..., object] | None] = {}  # op_<name>, found once
 
     def serve(self) -> NoReturn:
         """Answer requests until the controller goes away, then exit."""
@@ -94,7 +96,9 @@ class Worker(IpcOps, MemoryOps):
                 os._exit(0)
 
     def handle(self, op: str, args: tuple[object, ...]) -> object:
-        method = getattr(self, "op_" + op, None)
+        method = self.ops.get(op)
+        if method is None:
+            method = self.ops[op] = getattr(self, "op_" + op, None)
         if method is None:
             return (False, NotImplementedError(f"unknown host call {op!r}"))
         try:
@@ -123,6 +127,9 @@ class Worker(IpcOps, MemoryOps):
 
     def op_load(self, addr: int, size: int) -> bytes:
         """Read page by page, noting each page's first address before touching it."""
+        if (addr & (PAGE_SIZE - 1)) + size <= PAGE_SIZE:  # within one page
+            self.word.value = addr
+            return _read(addr, size)
         chunks = []
         va, end, word = addr, addr + size, self.word
         while va < end:
