@@ -17,7 +17,7 @@ import stat
 from collections.abc import Callable
 from typing import Final, NoReturn
 
-from mmapsim.constants import O_CLOEXEC, PAGE_SIZE
+from mmapsim.constants import O_CLOEXEC
 from mmapsim.host import exec_image, libc
 from mmapsim.host.boundary import USER_SPAN, HostRefused
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
@@ -31,7 +31,8 @@ CHANNEL_FD: Final = 1023
 MAX_RW_COUNT: Final = 0x7FFFF000
 READ_CHUNK: Final = 1 << 20
 
-_CHILD: Final = object()
+_CHILD: Final = object()  # a fork child: the parent's request is not its to answer
+_ANSWERED: Final = object()  # a batch: each of its calls was answered in turn
 
 
 def adopt_channel(fd: int) -> Channel:
@@ -88,7 +89,7 @@ class Worker(IpcOps, MemoryOps):
                 os._exit(0)
             self.rid = rid
             reply = self.handle(op, (*args, *fds))
-            if reply is _CHILD:
+            if reply is _CHILD or reply is _ANSWERED:
                 continue
             try:
                 self.chan.send((rid, reply))
@@ -105,7 +106,7 @@ class Worker(IpcOps, MemoryOps):
             result = method(*args)
         except Exception as exc:  # the caller's errno, or a bug to show in the controller
             return (False, exc)
-        return result if result is _CHILD else (True, result)
+        return result if result is _CHILD or result is _ANSWERED else (True, result)
 
     def _fd(self, fd: int) -> int:
         """The program's view of descriptor numbers: the channel is not open."""
@@ -125,30 +126,19 @@ class Worker(IpcOps, MemoryOps):
     def op_mprotect(self, addr: int, length: int, prot: int) -> None:
         libc.mprotect(addr, length, prot)
 
-    def op_load(self, addr: int, size: int) -> bytes:
-        """Read page by page, noting each page's first address before touching it."""
-        if (addr & (PAGE_SIZE - 1)) + size <= PAGE_SIZE:  # within one page
-            self.word.value = addr
-            return _read(addr, size)
-        chunks = []
-        va, end, word = addr, addr + size, self.word
-        while va < end:
-            n = min(end, (va | (PAGE_SIZE - 1)) + 1) - va
-            word.value = va
-            chunks.append(_read(va, n))
-            va += n
-        return b"".join(chunks)
+    def op_batch(self, calls: list[tuple[str, tuple[object, ...]]]) -> object:
+        """Loads and stores in order, each answered in its own frame once done.
 
-    def op_store(self, addr: int, data: bytes) -> None:
-        """Write page by page, noting each page's first address before touching it."""
-        src = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
-        done, total, word = 0, len(data), self.word
-        while done < total:
-            va = addr + done
-            n = min(total - done, PAGE_SIZE - (va & (PAGE_SIZE - 1)))
-            word.value = va
-            ctypes.memmove(va, src + done, n)
-            done += n
+        A fault kills this process inside one of them: the controller has the
+        answers of those before it (see ``host_process_batch``).
+        """
+        for op, args in calls:
+            reply = self.handle(op, args) if op in _BATCHED else _unknown(op)
+            try:
+                self.chan.send((self.rid, reply))
+            except (ChannelClosed, ChannelBroken, OSError):
+                os._exit(0)
+        return _ANSWERED
 
     # -- processes ---------------------------------------------------------
 
@@ -283,6 +273,12 @@ class Worker(IpcOps, MemoryOps):
 
 
 LLONG_MAX: Final = 2**63 - 1
+#: The calls a batch may hold: accesses, which change no mapping.
+_BATCHED: Final = frozenset({"load", "store"})
+
+
+def _unknown(op: str) -> tuple[bool, Exception]:
+    return (False, NotImplementedError(f"host call {op!r} cannot be batched"))
 
 
 def _check_count(fd: int, count: int, pos: int | None) -> None:
@@ -378,15 +374,6 @@ def _within(data: bytes, cap: int) -> bytes:
             "at most that many (HostMachine(max_io_bytes=...))"
         )
     return data
-
-
-def _read(va: int, n: int) -> bytes:
-    """A real read of ``n`` bytes at ``va`` (string_at would not touch NULL)."""
-    if va:
-        return ctypes.string_at(va, n)
-    buf = ctypes.create_string_buffer(n)
-    ctypes.memmove(buf, va, n)
-    return buf.raw
 
 
 def _is_seekable_data(fd: int) -> bool:

@@ -1,17 +1,50 @@
-"""The worker's side of mremap, madvise, mincore and the memory-locking calls.
+"""The worker's side of the CPU's loads and stores, mremap, madvise, mincore and
+the memory-locking calls.
 
 A mixin of :class:`mmapsim.host.worker.Worker`: each ``op_`` is one real
-system call in the worker (the controller has already checked the range).
+system call or real CPU access in the worker (the controller has already
+checked the range).  Before it touches each page, an access notes the page's
+first address in the worker's fault page (``exit_status``).
 """
 
 from __future__ import annotations
 
+import ctypes
+
+from mmapsim.constants import PAGE_SIZE
 from mmapsim.host import libc_memory
 from mmapsim.host.boundary import USER_SPAN
 
 
 class MemoryOps:
-    """Real mremap(2), madvise(2), mincore(2), mlock(2) and friends."""
+    """Real loads and stores, mremap(2), madvise(2), mincore(2), mlock(2) and friends."""
+
+    word: ctypes.c_uint64  # the fault page's word (see ``exit_status.FaultPage``)
+
+    def op_load(self, addr: int, size: int) -> bytes:
+        """Read page by page, noting each page's first address before touching it."""
+        if (addr & (PAGE_SIZE - 1)) + size <= PAGE_SIZE:  # within one page
+            self.word.value = addr
+            return _read(addr, size)
+        chunks = []
+        va, end, word = addr, addr + size, self.word
+        while va < end:
+            n = min(end, (va | (PAGE_SIZE - 1)) + 1) - va
+            word.value = va
+            chunks.append(_read(va, n))
+            va += n
+        return b"".join(chunks)
+
+    def op_store(self, addr: int, data: bytes) -> None:
+        """Write page by page, noting each page's first address before touching it."""
+        src = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
+        done, total, word = 0, len(data), self.word
+        while done < total:
+            va = addr + done
+            n = min(total - done, PAGE_SIZE - (va & (PAGE_SIZE - 1)))
+            word.value = va
+            ctypes.memmove(va, src + done, n)
+            done += n
 
     def op_mremap(self, addr: int, old_len: int, new_len: int, flags: int, new_addr: int) -> int:
         return libc_memory.mremap(addr, old_len, new_len, flags, new_addr)
@@ -36,3 +69,12 @@ class MemoryOps:
 
     def op_munlockall(self) -> None:
         libc_memory.munlockall()
+
+
+def _read(va: int, n: int) -> bytes:
+    """A real read of ``n`` bytes at ``va`` (string_at would not touch NULL)."""
+    if va:
+        return ctypes.string_at(va, n)
+    buf = ctypes.create_string_buffer(n)
+    ctypes.memmove(buf, va, n)
+    return buf.raw
