@@ -141,3 +141,14 @@ def test_a_malformed_batch_runs_nothing(m):
     with pytest.raises(OverflowError):
         p.batch([("store", a, b"no"), ("load", -1, 1)])
     assert p.load(a, 2) == bytes(2)
+
+
+def test_the_calls_after_a_fatal_one_are_not_run_even_alone(m):
+    """A call that would run alone, after a fatal fault in the calls before it, is not run."""
+    p = m.spawn()
+    a = p.mmap(0, 3 * PAGE_SIZE, RW, ANON)
+    p.mprotect(a, PAGE_SIZE, PROT_NONE)
+    p.munmap(a + 2 * PAGE_SIZE, PAGE_SIZE)
+    results = p.batch([("load", a, 1), ("load", a + 2 * PAGE_SIZE - 1, 2)])
+    assert isinstance(results[0], ProcessKilled)
+    assert isinstance(results[1], ProcessLookupError)

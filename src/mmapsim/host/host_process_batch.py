@@ -21,12 +21,14 @@ before it.  A call whose range meets a page that is not the program's (a
 hole, where the access faults, or where a ``MAP_GROWSDOWN`` mapping grows)
 runs alone, as ``p.load``/``p.store`` would run it.
 
-The worker runs the calls of a request in order and answers each in its own
-frame as soon as it is done, so a call that kills the process (SIGSEGV,
-SIGBUS) gets its ProcessKilled with the results of the calls before it intact,
-and each answer must come within ``max_call_seconds`` of the one before
-(HostTimeout, the process killed, as for one call).  The calls after a fatal
-one, not run, get ProcessLookupError (ESRCH).
+The worker runs the calls of a request in order.  It sends the answers it
+holds before each call that could fault (one that touches a page no earlier
+call of the batch touched the same way), so a call that kills the process
+(SIGSEGV, SIGBUS) gets its ProcessKilled with the results of the calls before
+it intact; the calls after it, not run, get ProcessLookupError (ESRCH).  Each
+frame of answers must come within ``max_call_seconds`` of the one before
+(HostTimeout and the process killed, as for one call); a frame holds at most
+one call that could fault.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ class BatchCalls:
         decoded = decode(calls)
         results: list[object] = [None] * len(decoded)
         pending: list[_Call] = []
-        alive = True
+        alive, carried = True, 0  # carried: the bytes of the pending stores
         for call in decoded:
             if not alive:
                 results[call.index] = self._ended()
@@ -124,13 +126,18 @@ class BatchCalls:
             except ProcessLookupError as exc:  # it ended before the pending calls were sent
                 for waiting in pending:
                     results[waiting.index] = self._ended()
+                pending.clear()
                 results[call.index], alive = exc, False
                 continue
-            if alone or len(pending) >= MAX_CALLS or self._store_bytes(pending) > MAX_STORE_BYTES:
+            carried += 0 if alone or isinstance(call.arg, int) else len(call.arg)
+            if alone or len(pending) >= MAX_CALLS or carried > MAX_STORE_BYTES:
                 alive = self._flush(pending, results)
                 pending.clear()
-            if alone and alive:
-                alive = self._alone(call, results)
+                carried = 0
+            if alone:
+                alive = alive and self._alone(call, results)
+                if not alive and results[call.index] is None:
+                    results[call.index] = self._ended()  # not run: the calls before ended it
         if alive:
             self._flush(pending, results)
         return results
@@ -155,10 +162,6 @@ class BatchCalls:
             limits.check_store(state, call.size)
         pending.append(call)
         return False
-
-    @staticmethod
-    def _store_bytes(pending: list[_Call]) -> int:
-        return sum(len(c.arg) for c in pending if isinstance(c.arg, bytes))
 
     def _alone(self, call: _Call, results: list[object]) -> bool:
         """Run ``call`` as p.load/p.store would; False if the process ended."""
@@ -188,11 +191,12 @@ class BatchCalls:
             rid = next(state.ids)
             try:
                 record.chan.send((rid, "batch", ([(c.op, (c.addr, c.arg)) for c in pending],)))
-                for call in pending:
-                    state.await_reply(record.chan, call.op, self.pid)
-                    ok, value = record.chan.recv_reply(rid)
-                    results[call.index] = self._answer(call, ok, value)
-                    done += 1
+                while done < len(pending):
+                    state.await_reply(record.chan, pending[done].op, self.pid)
+                    for ok, value in _answers(record.chan.recv_reply(rid), len(pending) - done):
+                        call = pending[done]
+                        results[call.index] = self._answer(call, ok, value)
+                        done += 1
                 return True
             except HostTimeout as exc:
                 state.wait_dead(record)
@@ -226,3 +230,17 @@ class BatchCalls:
 
     def _ended(self) -> ProcessLookupError:
         return ProcessLookupError(errno.ESRCH, f"process {self.pid} has ended")
+
+
+def _answers(reply: tuple[bool, object], most: int) -> list[tuple[bool, object]]:
+    """The answers ``(ok, value)`` of one frame of a batch (at most ``most``);
+    ChannelBroken for a frame that no worker of ours would send."""
+    ok, answers = reply
+    if not ok or not isinstance(answers, list) or not 0 < len(answers) <= most:
+        raise ChannelBroken(f"not the answers of a batch: {answers!r:.200}")
+    out = []
+    for answer in answers:
+        if not (isinstance(answer, tuple) and len(answer) == 2):
+            raise ChannelBroken(f"not the answer of a call: {answer!r:.200}")
+        out.append((bool(answer[0]), answer[1]))
+    return out

@@ -23,7 +23,7 @@ from mmapsim.host.boundary import USER_SPAN, HostRefused
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.exit_status import FaultPage
 from mmapsim.host.worker_ipc import IpcOps
-from mmapsim.host.worker_memory import MemoryOps
+from mmapsim.host.worker_memory import MemoryOps, TouchedPages
 
 #: The file descriptor that a worker's channel lives at, out of the way of the
 #: program's own descriptors (which start at 3, as in a freshly exec'd program).
@@ -127,18 +127,37 @@ class Worker(IpcOps, MemoryOps):
         libc.mprotect(addr, length, prot)
 
     def op_batch(self, calls: list[tuple[str, tuple[object, ...]]]) -> object:
-        """Loads and stores in order, each answered in its own frame once done.
+        """Loads and stores in order; the answers go in frames of ``[(ok, value), ...]``.
 
-        A fault kills this process inside one of them: the controller has the
-        answers of those before it (see ``host_process_batch``).
+        A fault kills this process inside a call: every answer before that
+        call must have reached the controller (see ``host_process_batch``).
+        So the answers held are sent before each call that could fault, one
+        that touches a page that no earlier call of the batch has touched
+        the same way (``TouchedPages``), and when they grow large.
         """
+        touched, size = TouchedPages(), 0
+        held: list[object] = []
         for op, args in calls:
+            if held and not touched.cannot_fault(op, args):
+                self._answer(held)
+                held, size = [], 0
             reply = self.handle(op, args) if op in _BATCHED else _unknown(op)
-            try:
-                self.chan.send((self.rid, reply))
-            except (ChannelClosed, ChannelBroken, OSError):
-                os._exit(0)
+            if isinstance(reply, tuple) and reply[0]:
+                touched.note(op, args)
+            held.append(reply)
+            size += len(reply[1]) if isinstance(reply, tuple) and isinstance(reply[1], bytes) else 0
+            if size >= HELD_BYTES:
+                self._answer(held)
+                held, size = [], 0
+        if held:
+            self._answer(held)
         return _ANSWERED
+
+    def _answer(self, replies: list[object]) -> None:
+        try:
+            self.chan.send((self.rid, (True, replies)))
+        except (ChannelClosed, ChannelBroken, OSError):
+            os._exit(0)
 
     # -- processes ---------------------------------------------------------
 
@@ -275,6 +294,8 @@ class Worker(IpcOps, MemoryOps):
 LLONG_MAX: Final = 2**63 - 1
 #: The calls a batch may hold: accesses, which change no mapping.
 _BATCHED: Final = frozenset({"load", "store"})
+#: A batch's answers are sent once they carry this many bytes of loads.
+HELD_BYTES: Final = 1 << 18
 
 
 def _unknown(op: str) -> tuple[bool, Exception]:

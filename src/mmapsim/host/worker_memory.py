@@ -10,6 +10,7 @@ first address in the worker's fault page (``exit_status``).
 from __future__ import annotations
 
 import ctypes
+from typing import Final
 
 from mmapsim.constants import PAGE_SIZE
 from mmapsim.host import libc_memory
@@ -78,3 +79,48 @@ def _read(va: int, n: int) -> bytes:
     buf = ctypes.create_string_buffer(n)
     ctypes.memmove(buf, va, n)
     return buf.raw
+
+
+class TouchedPages:
+    """The pages that the calls of one batch read or wrote without a fault.
+
+    Such a page cannot fault again in that batch the same way, nor a written
+    page on a read (x86-64 has no write-only page): nothing between the calls
+    of a batch changes a mapping or a protection.  Only a call of at most
+    ``SPAN_PAGES`` pages is looked up; a larger one is taken as one that could fault.
+    """
+
+    SPAN_PAGES: Final = 16
+
+    __slots__ = ("read", "written")
+
+    def __init__(self) -> None:
+        self.read: set[int] = set()
+        self.written: set[int] = set()
+
+    @classmethod
+    def _vpns(cls, args: tuple[object, ...]) -> range | None:
+        addr, arg = args
+        size = arg if isinstance(arg, int) else len(arg) if isinstance(arg, bytes) else -1
+        if not isinstance(addr, int) or size < 0:
+            return None
+        if size == 0:  # touches nothing
+            return range(0)
+        first, last = addr >> 12, (addr + size - 1) >> 12
+        return range(first, last + 1) if last - first < cls.SPAN_PAGES else None
+
+    def cannot_fault(self, op: str, args: tuple[object, ...]) -> bool:
+        """Whether the access ``op`` (``load`` or ``store``) of ``args`` only touches
+        pages that earlier calls of the batch touched without a fault, as it would."""
+        vpns = self._vpns(args)
+        if vpns is None:
+            return False
+        if op == "store":
+            return all(vpn in self.written for vpn in vpns)
+        return all(vpn in self.read or vpn in self.written for vpn in vpns)
+
+    def note(self, op: str, args: tuple[object, ...]) -> None:
+        """The access ``op`` of ``args`` was made without a fault."""
+        vpns = self._vpns(args)
+        if vpns is not None:
+            (self.written if op == "store" else self.read).update(vpns)
