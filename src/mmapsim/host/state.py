@@ -39,6 +39,7 @@ class ProcRecord:
     chan: Channel
     fault_fd: int = -1  # the memfd of its fault page (see ``fault``)
     pidfd: int = -1  # readable once the process has ended (see ``MachineState.poll``)
+    watch: select.poll | None = field(default=None, repr=False)  # polls the pidfd
     alive: bool = True
     exit_status: int | None = None
     term_signal: signal.Signals | None = None
@@ -180,7 +181,7 @@ class MachineState:
         is a zombie or gone (``pidfd_poll``): a live process costs one poll(2)
         instead of a read of ``/proc/<pid>/stat``.
         """
-        if record.alive and record.pidfd >= 0 and not _readable(record.pidfd):
+        if record.alive and record.pidfd >= 0 and not _ended(record):
             return True
         if record.alive:
             done, status, _ppid = exit_status.ended(record.pid)
@@ -270,10 +271,12 @@ def _open_pidfd(pid: int) -> int:
         return -1
 
 
-def _readable(fd: int) -> bool:
-    """Whether ``fd`` polls readable now (a pidfd: its process has ended)."""
-    watch = select.poll()
-    watch.register(fd, select.POLLIN)
+def _ended(record: ProcRecord) -> bool:
+    """Whether the record's pidfd polls readable now: its process has ended."""
+    watch = record.watch
+    if watch is None:
+        watch = record.watch = select.poll()
+        watch.register(record.pidfd, select.POLLIN)
     return bool(watch.poll(0))
 
 
@@ -281,5 +284,5 @@ def _close_handles(record: ProcRecord) -> None:
     """Close what the controller holds of an ended process: its pidfd and open maps."""
     if record.pidfd >= 0:
         os.close(record.pidfd)
-        record.pidfd = -1
+        record.pidfd, record.watch = -1, None
     record.pages.close_query()
