@@ -70,7 +70,7 @@ class VmaQuery:
     __slots__ = ("_name", "_query", "fd", "pid")
 
     def __init__(self, pid: int) -> None:
-        self.pid = pid
+        self.pid, self.fd = pid, -1  # -1 until open, so that __del__ closes nothing
         self.fd = os.open(f"/proc/{pid}/maps", os.O_RDONLY | os.O_CLOEXEC)
         self._query = _Query()
         self._query.size = ctypes.sizeof(_Query)
@@ -116,6 +116,8 @@ class VmaQuery:
         va = start
         while va < end and self._ask(va):
             lo, hi = self._query.vma_start, self._query.vma_end
+            if hi <= va:  # never from the kernel: ask the maps text instead
+                raise Unanswered(errno.EIO)
             if lo >= end or lo >= top:
                 break
             out.append((max(lo, start), min(hi, end)))
