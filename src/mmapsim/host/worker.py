@@ -135,20 +135,16 @@ class Worker(IpcOps, MemoryOps):
         that touches a page that no earlier call of the batch has touched
         the same way (``TouchedPages``), and when they grow large.
         """
-        touched, size = TouchedPages(), 0
-        held: list[object] = []
+        touched, held, size = TouchedPages(), list[object](), 0
         for op, args in calls:
-            if held and not touched.cannot_fault(op, args):
+            if held and (size >= HELD_BYTES or not touched.cannot_fault(op, args)):
                 self._answer(held)
                 held, size = [], 0
-            reply = self.handle(op, args) if op in _BATCHED else _unknown(op)
+            reply = self.handle(op, args) if op in _BATCHED else (False, NotImplementedError(op))
             if isinstance(reply, tuple) and reply[0]:
                 touched.note(op, args)
+                size += len(reply[1]) if isinstance(reply[1], bytes) else 0
             held.append(reply)
-            size += len(reply[1]) if isinstance(reply, tuple) and isinstance(reply[1], bytes) else 0
-            if size >= HELD_BYTES:
-                self._answer(held)
-                held, size = [], 0
         if held:
             self._answer(held)
         return _ANSWERED
@@ -296,10 +292,6 @@ LLONG_MAX: Final = 2**63 - 1
 _BATCHED: Final = frozenset({"load", "store"})
 #: A batch's answers are sent once they carry this many bytes of loads.
 HELD_BYTES: Final = 1 << 18
-
-
-def _unknown(op: str) -> tuple[bool, Exception]:
-    return (False, NotImplementedError(f"host call {op!r} cannot be batched"))
 
 
 def _check_count(fd: int, count: int, pos: int | None) -> None:
