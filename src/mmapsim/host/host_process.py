@@ -16,6 +16,7 @@ from mmapsim.errors import HostRefused, HostTimeout, ProcessKilled
 from mmapsim.host import boundary, growth, limits, proc_read
 from mmapsim.host.boundary import Op, ProgramPages, Verdict
 from mmapsim.host.channel import ChannelBroken, ChannelClosed
+from mmapsim.host.host_process_batch import BatchCalls
 from mmapsim.host.host_process_ipc import HostIpcCalls
 from mmapsim.host.host_process_memory import MemoryCalls
 from mmapsim.host.state import MachineState, ProcRecord
@@ -41,7 +42,7 @@ class _Died(Exception):
     """The worker ended while serving a call."""
 
 
-class HostProcess(HostIpcCalls, MemoryCalls):
+class HostProcess(HostIpcCalls, MemoryCalls, BatchCalls):
     """A real process (a worker) of a HostMachine; every call is a real system call.
 
     Arguments are checked here, in the controller, before anything is sent:
