@@ -4,16 +4,19 @@ Linux finds room for a new mapping with an augmented tree that knows the
 largest gap below every node (``vm_unmapped_area``).  This index gives the same
 answers in a way that stays cheap with tens of thousands of VMAs: gaps are kept
 in size classes (class ``c`` holds gaps of ``[2**(c-1), 2**c)`` pages), each a
-sorted list of gap ends.  Every gap of a class above the request's class fits;
-only the request's own class needs a scan.
+:class:`SortedChunks` of gap ends (so adding and removing a gap stays
+logarithmic however many share a class).  Every gap of a class above the
+request's class fits; only the request's own class needs a scan.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
-
 from mmapsim.constants import PAGE_SHIFT
 from mmapsim.errors import KernelPanic
+from mmapsim.mm.sorted_chunks import SortedChunks
+
+#: Size classes: a gap of n pages is in class n.bit_length(), below 64 on x86-64.
+CLASSES = 64
 
 
 def _size_class(length: int) -> int:
@@ -23,15 +26,16 @@ def _size_class(length: int) -> int:
 class GapIndex:
     """Disjoint free ranges ``[start, end)``, keyed by their end.
 
-    Invariant: every gap has ``start < end``; ``_start_of`` and ``_ends`` hold the
-    same gaps.
+    Invariant: every gap has ``start < end``; ``_start_of`` maps each gap's end
+    to its start, and the gap's size class in ``_ends`` holds its end with its
+    start as the value; nothing else is in either.
     """
 
     __slots__ = ("_ends", "_start_of")
 
     def __init__(self) -> None:
         self._start_of: dict[int, int] = {}
-        self._ends: list[list[int]] = [[] for _ in range(64)]
+        self._ends: list[SortedChunks[int] | None] = [None] * CLASSES
 
     def add(self, start: int, end: int) -> None:
         """Record a free range (empty or inverted ranges are ignored)."""
@@ -40,7 +44,11 @@ class GapIndex:
         if end in self._start_of:
             raise KernelPanic("GapIndex.add", f"gap ending at {end:#x} exists")
         self._start_of[end] = start
-        insort(self._ends[_size_class(end - start)], end)
+        cls = _size_class(end - start)
+        ends = self._ends[cls]
+        if ends is None:
+            ends = self._ends[cls] = SortedChunks()
+        ends.insert(end, start)
 
     def remove(self, start: int, end: int) -> None:
         """Forget a free range previously added (empty ranges are ignored)."""
@@ -49,7 +57,10 @@ class GapIndex:
         if self._start_of.pop(end, None) != start:
             raise KernelPanic("GapIndex.remove", f"no gap {start:#x}-{end:#x}")
         ends = self._ends[_size_class(end - start)]
-        del ends[bisect_right(ends, end) - 1]
+        pos = None if ends is None else ends.find(end)
+        if ends is None or pos is None:
+            raise KernelPanic("GapIndex.remove", f"gap {start:#x}-{end:#x} not in its class")
+        ends.delete(pos)
 
     def all(self) -> list[tuple[int, int]]:
         """Every gap, lowest first (for checks and pictures)."""
@@ -62,17 +73,31 @@ class GapIndex:
         gaps that end at or below ``high`` are considered.
         """
         best: int | None = None
-        for cls in range(_size_class(length), 64):
+        for cls in range(_size_class(length), CLASSES):
             ends = self._ends[cls]
             if not ends:
                 continue
-            i = bisect_right(ends, high) - 1
-            while i >= 0:
-                end = ends[i]
+            pos = ends.floor(high)
+            while pos is not None:
+                end = ends.key(pos)
                 if end <= low or (best is not None and end <= best):
                     break
-                if end - max(self._start_of[end], low) >= length:
+                if end - max(ends.value(pos), low) >= length:
                     best = end
                     break
-                i -= 1
+                pos = ends.before(pos)
         return best
+
+    def check(self) -> None:
+        """Recount the index from its size classes; KernelPanic on a mismatch."""
+        seen: dict[int, int] = {}
+        for cls, ends in enumerate(self._ends):
+            if ends is None:
+                continue
+            ends.check()
+            for end, start in ends.items():
+                if start >= end or _size_class(end - start) != cls or end in seen:
+                    raise KernelPanic("GapIndex.check", f"gap {start:#x}-{end:#x} in class {cls}")
+                seen[end] = start
+        if seen != self._start_of:
+            raise KernelPanic("GapIndex.check", "the size classes differ from the gaps")
