@@ -40,43 +40,37 @@ def _apply(chunks: SortedChunks[str], model: dict[int, str], op: Op) -> None:
         return
     i = min(bisect_left(keys, key), len(keys) - 1)
     old = keys[i]
-    pos = chunks.find(old)
-    assert pos is not None
     if name == "delete":
-        chunks.delete(pos)
-        del model[old]
+        assert chunks.remove(old) == model.pop(old)
         return
     low = keys[i - 1] + 1 if i else 0  # a key between the neighbours keeps the order
     new = low + (key % (old - low + 1))
-    chunks.set_key(pos, new)
+    chunks.replace_key(old, new)
     model[new] = model.pop(old)
 
 
 def _check_queries(chunks: SortedChunks[str], model: dict[int, str]) -> None:
     keys = sorted(model)
+    values = [model[k] for k in keys]
     chunks.check()
     assert len(chunks) == len(keys)
-    assert chunks.items() == [(k, model[k]) for k in keys]
-    assert chunks.values() == [model[k] for k in keys]
-    walked, pos = [], chunks.first()
-    while pos is not None:
-        walked.append(chunks.key(pos))
-        pos = chunks.after(pos)
-    assert walked == keys
-    walked, pos = [], chunks.last()
-    while pos is not None:
-        walked.append(chunks.key(pos))
-        pos = chunks.before(pos)
-    assert walked == keys[::-1]
-    for probe in range(-1, 203, 7):
-        i = bisect_right(keys, probe) - 1
-        pos = chunks.floor(probe)
-        assert (None if pos is None else chunks.key(pos)) == (keys[i] if i >= 0 else None)
-        found = chunks.find(probe)
-        assert (found is not None) == (probe in model)
-        if pos is not None:
-            below = [model[k] for k in keys[i:] if k < probe + 20]
-            assert chunks.values_below(pos, probe + 20) == below
+    assert chunks.items() == list(zip(keys, values, strict=True))
+    assert chunks.values() == values
+    for probe in range(-1, 203, 5):
+        i = bisect_right(keys, probe)  # keys[:i] are <= probe
+        floor = values[i - 1] if i else None
+        assert chunks.floor_value(probe) == floor
+        assert chunks.floor_and_next(probe) == (floor, values[i] if i < len(keys) else None)
+        if probe in model:
+            at = model[probe]
+            before = values[i - 2] if i > 1 else None
+        else:
+            at, before = None, floor
+        assert chunks.around(probe) == (before, at, values[i] if i < len(keys) else None)
+        high = probe + probe % 23
+        expected = [v for k, v in zip(keys, values, strict=True) if probe <= k < high]
+        assert chunks.values_between(probe, high) == expected
+        assert list(chunks.descending(probe)) == [(k, model[k]) for k in reversed(keys[:i])]
 
 
 @pytest.mark.parametrize("load", [2, 4, 8])
@@ -97,12 +91,14 @@ def test_sorted_chunks_answer_as_a_sorted_list(
 
 
 def test_a_key_is_inserted_once() -> None:
-    """Inserting a key that is present is a bug in the kernel, not a second entry."""
+    """Inserting a key that is present, or removing one that is not, is a kernel bug."""
     chunks: SortedChunks[int] = SortedChunks(2)
     for key in range(10):
         chunks.insert(key, key)
     with pytest.raises(KernelPanic):
         chunks.insert(5, 5)
+    with pytest.raises(KernelPanic):
+        chunks.remove(10)
     chunks.check()
 
 
@@ -113,9 +109,7 @@ def test_a_chunk_joining_a_full_neighbour_splits_again() -> None:
     for key in range(12):  # [0..3] and [4..8] after the first split, then [4..11]
         chunks.insert(key, key)
     for key in (0, 1, 2):  # [3] joins [4..11]: nine keys, over 2 * 4
-        pos = chunks.find(key)
-        assert pos is not None
-        chunks.delete(pos)
+        chunks.remove(key)
     chunks.check()
     assert chunks.values() == list(range(3, 12))
 
@@ -128,8 +122,6 @@ def test_many_keys_make_bounded_chunks() -> None:
     chunks.check()
     assert chunks.values() == list(range(3000))
     for key in range(0, 3000, 2):
-        pos = chunks.find(key)
-        assert pos is not None
-        chunks.delete(pos)
+        assert chunks.remove(key) == key
     chunks.check()
     assert chunks.values() == list(range(1, 3000, 2))

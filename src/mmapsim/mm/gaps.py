@@ -57,10 +57,9 @@ class GapIndex:
         if self._start_of.pop(end, None) != start:
             raise KernelPanic("GapIndex.remove", f"no gap {start:#x}-{end:#x}")
         ends = self._ends[_size_class(end - start)]
-        pos = None if ends is None else ends.find(end)
-        if ends is None or pos is None:
+        if ends is None:
             raise KernelPanic("GapIndex.remove", f"gap {start:#x}-{end:#x} not in its class")
-        ends.delete(pos)
+        ends.remove(end)
 
     def all(self) -> list[tuple[int, int]]:
         """Every gap, lowest first (for checks and pictures)."""
@@ -77,15 +76,12 @@ class GapIndex:
             ends = self._ends[cls]
             if not ends:
                 continue
-            pos = ends.floor(high)
-            while pos is not None:
-                end = ends.key(pos)
+            for end, start in ends.descending(high):
                 if end <= low or (best is not None and end <= best):
                     break
-                if end - max(ends.value(pos), low) >= length:
+                if end - max(start, low) >= length:
                     best = end
                     break
-                pos = ends.before(pos)
         return best
 
     def check(self) -> None:

@@ -15,22 +15,20 @@ every insert or delete near its front moves the whole list (about 0.5 MB at
 A chunk holds between ``load // 2`` and ``2 * load`` keys (fewer only when it is
 the only one), so a search is two ``bisect`` calls and an insert or delete
 moves at most ``2 * load`` entries, plus the short list of chunks when one
-splits or joins its neighbour.  A *position* ``(chunk, index)`` names one
-entry; it is valid until the next insert or delete.
+splits or joins its neighbour.  Lookups answer with values (a VMA, a gap's
+start), never with positions, so nothing outside depends on the chunks.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from itertools import chain, pairwise
 from typing import Generic, TypeVar
 
 from mmapsim.errors import KernelPanic
 
 V = TypeVar("V")
-
-#: A place in the sequence: (chunk number, index inside the chunk).
-Pos = tuple[int, int]
 
 #: Chunk size: inserts move at most 2*LOAD pointers; 65,000 keys make ~100 chunks.
 LOAD = 512
@@ -67,63 +65,72 @@ class SortedChunks(Generic[V]):
         """Every (key, value) in key order."""
         return list(zip(chain.from_iterable(self._keys), self.values(), strict=True))
 
-    # -- positions ------------------------------------------------------------
+    # -- lookup -------------------------------------------------------------
 
-    def key(self, pos: Pos) -> int:
-        return self._keys[pos[0]][pos[1]]
-
-    def value(self, pos: Pos) -> V:
-        return self._values[pos[0]][pos[1]]
-
-    def first(self) -> Pos | None:
-        return (0, 0) if self._len else None
-
-    def last(self) -> Pos | None:
-        if not self._len:
-            return None
-        return len(self._keys) - 1, len(self._keys[-1]) - 1
-
-    def floor(self, key: int) -> Pos | None:
-        """The position of the greatest key ``<= key``, or None."""
+    def floor_value(self, key: int) -> V | None:
+        """The value of the greatest key ``<= key``, or None."""
         c = bisect_right(self._firsts, key) - 1
         if c < 0:
             return None
-        # _firsts[c] <= key, so the chunk has at least one key <= key
-        return c, bisect_right(self._keys[c], key) - 1
+        # _firsts[c] <= key, so chunk c has a key <= key: the index is at least 0
+        return self._values[c][bisect_right(self._keys[c], key) - 1]
 
-    def find(self, key: int) -> Pos | None:
-        """The position of ``key`` itself, or None."""
-        pos = self.floor(key)
-        if pos is None or self._keys[pos[0]][pos[1]] != key:
-            return None
-        return pos
+    def floor_and_next(self, key: int) -> tuple[V | None, V | None]:
+        """The values of the greatest key ``<= key`` and of the key after it."""
+        c = bisect_right(self._firsts, key) - 1
+        if c < 0:
+            return None, (self._values[0][0] if self._values else None)
+        values = self._values[c]
+        i = bisect_right(self._keys[c], key)
+        if i < len(values):
+            return values[i - 1], values[i]
+        nxt = self._values[c + 1][0] if c + 1 < len(self._values) else None
+        return values[i - 1], nxt
 
-    def after(self, pos: Pos) -> Pos | None:
-        """The next position, or None at the end."""
-        c, i = pos
-        if i + 1 < len(self._keys[c]):
-            return c, i + 1
-        return (c + 1, 0) if c + 1 < len(self._keys) else None
+    def around(self, key: int) -> tuple[V | None, V | None, V | None]:
+        """The values before ``key``, of ``key`` (None if absent), and after it."""
+        c = bisect_right(self._firsts, key) - 1
+        if c < 0:
+            return None, None, (self._values[0][0] if self._values else None)
+        keys, values = self._keys[c], self._values[c]
+        i = bisect_right(keys, key) - 1
+        if keys[i] != key:
+            return values[i], None, self._first_after(c, i)
+        before = values[i - 1] if i else (self._values[c - 1][-1] if c else None)
+        return before, values[i], self._first_after(c, i)
 
-    def before(self, pos: Pos) -> Pos | None:
-        """The previous position, or None at the start."""
-        c, i = pos
-        if i:
-            return c, i - 1
-        return (c - 1, len(self._keys[c - 1]) - 1) if c else None
+    def _first_after(self, c: int, i: int) -> V | None:
+        if i + 1 < len(self._values[c]):
+            return self._values[c][i + 1]
+        return self._values[c + 1][0] if c + 1 < len(self._values) else None
 
-    def values_below(self, pos: Pos, end: int) -> list[V]:
-        """The values from ``pos`` on whose keys are below ``end``."""
-        c, i = pos
+    def values_between(self, low: int, high: int) -> list[V]:
+        """The values of the keys in ``[low, high)``, in key order."""
+        c = max(0, bisect_right(self._firsts, low) - 1)
         out: list[V] = []
         while c < len(self._keys):
             keys = self._keys[c]
-            j = bisect_left(keys, end, i)
+            i, j = bisect_left(keys, low), bisect_left(keys, high)
             out += self._values[c][i:j]
             if j < len(keys):
                 break
-            c, i = c + 1, 0
+            c += 1
         return out
+
+    def descending(self, key: int) -> Iterator[tuple[int, V]]:
+        """(key, value) from the greatest key ``<= key`` down to the least."""
+        c = bisect_right(self._firsts, key) - 1
+        if c < 0:
+            return
+        i = bisect_right(self._keys[c], key) - 1
+        while True:
+            keys, values = self._keys[c], self._values[c]
+            for j in range(i, -1, -1):
+                yield keys[j], values[j]
+            if not c:
+                return
+            c -= 1
+            i = len(self._keys[c]) - 1
 
     # -- changes --------------------------------------------------------------
 
@@ -148,28 +155,39 @@ class SortedChunks(Generic[V]):
         if len(keys) > 2 * self._load:
             self._split(c)
 
-    def delete(self, pos: Pos) -> None:
-        """Remove the entry at ``pos``."""
-        c, i = pos
-        keys = self._keys[c]
+    def remove(self, key: int) -> V:
+        """Take ``key`` out; returns its value (KernelPanic if it is absent)."""
+        c, i = self._index(key, "SortedChunks.remove")
+        keys, values = self._keys[c], self._values[c]
         del keys[i]
-        del self._values[c][i]
+        value = values.pop(i)
         self._len -= 1
         if len(keys) >= self._load // 2 or (keys and len(self._keys) == 1):
             if i == 0:
                 self._firsts[c] = keys[0]
-            return
-        self._join(c)
+        else:
+            self._join(c)
+        return value
 
-    def set_key(self, pos: Pos, key: int) -> None:
-        """Change the key at ``pos``.
+    def replace_key(self, key: int, new: int) -> None:
+        """Give the entry of ``key`` the key ``new``.
 
-        Preconditions: ``key`` stays between the keys before and after ``pos``.
+        Preconditions: ``new`` stays between the keys before and after ``key``.
         """
-        c, i = pos
-        self._keys[c][i] = key
+        c, i = self._index(key, "SortedChunks.replace_key")
+        self._keys[c][i] = new
         if i == 0:
-            self._firsts[c] = key
+            self._firsts[c] = new
+
+    def _index(self, key: int, where: str) -> tuple[int, int]:
+        """Where ``key`` is: (chunk, index in the chunk); KernelPanic if absent."""
+        c = bisect_right(self._firsts, key) - 1
+        if c >= 0:
+            keys = self._keys[c]
+            i = bisect_right(keys, key) - 1
+            if keys[i] == key:
+                return c, i
+        raise KernelPanic(where, f"key {key:#x} is not present")
 
     def _split(self, c: int) -> None:
         """Cut chunk ``c``, grown past ``2 * load``, in two halves."""

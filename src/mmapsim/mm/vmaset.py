@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from mmapsim.errors import KernelPanic
 from mmapsim.mm.gaps import GapIndex
 from mmapsim.mm.memlayout import STACK_GUARD_GAP, TASK_SIZE
-from mmapsim.mm.sorted_chunks import Pos, SortedChunks
+from mmapsim.mm.sorted_chunks import SortedChunks
 from mmapsim.mm.vma import Vma
 
 
@@ -59,95 +59,68 @@ class VmaSet:
 
     def find(self, va: int) -> Vma | None:
         """The VMA containing ``va``, or None."""
-        pos = self._tree.floor(va)
-        if pos is not None:
-            vma = self._tree.value(pos)
-            if va < vma.end:
-                return vma
-        return None
+        vma = self._tree.floor_value(va)
+        return vma if vma is not None and va < vma.end else None
 
     def find_from(self, va: int) -> Vma | None:
         """The first VMA that ends above ``va`` (Linux's ``find_vma``)."""
-        pos = self._first_ending_after(va)
-        return None if pos is None else self._tree.value(pos)
-
-    def _first_ending_after(self, va: int) -> Pos | None:
-        tree = self._tree
-        pos = tree.floor(va)
-        if pos is None:
-            return tree.first()
-        return pos if tree.value(pos).end > va else tree.after(pos)
+        prev, nxt = self._tree.floor_and_next(va)
+        return prev if prev is not None and va < prev.end else nxt
 
     def overlapping(self, start: int, end: int) -> list[Vma]:
         """The VMAs that intersect ``[start, end)``, lowest first."""
-        pos = self._first_ending_after(start)
-        return [] if pos is None else self._tree.values_below(pos, end)
+        first = self.find_from(start)
+        if first is None or first.start >= end:
+            return []
+        return self._tree.values_between(first.start, end)
 
     def prev_of(self, vma: Vma) -> Vma | None:
-        pos = self._tree.before(self._pos(vma))
-        return None if pos is None else self._tree.value(pos)
+        return self._neighbours(vma)[0]
 
     def next_of(self, vma: Vma) -> Vma | None:
-        pos = self._tree.after(self._pos(vma))
-        return None if pos is None else self._tree.value(pos)
+        return self._neighbours(vma)[1]
 
-    def _pos(self, vma: Vma) -> Pos:
-        pos = self._tree.find(vma.start)
-        if pos is None or self._tree.value(pos) is not vma:
-            raise KernelPanic("VmaSet._pos", f"{vma!r} is not in the set")
-        return pos
-
-    def _neighbours(self, pos: Pos) -> tuple[Vma | None, Vma | None]:
-        """The VMAs before and after the one at ``pos``."""
-        tree = self._tree
-        before, after = tree.before(pos), tree.after(pos)
-        return (
-            None if before is None else tree.value(before),
-            None if after is None else tree.value(after),
-        )
+    def _neighbours(self, vma: Vma) -> tuple[Vma | None, Vma | None]:
+        """The VMAs before and after ``vma``, which must be in the set."""
+        before, at, after = self._tree.around(vma.start)
+        if at is not vma:
+            raise KernelPanic("VmaSet._neighbours", f"{vma!r} is not in the set")
+        return before, after
 
     def gap_at(self, va: int) -> tuple[int, int] | None:
         """The free range that contains ``va``, or None if ``va`` is mapped."""
-        tree = self._tree
-        pos = tree.floor(va)
-        prev = None if pos is None else tree.value(pos)
+        prev, nxt = self._tree.floor_and_next(va)
         if prev is not None and va < prev.end:
             return None
-        after = tree.first() if pos is None else tree.after(pos)
-        lo, hi = _gap_between(prev, None if after is None else tree.value(after))
+        lo, hi = _gap_between(prev, nxt)
         return (lo, hi) if lo <= va < hi else None
 
     # -- changes ------------------------------------------------------------
 
     def insert(self, vma: Vma) -> None:
         """Add a VMA into free space."""
-        tree = self._tree
-        pos = tree.floor(vma.start)
-        prev = None if pos is None else tree.value(pos)
-        after = tree.first() if pos is None else tree.after(pos)
-        nxt = None if after is None else tree.value(after)
+        prev, nxt = self._tree.floor_and_next(vma.start)
         lo, hi = _gap_between(prev, nxt)
         if not (lo <= vma.start and vma.end <= (hi if nxt is None else nxt.start)):
             raise KernelPanic("VmaSet.insert", f"{vma!r} overlaps its neighbours")
         self.gaps.remove(lo, hi)
-        tree.insert(vma.start, vma)
+        self._tree.insert(vma.start, vma)
         self.gaps.add(*_gap_between(prev, vma))
         self.gaps.add(*_gap_between(vma, nxt))
 
     def remove(self, vma: Vma) -> None:
         """Take a VMA out; its range becomes free."""
-        pos = self._pos(vma)
-        prev, nxt = self._neighbours(pos)
+        prev, nxt = self._neighbours(vma)
         self.gaps.remove(*_gap_between(prev, vma))
         self.gaps.remove(*_gap_between(vma, nxt))
-        self._tree.delete(pos)
+        self._tree.remove(vma.start)
         self.gaps.add(*_gap_between(prev, nxt))
 
     def split(self, vma: Vma, at: int) -> Vma:
         """Cut ``vma`` at ``at``; ``vma`` keeps the low part, the high part is returned."""
         if not vma.start < at < vma.end:
             raise KernelPanic("VmaSet.split", f"{at:#x} is not inside {vma!r}")
-        self._pos(vma)
+        self._neighbours(vma)  # it must be in the set
         high = vma.copy()
         high.start = at
         high.pgoff = vma.pgoff_of(at)
@@ -157,16 +130,13 @@ class VmaSet:
 
     def merge_next(self, vma: Vma) -> Vma:
         """Absorb the VMA right after ``vma`` into it; returns the absorbed one."""
-        after = self._tree.after(self._pos(vma))
-        if after is None:
-            raise KernelPanic("VmaSet.merge_next", f"{vma!r} is the last VMA")
-        nxt = self._tree.value(after)
-        if nxt.start != vma.end:
+        _, nxt = self._neighbours(vma)
+        if nxt is None or nxt.start != vma.end:
             raise KernelPanic("VmaSet.merge_next", f"{vma!r} and {nxt!r} are not adjacent")
         vma.end = nxt.end
         if vma.anon_vma is None:
             vma.anon_vma = nxt.anon_vma
-        self._tree.delete(after)
+        self._tree.remove(nxt.start)
         return nxt
 
     def extend_down(self, vma: Vma, new_start: int) -> None:
@@ -175,12 +145,12 @@ class VmaSet:
         Preconditions: ``[new_start, vma.start)`` is free (the caller checked the
         guard gap of the VMA below).
         """
-        pos = self._pos(vma)
-        prev, _ = self._neighbours(pos)
+        prev, _ = self._neighbours(vma)
         self.gaps.remove(*_gap_between(prev, vma))
-        vma.pgoff -= (vma.start - new_start) >> 12
+        old_start = vma.start
+        vma.pgoff -= (old_start - new_start) >> 12
         vma.start = new_start
-        self._tree.set_key(pos, new_start)
+        self._tree.replace_key(old_start, new_start)
         self.gaps.add(*_gap_between(prev, vma))
 
     # -- checks -------------------------------------------------------------
