@@ -125,3 +125,13 @@ def test_many_keys_make_bounded_chunks() -> None:
         assert chunks.remove(key) == key
     chunks.check()
     assert chunks.values() == list(range(1, 3000, 2))
+
+
+def test_removing_from_nothing_is_a_kernel_bug() -> None:
+    """An empty set has no key to remove, and says so as a kernel bug."""
+    chunks: SortedChunks[int] = SortedChunks()
+    with pytest.raises(KernelPanic):
+        chunks.remove(0)
+    chunks.insert(7, 7)
+    with pytest.raises(KernelPanic):
+        chunks.remove(3)

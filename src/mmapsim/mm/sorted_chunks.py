@@ -157,8 +157,12 @@ class SortedChunks(Generic[V]):
 
     def remove(self, key: int) -> V:
         """Take ``key`` out; returns its value (KernelPanic if it is absent)."""
-        c, i = self._index(key, "SortedChunks.remove")
-        keys, values = self._keys[c], self._values[c]
+        c = bisect_right(self._firsts, key) - 1
+        keys = self._keys[c] if c >= 0 else []
+        i = bisect_right(keys, key) - 1
+        if i < 0 or keys[i] != key:
+            raise KernelPanic("SortedChunks.remove", f"key {key:#x} is not present")
+        values = self._values[c]
         del keys[i]
         value = values.pop(i)
         self._len -= 1
