@@ -28,14 +28,17 @@ class GapIndex:
 
     Invariant: every gap has ``start < end``; ``_start_of`` maps each gap's end
     to its start, and the gap's size class in ``_ends`` holds its end with its
-    start as the value; nothing else is in either.
+    start as the value; nothing else is in either.  ``_count[c]`` is the number
+    of gaps of class ``c``, and bit ``c`` of ``_held`` is set when it is not zero.
     """
 
-    __slots__ = ("_ends", "_start_of")
+    __slots__ = ("_count", "_ends", "_held", "_start_of")
 
     def __init__(self) -> None:
         self._start_of: dict[int, int] = {}
-        self._ends: list[SortedChunks[int] | None] = [None] * CLASSES
+        self._ends: dict[int, SortedChunks[int]] = {}  # made when a class gets its first gap
+        self._count = [0] * CLASSES
+        self._held = 0
 
     def add(self, start: int, end: int) -> None:
         """Record a free range (empty or inverted ranges are ignored)."""
@@ -44,11 +47,13 @@ class GapIndex:
         if end in self._start_of:
             raise KernelPanic("GapIndex.add", f"gap ending at {end:#x} exists")
         self._start_of[end] = start
-        cls = _size_class(end - start)
-        ends = self._ends[cls]
+        cls = ((end - start) >> PAGE_SHIFT).bit_length()  # _size_class, inline: a hot path
+        ends = self._ends.get(cls)
         if ends is None:
             ends = self._ends[cls] = SortedChunks()
         ends.insert(end, start)
+        self._count[cls] += 1
+        self._held |= 1 << cls
 
     def remove(self, start: int, end: int) -> None:
         """Forget a free range previously added (empty ranges are ignored)."""
@@ -56,10 +61,14 @@ class GapIndex:
             return
         if self._start_of.pop(end, None) != start:
             raise KernelPanic("GapIndex.remove", f"no gap {start:#x}-{end:#x}")
-        ends = self._ends[_size_class(end - start)]
+        cls = ((end - start) >> PAGE_SHIFT).bit_length()  # _size_class
+        ends = self._ends.get(cls)
         if ends is None:
             raise KernelPanic("GapIndex.remove", f"gap {start:#x}-{end:#x} not in its class")
         ends.remove(end)
+        self._count[cls] -= 1
+        if not self._count[cls]:
+            self._held &= ~(1 << cls)
 
     def all(self) -> list[tuple[int, int]]:
         """Every gap, lowest first (for checks and pictures)."""
@@ -72,11 +81,12 @@ class GapIndex:
         gaps that end at or below ``high`` are considered.
         """
         best: int | None = None
-        for cls in range(_size_class(length), CLASSES):
-            ends = self._ends[cls]
-            if not ends:
-                continue
-            for end, start in ends.descending(high):
+        # the classes that hold gaps, from the request's own class up
+        held = self._held >> _size_class(length) << _size_class(length)
+        while held:
+            lowest = held & -held  # the lowest set bit: two's complement keeps only it
+            held ^= lowest
+            for end, start in self._ends[lowest.bit_length() - 1].descending(high):
                 if end <= low or (best is not None and end <= best):
                     break
                 if end - max(start, low) >= length:
@@ -87,11 +97,14 @@ class GapIndex:
     def check(self) -> None:
         """Recount the index from its size classes; KernelPanic on a mismatch."""
         seen: dict[int, int] = {}
-        for cls, ends in enumerate(self._ends):
-            if ends is None:
-                continue
-            ends.check()
-            for end, start in ends.items():
+        for cls in range(CLASSES):
+            ends = self._ends.get(cls)
+            items = [] if ends is None else ends.items()
+            if ends is not None:
+                ends.check()
+            if len(items) != self._count[cls] or bool(items) != bool(self._held >> cls & 1):
+                raise KernelPanic("GapIndex.check", f"class {cls}: counts differ from a recount")
+            for end, start in items:
                 if start >= end or _size_class(end - start) != cls or end in seen:
                     raise KernelPanic("GapIndex.check", f"gap {start:#x}-{end:#x} in class {cls}")
                 seen[end] = start

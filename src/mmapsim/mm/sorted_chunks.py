@@ -94,15 +94,15 @@ class SortedChunks(Generic[V]):
             return None, None, (self._values[0][0] if self._values else None)
         keys, values = self._keys[c], self._values[c]
         i = bisect_right(keys, key) - 1
+        after: V | None
+        if i + 1 < len(values):
+            after = values[i + 1]
+        else:
+            after = self._values[c + 1][0] if c + 1 < len(self._values) else None
         if keys[i] != key:
-            return values[i], None, self._first_after(c, i)
+            return values[i], None, after
         before = values[i - 1] if i else (self._values[c - 1][-1] if c else None)
-        return before, values[i], self._first_after(c, i)
-
-    def _first_after(self, c: int, i: int) -> V | None:
-        if i + 1 < len(self._values[c]):
-            return self._values[c][i + 1]
-        return self._values[c + 1][0] if c + 1 < len(self._values) else None
+        return before, values[i], after
 
     def values_between(self, low: int, high: int) -> list[V]:
         """The values of the keys in ``[low, high)``, in key order."""
@@ -136,13 +136,15 @@ class SortedChunks(Generic[V]):
 
     def insert(self, key: int, value: V) -> None:
         """Add ``key`` (not yet present) with ``value``."""
-        if not self._keys:
-            self._firsts.append(key)
-            self._keys.append([key])
-            self._values.append([value])
-            self._len = 1
-            return
-        c = max(0, bisect_right(self._firsts, key) - 1)
+        c = bisect_right(self._firsts, key) - 1
+        if c < 0:  # below every key, or none yet
+            if not self._keys:
+                self._firsts.append(key)
+                self._keys.append([key])
+                self._values.append([value])
+                self._len = 1
+                return
+            c = 0
         keys = self._keys[c]
         i = bisect_left(keys, key)
         if i < len(keys) and keys[i] == key:
@@ -169,8 +171,12 @@ class SortedChunks(Generic[V]):
         if len(keys) >= self._load // 2 or (keys and len(self._keys) == 1):
             if i == 0:
                 self._firsts[c] = keys[0]
-        else:
+        elif len(self._keys) > 1:
             self._join(c)
+        else:  # the last key of the only chunk
+            self._firsts.clear()
+            self._keys.clear()
+            self._values.clear()
         return value
 
     def replace_key(self, key: int, new: int) -> None:
@@ -204,12 +210,10 @@ class SortedChunks(Generic[V]):
         del values[half:]
 
     def _join(self, c: int) -> None:
-        """Chunk ``c`` fell below ``load // 2``: join it to a neighbour (or drop it)."""
-        if len(self._keys) == 1:  # the only chunk, now empty
-            self._firsts.clear()
-            self._keys.clear()
-            self._values.clear()
-            return
+        """Chunk ``c`` fell below ``load // 2``: join it to a neighbour.
+
+        Preconditions: there is more than one chunk.
+        """
         low = c - 1 if c else 0  # join chunk low+1 onto the end of chunk low
         self._keys[low] += self._keys[low + 1]
         self._values[low] += self._values[low + 1]
