@@ -39,6 +39,7 @@ from mmapsim import (
     PROT_WRITE,
     Machine,
 )
+from mmapsim.mm import gaps as mm_gaps
 from mmapsim.mm import sorted_chunks
 from mmapsim.mm.memlayout import MMAP_BASE
 from strategies.vma_window import (
@@ -324,8 +325,9 @@ def test_vma_set_matches_the_page_model(ops: list[WindowOp]) -> None:
 @given(ops=window_op_sequences())
 def test_vma_set_in_tiny_chunks_matches_the_page_model(ops: list[WindowOp]) -> None:
     """With chunks of two to four keys, which split and join at almost every call,
-    the VMAs and free gaps are still Linux's."""
-    with patch.object(sorted_chunks, "LOAD", 2):
+    and size classes of gaps that turn into chunks past two gaps, the VMAs and
+    free gaps are still Linux's."""
+    with patch.object(sorted_chunks, "LOAD", 2), patch.object(mm_gaps, "FLAT_MAX", 2):
         _run_against_the_model(ops)
 
 

@@ -72,6 +72,8 @@ class VmaSet:
         first = self.find_from(start)
         if first is None or first.start >= end:
             return []
+        if first.end >= end:  # the usual answer: one VMA, no walk
+            return [first]
         return self._tree.values_between(first.start, end)
 
     def prev_of(self, vma: Vma) -> Vma | None:
