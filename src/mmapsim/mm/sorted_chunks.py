@@ -4,8 +4,8 @@ Linux keeps an address space's VMAs in a maple tree (a B-tree of ranges) and
 finds free room with the gaps it records in each node.  What the simulator
 needs of it is a sorted sequence with cheap search, neighbours, insert and
 delete at any size.  One sorted Python list gives the search (``bisect``) but
-every insert or delete near its front moves the whole list (about 0.5 MB at
-65,000 VMAs); this is a two-level B-tree instead, in the shape
+every insert or delete near its front moves the whole list (8 bytes a VMA:
+half a megabyte at 65,000 VMAs); this is a two-level B-tree instead, in the shape
 ``sortedcontainers`` made familiar::
 
     _firsts   [ 0x1000      , 0x7f00..000 , 0x7ffd..000 ]   the first key of each chunk
