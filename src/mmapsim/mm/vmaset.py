@@ -77,10 +77,16 @@ class VmaSet:
         return self._tree.values_between(first.start, end)
 
     def prev_of(self, vma: Vma) -> Vma | None:
-        return self._neighbours(vma)[0]
+        before, at, _ = self._tree.around(vma.start)
+        if at is not vma:
+            raise KernelPanic("VmaSet.prev_of", f"{vma!r} is not in the set")
+        return before
 
     def next_of(self, vma: Vma) -> Vma | None:
-        return self._neighbours(vma)[1]
+        _, at, after = self._tree.around(vma.start)
+        if at is not vma:
+            raise KernelPanic("VmaSet.next_of", f"{vma!r} is not in the set")
+        return after
 
     def _neighbours(self, vma: Vma) -> tuple[Vma | None, Vma | None]:
         """The VMAs before and after ``vma``, which must be in the set."""
