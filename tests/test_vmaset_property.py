@@ -22,6 +22,7 @@ import errno
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, event, given, note, settings
@@ -38,6 +39,8 @@ from mmapsim import (
     PROT_WRITE,
     Machine,
 )
+from mmapsim.mm import gaps as mm_gaps
+from mmapsim.mm import sorted_chunks
 from mmapsim.mm.memlayout import MMAP_BASE
 from strategies.vma_window import (
     WINDOW_PAGES,
@@ -311,6 +314,25 @@ def _window_gaps(m: Machine, pid: int) -> list[tuple[int, int]]:
 @given(ops=window_op_sequences())
 def test_vma_set_matches_the_page_model(ops: list[WindowOp]) -> None:
     """After any mmap, munmap and mprotect calls, the VMAs and free gaps are Linux's."""
+    _run_against_the_model(ops)
+
+
+@settings(
+    max_examples=max(100, settings().max_examples),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(ops=window_op_sequences())
+def test_vma_set_in_tiny_chunks_matches_the_page_model(ops: list[WindowOp]) -> None:
+    """With chunks of two to four keys, which split and join at almost every call,
+    and size classes of gaps that turn into chunks past two gaps, the VMAs and
+    free gaps are still Linux's."""
+    with patch.object(sorted_chunks, "LOAD", 2), patch.object(mm_gaps, "FLAT_MAX", 2):
+        _run_against_the_model(ops)
+
+
+def _run_against_the_model(ops: list[WindowOp]) -> None:
+    """Run ``ops`` on a new simulated process and on the model, comparing after each."""
     with Machine(check_invariants=True) as m:
         p = m.spawn()
         outside = [line for line in p.maps().splitlines() if line not in window_maps(p)]
@@ -327,6 +349,7 @@ def test_vma_set_matches_the_page_model(ops: list[WindowOp]) -> None:
         event(f"most VMAs in the window at once: {_bucket(most)}")
         rest = [line for line in p.maps().splitlines() if line not in outside]
         assert all(_in_window(line) for line in rest), "a mapping outside the window"
+        m.kernel.task(p.pid).mm.vmas.check()
 
 
 def _bucket(n: int) -> str:

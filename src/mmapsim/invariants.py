@@ -116,6 +116,7 @@ def _check_mm(
     inodes: dict[int, Inode],
 ) -> None:
     vmas = list(mm.vmas)
+    mm.vmas.check()  # the tree under the VMA set and the gap index's size classes
     _check_locks(mm)
     gaps = []
     prev_end = 0
