@@ -258,9 +258,13 @@ class Kernel:
                 self.teardown(task, "close")
                 task.exit_status = 0
 
-    def fd_file(self, task: Task, fd: int) -> OpenFile:
-        """The description behind ``fd``; EBADF when there is none."""
+    def fd_file(self, task: Task, fd: int, *, raw: bool = False) -> OpenFile:
+        """The description behind ``fd`` (Linux's ``fdget``); EBADF when there is none.
+
+        An O_PATH description is EBADF too, unless ``raw`` (``fdget_raw``: close,
+        dup, dup2 and fstat take it).
+        """
         ofd = task.fds.get(fd)
-        if ofd is None:
+        if ofd is None or (ofd.path_only and not raw):
             raise syscall_error(errno.EBADF)
         return ofd

@@ -28,13 +28,23 @@ class OpenFile:
 
     @property
     def readable(self) -> bool:
-        """FMODE_READ: opened O_RDONLY or O_RDWR."""
+        """FMODE_READ: opened O_RDONLY or O_RDWR (an O_PATH description neither)."""
+        if self.flags & OpenFlag.PATH:
+            return False
         return (self.flags & OpenFlag.ACCMODE) in (OpenFlag.RDONLY, OpenFlag.RDWR)
 
     @property
     def writable(self) -> bool:
-        """FMODE_WRITE: opened O_WRONLY or O_RDWR."""
+        """FMODE_WRITE: opened O_WRONLY or O_RDWR (an O_PATH description neither)."""
+        if self.flags & OpenFlag.PATH:
+            return False
         return (self.flags & OpenFlag.ACCMODE) in (OpenFlag.WRONLY, OpenFlag.RDWR)
+
+    @property
+    def path_only(self) -> bool:
+        """FMODE_PATH (O_PATH): names the file, gives no access to it; only
+        close, dup, dup2 and fstat take it (``fget_raw``), every other call EBADF."""
+        return bool(self.flags & OpenFlag.PATH)
 
     @property
     def append(self) -> bool:

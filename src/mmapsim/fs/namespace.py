@@ -161,6 +161,18 @@ class FileSystem:
         self._link(walked.path, inode)
         return inode
 
+    def create_unnamed(self, directory: str, mode: int) -> Inode:
+        """A new regular file in ``directory`` that no name reaches (O_TMPFILE),
+        called ``DIR/#INO`` as Linux's d_path calls it.
+
+        Preconditions: ``directory`` is the canonical path of a directory.
+        """
+        inside = directory.rstrip("/") + "/"
+        kind = InodeKind.SHMEM if on_tmpfs(inside) else InodeKind.REGULAR
+        inode = self.new_inode(kind, mode)
+        inode.name = f"{inside}#{inode.ino}"
+        return inode
+
     def unlink(self, path: str) -> Inode:
         """Remove the name; the inode lives on while it is open or mapped."""
         walked = self.walk(path)

@@ -20,6 +20,50 @@ from mmapsim.fs.pipe import Pipe
 UMASK = 0o022
 
 
+#: VALID_OPEN_FLAGS: what open(2) keeps of its flags (other bits are ignored).
+VALID_OPEN_FLAGS = (
+    OpenFlag.ACCMODE | OpenFlag.CREAT | OpenFlag.EXCL | OpenFlag.NOCTTY | OpenFlag.TRUNC
+    | OpenFlag.APPEND | OpenFlag.NONBLOCK | OpenFlag.SYNC | OpenFlag.DSYNC | OpenFlag.FASYNC
+    | OpenFlag.DIRECT | OpenFlag.LARGEFILE | OpenFlag.DIRECTORY | OpenFlag.NOFOLLOW
+    | OpenFlag.NOATIME | OpenFlag.CLOEXEC | OpenFlag.PATH | OpenFlag.TMPFILE
+)  # fmt: skip
+#: O_PATH_FLAGS: the only flags O_PATH keeps.
+O_PATH_FLAGS = OpenFlag.DIRECTORY | OpenFlag.NOFOLLOW | OpenFlag.PATH | OpenFlag.CLOEXEC
+_O_TMPFILE_BIT = OpenFlag.TMPFILE & ~OpenFlag.DIRECTORY  # __O_TMPFILE alone
+
+
+def open_flags(flags: int) -> OpenFlag:
+    """build_open_how then build_open_flags (fs/open.c), for open(2).
+
+    Bits outside VALID_OPEN_FLAGS are dropped; O_PATH keeps only O_PATH_FLAGS;
+    then EINVAL for O_DIRECTORY with O_CREAT (Linux 6.4 on), for __O_TMPFILE
+    without O_DIRECTORY or without write access.
+
+    Preconditions: ``flags`` is the 32 bits of a C int, unsigned.
+    """
+    oflags = OpenFlag(flags) & VALID_OPEN_FLAGS
+    if oflags & OpenFlag.PATH:
+        oflags &= O_PATH_FLAGS
+    if oflags & OpenFlag.DIRECTORY and oflags & OpenFlag.CREAT:
+        raise syscall_error(errno.EINVAL)
+    read_only = oflags & OpenFlag.ACCMODE == OpenFlag.RDONLY
+    if oflags & _O_TMPFILE_BIT and (not oflags & OpenFlag.DIRECTORY or read_only):
+        raise syscall_error(errno.EINVAL)
+    return oflags
+
+
+def open_tmpfile(fs: FileSystem, path: str, mode: int) -> Inode:
+    """do_tmpfile (O_TMPFILE): a new regular file with no name, in the directory
+    ``path``; /proc shows it as ``DIR/#INO (deleted)``.
+
+    ENOENT when ``path`` is missing, ENOTDIR when it is not a directory.
+    """
+    directory = fs.lookup(path)
+    if directory.kind is not InodeKind.DIRECTORY:
+        raise syscall_error(errno.ENOTDIR)
+    return fs.create_unnamed(fs.walk(path).path, mode & ~UMASK & 0o7777)
+
+
 def open_inode(fs: FileSystem, path: str, flags: OpenFlag, mode: int) -> Inode:
     """do_filp_open: the inode that open(2) of ``path`` opens, created or truncated.
 

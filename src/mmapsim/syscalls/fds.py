@@ -15,7 +15,7 @@ from mmapsim.kernel import Kernel, Task
 
 def sys_dup(k: Kernel, task: Task, fd: int) -> int:
     """Implements dup(2): the lowest free descriptor (EBADF, EMFILE)."""
-    ofd = k.fd_file(task, fd)
+    ofd = k.fd_file(task, fd, raw=True)
     return k.install_fd(task, ofd, False)
 
 
@@ -26,9 +26,9 @@ def sys_dup2(k: Kernel, task: Task, fd: int, fd2: int) -> int:
     outside 0 .. RLIMIT_NOFILE-1 is EBADF, checked before ``fd``.
     """
     if fd == fd2:
-        k.fd_file(task, fd)
+        k.fd_file(task, fd, raw=True)
         return fd2
     if not 0 <= fd2 < task.fds.limit:
         raise syscall_error(errno.EBADF)
-    k.replace_fd(task, fd2, k.fd_file(task, fd))
+    k.replace_fd(task, fd2, k.fd_file(task, fd, raw=True))
     return fd2

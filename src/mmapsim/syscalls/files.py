@@ -38,10 +38,17 @@ class StatResult:
 
 
 def sys_open(k: Kernel, task: Task, path: str, flags: int, mode: int) -> int:
-    """Implements open(2) (flags O_RDONLY/WRONLY/RDWR, CREAT, EXCL, TRUNC, APPEND,
-    DIRECTORY, CLOEXEC)."""
-    oflags = OpenFlag(flags)
-    inode = fs_open.open_inode(k.fs, path, oflags, mode)
+    """Implements open(2): the flags as ``build_open_how`` and ``build_open_flags``
+    take them (:func:`mmapsim.fs.open.open_flags`), then ``do_filp_open``.
+
+    O_RDONLY/WRONLY/RDWR, CREAT, EXCL, TRUNC, APPEND, DIRECTORY, CLOEXEC, PATH
+    and TMPFILE act; the other valid bits are kept and change nothing here.
+    """
+    oflags = fs_open.open_flags(flags)
+    if oflags & OpenFlag.TMPFILE == OpenFlag.TMPFILE:
+        inode = fs_open.open_tmpfile(k.fs, path, mode)
+    else:
+        inode = fs_open.open_inode(k.fs, path, oflags, mode)
     ofd = OpenFile(inode, oflags, inode.name)
     return k.install_fd(task, ofd, bool(oflags & OpenFlag.CLOEXEC))
 
@@ -178,7 +185,7 @@ def sys_chmod(k: Kernel, task: Task, path: str, mode: int) -> None:
 
 def sys_fstat(k: Kernel, task: Task, fd: int) -> StatResult:
     """Implements fstat(2)."""
-    return stat_inode(k.fd_file(task, fd).inode)
+    return stat_inode(k.fd_file(task, fd, raw=True).inode)
 
 
 def sys_stat(k: Kernel, path: str) -> StatResult:
