@@ -110,3 +110,41 @@ def test_all_flag_bits_open_as_o_path_with_o_directory(
     p = machine.spawn()
     p.close(p.open("/tmp", -1))
     assert _errno(p.open, path, -1) == expected
+
+
+_END = 2**63 - 1
+_EINVAL, _ENXIO = OSError(errno.EINVAL, "EINVAL"), OSError(errno.ENXIO, "ENXIO")
+#: (offset, whence) and what ext4 answers for a directory: an indexed directory's
+#: end and limit are both 2**63-1 (EXT4_HTREE_EOF_64BIT).
+_DIR_SEEKS: list[tuple[int, int, int | OSError]] = [
+    (5, 0, 5), (3, 1, 8), (0, 2, _END), (-5, 2, _END - 5), (1, 2, _EINVAL), (7, 3, 7),
+    (-1, 3, _ENXIO), (_END, 3, _ENXIO), (7, 4, _END), (-3, 0, _EINVAL), (_END, 0, _END),
+    (_END, 1, _EINVAL),
+]  # fmt: skip
+
+
+def test_a_directory_seeks_as_ext4_seeks_an_indexed_one(machine: Any) -> None:
+    """lseek on a directory of the disk: ext4_dir_llseek; fstat says one block."""
+    p = machine.spawn()
+    fd = p.open("/tmp", O_RDONLY)
+    assert (p.fstat(fd).st_size, p.fstat(fd).st_blocks) == (4096, 8)
+    for offset, whence, expected in _DIR_SEEKS:
+        if isinstance(expected, OSError):
+            assert _errno(p.lseek, fd, offset, whence) == expected.errno, (offset, whence)
+        else:
+            assert p.lseek(fd, offset, whence) == expected, (offset, whence)
+
+
+def test_the_tmpfs_directory_seeks_only_from_start_or_position(machine: Any) -> None:
+    """/dev/shm: dcache_dir_lseek takes SEEK_SET and SEEK_CUR only; its size is 20 bytes
+    an entry, '.' and '..' included."""
+    p = machine.spawn()
+    fd = p.open("/dev/shm", O_RDONLY)
+    assert p.fstat(fd).st_size == 40
+    p.close(p.shm_open("/one", O_CREAT | O_RDWR, 0o600))
+    assert p.fstat(fd).st_size == 60
+    assert p.lseek(fd, 5, 0) == 5
+    assert p.lseek(fd, 3, 1) == 8
+    for whence in (2, 3, 4):
+        assert _errno(p.lseek, fd, 0, whence) == errno.EINVAL
+    assert _errno(p.lseek, fd, -9, 1) == errno.EINVAL

@@ -161,6 +161,16 @@ class FileSystem:
         self._link(walked.path, inode)
         return inode
 
+    def directory_size(self, inode: Inode) -> tuple[int, int]:
+        """``(st_size, st_blocks)`` of a directory: one ext4 block on the disk; on
+        the tmpfs ``BOGO_DIRENT_SIZE`` (20) for each entry, ``.`` and ``..`` too."""
+        name = inode.name
+        if name != TMPFS_DIR and not name.startswith(TMPFS_DIR + "/"):
+            return PAGE_SIZE, PAGE_SIZE // 512
+        prefix = name.rstrip("/") + "/"
+        entries = sum(1 for p in self.names if p.startswith(prefix) and "/" not in p[len(prefix) :])
+        return 20 * (entries + 2), 0
+
     def create_unnamed(self, directory: str, mode: int) -> Inode:
         """A new regular file in ``directory`` that no name reaches (O_TMPFILE),
         called ``DIR/#INO`` as Linux's d_path calls it.

@@ -15,6 +15,7 @@ from mmapsim.constants import PAGE_SHIFT
 from mmapsim.errors import syscall_error
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.inode import S_MAXBYTES, Inode, InodeKind
+from mmapsim.fs.namespace import TMPFS_DIR
 from mmapsim.fs.pagecache import PageCache
 
 #: The most one read or write moves (``MAX_RW_COUNT``: INT_MAX rounded down to a page).
@@ -94,6 +95,10 @@ def vfs_llseek(ofd: OpenFile, offset: int, whence: int) -> int:
     if inode.kind is InodeKind.CHARDEV:
         ofd.pos = 0
         return 0
+    if inode.kind is InodeKind.DIRECTORY:
+        new = _dir_llseek(ofd, offset, whence)
+        ofd.pos = new
+        return new
     if whence in (SEEK_DATA, SEEK_HOLE):
         if offset < 0 or offset >= inode.size:
             raise syscall_error(errno.ENXIO)
@@ -103,6 +108,37 @@ def vfs_llseek(ofd: OpenFile, offset: int, whence: int) -> int:
     if new < 0 or new > S_MAXBYTES:
         raise syscall_error(errno.EINVAL)
     ofd.pos = new
+    return new
+
+
+#: ext4's EXT4_HTREE_EOF_64BIT: the end and the largest position of a directory.
+_HTREE_EOF = 2**63 - 1
+
+
+def _loff(value: int) -> int:
+    """``value`` as the kernel's ``loff_t`` holds it (64 bits, signed)."""
+    value &= 2**64 - 1
+    return value - 2**64 if value >= 2**63 else value
+
+
+def _dir_llseek(ofd: OpenFile, offset: int, whence: int) -> int:
+    """A directory's llseek: ext4's ``ext4_dir_llseek`` (an indexed directory:
+    ``generic_file_llseek_size`` with end and limit 2**63-1), or on the tmpfs
+    ``dcache_dir_lseek`` (SEEK_SET and SEEK_CUR only)."""
+    if ofd.inode.name == TMPFS_DIR or ofd.inode.name.startswith(TMPFS_DIR + "/"):
+        if whence not in (0, 1):
+            raise syscall_error(errno.EINVAL)
+        new = _loff(offset + (ofd.pos if whence == 1 else 0))
+        if new < 0:
+            raise syscall_error(errno.EINVAL)
+        return new
+    if whence in (SEEK_DATA, SEEK_HOLE):
+        if offset & (2**64 - 1) >= _HTREE_EOF:
+            raise syscall_error(errno.ENXIO)
+        return offset if whence == SEEK_DATA else _HTREE_EOF
+    new = _loff(offset + (0, ofd.pos, _HTREE_EOF)[whence])
+    if new < 0 or new > _HTREE_EOF:
+        raise syscall_error(errno.EINVAL)
     return new
 
 

@@ -17,6 +17,7 @@ from mmapsim.errors import syscall_error
 from mmapsim.fs import open as fs_open
 from mmapsim.fs.file import OpenFile
 from mmapsim.fs.inode import S_MAXBYTES, Inode, InodeKind
+from mmapsim.fs.namespace import FileSystem
 from mmapsim.fs.read_write import SEEK_HOLE, vfs_llseek, vfs_read, vfs_write
 from mmapsim.kernel import Kernel, Task
 from mmapsim.mm.memlayout import TASK_SIZE
@@ -185,23 +186,31 @@ def sys_chmod(k: Kernel, task: Task, path: str, mode: int) -> None:
 
 def sys_fstat(k: Kernel, task: Task, fd: int) -> StatResult:
     """Implements fstat(2)."""
-    return stat_inode(k.fd_file(task, fd, raw=True).inode)
+    return stat_inode(k.fd_file(task, fd, raw=True).inode, k.fs)
 
 
 def sys_stat(k: Kernel, path: str) -> StatResult:
     """Implements stat(2) of ``path`` (the machine has no symbolic links to follow)."""
-    return stat_inode(k.fs.lookup(path))
+    return stat_inode(k.fs.lookup(path), k.fs)
 
 
-def stat_inode(inode: Inode) -> StatResult:
-    """What stat(2) and fstat(2) report of ``inode``."""
+def stat_inode(inode: Inode, fs: FileSystem) -> StatResult:
+    """What stat(2) and fstat(2) report of ``inode``.
+
+    A directory has the size its file system gives it: one ext4 block (4096
+    bytes, 8 sectors) on the disk, and on the tmpfs 20 bytes an entry with
+    ``.`` and ``..`` counted (``BOGO_DIRENT_SIZE``).
+    """
+    size, blocks = inode.size, inode.disk.allocated_pages * (PAGE_SIZE // 512)
+    if inode.kind is InodeKind.DIRECTORY:
+        size, blocks = fs.directory_size(inode)
     return StatResult(
         st_mode=inode.st_mode,
         st_ino=inode.ino,
         st_dev=inode.dev,
         st_nlink=inode.nlink,
-        st_size=inode.size,  # 0 for a pipe, whatever it holds (pipefs)
-        st_blocks=inode.disk.allocated_pages * (PAGE_SIZE // 512),
+        st_size=size,  # 0 for a pipe, whatever it holds (pipefs)
+        st_blocks=blocks,
         st_atime_ns=inode.atime_ns,
         st_mtime_ns=inode.mtime_ns,
         st_ctime_ns=inode.ctime_ns,
