@@ -1,31 +1,44 @@
 """Physical memory: page frames, their reference and map counts, the zero frame.
 
 The machine's RAM is real memory of this process, taken from the host kernel in
-2 MiB banks that are populated in one call; frame ``pfn`` is always the same
-4 KiB of the same bank, so a frame costs no allocation of its own and no page
-fault of the host when it is first written.
+2 MiB banks that are populated in one call and kept, once a machine is gone, in
+a pool that the next machine takes from (zeroed with one slice assignment), so
+a fault takes a frame without asking the host for fresh memory.  Frame ``pfn``
+is always the same 4 KiB of the same bank::
 
-A frame is either *anonymous* (private memory of processes, made by a write
-fault or a copy-on-write copy) or a *page-cache* frame that belongs to an inode
-at a page offset.  The one *zero frame* backs every untouched anonymous page
-that has only been read; it is never freed, never written, and (as on Linux)
-never counted in a mapping's Rss.
+    i = pfn - ZERO_PFN           bank = banks[i >> BANK_SHIFT]
+    offset = (i & BANK_MASK) << PAGE_SHIFT
+
+The zero frame is the first page of bank 0; it is never written.
+
+A frame is a number, not an object: what the kernel knows of it lives in
+arrays indexed by ``pfn`` (``refcount``, ``mapcount``, ``flags``, ``inode``,
+``pgoff``), so a resident page costs no Python object of its own and nothing
+the garbage collector walks.  A frame is either *anonymous* (``PG_ANON``:
+private memory of processes, made by a write fault or a copy-on-write copy) or
+a *page-cache* frame of an inode at a page offset (``inode[pfn]``; ``PG_CACHE``
+while the page cache holds it).  The one *zero frame* backs every untouched
+anonymous page that has only been read; it is never freed, never written, and
+(as on Linux) never counted in a mapping's Rss nor in its own ``mapcount``.
 
 Counts, as Linux keeps them:
 
 - ``mapcount``: the page-table entries that map the frame, in every process;
 - ``refcount``: ``mapcount`` plus one while the frame sits in a page cache.
 
-A frame returns to the free list when its ``refcount`` drops to zero.
+:meth:`PhysicalMemory.map` and :meth:`~PhysicalMemory.unmap` move both counts
+together; a frame returns to the free list when its ``refcount`` drops to zero.
 """
 
 from __future__ import annotations
 
 import mmap
-from collections.abc import Callable
+import weakref
+from array import array
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from mmapsim.constants import PAGE_SIZE
+from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
 from mmapsim.errors import KernelPanic
 
 if TYPE_CHECKING:
@@ -34,126 +47,211 @@ if TYPE_CHECKING:
 ZERO_PFN = 0x1000
 FIRST_PFN = ZERO_PFN + 1
 
-#: Pages in one bank of RAM (2 MiB).
+#: Pages in one bank of RAM (2 MiB), as a shift and a mask of ``pfn - ZERO_PFN``.
 BANK_PAGES = 512
+BANK_SHIFT = 9
+BANK_MASK = BANK_PAGES - 1
 _BANK_SIZE = BANK_PAGES * PAGE_SIZE
 _ZERO_PAGE = bytes(PAGE_SIZE)
 _MADV_POPULATE_WRITE = 23  # Linux 5.14
 
+#: Frame flags (``PhysicalMemory.flags[pfn]``), Linux's page flags of the same names.
+PG_ANON = 0x01  # private anonymous memory (PageAnon)
+PG_CACHE = 0x02  # in its inode's page cache (holds one reference)
+PG_DIRTY = 0x04  # a page-cache page newer than the disk (PG_dirty)
+PG_LAZYFREE = 0x08  # anonymous and clean since MADV_FREE, until written again
+PG_REFERENCED = 0x10  # get_user_pages (populate) marked it accessed (PG_referenced)
+
 #: Physical memory of a default machine: 2 GiB of 4 KiB frames.
 DEFAULT_MEMORY = 2 * 1024**3
+
+#: Populated banks that no machine uses now (the next machine takes them first).
+_pool: list[memoryview] = []
+_ZERO_BANK = bytes(_BANK_SIZE)
 
 
 class OutOfMemory(Exception):
     """Every frame is in use (the kernel answers with ENOMEM or the OOM killer)."""
 
 
-class Frame:
-    """One physical page frame.
+class PhysicalMemory:
+    """The frame allocator: a free list of frame numbers and per-frame arrays.
 
-    Invariant: ``refcount == mapcount + (1 if in its inode's page cache else 0)``.
+    Invariant: ``refcount[pfn] == mapcount[pfn] + (1 if flags[pfn] & PG_CACHE)``
+    for every live frame; a free frame has all three at zero.
     """
 
     __slots__ = (
-        "data",
-        "dirty",
+        "__weakref__",
+        "banks",
+        "flags",
+        "free_pfns",
         "inode",
-        "lazyfree",
+        "limit",
         "mapcount",
-        "pfn",
+        "next_pfn",
+        "nr_used",
         "pgoff",
+        "reclaim",
         "refcount",
-        "referenced",
     )
-
-    def __init__(self, pfn: int, data: memoryview | bytearray, maps: int = 0) -> None:
-        self.pfn = pfn
-        self.data = data
-        self.mapcount = maps
-        self.refcount = maps
-        self.inode: Inode | None = None
-        self.pgoff = 0
-        self.dirty = False
-        self.lazyfree = False  # anonymous and clean since MADV_FREE, until written again
-        #: PG_referenced: get_user_pages (populate) marked the page accessed;
-        #: smaps counts it in Referenced whatever the PTE's accessed bit says.
-        self.referenced = False
-
-    @property
-    def is_anon(self) -> bool:
-        """True for private anonymous memory (not page cache, not the zero frame)."""
-        return self.inode is None and self.pfn != ZERO_PFN
-
-    def __repr__(self) -> str:
-        owner = "anon" if self.inode is None else f"ino {self.inode.ino} pgoff {self.pgoff}"
-        return f"<Frame {self.pfn:#x} {owner} map={self.mapcount} ref={self.refcount}>"
-
-
-class PhysicalMemory:
-    """The frame allocator: a free list of frame numbers and the live frames."""
-
-    __slots__ = ("_banks", "_free_pfns", "_next_pfn", "frames", "limit", "reclaim", "zero_frame")
 
     def __init__(self, memory: int = DEFAULT_MEMORY) -> None:
         self.limit = memory // PAGE_SIZE
         #: Called when memory runs out; frees what it can (the page cache's shrinker).
         self.reclaim: Callable[[], int] | None = None
-        self.zero_frame = Frame(ZERO_PFN, bytearray(PAGE_SIZE))
-        self.zero_frame.refcount = 1  # pinned forever
-        self.frames: dict[int, Frame] = {}
-        self._free_pfns: list[int] = []
-        self._next_pfn = FIRST_PFN
-        self._banks: list[memoryview] = []
+        #: The RAM, one memoryview per 2 MiB bank; bank 0 starts with the zero frame.
+        self.banks: list[memoryview] = []
+        self.refcount = array("i", bytes(4 * ZERO_PFN))
+        self.mapcount = array("i", bytes(4 * ZERO_PFN))
+        self.flags = bytearray(ZERO_PFN)
+        self.inode: list[Inode | None] = [None] * ZERO_PFN
+        self.pgoff = array("q", bytes(8 * ZERO_PFN))
+        self.free_pfns: list[int] = []
+        self.next_pfn = FIRST_PFN
+        #: How many frames are in use (the zero frame excluded).
+        self.nr_used = 0
+        weakref.finalize(self, _pool.extend, self.banks)
+        self._add_bank()
+        self.refcount[ZERO_PFN] = 1  # pinned forever
 
-    def alloc(self, data: bytes | bytearray | memoryview | None = None, maps: int = 0) -> Frame:
-        """A new frame holding a copy of ``data`` (zero-filled when None).
+    def _add_bank(self) -> None:
+        """One more bank of RAM and the array slots of its frames."""
+        self.banks.append(_take_bank())
+        self.refcount.frombytes(bytes(4 * BANK_PAGES))
+        self.mapcount.frombytes(bytes(4 * BANK_PAGES))
+        self.flags.extend(bytes(BANK_PAGES))
+        self.inode.extend([None] * BANK_PAGES)
+        self.pgoff.frombytes(bytes(8 * BANK_PAGES))
+
+    # -- allocation ---------------------------------------------------------
+
+    def alloc(self, flags: int = 0, maps: int = 0) -> int:
+        """A new zero-filled frame with ``flags``; returns its pfn.
 
         ``maps``: how many PTEs will map it at once (its map and reference counts).
         Raises OutOfMemory when every frame of the machine is in use.
         """
-        if len(self.frames) >= self.limit and not (self.reclaim and self.reclaim()):
+        if self.nr_used >= self.limit and not (self.reclaim and self.reclaim()):
             raise OutOfMemory(f"all {self.limit} frames are in use")
-        if self._free_pfns:
-            pfn = self._free_pfns.pop()
-            page = self._page(pfn)
-            page[:] = _ZERO_PAGE if data is None else data
+        if self.free_pfns:
+            pfn = self.free_pfns.pop()
+            i = pfn - ZERO_PFN
+            offset = (i & BANK_MASK) << PAGE_SHIFT
+            self.banks[i >> BANK_SHIFT][offset : offset + PAGE_SIZE] = _ZERO_PAGE
         else:
-            pfn = self._next_pfn
-            self._next_pfn = pfn + 1
-            page = self._page(pfn)  # a fresh page of a bank: already zero
-            if data is not None:
-                page[:] = data
-        frame = Frame(pfn, page, maps)
-        self.frames[pfn] = frame
-        return frame
+            pfn = self.next_pfn
+            self.next_pfn = pfn + 1
+            if not (pfn - ZERO_PFN) & BANK_MASK:
+                self._add_bank()  # a fresh page of a new bank: already zero
+        self.nr_used += 1
+        self.flags[pfn] = flags
+        self.mapcount[pfn] = self.refcount[pfn] = maps
+        return pfn
 
-    def _page(self, pfn: int) -> memoryview:
+    def page(self, pfn: int) -> memoryview:
         """The 4 KiB of RAM that frame ``pfn`` is."""
-        bank, slot = divmod(pfn - FIRST_PFN, BANK_PAGES)
-        if bank == len(self._banks):
-            self._banks.append(_new_bank())
-        offset = slot * PAGE_SIZE
-        return self._banks[bank][offset : offset + PAGE_SIZE]
+        i = pfn - ZERO_PFN
+        offset = (i & BANK_MASK) << PAGE_SHIFT
+        return self.banks[i >> BANK_SHIFT][offset : offset + PAGE_SIZE]
 
-    def get(self, frame: Frame) -> None:
-        """Take one reference on ``frame``."""
-        frame.refcount += 1
+    def copy_page(self, dst: int, src: int) -> None:
+        """Copy frame ``src``'s bytes into frame ``dst`` (copy_user_highpage)."""
+        s, d = src - ZERO_PFN, dst - ZERO_PFN
+        so, do = (s & BANK_MASK) << PAGE_SHIFT, (d & BANK_MASK) << PAGE_SHIFT
+        self.banks[d >> BANK_SHIFT][do : do + PAGE_SIZE] = self.banks[s >> BANK_SHIFT][
+            so : so + PAGE_SIZE
+        ]
 
-    def put(self, frame: Frame) -> bool:
-        """Drop one reference; free the frame at zero.  Returns True if it was freed."""
-        frame.refcount -= 1
-        if frame.refcount > 0 or frame.pfn == ZERO_PFN:
+    # -- counts -------------------------------------------------------------
+
+    def map(self, pfn: int) -> None:
+        """A new PTE maps ``pfn``: one more map and reference (none for the zero frame)."""
+        if pfn != ZERO_PFN:
+            self.mapcount[pfn] += 1
+            self.refcount[pfn] += 1
+
+    def unmap(self, pfn: int) -> bool:
+        """A PTE of ``pfn`` is gone: one map and reference fewer.  True if it was freed."""
+        if pfn == ZERO_PFN:
             return False
-        if frame.refcount < 0 or frame.mapcount:
-            raise KernelPanic("physmem.put", f"{frame!r} freed while still referenced")
-        del self.frames[frame.pfn]
-        self._free_pfns.append(frame.pfn)
+        self.mapcount[pfn] -= 1
+        return self.put(pfn)
+
+    def map_many(self, pfns: Iterable[int]) -> None:
+        """:meth:`map` each of ``pfns`` (fork's copy of a page table)."""
+        mapcount, refcount = self.mapcount, self.refcount
+        for pfn in pfns:
+            if pfn != ZERO_PFN:
+                mapcount[pfn] += 1
+                refcount[pfn] += 1
+
+    def unmap_many(self, pfns: Iterable[int]) -> None:
+        """:meth:`unmap` each of ``pfns`` in order (zap_page_range with no one watching)."""
+        mapcount, refcount = self.mapcount, self.refcount
+        freed = []
+        for pfn in pfns:
+            if pfn != ZERO_PFN:
+                mapcount[pfn] -= 1
+                left = refcount[pfn] - 1
+                refcount[pfn] = left
+                if left <= 0:
+                    freed.append(pfn)
+        for pfn in freed:
+            self._free(pfn)
+
+    def get(self, pfn: int) -> None:
+        """Take one reference on ``pfn`` (the page cache's)."""
+        self.refcount[pfn] += 1
+
+    def put(self, pfn: int) -> bool:
+        """Drop one reference; free the frame at zero.  Returns True if it was freed."""
+        left = self.refcount[pfn] - 1
+        self.refcount[pfn] = left
+        if left > 0 or pfn == ZERO_PFN:
+            return False
+        self._free(pfn)
         return True
 
-    @property
-    def nr_used(self) -> int:
-        """How many frames are in use (the zero frame excluded)."""
-        return len(self.frames)
+    def _free(self, pfn: int) -> None:
+        if self.refcount[pfn] or self.mapcount[pfn]:
+            raise KernelPanic("physmem.put", f"{self.describe(pfn)} freed while still referenced")
+        self.flags[pfn] = 0
+        self.inode[pfn] = None
+        self.pgoff[pfn] = 0
+        self.free_pfns.append(pfn)
+        self.nr_used -= 1
+
+    def reusable(self, pfn: int) -> bool:
+        """The COW-reuse test of do_wp_page: an anonymous frame that this one PTE
+        alone maps and nothing else holds, so a store may write it in place."""
+        return self.flags[pfn] & PG_ANON != 0 and self.mapcount[pfn] == 1 == self.refcount[pfn]
+
+    # -- what a frame is ----------------------------------------------------
+
+    def is_anon(self, pfn: int) -> bool:
+        """True for private anonymous memory (not page cache, not the zero frame)."""
+        return self.flags[pfn] & PG_ANON != 0
+
+    def live_pfns(self) -> list[int]:
+        """Every frame in use, lowest first (the zero frame excluded)."""
+        refcount = self.refcount
+        return [pfn for pfn in range(FIRST_PFN, self.next_pfn) if refcount[pfn]]
+
+    def describe(self, pfn: int) -> str:
+        """A frame for a message: ``<Frame 0x1001 anon map=1 ref=1>``."""
+        inode = self.inode[pfn]
+        owner = "anon" if inode is None else f"ino {inode.ino} pgoff {self.pgoff[pfn]}"
+        return f"<Frame {pfn:#x} {owner} map={self.mapcount[pfn]} ref={self.refcount[pfn]}>"
+
+
+def _take_bank() -> memoryview:
+    """A zeroed bank: one from the pool, else new host memory."""
+    if _pool:
+        bank = _pool.pop()
+        bank[:] = _ZERO_BANK
+        return bank
+    return _new_bank()
 
 
 def _new_bank() -> memoryview:

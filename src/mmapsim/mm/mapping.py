@@ -25,8 +25,10 @@ from mmapsim.fs.inode import Inode
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.fault import MemoryFault, handle_fault
 from mmapsim.mm.memlayout import MMAP_LEGACY_BASE, MMAP_MIN_ADDR, TASK_SIZE
+from mmapsim.mm.pagetable import PFN_SHIFT, PTE_WRITE
 from mmapsim.mm.vma import Vma, VmFlag
 from mmapsim.mm.vmaset import vm_start_gap
+from mmapsim.physmem import PG_REFERENCED
 
 #: The size of a huge page (PMD) on x86-64.
 PMD_SIZE = 2 * 1024 * 1024
@@ -182,9 +184,9 @@ def populate(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
         end = min(end, max(start, vma.start + (file_pages - vma.pgoff) * PAGE_SIZE))
     for va in range(start, end, PAGE_SIZE):
         pte = mm.pt.get(va >> 12)
-        if pte is None or (write and not pte.writable):
+        if pte is None or (write and not pte & PTE_WRITE):
             try:
                 pte = handle_fault(mm, va, write)
             except MemoryFault:
                 return
-        pte.frame.referenced = True  # get_user_pages marks what it touches accessed
+        mm.physmem.flags[pte >> PFN_SHIFT] |= PG_REFERENCED  # get_user_pages marks it
