@@ -214,6 +214,7 @@ class Kernel:
             if task.alive:
                 self.teardown(task, "close")
                 task.exit_status = 0
+        self.physmem.release()
 
     def fd_file(self, task: Task, fd: int) -> OpenFile:
         """The description behind ``fd``; EBADF when there is none."""

@@ -1,15 +1,18 @@
 """Physical memory: page frames, their reference and map counts, the zero frame.
 
 The machine's RAM is real memory of this process, taken from the host kernel in
-2 MiB banks that are populated in one call and kept, once a machine is gone, in
-a pool that the next machine takes from (zeroed with one slice assignment), so
-a fault takes a frame without asking the host for fresh memory.  Frame ``pfn``
-is always the same 4 KiB of the same bank::
+2 MiB banks that are populated in one call and kept, once a machine is closed
+or gone, in a pool that the next machine takes from (zeroed with one slice
+assignment), so a fault takes a frame without asking the host for fresh
+memory.  Frame ``pfn`` is always the same 4 KiB of the same bank::
 
-    i = pfn - ZERO_PFN           bank = banks[i >> BANK_SHIFT]
-    offset = (i & BANK_MASK) << PAGE_SHIFT
+    bank = banks[pfn >> BANK_SHIFT]        offset = (pfn & BANK_MASK) << PAGE_SHIFT
 
-The zero frame is the first page of bank 0; it is never written.
+``ZERO_PFN`` is bank aligned: ``banks`` starts with placeholders for the frame
+numbers below it, and the zero frame is the first page of the first real bank;
+it is never written.  A bank is an ``mmap`` object (the CPU slices it: a load
+is one copy into ``bytes``), and ``views`` holds one memoryview per bank for
+the kernel's own copies.
 
 A frame is a number, not an object: what the kernel knows of it lives in
 arrays indexed by ``pfn`` (``refcount``, ``mapcount``, ``flags``, ``inode``,
@@ -47,7 +50,7 @@ if TYPE_CHECKING:
 ZERO_PFN = 0x1000
 FIRST_PFN = ZERO_PFN + 1
 
-#: Pages in one bank of RAM (2 MiB), as a shift and a mask of ``pfn - ZERO_PFN``.
+#: Pages in one bank of RAM (2 MiB), as a shift and a mask of ``pfn``.
 BANK_PAGES = 512
 BANK_SHIFT = 9
 BANK_MASK = BANK_PAGES - 1
@@ -66,8 +69,12 @@ PG_REFERENCED = 0x10  # get_user_pages (populate) marked it accessed (PG_referen
 DEFAULT_MEMORY = 2 * 1024**3
 
 #: Populated banks that no machine uses now (the next machine takes them first).
-_pool: list[memoryview] = []
+_pool: list[mmap.mmap] = []
 _ZERO_BANK = bytes(_BANK_SIZE)
+#: The bank of frame numbers below ZERO_PFN (no frame), and of a bank given back.
+_NO_BANK = mmap.mmap(-1, 1)
+_NO_VIEW = memoryview(b"")
+_FIRST_BANK = ZERO_PFN >> BANK_SHIFT
 
 
 class OutOfMemory(Exception):
@@ -94,14 +101,16 @@ class PhysicalMemory:
         "pgoff",
         "reclaim",
         "refcount",
+        "views",
     )
 
     def __init__(self, memory: int = DEFAULT_MEMORY) -> None:
         self.limit = memory // PAGE_SIZE
         #: Called when memory runs out; frees what it can (the page cache's shrinker).
         self.reclaim: Callable[[], int] | None = None
-        #: The RAM, one memoryview per 2 MiB bank; bank 0 starts with the zero frame.
-        self.banks: list[memoryview] = []
+        #: The RAM, one 2 MiB bank per BANK_PAGES frame numbers, and a view of each.
+        self.banks: list[mmap.mmap] = [_NO_BANK] * _FIRST_BANK
+        self.views: list[memoryview] = [_NO_VIEW] * _FIRST_BANK
         self.refcount = array("i", bytes(4 * ZERO_PFN))
         self.mapcount = array("i", bytes(4 * ZERO_PFN))
         self.flags = bytearray(ZERO_PFN)
@@ -111,13 +120,15 @@ class PhysicalMemory:
         self.next_pfn = FIRST_PFN
         #: How many frames are in use (the zero frame excluded).
         self.nr_used = 0
-        weakref.finalize(self, _pool.extend, self.banks)
+        weakref.finalize(self, _give_back, self.banks)
         self._add_bank()
         self.refcount[ZERO_PFN] = 1  # pinned forever
 
     def _add_bank(self) -> None:
         """One more bank of RAM and the array slots of its frames."""
-        self.banks.append(_take_bank())
+        bank = _take_bank()
+        self.banks.append(bank)
+        self.views.append(memoryview(bank))
         self.refcount.frombytes(bytes(4 * BANK_PAGES))
         self.mapcount.frombytes(bytes(4 * BANK_PAGES))
         self.flags.extend(bytes(BANK_PAGES))
@@ -136,13 +147,12 @@ class PhysicalMemory:
             raise OutOfMemory(f"all {self.limit} frames are in use")
         if self.free_pfns:
             pfn = self.free_pfns.pop()
-            i = pfn - ZERO_PFN
-            offset = (i & BANK_MASK) << PAGE_SHIFT
-            self.banks[i >> BANK_SHIFT][offset : offset + PAGE_SIZE] = _ZERO_PAGE
+            offset = (pfn & BANK_MASK) << PAGE_SHIFT
+            self.views[pfn >> BANK_SHIFT][offset : offset + PAGE_SIZE] = _ZERO_PAGE
         else:
             pfn = self.next_pfn
             self.next_pfn = pfn + 1
-            if not (pfn - ZERO_PFN) & BANK_MASK:
+            if not pfn & BANK_MASK:
                 self._add_bank()  # a fresh page of a new bank: already zero
         self.nr_used += 1
         self.flags[pfn] = flags
@@ -151,15 +161,14 @@ class PhysicalMemory:
 
     def page(self, pfn: int) -> memoryview:
         """The 4 KiB of RAM that frame ``pfn`` is."""
-        i = pfn - ZERO_PFN
-        offset = (i & BANK_MASK) << PAGE_SHIFT
-        return self.banks[i >> BANK_SHIFT][offset : offset + PAGE_SIZE]
+        offset = (pfn & BANK_MASK) << PAGE_SHIFT
+        return self.views[pfn >> BANK_SHIFT][offset : offset + PAGE_SIZE]
 
     def copy_page(self, dst: int, src: int) -> None:
         """Copy frame ``src``'s bytes into frame ``dst`` (copy_user_highpage)."""
-        s, d = src - ZERO_PFN, dst - ZERO_PFN
-        so, do = (s & BANK_MASK) << PAGE_SHIFT, (d & BANK_MASK) << PAGE_SHIFT
-        self.banks[d >> BANK_SHIFT][do : do + PAGE_SIZE] = self.banks[s >> BANK_SHIFT][
+        so, do = (src & BANK_MASK) << PAGE_SHIFT, (dst & BANK_MASK) << PAGE_SHIFT
+        views = self.views
+        views[dst >> BANK_SHIFT][do : do + PAGE_SIZE] = views[src >> BANK_SHIFT][
             so : so + PAGE_SIZE
         ]
 
@@ -245,7 +254,28 @@ class PhysicalMemory:
         return f"<Frame {pfn:#x} {owner} map={self.mapcount[pfn]} ref={self.refcount[pfn]}>"
 
 
-def _take_bank() -> memoryview:
+    def release(self) -> None:
+        """The machine is closed: every bank that holds no live frame goes back to
+        the pool now (not when the garbage collector finds the machine), and no
+        frame is allocated any more.  Live frames (the page cache's) stay readable."""
+        self.limit = 0
+        self.reclaim = None
+        banks, refcount = self.banks, self.refcount
+        for b in range(_FIRST_BANK, len(banks)):
+            first = b << BANK_SHIFT
+            if not any(refcount[first + (b == _FIRST_BANK) : first + BANK_PAGES]):
+                _pool.append(banks[b])
+                banks[b] = _NO_BANK
+                self.views[b] = _NO_VIEW
+
+
+def _give_back(banks: list[mmap.mmap]) -> None:
+    """A machine is gone: its banks join the pool."""
+    _pool.extend(bank for bank in banks if bank is not _NO_BANK)
+    banks.clear()
+
+
+def _take_bank() -> mmap.mmap:
     """A zeroed bank: one from the pool, else new host memory."""
     if _pool:
         bank = _pool.pop()
@@ -254,15 +284,15 @@ def _take_bank() -> memoryview:
     return _new_bank()
 
 
-def _new_bank() -> memoryview:
+def _new_bank() -> mmap.mmap:
     """2 MiB of zeroed host memory, populated at once (no host fault per page)."""
     try:
         bank = mmap.mmap(-1, _BANK_SIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    except (AttributeError, OSError):  # no anonymous mmap here: plain memory
-        return memoryview(bytearray(_BANK_SIZE))
+    except (AttributeError, OSError):  # no MAP_PRIVATE here: anonymous memory as the host has it
+        return mmap.mmap(-1, _BANK_SIZE)
     try:
         bank.madvise(mmap.MADV_NOHUGEPAGE)
         bank.madvise(_MADV_POPULATE_WRITE)
     except (AttributeError, OSError, ValueError):
         pass  # older kernels: pages fault in on first use instead
-    return memoryview(bank)
+    return bank

@@ -23,9 +23,14 @@ from mmapsim.mm.memlayout import MMAP_BASE
 from mmapsim.mm.pagetable import PFN_SHIFT, PTE_READ, PTE_WRITE, PTE_YOUNG, PageTable
 from mmapsim.mm.vma import Vma, VmFlag
 from mmapsim.mm.vmaset import VmaSet
-from mmapsim.physmem import BANK_MASK, BANK_SHIFT, ZERO_PFN, PhysicalMemory
+from mmapsim.physmem import BANK_MASK, BANK_SHIFT, PhysicalMemory
 
 _OFF = PAGE_SIZE - 1
+#: A PTE's frame, in the CPU's arithmetic: ``pte >> PFN_SHIFT`` is the pfn, so
+#: ``pte >> _PTE_BANK_SHIFT`` is its bank and ``pte & _IN_BANK`` the byte offset
+#: of the frame in that bank (the pfn's low BANK_SHIFT bits, already times 4096).
+_PTE_BANK_SHIFT = PFN_SHIFT + BANK_SHIFT
+_IN_BANK = BANK_MASK << PFN_SHIFT
 
 
 class FileRefs(Protocol):
@@ -92,10 +97,8 @@ class AddressSpace:
                 pte = handle_fault(self, va, False)
             if not pte & PTE_YOUNG:
                 self.pt[vpn] = pte | PTE_YOUNG
-            # the frame's bytes: bank and offset of pfn - ZERO_PFN (see physmem)
-            i = (pte >> PFN_SHIFT) - ZERO_PFN
-            at = ((i & BANK_MASK) << PAGE_SHIFT) + off
-            return bytes(self.banks[i >> BANK_SHIFT][at : at + size])
+            at = (pte & _IN_BANK) | off
+            return self.banks[pte >> _PTE_BANK_SHIFT][at : at + size]
         out = bytearray()
         end = va + size
         while va < end:
@@ -115,9 +118,8 @@ class AddressSpace:
                 pte = handle_fault(self, va, True)
             elif not pte & PTE_YOUNG:
                 self.pt[vpn] = pte | PTE_YOUNG
-            i = (pte >> PFN_SHIFT) - ZERO_PFN
-            at = ((i & BANK_MASK) << PAGE_SHIFT) + off
-            self.banks[i >> BANK_SHIFT][at : at + size] = data
+            at = (pte & _IN_BANK) | off
+            self.banks[pte >> _PTE_BANK_SHIFT][at : at + size] = data
             return
         view = memoryview(data)
         pos = 0
