@@ -137,8 +137,9 @@ class PhysicalMemory:
 
     # -- allocation ---------------------------------------------------------
 
-    def alloc(self, flags: int = 0, maps: int = 0) -> int:
-        """A new zero-filled frame with ``flags``; returns its pfn.
+    def alloc(self, flags: int = 0, maps: int = 0, src: int = ZERO_PFN) -> int:
+        """A new frame with ``flags`` holding a copy of frame ``src`` (zeros by
+        default); returns its pfn.
 
         ``maps``: how many PTEs will map it at once (its map and reference counts).
         Raises OutOfMemory when every frame of the machine is in use.
@@ -147,13 +148,23 @@ class PhysicalMemory:
             raise OutOfMemory(f"all {self.limit} frames are in use")
         if self.free_pfns:
             pfn = self.free_pfns.pop()
-            offset = (pfn & BANK_MASK) << PAGE_SHIFT
-            self.views[pfn >> BANK_SHIFT][offset : offset + PAGE_SIZE] = _ZERO_PAGE
+            fresh = False
         else:
             pfn = self.next_pfn
             self.next_pfn = pfn + 1
+            fresh = True  # a page never used since its bank was zeroed
             if not pfn & BANK_MASK:
-                self._add_bank()  # a fresh page of a new bank: already zero
+                self._add_bank()
+        if src != ZERO_PFN or not fresh:
+            views = self.views
+            at = (pfn & BANK_MASK) << PAGE_SHIFT
+            if src == ZERO_PFN:
+                views[pfn >> BANK_SHIFT][at : at + PAGE_SIZE] = _ZERO_PAGE
+            else:
+                src_at = (src & BANK_MASK) << PAGE_SHIFT
+                views[pfn >> BANK_SHIFT][at : at + PAGE_SIZE] = views[src >> BANK_SHIFT][
+                    src_at : src_at + PAGE_SIZE
+                ]
         self.nr_used += 1
         self.flags[pfn] = flags
         self.mapcount[pfn] = self.refcount[pfn] = maps
@@ -163,14 +174,6 @@ class PhysicalMemory:
         """The 4 KiB of RAM that frame ``pfn`` is."""
         offset = (pfn & BANK_MASK) << PAGE_SHIFT
         return self.views[pfn >> BANK_SHIFT][offset : offset + PAGE_SIZE]
-
-    def copy_page(self, dst: int, src: int) -> None:
-        """Copy frame ``src``'s bytes into frame ``dst`` (copy_user_highpage)."""
-        so, do = (src & BANK_MASK) << PAGE_SHIFT, (dst & BANK_MASK) << PAGE_SHIFT
-        views = self.views
-        views[dst >> BANK_SHIFT][do : do + PAGE_SIZE] = views[src >> BANK_SHIFT][
-            so : so + PAGE_SIZE
-        ]
 
     # -- counts -------------------------------------------------------------
 
@@ -185,7 +188,12 @@ class PhysicalMemory:
         if pfn == ZERO_PFN:
             return False
         self.mapcount[pfn] -= 1
-        return self.put(pfn)
+        left = self.refcount[pfn] - 1
+        self.refcount[pfn] = left
+        if left > 0:
+            return False
+        self._free(pfn)
+        return True
 
     def map_many(self, pfns: Iterable[int]) -> None:
         """:meth:`map` each of ``pfns`` (fork's copy of a page table)."""

@@ -213,10 +213,7 @@ def _fault_write_protected(mm: AddressSpace, vma: Vma, va: int, pte: int) -> int
 
 def _copy(mm: AddressSpace, vma: Vma, va: int, pfn: int) -> int:
     """Copy-on-write: a new anonymous frame, mapped once, with ``pfn``'s bytes."""
-    physmem = mm.physmem
-    copy = physmem.alloc(PG_ANON, 1)
-    if pfn != ZERO_PFN:
-        physmem.copy_page(copy, pfn)
+    copy = mm.physmem.alloc(PG_ANON, 1, pfn)
     if vma.anon_vma is None:
         vma.anon_vma = _mergeable_anon_vma(mm, vma) or AnonVma()
     if mm.bus.active:
