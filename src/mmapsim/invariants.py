@@ -175,7 +175,7 @@ def _check_pte(physmem: PhysicalMemory, pid: int, va: int, vma: Vma, pte: int) -
     frame = physmem.describe(pfn)
     if not vma.shared and not (physmem.flags[pfn] & PG_ANON and physmem.mapcount[pfn] == 1):
         _fail("cow", f"pid {pid} va {va:#x}: writable private pte on a shared frame {frame}")
-    inode = physmem.inode[pfn]
+    inode = physmem.inode.get(pfn)
     clean = not physmem.flags[pfn] & PG_DIRTY
     if vma.shared and inode is not None and inode.kind is InodeKind.REGULAR and clean:
         _fail("write-notify", f"pid {pid} va {va:#x}: writable pte on a clean file page")
@@ -188,7 +188,7 @@ def _check_frames(kernel: Kernel, mapcount: Counter[int], inodes: dict[int, Inod
     dirty: set[int] = set()
     for inode in inodes.values():
         for pgoff, pfn in inode.cache.items():
-            if physmem.inode[pfn] is not inode or physmem.pgoff[pfn] != pgoff:
+            if physmem.inode.get(pfn) is not inode or physmem.pgoff.get(pfn) != pgoff:
                 _fail("page cache", f"{physmem.describe(pfn)} filed at {inode!r} pgoff {pgoff}")
             cached.add(pfn)
         if not inode.dirty.issubset(inode.cache):
@@ -219,14 +219,16 @@ def _check_frame(
     if physmem.mapcount[pfn] != maps or physmem.refcount[pfn] != expected_ref:
         _fail("frame counts", f"{frame}: recount map={maps} ref={expected_ref}")
     if free:
-        if flags or physmem.inode[pfn] is not None:
+        if flags or pfn in physmem.inode or pfn in physmem.pgoff:
             _fail("free frame", f"{frame} is free with flags {flags:#x} or an inode")
         return
     if expected_ref == 0:
         _fail("frame leak", f"{frame} is live with no reference")
     if bool(flags & PG_CACHE) != cached or bool(flags & PG_DIRTY) != dirty:
         _fail("frame flags", f"{frame} flags {flags:#x}: cached={cached} dirty={dirty}")
-    if bool(flags & PG_ANON) == (physmem.inode[pfn] is not None):
+    if bool(flags & PG_ANON) == (pfn in physmem.inode) or (pfn in physmem.inode) != (
+        pfn in physmem.pgoff
+    ):
         _fail("frame owner", f"{frame} flags {flags:#x}: anonymous or a file's, not both")
 
 
@@ -256,7 +258,7 @@ def _check_locks(mm: AddressSpace) -> None:
     for vpn, pte in mm.pt.items():
         pfn = pte >> PFN_SHIFT
         if page_flags[pfn] & PG_LAZYFREE and (
-            physmem.inode[pfn] is not None or (pte & PTE_WRITE and mapcount[pfn] == 1)
+            pfn in physmem.inode or (pte & PTE_WRITE and mapcount[pfn] == 1)
         ):
             frame = physmem.describe(pfn)
             _fail("lazyfree", f"pid {mm.pid} va {vpn << 12:#x}: {frame} lazy-free and dirty")

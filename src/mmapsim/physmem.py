@@ -15,14 +15,19 @@ is one copy into ``bytes``), and ``views`` holds one memoryview per bank for
 the kernel's own copies.
 
 A frame is a number, not an object: what the kernel knows of it lives in
-arrays indexed by ``pfn`` (``refcount``, ``mapcount``, ``flags``, ``inode``,
-``pgoff``), so a resident page costs no Python object of its own and nothing
-the garbage collector walks.  A frame is either *anonymous* (``PG_ANON``:
+lists indexed by ``pfn`` (``refcount``, ``mapcount``: small ints, which
+Python shares; ``flags``: a bytearray), and for a file frame in two maps by
+``pfn`` (``inode``, ``pgoff``), so a resident page costs no Python object of
+its own and nothing the garbage collector walks.  A frame is either *anonymous* (``PG_ANON``:
 private memory of processes, made by a write fault or a copy-on-write copy) or
 a *page-cache* frame of an inode at a page offset (``inode[pfn]``; ``PG_CACHE``
 while the page cache holds it).  The one *zero frame* backs every untouched
 anonymous page that has only been read; it is never freed, never written, and
 (as on Linux) never counted in a mapping's Rss nor in its own ``mapcount``.
+
+Banks are not inherited by a fork of the host process (``MADV_DONTFORK``): a
+machine made before ``os.fork()`` is not usable in the child, which starts an
+empty pool of its own.
 
 Counts, as Linux keeps them:
 
@@ -36,8 +41,8 @@ together; a frame returns to the free list when its ``refcount`` drops to zero.
 from __future__ import annotations
 
 import mmap
+import os
 import weakref
-from array import array
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -68,13 +73,16 @@ PG_REFERENCED = 0x10  # get_user_pages (populate) marked it accessed (PG_referen
 #: Physical memory of a default machine: 2 GiB of 4 KiB frames.
 DEFAULT_MEMORY = 2 * 1024**3
 
-#: Populated banks that no machine uses now (the next machine takes them first).
+#: Populated banks that no machine uses now (the next machine takes them first),
+#: and the process they belong to (a forked child does not inherit them).
 _pool: list[mmap.mmap] = []
+_pool_pid = os.getpid()
 _ZERO_BANK = bytes(_BANK_SIZE)
 #: The bank of frame numbers below ZERO_PFN (no frame), and of a bank given back.
 _NO_BANK = mmap.mmap(-1, 1)
 _NO_VIEW = memoryview(b"")
 _FIRST_BANK = ZERO_PFN >> BANK_SHIFT
+_NO_COUNTS = (0,) * BANK_PAGES
 
 
 class OutOfMemory(Exception):
@@ -111,11 +119,12 @@ class PhysicalMemory:
         #: The RAM, one 2 MiB bank per BANK_PAGES frame numbers, and a view of each.
         self.banks: list[mmap.mmap] = [_NO_BANK] * _FIRST_BANK
         self.views: list[memoryview] = [_NO_VIEW] * _FIRST_BANK
-        self.refcount = array("i", bytes(4 * ZERO_PFN))
-        self.mapcount = array("i", bytes(4 * ZERO_PFN))
+        self.refcount = [0] * ZERO_PFN
+        self.mapcount = [0] * ZERO_PFN
         self.flags = bytearray(ZERO_PFN)
-        self.inode: list[Inode | None] = [None] * ZERO_PFN
-        self.pgoff = array("q", bytes(8 * ZERO_PFN))
+        #: The inode and page offset of each file frame (anonymous ones have none).
+        self.inode: dict[int, Inode] = {}
+        self.pgoff: dict[int, int] = {}
         self.free_pfns: list[int] = []
         self.next_pfn = FIRST_PFN
         #: How many frames are in use (the zero frame excluded).
@@ -129,11 +138,9 @@ class PhysicalMemory:
         bank = _take_bank()
         self.banks.append(bank)
         self.views.append(memoryview(bank))
-        self.refcount.frombytes(bytes(4 * BANK_PAGES))
-        self.mapcount.frombytes(bytes(4 * BANK_PAGES))
+        self.refcount.extend(_NO_COUNTS)
+        self.mapcount.extend(_NO_COUNTS)
         self.flags.extend(bytes(BANK_PAGES))
-        self.inode.extend([None] * BANK_PAGES)
-        self.pgoff.frombytes(bytes(8 * BANK_PAGES))
 
     # -- allocation ---------------------------------------------------------
 
@@ -233,9 +240,10 @@ class PhysicalMemory:
     def _free(self, pfn: int) -> None:
         if self.refcount[pfn] or self.mapcount[pfn]:
             raise KernelPanic("physmem.put", f"{self.describe(pfn)} freed while still referenced")
+        if not self.flags[pfn] & PG_ANON:
+            self.inode.pop(pfn, None)
+            self.pgoff.pop(pfn, None)
         self.flags[pfn] = 0
-        self.inode[pfn] = None
-        self.pgoff[pfn] = 0
         self.free_pfns.append(pfn)
         self.nr_used -= 1
 
@@ -257,7 +265,7 @@ class PhysicalMemory:
 
     def describe(self, pfn: int) -> str:
         """A frame for a message: ``<Frame 0x1001 anon map=1 ref=1>``."""
-        inode = self.inode[pfn]
+        inode = self.inode.get(pfn)
         owner = "anon" if inode is None else f"ino {inode.ino} pgoff {self.pgoff[pfn]}"
         return f"<Frame {pfn:#x} {owner} map={self.mapcount[pfn]} ref={self.refcount[pfn]}>"
 
@@ -285,6 +293,10 @@ def _give_back(banks: list[mmap.mmap]) -> None:
 
 def _take_bank() -> mmap.mmap:
     """A zeroed bank: one from the pool, else new host memory."""
+    global _pool_pid
+    if _pool_pid != os.getpid():  # a forked child: the pool's banks are not mapped here
+        _pool.clear()
+        _pool_pid = os.getpid()
     if _pool:
         bank = _pool.pop()
         bank[:] = _ZERO_BANK
@@ -300,6 +312,9 @@ def _new_bank() -> mmap.mmap:
         return mmap.mmap(-1, _BANK_SIZE)
     try:
         bank.madvise(mmap.MADV_NOHUGEPAGE)
+        # not copied by a fork of this process: the host's fork stays fast and this
+        # process's later writes to the bank take no copy-on-write fault of the host
+        bank.madvise(mmap.MADV_DONTFORK)
         bank.madvise(_MADV_POPULATE_WRITE)
     except (AttributeError, OSError, ValueError):
         pass  # older kernels: pages fault in on first use instead

@@ -155,7 +155,6 @@ class PageCache:
         if physmem.flags[pfn] & PG_DIRTY:
             return
         inode = physmem.inode[pfn]
-        assert inode is not None
         pgoff = physmem.pgoff[pfn]
         if not self.reserve(inode, pgoff):  # a caller that did not check first
             inode.disk.blocks.add(pgoff)
@@ -324,12 +323,11 @@ class PageCache:
             for pfn in physmem.live_pfns()
             if flags[pfn] & PG_CACHE
             and not mapcount[pfn]
-            and (owner := owners[pfn]) is not None
+            and (owner := owners.get(pfn)) is not None
             and owner.kind is InodeKind.REGULAR
         ][:batch]
         for pfn in victims:
             inode = owners[pfn]
-            assert inode is not None
             if flags[pfn] & PG_DIRTY:
                 self._writeback_page(inode, pfn, "reclaim")
             self.evict(inode, physmem.pgoff[pfn])

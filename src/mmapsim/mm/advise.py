@@ -227,7 +227,7 @@ def _pageout(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
     physmem = mm.physmem
     for vpn, pte in mm.ptes_in(start, end).items():
         pfn = pte >> PFN_SHIFT
-        inode = physmem.inode[pfn]
+        inode = physmem.inode.get(pfn)
         if inode is None or physmem.mapcount[pfn] != 1:
             continue  # anonymous memory would need swap; shared frames are skipped
         pgoff = physmem.pgoff[pfn]

@@ -178,19 +178,20 @@ def _fault_around(mm: AddressSpace, vma: Vma, va: int) -> None:
     from_pte = max(pte_off & ~(FAULT_AROUND_PAGES - 1), pte_off - min(pte_off, vma_off))
     to_pte = min(from_pte + FAULT_AROUND_PAGES, PTRS_PER_PTE, pte_off + vma_pages - vma_off)
     last_pgoff = (inode.size + PAGE_SIZE - 1) // PAGE_SIZE - 1
-    cache, pt, physmem = inode.cache, mm.pt, mm.physmem
+    cache, pt = inode.cache, mm.pt
     base = vma.pgoff - (vma.start >> PAGE_SHIFT)  # pgoff = vpn + base
-    mapped = 0
+    found = {}
     for near in range(vpn - pte_off + from_pte, vpn - pte_off + to_pte):
         pgoff = near + base
         pfn = cache.get(pgoff)
         if near == vpn or pfn is None or pgoff > last_pgoff or near in pt:
             continue
-        physmem.map(pfn)
-        pt[near] = pfn << PFN_SHIFT | _RY
-        mapped += 1
-    if mapped and mm.bus.active:
-        mm.bus.emit(FaultAround(mm.pid, va & PAGE_MASK, mapped))
+        found[near] = pfn << PFN_SHIFT | _RY
+    if found:
+        pt.update(found)
+        mm.physmem.map_many([pte >> PFN_SHIFT for pte in found.values()])
+        if mm.bus.active:
+            mm.bus.emit(FaultAround(mm.pid, va & PAGE_MASK, len(found)))
 
 
 def _fault_write_protected(mm: AddressSpace, vma: Vma, va: int, pte: int) -> int:
@@ -205,9 +206,14 @@ def _fault_write_protected(mm: AddressSpace, vma: Vma, va: int, pte: int) -> int
         if mm.bus.active:
             mm.bus.emit(CowReuse(mm.pid, va & PAGE_MASK, pfn))
         return pte | PTE_WRITE | PTE_YOUNG
-    copy = _copy(mm, vma, va, pfn)
-    if physmem.unmap(pfn) and mm.bus.active:
-        mm.bus.emit(FrameFreed(pfn))
+    copy = physmem.alloc(PG_ANON, 1, pfn)  # as _copy does, inline: the common COW fault
+    if vma.anon_vma is None:
+        vma.anon_vma = _mergeable_anon_vma(mm, vma) or AnonVma()
+    freed = physmem.unmap(pfn)
+    if mm.bus.active:
+        mm.bus.emit(CowCopy(mm.pid, va & PAGE_MASK, pfn, copy))
+        if freed:
+            mm.bus.emit(FrameFreed(pfn))
     return copy << PFN_SHIFT | (pte & PTE_READ) | PTE_WRITE | PTE_YOUNG
 
 
@@ -254,7 +260,7 @@ def _dirty(mm: AddressSpace, pfn: int, va: int) -> None:
     """page_mkwrite: the first store to a clean shared page dirties it (and
     reserves its block: SIGBUS when the disk is full, as ext4 answers)."""
     physmem = mm.physmem
-    inode = physmem.inode[pfn]
+    inode = physmem.inode.get(pfn)
     if inode is None:
         return
     if not mm.pagecache.reserve(inode, physmem.pgoff[pfn]):

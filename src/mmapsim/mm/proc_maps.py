@@ -81,7 +81,7 @@ def _counts(mm: AddressSpace, vma: Vma) -> dict[str, int]:
         pfn = pte >> PFN_SHIFT
         if pfn == ZERO_PFN:
             continue
-        anon = owner[pfn] is None
+        anon = pfn not in owner
         f = flags[pfn]
         dirty = bool(f & PG_DIRTY) or (anon and not f & PG_LAZYFREE)
         maps = mapcount[pfn]
@@ -157,6 +157,6 @@ def pagemap_entry(mm: AddressSpace, va: int) -> PageInfo:
     return PageInfo(
         present=True,
         pfn=pfn,
-        file_or_shared=physmem.inode[pfn] is not None,
+        file_or_shared=pfn in physmem.inode,
         exclusive=pfn != ZERO_PFN and physmem.mapcount[pfn] == 1,
     )

@@ -83,7 +83,7 @@ def _change_ptes(mm: AddressSpace, vma: Vma) -> None:
 def _writable_without_fault(mm: AddressSpace, vma: Vma, pfn: int) -> bool:
     physmem = mm.physmem
     if vma.shared:
-        inode = physmem.inode[pfn]
+        inode = physmem.inode.get(pfn)
         return inode is not None and (
             inode.kind is InodeKind.SHMEM or bool(physmem.flags[pfn] & PG_DIRTY)
         )

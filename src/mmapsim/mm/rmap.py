@@ -20,7 +20,7 @@ from mmapsim.physmem import PhysicalMemory
 
 def mkclean(physmem: PhysicalMemory, pfn: int) -> None:
     """Write-protect every shared mapping of frame ``pfn`` (it was just written back)."""
-    inode = physmem.inode[pfn]
+    inode = physmem.inode.get(pfn)
     if inode is None or inode.kind is InodeKind.SHMEM:
         return
     pgoff = physmem.pgoff[pfn]

@@ -151,7 +151,7 @@ def frame_view(
     """One frame: what holds it, who maps it, whether it is dirty, and its bytes."""
     mapped = zero_users if pfn == ZERO_PFN else physmem.mapcount[pfn]
     view: Json = {"pfn": pfn, "map": mapped, "dirty": bool(physmem.flags[pfn] & PG_DIRTY)}
-    inode = physmem.inode[pfn]
+    inode = physmem.inode.get(pfn)
     if pfn == ZERO_PFN:
         view["owner"] = "zero"
     elif inode is None:

@@ -225,9 +225,10 @@ class Tracker:
     def _frame_if_changed(
         self, physmem: PhysicalMemory, pfn: int, users: set[tuple[int, int]]
     ) -> Json | None:
-        inode = physmem.inode[pfn]
+        inode = physmem.inode.get(pfn)
         dirty = bool(physmem.flags[pfn] & PG_DIRTY)
-        meta = (physmem.mapcount[pfn], dirty, id(inode), physmem.pgoff[pfn], hash(frozenset(users)))
+        pgoff = physmem.pgoff.get(pfn, 0)
+        meta = (physmem.mapcount[pfn], dirty, id(inode), pgoff, hash(frozenset(users)))
         raw = self._raw.get(pfn)
         data = physmem.page(pfn)
         if raw is not None and raw == data and self._meta.get(pfn) == meta:
