@@ -210,6 +210,16 @@ class PhysicalMemory:
                 mapcount[pfn] += 1
                 refcount[pfn] += 1
 
+    def map_ptes(self, ptes: Iterable[int]) -> None:
+        """:meth:`map` the frame of each of the page-table entries ``ptes``
+        (fork's copy of a page table; ``pte >> PAGE_SHIFT`` is its pfn)."""
+        mapcount, refcount = self.mapcount, self.refcount
+        for pte in ptes:
+            pfn = pte >> PAGE_SHIFT
+            if pfn != ZERO_PFN:
+                mapcount[pfn] += 1
+                refcount[pfn] += 1
+
     def unmap_many(self, pfns: Iterable[int]) -> None:
         """:meth:`unmap` each of ``pfns`` in order (zap_page_range with no one watching)."""
         mapcount, refcount = self.mapcount, self.refcount

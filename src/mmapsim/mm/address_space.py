@@ -130,13 +130,18 @@ class AddressSpace:
 
     # -- page-table bookkeeping --------------------------------------------
 
-    def ptes_in(self, start: int, end: int) -> dict[int, int]:
-        """The entries ``vpn -> pte`` of ``[start, end)``, lowest first."""
+    def ptes_in(self, start: int, end: int, ordered: bool = True) -> dict[int, int]:
+        """The entries ``vpn -> pte`` of ``[start, end)``, lowest first (or in
+        the table's own order when not ``ordered``: the caller needs no order)."""
         first, last = start >> PAGE_SHIFT, end >> PAGE_SHIFT
         pt = self.pt
-        if last - first <= len(pt):
+        if last - first <= len(pt) >> 1:
             return {v: pt[v] for v in range(first, last) if v in pt}
-        return {v: pt[v] for v in sorted([v for v in pt if first <= v < last])}
+        if first <= min(pt, default=first) and max(pt, default=first) < last:
+            found = dict(pt)  # the range holds the whole table (a process of one big VMA)
+        else:
+            found = {v: p for v, p in pt.items() if first <= v < last}
+        return found if not ordered else {v: found[v] for v in sorted(found)}
 
     def unmap_pfn(self, pfn: int) -> None:
         """Drop the reference one PTE held on frame ``pfn``."""
