@@ -96,7 +96,7 @@ class PageCache:
             return pfn, False
         physmem = self.physmem
         pfn = physmem.alloc(PG_CACHE, 0)
-        physmem.refcount[pfn] = 1  # the page cache's reference
+        physmem.get(pfn)  # the page cache's reference
         physmem.inode[pfn] = inode
         physmem.pgoff[pfn] = pgoff
         on_disk = inode.disk.pages.get(pgoff)
