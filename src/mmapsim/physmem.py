@@ -77,6 +77,8 @@ DEFAULT_MEMORY = 2 * 1024**3
 #: and the process they belong to (a forked child does not inherit them).
 _pool: list[mmap.mmap] = []
 _pool_pid = os.getpid()
+#: The most banks the pool keeps (512 MiB); a bank beyond goes back to the host.
+POOL_BANKS = 256
 _ZERO_BANK = bytes(_BANK_SIZE)
 #: The bank of frame numbers below ZERO_PFN (no frame), and of a bank given back.
 _NO_BANK = mmap.mmap(-1, 1)
@@ -129,7 +131,7 @@ class PhysicalMemory:
         self.next_pfn = FIRST_PFN
         #: How many frames are in use (the zero frame excluded).
         self.nr_used = 0
-        weakref.finalize(self, _give_back, self.banks)
+        weakref.finalize(self, _give_back, self.banks, os.getpid())
         self._add_bank()
         self.refcount[ZERO_PFN] = 1  # pinned forever
 
@@ -279,7 +281,6 @@ class PhysicalMemory:
         owner = "anon" if inode is None else f"ino {inode.ino} pgoff {self.pgoff[pfn]}"
         return f"<Frame {pfn:#x} {owner} map={self.mapcount[pfn]} ref={self.refcount[pfn]}>"
 
-
     def release(self) -> None:
         """The machine is closed: every bank that holds no live frame goes back to
         the pool now (not when the garbage collector finds the machine), and no
@@ -290,15 +291,24 @@ class PhysicalMemory:
         for b in range(_FIRST_BANK, len(banks)):
             first = b << BANK_SHIFT
             if not any(refcount[first + (b == _FIRST_BANK) : first + BANK_PAGES]):
-                _pool.append(banks[b])
+                _pool_bank(banks[b], os.getpid())
                 banks[b] = _NO_BANK
                 self.views[b] = _NO_VIEW
 
 
-def _give_back(banks: list[mmap.mmap]) -> None:
-    """A machine is gone: its banks join the pool."""
-    _pool.extend(bank for bank in banks if bank is not _NO_BANK)
+def _give_back(banks: list[mmap.mmap], pid: int) -> None:
+    """A machine made by process ``pid`` is gone: its banks join the pool."""
+    for bank in banks:
+        if bank is not _NO_BANK:
+            _pool_bank(bank, pid)
     banks.clear()
+
+
+def _pool_bank(bank: mmap.mmap, pid: int) -> None:
+    """Keep ``bank`` for the next machine, unless the pool is full or the bank
+    was made before a fork of this process (it is not mapped here: MADV_DONTFORK)."""
+    if pid == os.getpid() == _pool_pid and len(_pool) < POOL_BANKS:
+        _pool.append(bank)
 
 
 def _take_bank() -> mmap.mmap:
