@@ -61,7 +61,6 @@ class AddressSpace:
         "physmem",
         "pid",
         "pt",
-        "views",
         "vmas",
     )
 
@@ -75,10 +74,7 @@ class AddressSpace:
     ) -> None:
         self.pid = pid
         self.physmem = physmem
-        # the RAM as the CPU reaches it: a load slices a bank (one copy into bytes),
-        # a store assigns into a bank's memoryview (the faster way in)
-        self.banks = physmem.banks
-        self.views = physmem.views
+        self.banks = physmem.banks  # the RAM as the CPU reaches it (see load and store)
         self.pagecache = pagecache
         self.bus = bus
         self.files = files
@@ -123,7 +119,7 @@ class AddressSpace:
             elif not pte & PTE_YOUNG:
                 self.pt[vpn] = pte | PTE_YOUNG
             at = (pte & _IN_BANK) | off
-            self.views[pte >> _PTE_BANK_SHIFT][at : at + size] = data
+            self.banks[pte >> _PTE_BANK_SHIFT][at : at + size] = data
             return
         view = memoryview(data)
         pos = 0
