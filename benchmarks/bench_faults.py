@@ -1,46 +1,60 @@
-"""Page faults per second: one byte written to every page of 256 MiB.
+"""Page faults: a write fault on a missing page, a store to a present page, copy-on-write.
 
-Both sides write one byte to each page of a fresh 256 MiB private anonymous
-mapping, so every store is a write fault on a missing page that allocates a
-zeroed frame.  The simulator: ``p.store(va, b"\\x01")`` on a ``Machine().spawn()``
-process.  The kernel: the same loop over a real anonymous mapping made by
-Python's ``mmap`` module, with transparent huge pages refused (MADV_NOHUGEPAGE)
-so that each page really faults; the process's minor-fault count confirms it.
+Every trial maps a fresh private anonymous region of ``--mib`` MiB and writes
+one byte to each page, twice: the first pass is a write fault on a missing page
+(a zeroed frame is allocated), the second a store to a present, writable page.
+A third figure forks first and then writes every page in the parent: a
+copy-on-write fault each (the child still maps every frame).
 
-Target: the simulator at least half the kernel's rate.  Each side runs a few
-times, alternating; the best run of each counts (the least disturbed by other
-work on the computer) and the note gives the spread.
+The simulator: ``p.store(va, b"\\x01")`` on a ``Machine().spawn()`` process (and
+``p.fork()`` for copy-on-write).  The kernel: the same loop over a real mapping
+made by Python's ``mmap`` module in this process, transparent huge pages refused
+(MADV_NOHUGEPAGE) so that each page faults on its own, the minor-fault count
+checked; for copy-on-write a real ``os.fork`` whose child waits on a pipe.
 
-    python benchmarks/bench_faults.py [--mib 256] [--repeats 3]
+Targets (issue 14): write faults and copy-on-write faults at least the kernel's rate.
+
+    python benchmarks/bench_faults.py [--mib 128] [--trials 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import mmap
+import os
 import resource
 import sys
 
-from _harness import MIB, PAGE_SIZE, Result, best_and_spread, now, table
+from _harness import MIB, PAGE_SIZE, TRIALS, Result, cpu, interleaved, result, table
 from mmapsim import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, Machine
 
+RW = PROT_READ | PROT_WRITE
+ANON = MAP_PRIVATE | MAP_ANONYMOUS
 
-def sim_faults_per_second(size: int) -> float:
-    """Write one byte to every page of a fresh simulated mapping; faults per second."""
+
+def _minflt() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def sim_faults(size: int) -> tuple[float, float]:
+    """(write faults per second, stores to present pages per second) on the simulator."""
     with Machine() as m:
         p = m.spawn()
-        base = p.mmap(0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-        store = p.store
-        one = b"\x01"
-        t0 = now()
-        for va in range(base, base + size, PAGE_SIZE):
+        base = p.mmap(0, size, RW, ANON)
+        store, one = p.store, b"\x01"
+        pages = range(base, base + size, PAGE_SIZE)
+        t0 = cpu()
+        for va in pages:
             store(va, one)
-        elapsed = now() - t0
-        _check_sim_rss(p.smaps(), base, size)
-    return size // PAGE_SIZE / elapsed
+        t1 = cpu()
+        for va in pages:
+            store(va, one)
+        t2 = cpu()
+        _check_rss(p.smaps(), base, size)
+    return len(pages) / (t1 - t0), len(pages) / (t2 - t1)
 
 
-def _check_sim_rss(smaps: str, base: int, size: int) -> None:
+def _check_rss(smaps: str, base: int, size: int) -> None:
     """Make sure every page was faulted in (the mapping's Rss is its size)."""
     lines = smaps.splitlines()
     head = f"{base:08x}-"
@@ -53,53 +67,113 @@ def _check_sim_rss(smaps: str, base: int, size: int) -> None:
     raise RuntimeError("simulator: the benchmark mapping is missing from smaps")
 
 
-def kernel_faults_per_second(size: int) -> float:
-    """The same loop on a real anonymous mapping; faults per second."""
+def kernel_faults(size: int) -> tuple[float, float]:
+    """The same two passes on a real anonymous mapping of this process."""
     mem = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     try:
         mem.madvise(mmap.MADV_NOHUGEPAGE)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        t0 = now()
-        for off in range(0, size, PAGE_SIZE):
+        offsets = range(0, size, PAGE_SIZE)
+        before = _minflt()
+        t0 = cpu()
+        for off in offsets:
             mem[off] = 1
-        elapsed = now() - t0
-        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+        t1 = cpu()
+        faults = _minflt() - before
+        for off in offsets:
+            mem[off] = 1
+        t2 = cpu()
     finally:
         mem.close()
-    pages = size // PAGE_SIZE
-    if faults < pages:
-        raise RuntimeError(f"kernel: {faults} minor faults for {pages} pages (huge pages?)")
-    return pages / elapsed
+    if faults < len(offsets):
+        raise RuntimeError(f"kernel: {faults} minor faults for {len(offsets)} pages (huge pages?)")
+    return len(offsets) / (t1 - t0), len(offsets) / (t2 - t1)
 
 
-def run(mib: int = 256, repeats: int = 3) -> list[Result]:
-    """Both figures: the best of ``repeats`` alternating runs each."""
+def sim_cow(size: int) -> float:
+    """Copy-on-write faults per second: fork, then the parent writes every page."""
+    with Machine() as m:
+        p = m.spawn()
+        base = p.mmap(0, size, RW, ANON)
+        pages = range(base, base + size, PAGE_SIZE)
+        store, one = p.store, b"\x01"
+        for va in pages:
+            store(va, one)
+        child = p.fork()
+        t0 = cpu()
+        for va in pages:
+            store(va, b"\x02")
+        elapsed = cpu() - t0
+        if child.load(base, 1) != one:
+            raise RuntimeError("simulator: the child sees the parent's write")
+    return len(pages) / elapsed
+
+
+def kernel_cow(size: int) -> float:
+    """The same on this process: a real fork whose child waits on a pipe meanwhile."""
+    mem = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    mem.madvise(mmap.MADV_NOHUGEPAGE)
+    offsets = range(0, size, PAGE_SIZE)
+    for off in offsets:
+        mem[off] = 1
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: keep every frame mapped until the parent is done
+        os.close(wfd)
+        os.read(rfd, 1)
+        os._exit(0 if mem[0] == 1 else 1)
+    os.close(rfd)
+    try:
+        before = _minflt()
+        t0 = cpu()
+        for off in offsets:
+            mem[off] = 2
+        elapsed = cpu() - t0
+        faults = _minflt() - before
+    finally:
+        os.close(wfd)
+        _, status = os.waitpid(pid, 0)
+        mem.close()
+    if faults < len(offsets) or os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"kernel: {faults} copy-on-write faults for {len(offsets)} pages")
+    return len(offsets) / elapsed
+
+
+def run(mib: int = 128, trials: int = TRIALS) -> list[Result]:
+    """Write fault, store to a present page, copy-on-write fault: medians of ``trials``."""
     size = mib * MIB
-    sims, kernels = [], []
-    for _ in range(repeats):
-        kernels.append(kernel_faults_per_second(size))
-        sims.append(sim_faults_per_second(size))
-    sim, sim_spread = best_and_spread(sims)
-    kernel, kernel_spread = best_and_spread(kernels)
-    return [
-        Result(
-            f"page faults, {mib} MiB private anon",
-            "faults/s",
-            sim,
-            kernel,
-            target="sim/kernel >= 0.5",
-            met=sim >= 0.5 * kernel,
-            note=f"simulator {sim_spread}; kernel {kernel_spread}",
-        )
-    ]
+    sims, kernels = interleaved(lambda: sim_faults(size), lambda: kernel_faults(size), trials)
+    faults = result(
+        f"private anonymous write fault ({mib} MiB)",
+        "/s",
+        [s[0] for s in sims],
+        [k[0] for k in kernels],
+        target=">= 1.0x kernel",
+        met=lambda s, k: s >= k,
+    )
+    present = result(
+        "store to a present page",
+        "/s",
+        [s[1] for s in sims],
+        [k[1] for k in kernels],
+    )
+    cow_sims, cow_kernels = interleaved(lambda: sim_cow(size), lambda: kernel_cow(size), trials)
+    cow = result(
+        f"copy-on-write fault after fork ({mib} MiB)",
+        "/s",
+        cow_sims,
+        cow_kernels,
+        target=">= 1.0x kernel",
+        met=lambda s, k: s >= k,
+    )
+    return [faults, present, cow]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mib", type=int, default=256, help="mapping size (MiB)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per side (best counts)")
+    parser.add_argument("--mib", type=int, default=128, help="mapping size (MiB)")
+    parser.add_argument("--trials", type=int, default=TRIALS, help="trials per side")
     args = parser.parse_args(argv)
-    print(table(run(args.mib, args.repeats)))
+    print(table(run(args.mib, args.trials)))
     return 0
 
 

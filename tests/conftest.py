@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from mmapsim import Machine
+from mmapsim.contract import MachineAPI
 from mmapsim.host.cpu import has_pkeys
 
 # Hypothesis profiles: "ci" unless HYPOTHESIS_PROFILE names another; "long" for a
@@ -28,7 +28,7 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-def _host_machine() -> Any:
+def _host_machine() -> MachineAPI:
     if not sys.platform.startswith("linux"):
         pytest.skip("HostMachine needs the Linux kernel")
     from mmapsim.host import HostMachine
@@ -37,7 +37,7 @@ def _host_machine() -> Any:
 
 
 @pytest.fixture(params=["sim", "host"])
-def machine(request: pytest.FixtureRequest) -> Iterator[Any]:
+def machine(request: pytest.FixtureRequest) -> Iterator[MachineAPI]:
     """A fresh machine of each kind: the simulator, then the real kernel.
 
     The simulated CPU is this computer's: protection keys when it has them."""
@@ -59,6 +59,6 @@ def sim() -> Iterator[Machine]:
 
 
 @pytest.fixture
-def is_host(machine: Any) -> bool:
+def is_host(machine: MachineAPI) -> bool:
     """True when the test runs on the real kernel."""
     return not isinstance(machine, Machine)

@@ -90,6 +90,21 @@ def test_run_exits_2_for_a_bad_scenario(tmp_path: Path, text: str, message: str)
     assert out == ""
 
 
+def test_run_reports_every_bad_file_and_runs_none(tmp_path: Path) -> None:
+    """Each bad file gets its own file:line:col line; the good one between them never runs."""
+    bad1, good, bad2 = tmp_path / "bad1.mmap", tmp_path / "good.mmap", tmp_path / "bad2.mmap"
+    bad1.write_text("A: x = 1\nA: foo(\n")
+    good.write_text("A: m = mmap(0, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)\n")
+    bad2.write_text("A: munmap(1, 2, 3)\n")
+    code, out, err = invoke("run", str(bad1), str(good), str(bad2))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{bad1}:2:")
+    assert lines[1].startswith(f"{bad2}:1:")
+    assert "mmap" not in out
+
+
 def test_run_exits_2_for_a_missing_file(tmp_path: Path) -> None:
     """A file that cannot be read is a bad scenario too."""
     code, _, err = invoke("run", str(tmp_path / "none.mmap"))

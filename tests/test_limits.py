@@ -25,8 +25,8 @@ from mmapsim import (
     ProcessKilled,
 )
 from mmapsim.fs.diskspace import DEFAULT_DISK
+from mmapsim.fs.read_write import MAX_RW_COUNT
 from mmapsim.kernel import DEFAULT_MAX_PROCESSES
-from mmapsim.syscalls.files import MAX_RW_COUNT
 
 pytestmark = pytest.mark.simonly
 

@@ -12,10 +12,6 @@ from mmapsim import O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY
 
 O_DIRECTORY = 0o200000
 
-#: On the host the machine's '/' is a directory with a trailing slash, whose
-#: O_CREAT|O_EXCL open the kernel answers EISDIR where its own root is EEXIST.
-HOST_ROOT_SLASH = "HostMachine's '/' is its private root with a trailing slash: EISDIR"
-
 OPENS = [
     # (path, flags, the errno Linux gives or None when it opens)
     ("", O_RDWR | O_CREAT, errno.ENOENT),
@@ -44,8 +40,6 @@ OPENS = [
 def test_open_of_dots_and_empty_paths(
     machine: Any, is_host: bool, path: str, flags: int, expected: int | None
 ) -> None:
-    if is_host and expected == errno.EEXIST:
-        pytest.xfail(HOST_ROOT_SLASH)
     p = machine.spawn()
     if expected is None:
         p.close(p.open(path, flags))

@@ -297,3 +297,20 @@ def test_hinted_updates_over_a_long_run_match_the_whole_picture() -> None:
         assert _tables(tracker) == _tables(fresh)
 
     record(parse_text(big_scenario(120, 300), "big.mmap"), check)
+
+
+def test_the_page_names_processes_as_the_scenario_does() -> None:
+    """An event on the page says 'Child', as the trace does, never 'pid 102'."""
+    scenario = parse_text(
+        "A: p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)\n"
+        'A: p[0:2] = "hi"\n'
+        "Child = fork(A)\n"
+        'Child: p[0:2] = "yo"\n',
+        "names.mmap",
+    )
+    check_scenario(scenario)
+    recording = record(scenario)
+    words = [e["text"] for e in recording.steps[-1].events]
+    assert any(w.startswith("Child: ") for w in words), words
+    every = [e["text"] for step in recording.steps for e in step.events]
+    assert not any("pid " in w for w in every), every

@@ -2,9 +2,16 @@
 
 ``Machine`` is the simulated computer; ``mmapsim.host.HostMachine`` runs the same
 calls on the real Linux kernel.  Both implement the contract in API.md.
+
+The constants are imported at once; ``Machine``, ``Process``, ``ProcessKilled``
+and ``ShmInfo`` on first use (PEP 562), so that ``import mmapsim.cli`` does not
+build the whole simulator before a command asks for it.
 """
 
 from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from mmapsim.constants import (  # mremap, madvise, mlock: one block
     IPC_CREAT,
@@ -76,9 +83,34 @@ from mmapsim.constants import (  # mremap, madvise, mlock: one block
     SHMLBA,
     WNOHANG,
 )
-from mmapsim.errors import ProcessKilled
-from mmapsim.machine import Machine, Process
-from mmapsim.shminfo import ShmInfo
+
+if TYPE_CHECKING:
+    from mmapsim.errors import ProcessKilled
+    from mmapsim.machine import Machine, Process
+    from mmapsim.shminfo import ShmInfo
+
+#: The public names imported on first use, and the module each comes from.
+_LAZY = {
+    "Machine": "mmapsim.machine",
+    "Process": "mmapsim.machine",
+    "ProcessKilled": "mmapsim.errors",
+    "ShmInfo": "mmapsim.shminfo",
+}
+
+
+def __getattr__(name: str) -> object:
+    """``mmapsim.Machine`` and the other lazy names: import the module, keep the name."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "MADV_COLD",

@@ -28,6 +28,7 @@ from mmapsim.fs.writeback import (
 from mmapsim.ipc.shm import ShmIds
 from mmapsim.mm import rmap
 from mmapsim.mm.address_space import AddressSpace
+from mmapsim.mm.fork import dup_mmap
 from mmapsim.physmem import DEFAULT_MEMORY, PhysicalMemory
 
 #: Linux's default ``vm.max_map_count``.
@@ -116,6 +117,17 @@ class Kernel:
         self.tasks[pid] = task
         return task
 
+    def copy_process(self, parent: Task, name: str | None) -> Task:
+        """fork's copy_process: a child with a copy-on-write copy of ``parent``'s
+        memory (:func:`mmapsim.mm.fork.dup_mmap`) and its fds (:meth:`dup_fds`).
+
+        EAGAIN, with nothing made, when no process can be added (:meth:`new_task`).
+        """
+        child = self.new_task(name, parent=parent)
+        dup_mmap(parent.mm, child.mm)
+        self.dup_fds(parent, child)
+        return child
+
     def task(self, pid: int) -> Task:
         """The live task ``pid``; ProcessLookupError (ESRCH) if it is gone."""
         task = self.tasks.get(pid)
@@ -148,12 +160,43 @@ class Kernel:
         fd = task.fds.lowest_free()
         if fd is None:
             raise syscall_error(errno.EMFILE)
+        self._install_at(task, fd, ofd, cloexec)
+        return fd
+
+    def dup_fds(self, parent: Task, child: Task) -> None:
+        """dup_fd at fork: the child's fds refer to the parent's descriptions, flags and all.
+
+        Preconditions: ``child``'s fd table is empty.
+        """
+        for fd, entry in parent.fds.entries.items():
+            self._install_at(child, fd, entry.file, entry.cloexec)
+
+    def replace_fd(self, task: Task, fd: int, ofd: OpenFile) -> None:
+        """do_dup2: ``fd`` refers to ``ofd`` now, close-on-exec clear; what it
+        referred to before is closed after.
+
+        Preconditions: ``fd`` is within the fd table's limit.
+        """
+        old = task.fds.entries.pop(fd, None)
+        self._install_at(task, fd, ofd, False)
+        if old is not None:
+            self.drop_fd(old.file)
+
+    def _install_at(self, task: Task, fd: int, ofd: OpenFile, cloexec: bool) -> None:
+        """fd_install: ``fd`` of ``task`` refers to ``ofd``, which gains a holder
+        (and a pipe a reader or a writer)."""
         self.get_file(ofd)
         task.fds.entries[fd] = FdEntry(ofd, cloexec)
         if ofd.inode.pipe is not None:
             ofd.inode.pipe.readers += ofd.readable
             ofd.inode.pipe.writers += ofd.writable
-        return fd
+
+    def close_fd(self, task: Task, fd: int) -> None:
+        """close_fd: ``fd`` of ``task`` goes, and its description loses a holder (EBADF: none)."""
+        entry = task.fds.entries.pop(fd, None)
+        if entry is None:
+            raise syscall_error(errno.EBADF)
+        self.drop_fd(entry.file)
 
     def drop_fd(self, ofd: OpenFile) -> None:
         """An fd that referred to ``ofd`` is closed."""

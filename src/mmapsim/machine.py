@@ -16,6 +16,7 @@ from typing import Any
 
 from mmapsim import abi
 from mmapsim.clock import NS_PER_SEC
+from mmapsim.contract import SimOnly
 from mmapsim.events import EventBus
 from mmapsim.fs import image
 from mmapsim.fs.diskspace import DEFAULT_DISK
@@ -24,9 +25,10 @@ from mmapsim.fs.image import DiskImage
 from mmapsim.fs.inode import InodeKind
 from mmapsim.fs.writeback import DEFAULT_DIRTY_EXPIRE_CENTISECS, DEFAULT_DIRTY_WRITEBACK_CENTISECS
 from mmapsim.kernel import DEFAULT_MAX_MAP_COUNT, DEFAULT_MAX_PROCESSES, Kernel, Task
+from mmapsim.loader import first_image
 from mmapsim.physmem import DEFAULT_MEMORY, OutOfMemory
 from mmapsim.process import Process
-from mmapsim.syscalls import files, fork_exec
+from mmapsim.syscalls import files
 from mmapsim.syscalls.files import StatResult
 
 __all__ = ["Machine", "Process"]
@@ -124,7 +126,7 @@ class Machine:
             raise TypeError("name must be a str")
         task = self.kernel.new_task(name)
         with _enomem():
-            fork_exec.setup_image(self.kernel, task)
+            first_image.setup_image(self.kernel, task)
         return self._adopt(task)
 
     def mount_host(self, path: str) -> None:
@@ -244,7 +246,7 @@ class Machine:
     def system_paths(self) -> list[str]:
         """The paths (and folders) of system files, not of a program's data."""
         roots = list(self.host.roots) if self.host is not None else []
-        return [*roots, fork_exec.PROGRAM_PATH]
+        return [*roots, first_image.PROGRAM_PATH]
 
     @property
     def processes(self) -> list[Process]:
@@ -300,3 +302,7 @@ def _enomem() -> Iterator[None]:
         yield
     except OutOfMemory:
         raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM)) from None
+
+
+#: API.md's Machine and the simulator's extras, checked by mypy (mmapsim.contract).
+_contract: type[SimOnly] = Machine

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mmapsim import abi
 from mmapsim.abi import U64_MAX
+from mmapsim.contract import SimOnlyProcess
 from mmapsim.errors import ProcessKilled
 from mmapsim.kernel import Task
 from mmapsim.loader.aslr import Randomizer
@@ -28,6 +29,7 @@ from mmapsim.process_ipc import IpcCalls
 from mmapsim.process_memory import MemoryCalls
 from mmapsim.syscalls import brk, files, fork_exec, mman
 from mmapsim.syscalls.files import StatResult
+from mmapsim.userspace import ld_so
 
 if TYPE_CHECKING:
     from mmapsim.machine import Machine
@@ -84,37 +86,19 @@ class Process(IpcCalls, MemoryCalls):
         self, addr: int | None, length: int, prot: int, flags: int, fd: int = -1, offset: int = 0
     ) -> int:
         """mmap(2); ``addr`` 0 or None lets the kernel choose; returns the address."""
-        return self._call(
-            mman.sys_mmap,
-            abi.address("addr", addr),
-            abi.u64("length", length),
-            abi.cint("prot", prot),
-            abi.flags32("flags", flags),
-            abi.cint("fd", fd),
-            abi.off_t("offset", offset),
-        )
+        return self._call(mman.sys_mmap, *abi.decode("mmap", addr, length, prot, flags, fd, offset))
 
     def munmap(self, addr: int, length: int) -> None:
         """munmap(2)."""
-        self._call(mman.sys_munmap, abi.address("addr", addr), abi.u64("length", length))
+        self._call(mman.sys_munmap, *abi.decode("munmap", addr, length))
 
     def msync(self, addr: int, length: int, flags: int) -> None:
         """msync(2)."""
-        self._call(
-            mman.sys_msync,
-            abi.address("addr", addr),
-            abi.u64("length", length),
-            abi.flags32("flags", flags),
-        )
+        self._call(mman.sys_msync, *abi.decode("msync", addr, length, flags))
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
         """mprotect(2)."""
-        self._call(
-            mman.sys_mprotect,
-            abi.address("addr", addr),
-            abi.u64("length", length),
-            abi.flags32("prot", prot),
-        )
+        self._call(mman.sys_mprotect, *abi.decode("mprotect", addr, length, prot))
 
     def load(self, addr: int, size: int) -> bytes:
         """The CPU reads ``size`` bytes at ``addr``."""
@@ -160,63 +144,43 @@ class Process(IpcCalls, MemoryCalls):
 
     def open(self, path: str, flags: int, mode: int = 0o644) -> int:
         """open(2); returns a file descriptor."""
-        return self._call(
-            files.sys_open,
-            abi.path("path", path),
-            abi.flags32("flags", flags),
-            abi.cint("mode", mode),
-        )
+        return self._call(files.sys_open, *abi.decode("open", path, flags, mode))
 
     def close(self, fd: int) -> None:
         """close(2): mappings of the file stay."""
-        self._call(files.sys_close, abi.cint("fd", fd))
+        self._call(files.sys_close, *abi.decode("close", fd))
 
     def read(self, fd: int, n: int) -> bytes:
         """read(2)."""
-        return self._call(files.sys_read, abi.cint("fd", fd), abi.u64("n", n))
+        return self._call(files.sys_read, *abi.decode("read", fd, n))
 
     def write(self, fd: int, data: bytes) -> int:
         """write(2); returns the count written."""
-        return self._call(files.sys_write, abi.cint("fd", fd), abi.data("data", data))
+        return self._call(files.sys_write, *abi.decode("write", fd, data))
 
     def pread(self, fd: int, n: int, offset: int) -> bytes:
         """pread(2)."""
-        return self._call(
-            files.sys_pread,
-            abi.cint("fd", fd),
-            abi.u64("n", n),
-            abi.off_t("offset", offset),
-        )
+        return self._call(files.sys_pread, *abi.decode("pread", fd, n, offset))
 
     def pwrite(self, fd: int, data: bytes, offset: int) -> int:
         """pwrite(2)."""
-        return self._call(
-            files.sys_pwrite,
-            abi.cint("fd", fd),
-            abi.data("data", data),
-            abi.off_t("offset", offset),
-        )
+        return self._call(files.sys_pwrite, *abi.decode("pwrite", fd, data, offset))
 
     def lseek(self, fd: int, offset: int, whence: int) -> int:
         """lseek(2); returns the new position."""
-        return self._call(
-            files.sys_lseek,
-            abi.cint("fd", fd),
-            abi.off_t("offset", offset),
-            abi.cint("whence", whence),
-        )
+        return self._call(files.sys_lseek, *abi.decode("lseek", fd, offset, whence))
 
     def ftruncate(self, fd: int, length: int) -> None:
         """ftruncate(2)."""
-        self._call(files.sys_ftruncate, abi.cint("fd", fd), abi.off_t("length", length))
+        self._call(files.sys_ftruncate, *abi.decode("ftruncate", fd, length))
 
     def fsync(self, fd: int) -> None:
         """fsync(2)."""
-        self._call(files.sys_fsync, abi.cint("fd", fd))
+        self._call(files.sys_fsync, *abi.decode("fsync", fd))
 
     def unlink(self, path: str) -> None:
         """unlink(2)."""
-        self._call(files.sys_unlink, abi.path("path", path))
+        self._call(files.sys_unlink, *abi.decode("unlink", path))
 
     def pipe(self) -> tuple[int, int]:
         """pipe(2): (read end, write end)."""
@@ -224,11 +188,11 @@ class Process(IpcCalls, MemoryCalls):
 
     def chmod(self, path: str, mode: int) -> None:
         """chmod(2)."""
-        self._call(files.sys_chmod, abi.path("path", path), abi.cint("mode", mode))
+        self._call(files.sys_chmod, *abi.decode("chmod", path, mode))
 
     def fstat(self, fd: int) -> StatResult:
         """fstat(2)."""
-        return self._call(files.sys_fstat, abi.cint("fd", fd))
+        return self._call(files.sys_fstat, *abi.decode("fstat", fd))
 
     # -- processes --------------------------------------------------------------
 
@@ -239,7 +203,7 @@ class Process(IpcCalls, MemoryCalls):
 
     def exit(self, status: int = 0) -> None:
         """_exit(2): every mapping is removed, every fd closed."""
-        self._call(fork_exec.sys_exit, abi.cint("status", status))
+        self._call(fork_exec.sys_exit, *abi.decode("exit", status))
 
     def execve(
         self,
@@ -255,15 +219,16 @@ class Process(IpcCalls, MemoryCalls):
         ``libraries`` (simulator only): also make the mappings that the dynamic
         loader makes for the program's needed libraries.
         """
-        path = abi.path("path", path)
-        argv = [abi.path("argv", a) for a in argv] if argv else [path]
-        envp = [abi.path("env", e) for e in env]
+        path, args = abi.decode("execve", path, argv)
+        envp = abi.argv("env", env)
         rand = Randomizer(self.machine.rng)
-        self._call(fork_exec.sys_execve, path, argv, envp, rand, bool(libraries))
+        exe, interp = self._call(fork_exec.sys_execve, path, args or [path], envp, rand)
+        if libraries and interp is not None:  # ld.so runs in the new image, in user space
+            self._call(ld_so.start, exe, interp)
 
     def brk(self, addr: int) -> int:
         """The brk system call (not glibc's wrapper): returns the break after the call."""
-        return self._call(brk.sys_brk, abi.address("addr", addr))
+        return self._call(brk.sys_brk, *abi.decode("brk", addr))
 
     def sbrk(self, increment: int) -> int:
         """sbrk(3): move the break by ``increment``; returns the old break (ENOMEM)."""
@@ -294,3 +259,7 @@ class Process(IpcCalls, MemoryCalls):
         from mmapsim.viz.inline import process_html
 
         return process_html(self)
+
+
+#: API.md's Process and the simulator's extras, checked by mypy (mmapsim.contract).
+_contract: type[SimOnlyProcess] = Process

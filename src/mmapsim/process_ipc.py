@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mmapsim import abi, shm_name
+from mmapsim.contract import IpcAPI
 from mmapsim.kernel import Task
 from mmapsim.shminfo import ShmInfo
 from mmapsim.syscalls import fds, files, ipc, memfd, wait
@@ -19,11 +20,6 @@ if TYPE_CHECKING:
     from mmapsim.machine import Machine
 
 T = TypeVar("T")
-
-
-def key_t(name: str, value: object) -> int:
-    """A System V key: C ``key_t``, a signed 32-bit int."""
-    return abi.cint(name, value)
 
 
 class IpcCalls:
@@ -40,42 +36,35 @@ class IpcCalls:
 
     def shmget(self, key: int, size: int, shmflg: int) -> int:
         """shmget(2): the id of a new segment, or of the one with ``key``."""
-        args = (key_t("key", key), abi.u64("size", size), abi.cint("shmflg", shmflg))
-        return self._call(ipc.sys_shmget, *args)
+        return self._call(ipc.sys_shmget, *abi.decode("shmget", key, size, shmflg))
 
     def shmat(self, shmid: int, addr: int | None = 0, shmflg: int = 0) -> int:
         """shmat(2): map the segment; returns its address."""
-        args = (
-            abi.cint("shmid", shmid),
-            abi.address("addr", addr),
-            abi.cint("shmflg", shmflg),
-        )
-        return self._call(ipc.sys_shmat, *args)
+        return self._call(ipc.sys_shmat, *abi.decode("shmat", shmid, addr, shmflg))
 
     def shmdt(self, addr: int) -> None:
         """shmdt(2): unmap the segment attached at ``addr``."""
-        self._call(ipc.sys_shmdt, abi.address("addr", addr))
+        self._call(ipc.sys_shmdt, *abi.decode("shmdt", addr))
 
     def shmctl(self, shmid: int, cmd: int, buf: object = None) -> ShmInfo | None:
         """shmctl(2): IPC_STAT returns a ShmInfo; IPC_SET takes ``buf``; IPC_RMID."""
-        args = (abi.cint("shmid", shmid), abi.cint("cmd", cmd), buf)
-        return self._call(ipc.sys_shmctl, *args)
+        return self._call(ipc.sys_shmctl, *abi.decode("shmctl", shmid, cmd, buf))
 
     # -- POSIX shared memory and memfd -----------------------------------------
 
     def shm_open(self, name: str, flags: int, mode: int = 0o600) -> int:
         """shm_open(3): open (or create) ``/dev/shm/NAME``; the fd is close-on-exec."""
-        path = shm_name.shm_path(abi.path("name", name), errno.EINVAL)
-        flags = abi.flags32("flags", flags) | shm_name.SHM_OPEN_FLAGS
-        mode = abi.cint("mode", mode)
+        name, flags, mode = abi.decode("shm_open", name, flags, mode)
+        path = shm_name.shm_path(name, errno.EINVAL)
         try:
-            return self._call(files.sys_open, path, flags, mode)
+            return self._call(files.sys_open, path, flags | shm_name.SHM_OPEN_FLAGS, mode)
         except OSError as exc:
             raise shm_name.open_error(exc) from None
 
     def shm_unlink(self, name: str) -> None:
         """shm_unlink(3): remove the name ``/dev/shm/NAME``."""
-        path = shm_name.shm_path(abi.path("name", name), errno.ENOENT)
+        (name,) = abi.decode("shm_unlink", name)
+        path = shm_name.shm_path(name, errno.ENOENT)
         try:
             self._call(files.sys_unlink, path)
         except OSError as exc:
@@ -83,25 +72,27 @@ class IpcCalls:
 
     def memfd_create(self, name: str, flags: int = 0) -> int:
         """memfd_create(2): an anonymous file; returns its fd."""
-        args = (abi.path("name", name), abi.flags32("flags", flags))
-        return self._call(memfd.sys_memfd_create, *args)
+        return self._call(memfd.sys_memfd_create, *abi.decode("memfd_create", name, flags))
 
     # -- descriptors and children ------------------------------------------------
 
     def dup(self, fd: int) -> int:
         """dup(2): the lowest free fd, sharing ``fd``'s open file description."""
-        return self._call(fds.sys_dup, abi.cint("fd", fd))
+        return self._call(fds.sys_dup, *abi.decode("dup", fd))
 
     def dup2(self, fd: int, fd2: int) -> int:
         """dup2(2): ``fd2`` now shares ``fd``'s open file description."""
-        return self._call(fds.sys_dup2, abi.cint("fd", fd), abi.cint("fd2", fd2))
+        return self._call(fds.sys_dup2, *abi.decode("dup2", fd, fd2))
 
     def waitpid(self, pid: int, options: int = 0) -> tuple[int, int]:
         """waitpid(2): ``(pid, status)`` of an ended child, reaping it; (0, 0) with WNOHANG."""
-        args = (abi.cint("pid", pid), abi.cint("options", options))
-        return self._call(wait.sys_waitpid, *args)
+        return self._call(wait.sys_waitpid, *abi.decode("waitpid", pid, options))
 
     @property
     def zombie(self) -> bool:
         """Ended, and not yet waited for by its parent, which still runs."""
         return wait.is_zombie(self._task)
+
+
+#: API.md's shared memory, memfd, dup and waitpid, checked by mypy (mmapsim.contract).
+_contract: type[IpcAPI] = IpcCalls

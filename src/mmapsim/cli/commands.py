@@ -6,8 +6,6 @@ import click
 
 from mmapsim.cli.exports import PDF, PNG, write_exports
 from mmapsim.cli.group import COLOR, HTML, KERNEL, main, make_output, write_pages
-from mmapsim.scenario.run.batch import diff_files, layout_file, run_files
-from mmapsim.viz.site import write_scenario_pages
 
 
 @main.command()
@@ -34,6 +32,9 @@ def run(
     color: bool | None,
 ) -> None:
     """Run scenario FILES and show what every step did."""
+    from mmapsim.scenario.run.batch import run_files
+    from mmapsim.viz.site import write_scenario_pages
+
     output = make_output(False if as_json else color)
     status = run_files(
         files, output, kernel=kernel, trace=trace, as_json=as_json, all_maps=all_maps
@@ -54,6 +55,8 @@ def diff(files: tuple[str, ...], as_json: bool, color: bool | None) -> None:
 
     Every step's results and every show (maps, smaps and pages of the scenario's
     own mappings, files) are compared; exit status 1 when anything differs."""
+    from mmapsim.scenario.run.batch import diff_files
+
     raise SystemExit(diff_files(files, make_output(False if as_json else color), as_json=as_json))
 
 
@@ -72,6 +75,8 @@ def layout(
     file: str, process: str | None, kernel: str, unicode: bool | None, color: bool | None
 ) -> None:
     """Run FILE, then draw each process's address space like the lecture's figure."""
+    from mmapsim.scenario.run.batch import layout_file
+
     ascii_only = None if unicode is None else not unicode
     output = make_output(color)
     raise SystemExit(

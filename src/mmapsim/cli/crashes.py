@@ -7,7 +7,7 @@ import os
 import click
 
 from mmapsim.cli.group import COLOR, main, make_output
-from mmapsim.crashes.command import DEFAULT_MAX_STATES, DEFAULT_SHOW, Options, explore_file
+from mmapsim.crashes.budget import DEFAULT_MAX_STATES, DEFAULT_SHOW
 
 
 @main.command()
@@ -62,6 +62,8 @@ def crashes(
     color: bool | None,
 ) -> None:
     """Try a power failure at every step of FILE; check its recover: section on each disk."""
+    from mmapsim.crashes.command import Options, explore_file
+
     output = make_output(False if as_json else color)
     workers = jobs or os.cpu_count() or 1
     options = Options(max_states=max_states, seed=seed, torn=torn, jobs=workers, show=show)

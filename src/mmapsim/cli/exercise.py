@@ -7,7 +7,7 @@ import random
 import click
 
 from mmapsim.cli.group import main
-from mmapsim.scenario.learn.exercises import TOPICS, generate, solve
+from mmapsim.scenario.learn.exercises.topics import TOPICS
 
 
 @main.command()
@@ -24,6 +24,8 @@ def exercise(topic: str, seed: int | None, solved: bool) -> None:
 
         mmapsim exercise --topic fork --seed 3 > ex.mmap && mmapsim quiz ex.mmap
     """
+    from mmapsim.scenario.learn.exercises import generate, solve
+
     if seed is None:
         seed = random.SystemRandom().randrange(10_000)
     text = generate(topic, seed)

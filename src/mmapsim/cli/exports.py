@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
-from rich.text import Text
 
 from mmapsim.cli.group import write_pages
-from mmapsim.scenario.run.batch import Output
-from mmapsim.viz.export import NoBrowser
-from mmapsim.viz.site import export_pages
+
+if TYPE_CHECKING:
+    from mmapsim.scenario.run.batch import Output
 
 PNG = click.option(
     "--png",
@@ -31,6 +32,11 @@ def write_exports(output: Output, files: tuple[str, ...], png: str | None, pdf: 
     path cannot be written."""
     if png is None and pdf is None:
         return 0
+    from rich.text import Text
+
+    from mmapsim.viz.export import NoBrowser
+    from mmapsim.viz.site import export_pages
+
     try:
         return write_pages(output, png or pdf or "", lambda: export_pages(files, png, pdf))
     except NoBrowser as err:

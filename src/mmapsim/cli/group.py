@@ -1,15 +1,21 @@
-"""The command group and the options several commands share."""
+"""The command group and the options several commands share.
+
+Only :mod:`click` is imported here at once: the consoles, the scenario runner
+and the simulator are imported by the command that needs them, so that
+``mmapsim --help`` and the shell's start-up do not wait for them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.text import Text
 
-from mmapsim.scenario.render import make_console
-from mmapsim.scenario.run.batch import Output
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from mmapsim.scenario.run.batch import Output
 
 KERNEL = click.Choice(["sim", "host"])
 COLOR = click.option(
@@ -39,6 +45,8 @@ def wrote(output: Output, paths: list[Path]) -> None:
 def write_pages(output: Output, target: str, write: Callable[[], list[Path]]) -> int:
     """Run ``write`` and say which files it wrote; 2, and why, when a path cannot
     be written (a folder that cannot be made, a file in its place, no permission)."""
+    from rich.text import Text
+
     try:
         paths = write()
     except OSError as err:
@@ -53,6 +61,9 @@ def write_pages(output: Output, target: str, write: Callable[[], list[Path]]) ->
 
 def make_output(color: bool | None) -> Output:
     """Standard output and standard error consoles, coloured on a terminal."""
+    from mmapsim.scenario.render import make_console
+    from mmapsim.scenario.run.batch import Output
+
     out = make_console(color=color)
     err = make_console(color=color)
     err.stderr = True

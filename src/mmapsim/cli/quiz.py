@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import io
-import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mmapsim.cli.group import COLOR, KERNEL, main, make_output
-from mmapsim.scenario.learn.quiz_run import answer_key, piped_guesser, run_quiz, terminal_guesser
-from mmapsim.scenario.render import make_console
-from mmapsim.scenario.run.batch import Output
+
+if TYPE_CHECKING:
+    from mmapsim.scenario.run.batch import Output
 
 
 @main.command()
@@ -30,6 +29,13 @@ def quiz(
     On a terminal each question is a prompt; otherwise the answers are read
     from standard input, one a line.  Exit status 0 when every answer was right.
     """
+    from mmapsim.scenario.learn.quiz_run import (
+        answer_key,
+        piped_guesser,
+        run_quiz,
+        terminal_guesser,
+    )
+
     output = make_output(color)
     if answers:
         raise SystemExit(answer_key(file, output, kernel=kernel, ask_expects=ask_expects))
@@ -45,6 +51,12 @@ def quiz(
 
 def _json_report(file: str, output: Output, *, kernel: str, ask_expects: bool) -> int:
     """``quiz --json``: answers from stdin, one JSON object out (for autograders)."""
+    import json
+
+    from mmapsim.scenario.learn.quiz_run import piped_guesser, run_quiz
+    from mmapsim.scenario.render import make_console
+    from mmapsim.scenario.run.batch import Output
+
     quiet = Output(make_console(color=False, file=io.StringIO()), output.err)
     records: list[dict[str, Any]] = []
     status = run_quiz(

@@ -7,7 +7,6 @@ import sys
 import click
 
 from mmapsim.cli.group import COLOR, KERNEL, main, make_output
-from mmapsim.scenario.run.interactive import run_shell
 
 
 @main.command()
@@ -15,5 +14,7 @@ from mmapsim.scenario.run.interactive import run_shell
 @COLOR
 def shell(kernel: str, color: bool | None) -> None:
     """Type scenario lines and see each one run."""
+    from mmapsim.scenario.run.interactive import run_shell
+
     stdin = None if sys.stdin.isatty() else sys.stdin
     raise SystemExit(run_shell(make_output(color), kernel=kernel, stdin=stdin))

@@ -7,8 +7,6 @@ import sys
 import click
 
 from mmapsim.cli.group import COLOR, main, make_output, write_pages
-from mmapsim.scenario.learn.slides import list_slides, pause_at_terminal, run_tour
-from mmapsim.viz.site import write_tour_pages
 
 
 @main.command()
@@ -37,6 +35,9 @@ def tour(
     On a terminal it waits for Enter after each slide (q quits); piped, or
     with --all, it prints every slide at once.
     """
+    from mmapsim.scenario.learn.slides import list_slides, pause_at_terminal, run_tour
+    from mmapsim.viz.site import write_tour_pages
+
     output = make_output(color)
     if list_only:
         raise SystemExit(list_slides(output))

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from mmapsim.crashes.budget import DEFAULT_MAX_STATES, DEFAULT_SHOW
 from mmapsim.crashes.points import run_first_part
 from mmapsim.crashes.recovery import Progress as Tick
 from mmapsim.crashes.recovery import check_states
@@ -29,8 +30,6 @@ from mmapsim.scenario.lang.syntax import Crash, Expect, Scenario
 
 EXIT_OK, EXIT_BROKEN, EXIT_BAD = 0, 1, 2
 EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C (128 + SIGINT)
-DEFAULT_MAX_STATES = 4096
-DEFAULT_SHOW = 20
 #: Below this many states no progress bar is drawn: the run is over at once.
 _PROGRESS_FROM = 64
 

@@ -28,14 +28,16 @@ from mmapsim.viz.tracker import Tracker
 MAX_PAGES = 50
 
 
-def _record(result: StepResult, events: list[Event], delta: Json) -> StepRecord:
+def _record(
+    result: StepResult, events: list[Event], delta: Json, names: dict[int, str]
+) -> StepRecord:
     step = result.step
     return StepRecord(
         line=step.line,
         process=step.process,
         source=step.source + (f"   # {step.comment}" if step.comment else ""),
         result=[str(text).rstrip() for text in result_lines(result)],
-        events=[event_json(e) for e in events],
+        events=[event_json(e, names) for e in events],
         delta=delta,
         failed=result.expect is not None and not result.expect.ok,
     )
@@ -49,7 +51,7 @@ def _run(
     runner = Runner(machine)
     for result in runner.run(scenario):
         names = {scope.process.pid: name for name, scope in runner.scopes.items()}
-        records.append(_record(result, list(events), tracker.update(names)))
+        records.append(_record(result, list(events), tracker.update(names), names))
         events.clear()
         if until is not None and result.step.line >= until:
             break

@@ -15,6 +15,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
+from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
 from mmapsim.fs.disk import Disk
 
 if TYPE_CHECKING:
@@ -122,6 +123,14 @@ class Inode:
     def is_file(self) -> bool:
         """S_ISREG: a regular file on disk, or a tmpfs file (memfd, /dev/shm)."""
         return self.kind is InodeKind.REGULAR or self.kind is InodeKind.SHMEM
+
+    @property
+    def pages(self) -> int:
+        """The pages that the size covers, the last one perhaps in part.
+
+        Linux's ``DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE)``.
+        """
+        return (self.size + PAGE_SIZE - 1) >> PAGE_SHIFT
 
     @property
     def unreachable(self) -> bool:

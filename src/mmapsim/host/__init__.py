@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mmapsim.host.boundary import HostRefused
+from mmapsim.errors import HostRefused
 
 if TYPE_CHECKING:
     from mmapsim.host.host_machine import HostMachine

@@ -66,33 +66,11 @@ from dataclasses import dataclass
 from typing import Final
 
 from mmapsim.constants import PAGE_SIZE
+from mmapsim.errors import HostRefused as HostRefused  # its home before errors.py
+from mmapsim.host import vma_query
 
 _MASK: Final = PAGE_SIZE - 1
 _U64: Final = 1 << 64
-
-
-class HostRefused(PermissionError):
-    """A call refused by HostMachine before the kernel: it would touch the host worker's
-    own memory (``addr`` names the first such address), or pass a limit of the machine."""
-
-    def __init__(self, message: str, addr: int | None = None, op: Op | None = None) -> None:
-        super().__init__(errno.EPERM, message)
-        self.addr = addr
-        self.op = op
-
-    def __reduce__(self) -> tuple[type[HostRefused], tuple[str, int | None, Op | None]]:
-        return (type(self), (str(self.strerror), self.addr, self.op))
-
-    @classmethod
-    def worker_page(cls, op: Op, addr: int, pid: int) -> HostRefused:
-        message = (
-            f"{op.value} at {addr:#x} refused: that page belongs to the host worker "
-            f"(the interpreter serving process {pid}), not to the program"
-        )
-        return cls(message, addr, op)
-
-    def __str__(self) -> str:
-        return str(self.strerror)
 
 
 class Op(enum.Enum):
@@ -127,11 +105,12 @@ _STOPS: Final = frozenset({Op.READ, Op.WRITE, Op.PROTECT, Op.LOCK, Op.QUERY})
 class ProgramPages:
     """The page ranges that belong to the program: sorted, disjoint ``[start, end)``."""
 
-    __slots__ = ("_ends", "_starts")
+    __slots__ = ("_ends", "_query", "_starts")
 
     def __init__(self, ranges: list[tuple[int, int]] | None = None) -> None:
         self._starts: list[int] = []
         self._ends: list[int] = []
+        self._query: vma_query.VmaQuery | None = None
         for start, end in ranges or ():
             self.add(start, end - start)
 
@@ -148,9 +127,27 @@ class ProgramPages:
         return ProgramPages(self.ranges())
 
     def clear(self) -> None:
-        """After execve: the new image holds no page of the program."""
+        """After execve: the new image holds no page of the program (and a new mm)."""
         self._starts.clear()
         self._ends.clear()
+        self.close_query()
+
+    def vma_query(self, pid: int) -> vma_query.VmaQuery | None:
+        """The open maps of process ``pid`` that ``guard`` asks (None: the kernel cannot);
+        opened at a guard of the live process, so bound to its address space (``vma_query``)."""
+        if not vma_query.SUPPORTED:
+            return None
+        query = self._query
+        if query is None or query.pid != pid:
+            self.close_query()
+            query = self._query = vma_query.VmaQuery(pid)
+        return query
+
+    def close_query(self) -> None:
+        """Close the open maps (the process ended or exec'd; the next guard reopens it)."""
+        if self._query is not None:
+            self._query.close()
+            self._query = None
 
     def add(self, addr: int, length: int) -> None:
         """The pages of ``[addr, addr + length)`` are now the program's."""
@@ -204,6 +201,19 @@ class ProgramPages:
         self._starts = [s for s, _ in kept]
         self._ends = [e for _, e in kept]
 
+    def keep_mapped(self, near: list[tuple[int, int]], start: int, end: int) -> None:
+        """``keep_only`` within ``[start, end)``, of which ``near`` is what is mapped."""
+        va = start
+        for s, e in [*near, (end, end)]:
+            if s > va and self._meets(va, s):
+                self.remove(va, s - va)
+            va = max(va, e)
+
+    def _meets(self, start: int, end: int) -> bool:
+        """Whether any page of ``[start, end)`` is the program's."""
+        i = bisect.bisect_right(self._ends, start)  # the first range that ends past start
+        return i < len(self._starts) and self._starts[i] < end
+
     def first_gap(self, start: int, end: int) -> int | None:
         """The first address of ``[start, end)`` that is not the program's, if any."""
         va = start
@@ -228,14 +238,7 @@ class ProgramPages:
 
 def mapped_ranges(pid: int) -> list[tuple[int, int]]:
     """Every ``[start, end)`` that ``/proc/<pid>/maps`` shows now, in address order."""
-    out = []
-    with open(f"/proc/{pid}/maps", "rb") as maps:
-        for line in maps:
-            lo, _, hi = line.split(b" ", 1)[0].partition(b"-")
-            start = int(lo, 16)
-            if start < USER_SPAN:  # [vsyscall] is the kernel's, in every process
-                out.append((start, int(hi, 16)))
-    return out
+    return vma_query.read_maps(pid, USER_SPAN)[0]  # [vsyscall], above, is every process's
 
 
 def worker_ranges(mapped: list[tuple[int, int]], pages: ProgramPages) -> list[tuple[int, int]]:
@@ -263,16 +266,6 @@ def _first_in(ranges: list[tuple[int, int]], start: int, end: int) -> int | None
         if e > start and s < end:
             return max(s, start)
     return None
-
-
-def _below_stack(pid: int, mapped: list[tuple[int, int]]) -> tuple[int, int]:
-    """The hole below the worker's ``[stack]``: an access there grows the stack (no fault)."""
-    with open(f"/proc/{pid}/maps", "rb") as maps:
-        line = next((line for line in maps if line.rstrip().endswith(b"[stack]")), None)
-    if line is None:
-        return 0, 0
-    top = int(line.split(b"-", 1)[0], 16)
-    return max((e for _, e in mapped if e <= top), default=0), top
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,12 +297,14 @@ USER_SPAN: Final = _user_span()
 
 def _rejected_early(op: Op, addr: int, length: int) -> bool:
     """Whether the kernel fails these arguments before looking at a page."""
-    if op.aligned and addr & _MASK:
+    if addr & _MASK and op.aligned:
         return True
     if length == 0:
         return True
     if addr + length + _MASK >= _U64:  # the page-rounded end overflows
         return True
+    if addr + length <= USER_SPAN:  # the usual case: nothing past the top
+        return False
     past_top = length > USER_SPAN or addr > USER_SPAN - length
     return op in (Op.UNMAP, Op.MAP_FIXED, Op.REMAP, Op.ATTACH) and past_top
 
@@ -329,15 +324,15 @@ def guard(
     if _rejected_early(op, addr, length):
         return Verdict(length)
     start, end = addr & ~_MASK, (addr + length + _MASK) & ~_MASK
-    mapped = mapped_ranges(pid)
-    pages.keep_only(mapped)
-    near = [(max(s, start), min(e, end)) for s, e in mapped if s < end and e > start]
+    near, below_stack = vma_query.mapped_near(pid, pages, start, end, USER_SPAN)
+    if vma_query.covers(near, start, end) and pages.first_gap(start, end) is None:
+        return Verdict(length)  # all mapped, all the program's: not one page of the worker
+    pages.keep_mapped(near, start, end)
     worker = worker_ranges(near, pages)
     hit = _first_in(worker, start, end)
     if op in (Op.READ, Op.WRITE):
         gap = pages.first_gap(start, end)
-        below = _below_stack(pid, mapped)
-        if gap is not None and (hit is None or gap < hit) and below[0] <= gap < below[1]:
+        if gap is not None and (hit is None or gap < hit) and below_stack(gap):
             raise HostRefused.worker_page(op, gap, pid)  # the kernel would grow the stack there
     if hit is None:
         return Verdict(length)

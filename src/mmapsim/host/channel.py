@@ -16,14 +16,19 @@ from __future__ import annotations
 import array
 import builtins
 import io
+import math
 import os
 import pickle
+import select
 import socket
 import struct
 from typing import Final
 
 HEADER: Final = struct.Struct("<Q")
 _MAX_FDS: Final = 4
+_FD_SPACE: Final = socket.CMSG_SPACE(_MAX_FDS * 4)
+#: Payloads up to this size are received with one recv (a larger one into one buffer).
+_SMALL: Final = 1 << 16
 
 
 class ChannelClosed(Exception):
@@ -41,6 +46,8 @@ _REPLY_CLASSES: Final = {
     ("mmapsim.host.boundary", "HostRefused"),
     ("mmapsim.host.boundary", "Op"),
     ("mmapsim.host.limits", "HostTimeout"),
+    ("mmapsim.errors", "HostRefused"),
+    ("mmapsim.errors", "HostTimeout"),
 }
 
 
@@ -69,12 +76,21 @@ def _load_reply(payload: bytes) -> object:
 class Channel:
     """One end of a framed, pickled message stream over a Unix stream socket."""
 
-    __slots__ = ("broken", "limit", "sock")
+    __slots__ = ("_watch", "broken", "limit", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.broken = False
         self.limit: int | None = None  # the longest frame accepted (None: any)
+        self._watch: select.poll | None = None
+
+    def wait(self, seconds: float) -> bool:
+        """Whether something (a frame, or the end of the stream) arrives within ``seconds``."""
+        watch = self._watch
+        if watch is None:
+            watch = self._watch = select.poll()
+            watch.register(self.sock, select.POLLIN)
+        return bool(watch.poll(max(0, math.ceil(seconds * 1000))))
 
     @classmethod
     def from_fd(cls, fd: int) -> Channel:
@@ -164,8 +180,7 @@ class Channel:
                 return bool(ok), value
 
     def _recv_header(self) -> tuple[bytes, list[int]]:
-        space = socket.CMSG_SPACE(_MAX_FDS * 4)
-        data, ancdata, _flags, _addr = self.sock.recvmsg(HEADER.size, space)
+        data, ancdata, _flags, _addr = self.sock.recvmsg(HEADER.size, _FD_SPACE)
         fds: list[int] = []
         for level, kind, blob in ancdata:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
@@ -178,9 +193,15 @@ class Channel:
         return data, fds
 
     def _recv_exact(self, size: int) -> bytes:
+        first = self.sock.recv(size) if size <= _SMALL else b""  # the usual frame: one call
+        if len(first) == size:
+            return first
+        if size <= _SMALL and not first:
+            raise ChannelClosed("end of file inside a frame")
         buf = bytearray(size)
         view = memoryview(buf)
-        got = 0
+        got = len(first)
+        view[:got] = first
         while got < size:
             n = self.sock.recv_into(view[got:], size - got)
             if n == 0:

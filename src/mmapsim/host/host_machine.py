@@ -21,8 +21,9 @@ import weakref
 from types import TracebackType
 
 from mmapsim import abi
+from mmapsim.contract import MachineAPI
+from mmapsim.errors import HostRefused
 from mmapsim.host import disk_io, limits
-from mmapsim.host.boundary import HostRefused
 from mmapsim.host.channel import ChannelClosed
 from mmapsim.host.host_process import HostProcess, _Died
 from mmapsim.host.limits import Limits, room
@@ -199,6 +200,11 @@ class HostMachine:
         return disk_io.sync_tree(self._state.ns.root)
 
     @property
+    def max_call_seconds(self) -> float:
+        """The wall time one call may take before its process is killed (HostTimeout)."""
+        return self._state.limits.max_call_seconds
+
+    @property
     def processes(self) -> list[HostProcess]:
         """The live processes, and the zombies (ended, their parent has not waited)."""
         return [p for p in self._processes if p.alive or p.zombie]
@@ -236,6 +242,10 @@ class HostMachine:
         if self._state.closed:
             return "<HostMachine closed>"
         return f"<HostMachine zygote {self._state.zpid}, {len(self.processes)} processes>"
+
+
+#: API.md's Machine on the real kernel, checked by mypy (mmapsim.contract).
+_contract: type[MachineAPI] = HostMachine
 
 
 __all__ = ["ChannelClosed", "HostMachine"]

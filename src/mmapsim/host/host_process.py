@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, NoReturn
 
 from mmapsim import abi
 from mmapsim.constants import MAP_FIXED, MAP_FIXED_NOREPLACE
-from mmapsim.errors import ProcessKilled
+from mmapsim.contract import ProcessAPI
+from mmapsim.errors import HostRefused, HostTimeout, ProcessKilled
 from mmapsim.host import boundary, growth, limits, proc_read
 from mmapsim.host.boundary import Op, ProgramPages, Verdict
 from mmapsim.host.channel import ChannelBroken, ChannelClosed
+from mmapsim.host.host_process_batch import BatchCalls
 from mmapsim.host.host_process_ipc import HostIpcCalls
 from mmapsim.host.host_process_memory import MemoryCalls
-from mmapsim.host.limits import HostTimeout
 from mmapsim.host.state import MachineState, ProcRecord
 from mmapsim.pageinfo import PageInfo
 
@@ -41,7 +42,7 @@ class _Died(Exception):
     """The worker ended while serving a call."""
 
 
-class HostProcess(HostIpcCalls, MemoryCalls):
+class HostProcess(HostIpcCalls, MemoryCalls, BatchCalls):
     """A real process (a worker) of a HostMachine; every call is a real system call.
 
     Arguments are checked here, in the controller, before anything is sent:
@@ -159,15 +160,13 @@ class HostProcess(HostIpcCalls, MemoryCalls):
         A MAP_FIXED (or MAP_FIXED_NOREPLACE) mapping over a page of the host
         worker is refused (HostRefused); the new pages become the program's.
         """
-        va, n = abi.address("addr", addr), abi.u64("length", length)
-        flags = abi.flags32("flags", flags)
-        args = (abi.cint("prot", prot), flags, abi.cint("fd", fd))
-        off = abi.off_t("offset", offset)
+        va, n, prot, flags, fd, off = abi.decode("mmap", addr, length, prot, flags, fd, offset)
+        args = (prot, flags, fd)
         n = boundary.hugetlb_extent(flags, n)
         if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
             try:
                 self._guard(Op.MAP_FIXED, va, n, noreplace=not flags & MAP_FIXED)
-            except boundary.HostRefused:
+            except HostRefused:
                 if flags & MAP_FIXED:
                     self._probe_fixed(va, n, *args, off)
                 raise
@@ -193,15 +192,14 @@ class HostProcess(HostIpcCalls, MemoryCalls):
 
     def munmap(self, addr: int, length: int) -> None:
         """Implements munmap(2) on the real kernel (never over the worker's pages)."""
-        va, n = abi.address("addr", addr), abi.u64("length", length)
+        va, n = abi.decode("munmap", addr, length)
         self._guard(Op.UNMAP, va, n)
         self._syscall("munmap", va, n)
         self._record.pages.remove(va, n)
 
     def msync(self, addr: int, length: int, flags: int) -> None:
         """Implements msync(2) on the real kernel (never over the worker's pages)."""
-        va, n = abi.address("addr", addr), abi.u64("length", length)
-        flags = abi.flags32("flags", flags)  # as the simulator reads them
+        va, n, flags = abi.decode("msync", addr, length, flags)
         self._guard(Op.SYNC, va, n)
         self._syscall("msync", va, n, flags)
 
@@ -212,8 +210,7 @@ class HostProcess(HostIpcCalls, MemoryCalls):
         is not the program's and fails there with ENOMEM; a worker page is a
         hole to the program, and is never changed (see ``boundary``).
         """
-        va, n = abi.address("addr", addr), abi.u64("length", length)
-        prot = abi.flags32("prot", prot)
+        va, n, prot = abi.decode("mprotect", addr, length, prot)
         verdict = self._guard(Op.PROTECT, va, n)
         self._syscall("mprotect", va, verdict.length, prot)
         verdict.finish()
@@ -238,74 +235,65 @@ class HostProcess(HostIpcCalls, MemoryCalls):
 
     # -- files ----------------------------------------------------------------
 
-    def _path(self, path: object) -> str:
-        return self._state.ns.real(abi.path("path", path))
-
     def open(self, path: str, flags: int, mode: int = 0o644) -> int:
         """Implements open(2) on the real kernel (O_CLOEXEC only when asked for)."""
-        real = self._path(path)
-        flags = abi.flags32("flags", flags)
-        flags -= (flags & 0x80000000) << 1  # os.open takes a C int: the same 32 bits
-        mode = abi.cint("mode", mode) & 0o7777  # the kernel keeps only these bits
-        return _int(self._syscall("open", real, flags, mode))
+        shown, flags, mode = abi.decode("open", path, flags, mode)
+        real = self._state.ns.real(shown)
+        # os.open takes a C int: the same 32 bits; the kernel keeps only mode's 0o7777
+        return _int(self._syscall("open", real, abi.signed_int(flags), mode & 0o7777))
 
     def close(self, fd: int) -> None:
         """Implements close(2): the file's mappings stay."""
-        self._syscall("close", abi.cint("fd", fd))
+        self._syscall("close", *abi.decode("close", fd))
 
     def read(self, fd: int, n: int) -> bytes:
         """Implements read(2) (at most ``max_io_bytes`` bytes: HostRefused beyond)."""
-        args = (abi.cint("fd", fd), abi.u64("n", n), self._state.limits.max_io_bytes)
-        return _bytes(self._syscall("read", *args))
+        args = abi.decode("read", fd, n)
+        return _bytes(self._syscall("read", *args, self._state.limits.max_io_bytes))
 
     def write(self, fd: int, data: bytes) -> int:
         """Implements write(2); returns the count written (a full disk: see ``limits``)."""
-        fd, data = abi.cint("fd", fd), abi.data("data", data)
+        fd, data = abi.decode("write", fd, data)
         return _int(self._syscall("write", fd, limits.fitting(self._state, self.pid, fd, data)))
 
     def pread(self, fd: int, n: int, offset: int) -> bytes:
         """Implements pread(2) (at most ``max_io_bytes`` bytes: HostRefused beyond)."""
-        args = (abi.cint("fd", fd), abi.u64("n", n), abi.off_t("offset", offset))
+        args = abi.decode("pread", fd, n, offset)
         return _bytes(self._syscall("pread", *args, self._state.limits.max_io_bytes))
 
     def pwrite(self, fd: int, data: bytes, offset: int) -> int:
         """Implements pwrite(2) (a full disk: see ``limits``)."""
-        fd, data = abi.cint("fd", fd), abi.data("data", data)
-        off = abi.off_t("offset", offset)
+        fd, data, off = abi.decode("pwrite", fd, data, offset)
         data = limits.fitting(self._state, self.pid, fd, data)
         return _int(self._syscall("pwrite", fd, data, off))
 
     def lseek(self, fd: int, offset: int, whence: int) -> int:
         """Implements lseek(2); returns the new position."""
-        args = (
-            abi.cint("fd", fd),
-            abi.off_t("offset", offset),
-            abi.cint("whence", whence),
-        )
-        return _int(self._syscall("lseek", *args))
+        return _int(self._syscall("lseek", *abi.decode("lseek", fd, offset, whence)))
 
     def ftruncate(self, fd: int, length: int) -> None:
         """Implements ftruncate(2)."""
-        self._syscall("ftruncate", abi.cint("fd", fd), abi.off_t("length", length))
+        self._syscall("ftruncate", *abi.decode("ftruncate", fd, length))
 
     def fsync(self, fd: int) -> None:
         """Implements fsync(2)."""
-        self._syscall("fsync", abi.cint("fd", fd))
+        self._syscall("fsync", *abi.decode("fsync", fd))
 
     def fstat(self, fd: int) -> os.stat_result:
         """Implements fstat(2): an os.stat_result."""
-        result = self._syscall("fstat", abi.cint("fd", fd))
+        result = self._syscall("fstat", *abi.decode("fstat", fd))
         assert isinstance(result, os.stat_result)
         return result
 
     def unlink(self, path: str) -> None:
         """Implements unlink(2)."""
-        self._syscall("unlink", self._state.ns.changeable(abi.path("path", path)))
+        (shown,) = abi.decode("unlink", path)
+        self._syscall("unlink", self._state.ns.changeable(shown))
 
     def chmod(self, path: str, mode: int) -> None:
         """Implements chmod(2)."""
-        real = self._state.ns.changeable(abi.path("path", path))
-        self._syscall("chmod", real, abi.cint("mode", mode) & 0o7777)
+        shown, mode = abi.decode("chmod", path, mode)
+        self._syscall("chmod", self._state.ns.changeable(shown), mode & 0o7777)
 
     def pipe(self) -> tuple[int, int]:
         """Implements pipe(2): (read end, write end), neither close-on-exec.
@@ -326,7 +314,7 @@ class HostProcess(HostIpcCalls, MemoryCalls):
 
     def exit(self, status: int = 0) -> None:
         """Implements _exit(2): the real process ends; its mappings and fds go with it."""
-        status = abi.cint("status", status)
+        (status,) = abi.decode("exit", status)
         try:
             self._call("exit", status)
         except _Died:
@@ -347,10 +335,8 @@ class HostProcess(HostIpcCalls, MemoryCalls):
         ``maps()`` then shows the new interpreter's mappings.  The name becomes
         the file's base name, as on the simulator.
         """
-        real = self._path(path)
-        if isinstance(argv, str | bytes) or not all(isinstance(a, str | bytes) for a in argv):
-            raise TypeError("argv must be a sequence of str or bytes")
-        args = [os.fsdecode(a) for a in argv]
+        shown, args = abi.decode("execve", path, argv)
+        real = self._state.ns.real(shown)
         try:
             self._call("execve", real, args, fds=(self._record.fault_fd,))
         except _Died:
@@ -391,3 +377,7 @@ class HostProcess(HostIpcCalls, MemoryCalls):
     def __repr__(self) -> str:
         state = "alive" if self._record.alive else "dead"
         return f"<HostProcess {self.pid} {self.name!r} {state}>"
+
+
+#: API.md's Process on the real kernel, checked by mypy (mmapsim.contract).
+_contract: type[ProcessAPI] = HostProcess

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING
 
 from mmapsim import abi, shm_name
 from mmapsim.constants import IPC_SET, IPC_STAT, SHM_REMAP, SHM_RND, SHMLBA
+from mmapsim.contract import IpcAPI
+from mmapsim.errors import HostRefused
 from mmapsim.host import boundary
 from mmapsim.host.boundary import Op, Verdict
 from mmapsim.host.state import MachineState, ProcRecord
-from mmapsim.process_ipc import key_t
 from mmapsim.shminfo import ShmInfo
 
 if TYPE_CHECKING:
@@ -62,13 +63,11 @@ class HostIpcCalls:
 
     def shmget(self, key: int, size: int, shmflg: int) -> int:
         """shmget(2) in the machine's own IPC namespace."""
-        args = (key_t("key", key), abi.u64("size", size), abi.cint("shmflg", shmflg))
-        return _int(self._syscall("shmget", *args))
+        return _int(self._syscall("shmget", *abi.decode("shmget", key, size, shmflg)))
 
     def shmat(self, shmid: int, addr: int | None = 0, shmflg: int = 0) -> int:
         """shmat(2); at an address, never over the host worker's pages."""
-        shmid = abi.cint("shmid", shmid)
-        va, flags = abi.address("addr", addr), abi.cint("shmflg", shmflg)
+        shmid, va, flags = abi.decode("shmat", shmid, addr, shmflg)
         size = self._segment_size(shmid)
         start = va & ~(SHMLBA - 1) if flags & SHM_RND else va
         if start and size:
@@ -91,7 +90,7 @@ class HostIpcCalls:
 
     def shmdt(self, addr: int) -> None:
         """shmdt(2): only System V mappings go, and only the program makes them."""
-        va = abi.address("addr", addr)
+        (va,) = abi.decode("shmdt", addr)
         self._check_detach(va)
         self._syscall("shmdt", va)
         with self._state.lock:
@@ -109,11 +108,11 @@ class HostIpcCalls:
                 raise ProcessLookupError(errno.ESRCH, f"process {self.pid} has ended") from None
         for start, end in mappings:
             if end > va and not (start in pages and pages.first_gap(start, end) is None):
-                raise boundary.HostRefused.worker_page(Op.UNMAP, start, self.pid)
+                raise HostRefused.worker_page(Op.UNMAP, start, self.pid)
 
     def shmctl(self, shmid: int, cmd: int, buf: object = None) -> ShmInfo | None:
         """shmctl(2): IPC_STAT returns a ShmInfo; IPC_SET takes ``buf``'s mode (uid, gid)."""
-        shmid, cmd = abi.cint("shmid", shmid), abi.cint("cmd", cmd)
+        shmid, cmd, buf = abi.decode("shmctl", shmid, cmd, buf)
         patch = None
         if cmd == IPC_SET and buf is not None:
             mode = abi.cint("shm_perm_mode", getattr(buf, "shm_perm_mode"))  # noqa: B009
@@ -126,18 +125,18 @@ class HostIpcCalls:
 
     def shm_open(self, name: str, flags: int, mode: int = 0o600) -> int:
         """shm_open(3) as glibc makes it, in the machine's own /dev/shm."""
-        path = shm_name.shm_path(abi.path("name", name), errno.EINVAL)
-        real = self._state.ns.real(path)
-        flags = abi.cint("flags", flags) | shm_name.SHM_OPEN_FLAGS
-        mode = abi.cint("mode", mode) & 0o7777
+        name, flags, mode = abi.decode("shm_open", name, flags, mode)
+        real = self._state.ns.real(shm_name.shm_path(name, errno.EINVAL))
+        flags = abi.signed_int(flags | shm_name.SHM_OPEN_FLAGS)  # os.open takes a C int
         try:
-            return _int(self._syscall("open", real, flags, mode))
+            return _int(self._syscall("open", real, flags, mode & 0o7777))
         except OSError as exc:
             raise shm_name.open_error(exc) from None
 
     def shm_unlink(self, name: str) -> None:
         """shm_unlink(3) as glibc makes it, in the machine's own /dev/shm."""
-        path = shm_name.shm_path(abi.path("name", name), errno.ENOENT)
+        (name,) = abi.decode("shm_unlink", name)
+        path = shm_name.shm_path(name, errno.ENOENT)
         try:
             self._syscall("unlink", self._state.ns.changeable(path))
         except OSError as exc:
@@ -145,22 +144,21 @@ class HostIpcCalls:
 
     def memfd_create(self, name: str, flags: int = 0) -> int:
         """memfd_create(2)."""
-        args = (abi.path("name", name), abi.cint("flags", flags))
-        return _int(self._syscall("memfd_create", *args))
+        return _int(self._syscall("memfd_create", *abi.decode("memfd_create", name, flags)))
 
     # -- descriptors and children ------------------------------------------------
 
     def dup(self, fd: int) -> int:
         """dup(2)."""
-        return _int(self._syscall("dup", abi.cint("fd", fd)))
+        return _int(self._syscall("dup", *abi.decode("dup", fd)))
 
     def dup2(self, fd: int, fd2: int) -> int:
         """dup2(2) (descriptor 1023 holds the worker's channel: EBADF)."""
-        return _int(self._syscall("dup2", abi.cint("fd", fd), abi.cint("fd2", fd2)))
+        return _int(self._syscall("dup2", *abi.decode("dup2", fd, fd2)))
 
     def waitpid(self, pid: int, options: int = 0) -> tuple[int, int]:
         """waitpid(2): reaps a zombie child; EDEADLK where the real call would block."""
-        args = (abi.cint("pid", pid), abi.cint("options", options))
+        args = abi.decode("waitpid", pid, options)
         with self._state.lock:  # each ended child's status, read from its zombie first
             for record in self._state.records:
                 if record.parent is self._record:
@@ -193,6 +191,10 @@ def _sysv_mappings(pid: int) -> list[tuple[int, int]]:
                 lo, _, hi = fields[0].partition("-")
                 out.append((int(lo, 16), int(hi, 16)))
     return out
+
+
+#: API.md's shared memory, memfd, dup and waitpid on the real kernel, checked by mypy.
+_contract: type[IpcAPI] = HostIpcCalls
 
 
 __all__ = ["HostIpcCalls"]

@@ -18,6 +18,7 @@ from typing import Final
 
 from mmapsim import abi
 from mmapsim import constants as c
+from mmapsim.contract import MemoryAPI
 from mmapsim.host.boundary import Op, ProgramPages, Verdict
 
 #: Advices that would poison or offline a real page of this computer's RAM:
@@ -42,9 +43,8 @@ class MemoryCalls:
         self, old_addr: int, old_size: int, new_size: int, flags: int = 0, new_addr: int = 0
     ) -> int:
         """Implements mremap(2) on the real kernel; returns the new address."""
-        addr = abi.address("old_addr", old_addr)
-        old_len, new_len = abi.u64("old_size", old_size), abi.u64("new_size", new_size)
-        flags, new = abi.cint("flags", flags), abi.address("new_addr", new_addr)
+        args = abi.decode("mremap", old_addr, old_size, new_size, flags, new_addr)
+        addr, old_len, new_len, flags, new = args
         self._guard(Op.REMAP, addr, old_len)  # a shrink unmaps its tail across holes
         if flags & c.MREMAP_FIXED:
             self._guard(Op.REMAP, new, new_len)  # unmapped first, as MAP_FIXED
@@ -58,8 +58,7 @@ class MemoryCalls:
 
     def madvise(self, addr: int, length: int, advice: int) -> None:
         """Implements madvise(2) on the real kernel (never MADV_HWPOISON: EPERM)."""
-        addr, length = abi.address("addr", addr), abi.u64("length", length)
-        advice = abi.cint("advice", advice)
+        addr, length, advice = abi.decode("madvise", addr, length, advice)
         self._guard(Op.ADVISE, addr, length)
         if advice in MEMORY_FAILURE:
             _refuse_memory_failure(addr, length)
@@ -67,7 +66,7 @@ class MemoryCalls:
 
     def mincore(self, addr: int, length: int) -> bytes:
         """Implements mincore(2) on the real kernel: one byte per page."""
-        addr, length = abi.address("addr", addr), abi.u64("length", length)
+        addr, length = abi.decode("mincore", addr, length)
         verdict = self._guard(Op.QUERY, addr, length)
         result = self._syscall("mincore", addr, verdict.length)
         assert isinstance(result, bytes)
@@ -76,22 +75,21 @@ class MemoryCalls:
 
     def mlock(self, addr: int, length: int) -> None:
         """Implements mlock(2) on the real kernel."""
-        addr, length = abi.address("addr", addr), abi.u64("length", length)
+        addr, length = abi.decode("mlock", addr, length)
         verdict = self._guard(Op.LOCK, addr, length)
         self._syscall("mlock", addr, verdict.length)
         verdict.finish()
 
     def mlock2(self, addr: int, length: int, flags: int) -> None:
         """Implements mlock2(2) on the real kernel."""
-        addr, length = abi.address("addr", addr), abi.u64("length", length)
-        flags = abi.cint("flags", flags)
+        addr, length, flags = abi.decode("mlock2", addr, length, flags)
         verdict = self._guard(Op.LOCK, addr, length)
         self._syscall("mlock2", addr, verdict.length, flags)
         verdict.finish()
 
     def munlock(self, addr: int, length: int) -> None:
         """Implements munlock(2) on the real kernel."""
-        addr, length = abi.address("addr", addr), abi.u64("length", length)
+        addr, length = abi.decode("munlock", addr, length)
         verdict = self._guard(Op.LOCK, addr, length)
         self._syscall("munlock", addr, verdict.length)
         verdict.finish()
@@ -99,7 +97,7 @@ class MemoryCalls:
     def mlockall(self, flags: int) -> None:
         """Implements mlockall(2) on the real kernel (the worker's own memory is
         locked too, which changes nothing it relies on)."""
-        self._syscall("mlockall", abi.cint("flags", flags))
+        self._syscall("mlockall", *abi.decode("mlockall", flags))
 
     def munlockall(self) -> None:
         """Implements munlockall(2) on the real kernel."""
@@ -114,3 +112,7 @@ def _refuse_memory_failure(addr: int, length: int) -> None:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
     if aligned:
         raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+
+#: API.md's memory calls on the real kernel, checked by mypy (mmapsim.contract).
+_contract: type[MemoryAPI] = MemoryCalls

@@ -32,6 +32,9 @@ import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from mmapsim.errors import HostRefused
+from mmapsim.errors import HostTimeout as HostTimeout  # its home before errors.py
+
 if TYPE_CHECKING:
     from mmapsim.host.state import MachineState
 
@@ -44,13 +47,6 @@ MAX_MEMORY: Final = 2 * GiB
 MAX_DISK_BYTES: Final = GiB
 MAX_IO_BYTES: Final = 64 * MiB
 MAX_CALL_SECONDS: Final = 30.0
-
-
-class HostTimeout(TimeoutError):
-    """A call ran longer than its machine's ``max_call_seconds``; the process was killed."""
-
-    def __str__(self) -> str:
-        return str(self.strerror)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +75,6 @@ class Limits:
     def check_io(self, what: str, count: int) -> None:
         """Refuse a call that would move more than ``max_io_bytes``."""
         if count > self.max_io_bytes:
-            from mmapsim.host.boundary import HostRefused
-
             raise HostRefused(
                 f"{what} of {count} bytes refused: one call of this HostMachine moves at "
                 f"most {self.max_io_bytes} bytes (HostMachine(max_io_bytes=...))"
@@ -151,8 +145,6 @@ def check_store(state: MachineState, size: int) -> None:
         return
     pids = [r.pid for r in state.records if r.alive]
     if disk_usage(state.ns.root, pids) >= state.limits.max_disk_bytes:
-        from mmapsim.host.boundary import HostRefused
-
         raise HostRefused(
             f"store of {size} bytes refused: this HostMachine's disk is full "
             f"({state.limits.max_disk_bytes} bytes, HostMachine(max_disk_bytes=...))"

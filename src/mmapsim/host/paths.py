@@ -163,7 +163,13 @@ class Namespace:
             path = self._walk_dotdot(path)
         if not self.own_devices and _device_of(path):
             return path
-        rest = _under_tmpfs(re.sub("/+", "/", path))
+        squeezed = re.sub("/+", "/", path)
+        if squeezed == "/":
+            # the root itself: a path whose last part is '.' for the kernel too
+            # (the root, '.' and '..' are all not-a-name, so O_CREAT|O_EXCL is
+            # EEXIST there, where the root's own name plus '/' would be EISDIR)
+            return self.root + "/."
+        rest = _under_tmpfs(squeezed)
         if rest is not None and self.worker_shm == TMPFS_DIR:
             return TMPFS_DIR + rest  # the machine's own tmpfs, in its mount namespace
         return self.root + path

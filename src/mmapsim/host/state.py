@@ -38,6 +38,8 @@ class ProcRecord:
     slot: int
     chan: Channel
     fault_fd: int = -1  # the memfd of its fault page (see ``fault``)
+    pidfd: int = -1  # readable once the process has ended (see ``MachineState.poll``)
+    watch: select.poll | None = field(default=None, repr=False)  # polls the pidfd
     alive: bool = True
     exit_status: int | None = None
     term_signal: signal.Signals | None = None
@@ -109,16 +111,20 @@ class MachineState:
         rid = next(self.ids)
         chan.send((rid, op, args), fds)
         if pid is not None:
-            ready, _w, _x = select.select([chan.sock], [], [], self.limits.max_call_seconds)
-            if not ready:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                raise HostTimeout(
-                    errno.ETIMEDOUT,
-                    f"{op} ran longer than {self.limits.max_call_seconds:g} s, so process "
-                    f"{pid} was killed (HostMachine(max_call_seconds=...))",
-                )
+            self.await_reply(chan, op, pid)
         return chan.recv_reply(rid)
+
+    def await_reply(self, chan: Channel, op: str, pid: int) -> None:
+        """Wait until process ``pid`` answers (or ends); after ``max_call_seconds``
+        it is killed (SIGKILL) and the call ``op`` raises HostTimeout."""
+        if not chan.wait(self.limits.max_call_seconds):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            raise HostTimeout(
+                errno.ETIMEDOUT,
+                f"{op} ran longer than {self.limits.max_call_seconds:g} s, so process "
+                f"{pid} was killed (HostMachine(max_call_seconds=...))",
+            )
 
     def alloc_slot(self) -> int:
         live = sum(1 for r in self.records if r.alive)
@@ -161,7 +167,7 @@ class MachineState:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         chan.limit = self.limits.max_io_bytes + (1 << 20)  # a reply's data, and its frame
-        record = ProcRecord(pid, slot, chan, fault_fd)
+        record = ProcRecord(pid, slot, chan, fault_fd, _open_pidfd(pid))
         self.records.append(record)
         return record
 
@@ -170,8 +176,13 @@ class MachineState:
 
         The wait status is the zombie's own, in ``/proc`` (see ``fault``); a
         process reaped before the controller saw it (its status lost) is taken
-        as killed.
+        as killed.  The kernel first says whether it ended at all through the
+        record's pidfd (pidfd_open(2)), which polls readable once the process
+        is a zombie or gone (``pidfd_poll``): a live process costs one poll(2)
+        instead of a read of ``/proc/<pid>/stat``.
         """
+        if record.alive and record.pidfd >= 0 and not _ended(record):
+            return True
         if record.alive:
             done, status, _ppid = exit_status.ended(record.pid)
             if done:
@@ -202,6 +213,7 @@ class MachineState:
                 record.fault_va = exit_status.fault_va(record.fault_fd)
             os.close(record.fault_fd)
             record.fault_fd = -1
+        _close_handles(record)
         record.alive = False
         self.free_slots.append(record.slot)
         record.chan.close()
@@ -245,6 +257,32 @@ class MachineState:
                 if record.fault_fd >= 0:
                     os.close(record.fault_fd)
                     record.fault_fd = -1
+                _close_handles(record)
             self.zchan.close()
             self.ns.remove()
             cgroup.remove(self.groups)
+
+
+def _open_pidfd(pid: int) -> int:
+    """A pidfd of ``pid`` (-1 where the kernel has none: ``poll`` reads /proc instead)."""
+    try:
+        return os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        return -1
+
+
+def _ended(record: ProcRecord) -> bool:
+    """Whether the record's pidfd polls readable now: its process has ended."""
+    watch = record.watch
+    if watch is None:
+        watch = record.watch = select.poll()
+        watch.register(record.pidfd, select.POLLIN)
+    return bool(watch.poll(0))
+
+
+def _close_handles(record: ProcRecord) -> None:
+    """Close what the controller holds of an ended process: its pidfd and open maps."""
+    if record.pidfd >= 0:
+        os.close(record.pidfd)
+        record.pidfd, record.watch = -1, None
+    record.pages.close_query()

@@ -14,15 +14,16 @@ import errno
 import os
 import signal
 import stat
+from collections.abc import Callable
 from typing import Final, NoReturn
 
-from mmapsim.constants import O_CLOEXEC, PAGE_SIZE
+from mmapsim.constants import O_CLOEXEC
 from mmapsim.host import exec_image, libc
 from mmapsim.host.boundary import USER_SPAN, HostRefused
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.exit_status import FaultPage
 from mmapsim.host.worker_ipc import IpcOps
-from mmapsim.host.worker_memory import MemoryOps
+from mmapsim.host.worker_memory import MemoryOps, TouchedPages
 
 #: The file descriptor that a worker's channel lives at, out of the way of the
 #: program's own descriptors (which start at 3, as in a freshly exec'd program).
@@ -30,7 +31,8 @@ CHANNEL_FD: Final = 1023
 MAX_RW_COUNT: Final = 0x7FFFF000
 READ_CHUNK: Final = 1 << 20
 
-_CHILD: Final = object()
+_CHILD: Final = object()  # a fork child: the parent's request is not its to answer
+_ANSWERED: Final = object()  # a batch: each of its calls was answered in turn
 
 
 def adopt_channel(fd: int) -> Channel:
@@ -76,6 +78,7 @@ class Worker(IpcOps, MemoryOps):
         self.page = page
         self.word = page.word
         self.rid = -1  # the request being served
+        self.ops: dict[str, Callable[..., object] | None] = {}  # op_<name>, found once
 
     def serve(self) -> NoReturn:
         """Answer requests until the controller goes away, then exit."""
@@ -86,7 +89,7 @@ class Worker(IpcOps, MemoryOps):
                 os._exit(0)
             self.rid = rid
             reply = self.handle(op, (*args, *fds))
-            if reply is _CHILD:
+            if reply is _CHILD or reply is _ANSWERED:
                 continue
             try:
                 self.chan.send((rid, reply))
@@ -94,14 +97,16 @@ class Worker(IpcOps, MemoryOps):
                 os._exit(0)
 
     def handle(self, op: str, args: tuple[object, ...]) -> object:
-        method = getattr(self, "op_" + op, None)
+        method = self.ops.get(op)
+        if method is None:
+            method = self.ops[op] = getattr(self, "op_" + op, None)
         if method is None:
             return (False, NotImplementedError(f"unknown host call {op!r}"))
         try:
             result = method(*args)
         except Exception as exc:  # the caller's errno, or a bug to show in the controller
             return (False, exc)
-        return result if result is _CHILD else (True, result)
+        return result if result is _CHILD or result is _ANSWERED else (True, result)
 
     def _fd(self, fd: int) -> int:
         """The program's view of descriptor numbers: the channel is not open."""
@@ -121,27 +126,34 @@ class Worker(IpcOps, MemoryOps):
     def op_mprotect(self, addr: int, length: int, prot: int) -> None:
         libc.mprotect(addr, length, prot)
 
-    def op_load(self, addr: int, size: int) -> bytes:
-        """Read page by page, noting each page's first address before touching it."""
-        chunks = []
-        va, end, word = addr, addr + size, self.word
-        while va < end:
-            n = min(end, (va | (PAGE_SIZE - 1)) + 1) - va
-            word.value = va
-            chunks.append(_read(va, n))
-            va += n
-        return b"".join(chunks)
+    def op_batch(self, calls: list[tuple[str, tuple[object, ...]]]) -> object:
+        """Loads and stores in order; the answers go in frames of ``[(ok, value), ...]``.
 
-    def op_store(self, addr: int, data: bytes) -> None:
-        """Write page by page, noting each page's first address before touching it."""
-        src = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
-        done, total, word = 0, len(data), self.word
-        while done < total:
-            va = addr + done
-            n = min(total - done, PAGE_SIZE - (va & (PAGE_SIZE - 1)))
-            word.value = va
-            ctypes.memmove(va, src + done, n)
-            done += n
+        A fault kills this process inside a call: every answer before that
+        call must have reached the controller (see ``host_process_batch``).
+        So the answers held are sent before each call that could fault, one
+        that touches a page that no earlier call of the batch has touched
+        the same way (``TouchedPages``), and when they grow large.
+        """
+        touched, held, size = TouchedPages(), list[object](), 0
+        for op, args in calls:
+            if held and (size >= HELD_BYTES or not touched.cannot_fault(op, args)):
+                self._answer(held)
+                held, size = [], 0
+            reply = self.handle(op, args) if op in _BATCHED else (False, NotImplementedError(op))
+            if isinstance(reply, tuple) and reply[0]:
+                touched.note(op, args)
+                size += len(reply[1]) if isinstance(reply[1], bytes) else 0
+            held.append(reply)
+        if held:
+            self._answer(held)
+        return _ANSWERED
+
+    def _answer(self, replies: list[object]) -> None:
+        try:
+            self.chan.send((self.rid, (True, replies)))
+        except (ChannelClosed, ChannelBroken, OSError):
+            os._exit(0)
 
     # -- processes ---------------------------------------------------------
 
@@ -276,6 +288,10 @@ class Worker(IpcOps, MemoryOps):
 
 
 LLONG_MAX: Final = 2**63 - 1
+#: The calls a batch may hold: accesses, which change no mapping.
+_BATCHED: Final = frozenset({"load", "store"})
+#: A batch's answers are sent once they carry this many bytes of loads.
+HELD_BYTES: Final = 1 << 18
 
 
 def _check_count(fd: int, count: int, pos: int | None) -> None:
@@ -371,15 +387,6 @@ def _within(data: bytes, cap: int) -> bytes:
             "at most that many (HostMachine(max_io_bytes=...))"
         )
     return data
-
-
-def _read(va: int, n: int) -> bytes:
-    """A real read of ``n`` bytes at ``va`` (string_at would not touch NULL)."""
-    if va:
-        return ctypes.string_at(va, n)
-    buf = ctypes.create_string_buffer(n)
-    ctypes.memmove(buf, va, n)
-    return buf.raw
 
 
 def _is_seekable_data(fd: int) -> bool:

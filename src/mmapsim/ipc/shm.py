@@ -20,15 +20,18 @@ index wraps, ``id = seq << 15 | index``.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
-from mmapsim.constants import IPC_PRIVATE, PAGE_SHIFT, SHM_DEST
-from mmapsim.fs.inode import Inode
+from mmapsim.constants import IPC_PRIVATE, PAGE_SHIFT, SHM_DEST, SHM_HUGETLB, SHM_NORESERVE
+from mmapsim.errors import KernelPanic, syscall_error
+from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.fs.pagecache import PageCache
 from mmapsim.shminfo import ShmInfo
 
 if TYPE_CHECKING:
+    from mmapsim.fs.namespace import FileSystem
     from mmapsim.mm.vma import Vma
 
 #: Linux's defaults (include/uapi/linux/shm.h, ipc/util.h).
@@ -147,6 +150,33 @@ class ShmIds:
         self.shm_tot += self.pages(seg)
         return seg
 
+    def newseg(
+        self, fs: FileSystem, memory_pages: int, key: int, size: int, shmflg: int
+    ) -> ShmSegment:
+        """newseg (ipc/shm.c): the size checks, the memory charge, a shmem inode, an id.
+
+        ``memory_pages``: the machine's RAM in pages, for shmem_acct_size's
+        overcommit heuristic.  Raises OSError (EINVAL, ENOSPC, ENOMEM) before
+        anything changes.
+        """
+        if size < 1 or size > SHMMAX:
+            raise syscall_error(errno.EINVAL)
+        numpages = (size + (1 << PAGE_SHIFT) - 1) >> PAGE_SHIFT
+        if self.shm_tot + numpages > SHMALL:
+            raise syscall_error(errno.ENOSPC)
+        if shmflg & SHM_HUGETLB:  # no huge page is reserved (nr_hugepages 0)
+            raise syscall_error(errno.ENOMEM)
+        if not shmflg & SHM_NORESERVE and numpages > memory_pages:
+            raise syscall_error(errno.ENOMEM)
+        if self.full():
+            raise syscall_error(errno.ENOSPC)
+        inode = fs.new_inode(InodeKind.SHMEM, shmflg & S_IRWXUGO)
+        self.pagecache.resize(inode, size)
+        seg = self.add(key, shmflg & S_IRWXUGO, inode)
+        inode.name = seg.name
+        inode.ino = seg.id  # maps shows the id in the inode column, as Linux does
+        return seg
+
     def _alloc_idx(self) -> int:
         """idr_alloc_cyclic below ``max(in_use * 3 / 2, 64)``, capped at IPCMNI."""
         limit = min(max(len(self.segments) * 3 // 2, IPC_MIN_CYCLE), IPCMNI)
@@ -155,7 +185,7 @@ class ShmIds:
                 if idx not in self.segments:
                     self._next_idx = idx + 1
                     return idx
-        raise AssertionError("ShmIds._alloc_idx: no free index below the limit")
+        raise KernelPanic("ShmIds._alloc_idx", "no free index below the limit")
 
     @staticmethod
     def pages(seg: ShmSegment) -> int:

@@ -1,1 +1,1 @@
-"""The program loader: execve's ELF loading, the initial stack, the dynamic loader's mappings."""
+"""The program loader: execve's ELF loading and stack, and a spawned program's first image."""

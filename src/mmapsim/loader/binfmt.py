@@ -42,6 +42,7 @@ from mmapsim.mm import mapping
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.fault import MemoryFault
 from mmapsim.mm.memlayout import page_align, page_down
+from mmapsim.mm.unmapped_area import get_unmapped_area
 from mmapsim.mm.vma import Vma, VmFlag, prot_to_vm
 
 _MAY = VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC
@@ -80,6 +81,44 @@ class Program:
     interp: tuple[Inode, ElfImage] | None
 
 
+def open_exec(k: Kernel, path: str) -> Inode:
+    """execve's checks before the old image is given up: ENOENT, EACCES,
+    ETXTBSY, ENOEXEC.
+
+    Linux's do_open_execat (a regular file with an execute bit: root too needs
+    one; none of its open file descriptions, held by an fd or a mapping, open
+    for writing: ``exe_file_deny_write_access``) and the ELF magic that
+    search_binary_handler's handlers look for.
+    """
+    inode = k.fs.lookup(path)
+    if inode.kind is not InodeKind.REGULAR or not inode.mode & 0o111:
+        raise syscall_error(errno.EACCES)
+    if inode.writers:
+        raise syscall_error(errno.ETXTBSY)
+    head = k.pagecache.read(inode, 0, 4)
+    if head != b"\x7fELF":
+        raise syscall_error(errno.ENOEXEC)
+    return inode
+
+
+def do_execve(
+    k: Kernel,
+    task: Task,
+    path: str,
+    argv: Sequence[str],
+    envp: Sequence[str],
+    rand: Randomizer,
+) -> tuple[LoadedObject, LoadedObject | None]:
+    """do_execveat_common: open, check and load ``path``; returns what was mapped.
+
+    Every check comes before the old image is given up (``open_exec``,
+    ``prepare``), so a failure changes nothing.
+    """
+    inode = open_exec(k, path)
+    prog = prepare(k, inode, path)
+    return load_elf_binary(k, task, prog, argv, envp, rand)
+
+
 def prepare(k: Kernel, inode: Inode, path: str) -> Program:
     """Everything execve checks before the point of no return (errors change nothing)."""
     image = read_elf(k.pagecache, inode)
@@ -114,7 +153,11 @@ def load_elf_binary(
     envp: Sequence[str],
     rand: Randomizer,
 ) -> tuple[LoadedObject, LoadedObject | None]:
-    """Replace ``task``'s image by ``prog`` (after ``prepare``); returns what was mapped."""
+    """Replace ``task``'s image by ``prog``; returns what was mapped.
+
+    Preconditions: ``prog`` is :func:`prepare`'s, for this machine, and
+    nothing changed since: this is past the point of no return.
+    """
     begin_new_exec(k, task, prog.path)
     mm = task.mm
     mm.mmap_base = rand.mmap_base()
@@ -162,7 +205,7 @@ def map_object(mm: AddressSpace, obj: LoadedObject, bias: int | None) -> LoadedO
     image = obj.image
     if bias is None:
         first = page_down(image.segments[0].vaddr)
-        addr = mapping.get_unmapped_area(mm, 0, page_align(image.total_size), False)
+        addr = get_unmapped_area(mm, 0, page_align(image.total_size), False)
         if addr is None:
             raise KernelPanic("map_object", "no room for the program after the point of no return")
         bias = addr - first
@@ -207,7 +250,7 @@ def padzero(mm: AddressSpace, va: int) -> None:
 def map_vdso(mm: AddressSpace) -> int:
     """map_vdso: the vvar pages and the vDSO text, together, in the mapping area."""
     total = sum(pages for _, pages, _ in VDSO_LAYOUT) * PAGE_SIZE
-    addr = mapping.get_unmapped_area(mm, 0, total, False)
+    addr = get_unmapped_area(mm, 0, total, False)
     if addr is None:
         raise KernelPanic("map_vdso", "no room for the vDSO")
     va = addr

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import errno
 
+from mmapsim.constants import Prot
 from mmapsim.errors import syscall_error
 from mmapsim.fs.inode import InodeKind
 from mmapsim.mm.address_space import AddressSpace
-from mmapsim.mm.mapping import populate
+from mmapsim.mm.mapping import populate, vm_enough_memory
 from mmapsim.mm.pagetable import PFN_SHIFT, PTE_READ, PTE_WRITE
 from mmapsim.mm.vma import Vma, VmFlag
 from mmapsim.physmem import PG_DIRTY
@@ -88,3 +89,53 @@ def _writable_without_fault(mm: AddressSpace, vma: Vma, pfn: int) -> bool:
             inode.kind is InodeKind.SHMEM or bool(physmem.flags[pfn] & PG_DIRTY)
         )
     return physmem.reusable(pfn)
+
+
+def do_mprotect(
+    mm: AddressSpace, start: int, end: int, prot_bits: VmFlag, grows: Prot, max_map_count: int
+) -> None:
+    """do_mprotect_pkey's walk: give ``[start, end)`` the protection ``prot_bits``.
+
+    ``prot_bits``: VM_READ/WRITE/EXEC, and VM_PKEY_EXEC_ONLY for execute-only
+    memory; ``grows``: PROT_GROWSDOWN or PROT_GROWSUP, or neither.  ENOMEM
+    when the range starts in a hole or has one; EINVAL for PROT_GROWSDOWN on a
+    VMA that does not grow down, or PROT_GROWSUP (no VMA grows up on x86-64);
+    EACCES when a VMA may not have the protection (its VM_MAY* bits).
+
+    Partial effect, as on Linux: the VMAs before a hole (ENOMEM) or before a
+    VMA that forbids the protection (EACCES) keep their new protection.
+
+    Preconditions: ``start`` is page aligned and ``start < end <= 2**64``
+    (sys_mprotect's checks).
+    """
+    vma = mm.vmas.find_from(start)
+    if vma is None:
+        raise syscall_error(errno.ENOMEM)
+    if grows & Prot.GROWSDOWN:
+        if vma.start >= end:
+            raise syscall_error(errno.ENOMEM)
+        start = vma.start
+        if not vma.flags & VmFlag.GROWSDOWN:
+            raise syscall_error(errno.EINVAL)
+    elif vma.start > start:
+        raise syscall_error(errno.ENOMEM)
+    elif grows:
+        raise syscall_error(errno.EINVAL)
+    while True:
+        flags = new_flags(vma, prot_bits & ~VmFlag.PKEY_EXEC_ONLY)
+        flags = (flags & ~VmFlag.PKEY_EXEC_ONLY) | (prot_bits & VmFlag.PKEY_EXEC_ONLY)
+        # VM_MAYREAD/MAYWRITE/MAYEXEC are VM_READ/WRITE/EXEC shifted left by 4:
+        # shifted back, they mask off the access bits the VMA may have.
+        access = VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC
+        if (int(flags) & ~(int(flags) >> 4)) & access:
+            raise syscall_error(errno.EACCES)
+        upto = min(vma.end, end)
+        if flags & ~vma.flags & VmFlag.ACCOUNT:  # mprotect charges what becomes writable
+            vm_enough_memory(mm, upto - start)
+        mprotect_fixup(mm, vma, start, upto, flags, max_map_count)
+        start = upto
+        if start >= end:
+            return
+        vma = mm.vmas.find_from(start)
+        if vma is None or vma.start > start:
+            raise syscall_error(errno.ENOMEM)

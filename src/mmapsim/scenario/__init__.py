@@ -8,15 +8,33 @@
 
 The language is described in docs/scenarios.md; ``mmapsim run`` prints results
 with :mod:`mmapsim.scenario.render`.
+
+Each name is imported on first use (PEP 562): importing a submodule such as
+:mod:`mmapsim.scenario.render` does not import the runner and the simulator.
 """
 
 from __future__ import annotations
 
-from mmapsim.scenario.lang.checker import check_scenario
-from mmapsim.scenario.lang.diagnostic import ScenarioError
-from mmapsim.scenario.lang.parser import parse_file, parse_text
-from mmapsim.scenario.lang.syntax import Scenario
-from mmapsim.scenario.run.runner import Runner, StepResult
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mmapsim.scenario.lang.checker import check_scenario
+    from mmapsim.scenario.lang.diagnostic import ScenarioError
+    from mmapsim.scenario.lang.parser import parse_file, parse_text
+    from mmapsim.scenario.lang.syntax import Scenario
+    from mmapsim.scenario.run.runner import Runner, StepResult
+
+#: The public names, and the module each comes from.
+_LAZY = {
+    "Runner": "mmapsim.scenario.run.runner",
+    "Scenario": "mmapsim.scenario.lang.syntax",
+    "ScenarioError": "mmapsim.scenario.lang.diagnostic",
+    "StepResult": "mmapsim.scenario.run.runner",
+    "check_scenario": "mmapsim.scenario.lang.checker",
+    "parse_file": "mmapsim.scenario.lang.parser",
+    "parse_text": "mmapsim.scenario.lang.parser",
+}
 
 __all__ = [
     "Runner",
@@ -27,3 +45,17 @@ __all__ = [
     "parse_file",
     "parse_text",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """A public name of the language: import its module, keep the name."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 
 from mmapsim.errors import syscall_error
-from mmapsim.fs.file import FdEntry
 from mmapsim.kernel import Kernel, Task
 
 
@@ -31,14 +30,5 @@ def sys_dup2(k: Kernel, task: Task, fd: int, fd2: int) -> int:
         return fd2
     if not 0 <= fd2 < task.fds.limit:
         raise syscall_error(errno.EBADF)
-    ofd = k.fd_file(task, fd)
-    old = task.fds.entries.pop(fd2, None)
-    k.get_file(ofd)
-    pipe = ofd.inode.pipe
-    if pipe is not None:
-        pipe.readers += ofd.readable
-        pipe.writers += ofd.writable
-    task.fds.entries[fd2] = FdEntry(ofd, False)
-    if old is not None:
-        k.drop_fd(old.file)
+    k.replace_fd(task, fd2, k.fd_file(task, fd))
     return fd2

@@ -22,13 +22,10 @@ from mmapsim.constants import (
     IPC_RMID,
     IPC_SET,
     IPC_STAT,
-    PAGE_SHIFT,
     PAGE_SIZE,
     SHM_EXEC,
-    SHM_HUGETLB,
     SHM_LOCK,
     SHM_LOCKED,
-    SHM_NORESERVE,
     SHM_RDONLY,
     SHM_REMAP,
     SHM_RND,
@@ -38,21 +35,13 @@ from mmapsim.constants import (
 )
 from mmapsim.errors import syscall_error
 from mmapsim.fs.file import OpenFile
-from mmapsim.fs.inode import InodeKind
-from mmapsim.ipc.shm import S_IRWXUGO, SHMALL, SHMMAX, ShmSegment
+from mmapsim.ipc.shm import S_IRWXUGO
 from mmapsim.kernel import Kernel, Task
-from mmapsim.mm import mapping
-from mmapsim.mm.memlayout import MMAP_MIN_ADDR, TASK_SIZE
+from mmapsim.mm.shm_attach import shm_detach, shm_mmap
 from mmapsim.mm.vma import (
     VM_EXEC,
-    VM_MAYEXEC,
-    VM_MAYREAD,
-    VM_MAYSHARE,
-    VM_MAYWRITE,
     VM_READ,
-    VM_SHARED,
     VM_WRITE,
-    Vma,
 )
 from mmapsim.shminfo import ShmInfo
 
@@ -66,38 +55,17 @@ def sys_shmget(k: Kernel, task: Task, key: int, size: int, shmflg: int) -> int:
     and IPC_CREAT|IPC_EXCL are set; EINVAL: it is smaller than ``size``.
     """
     if key == IPC_PRIVATE:
-        return _newseg(k, key, size, shmflg).id
+        return k.shm.newseg(k.fs, k.physmem.limit, key, size, shmflg).id
     seg = k.shm.by_key(key)
     if seg is None:
         if not shmflg & IPC_CREAT:
             raise syscall_error(errno.ENOENT)
-        return _newseg(k, key, size, shmflg).id
+        return k.shm.newseg(k.fs, k.physmem.limit, key, size, shmflg).id
     if shmflg & IPC_CREAT and shmflg & IPC_EXCL:
         raise syscall_error(errno.EEXIST)
     if seg.segsz < size:
         raise syscall_error(errno.EINVAL)
     return seg.id
-
-
-def _newseg(k: Kernel, key: int, size: int, shmflg: int) -> ShmSegment:
-    """newseg: the size checks, the memory charge, then a new id."""
-    if size < 1 or size > SHMMAX:
-        raise syscall_error(errno.EINVAL)
-    numpages = (size + _PAGE_OFF) >> PAGE_SHIFT
-    if k.shm.shm_tot + numpages > SHMALL:
-        raise syscall_error(errno.ENOSPC)
-    if shmflg & SHM_HUGETLB:  # no huge page is reserved (nr_hugepages 0)
-        raise syscall_error(errno.ENOMEM)
-    if not shmflg & SHM_NORESERVE and numpages > k.physmem.limit:
-        raise syscall_error(errno.ENOMEM)  # shmem_acct_size: the overcommit heuristic
-    if k.shm.full():
-        raise syscall_error(errno.ENOSPC)
-    inode = k.fs.new_inode(InodeKind.SHMEM, shmflg & S_IRWXUGO)
-    k.pagecache.resize(inode, size)
-    seg = k.shm.add(key, shmflg & S_IRWXUGO, inode)
-    inode.name = seg.name
-    inode.ino = seg.id  # maps shows the id in the inode column, as Linux does
-    return seg
 
 
 def sys_shmat(k: Kernel, task: Task, shmid: int, addr: int, shmflg: int) -> int:
@@ -133,70 +101,20 @@ def sys_shmat(k: Kernel, task: Task, shmid: int, addr: int, shmflg: int) -> int:
             raise syscall_error(errno.EINVAL)
         if task.mm.vmas.overlapping(addr, addr + size):
             raise syscall_error(errno.EINVAL)
-    return _map_segment(k, task, seg, addr, fixed, prot, readonly)
-
-
-def _map_segment(
-    k: Kernel, task: Task, seg: ShmSegment, addr: int, fixed: bool, prot: int, readonly: bool
-) -> int:
-    """do_mmap of the segment's file, MAP_SHARED (MAP_FIXED when an address was given)."""
-    length = ((seg.segsz + _PAGE_OFF) & ~_PAGE_OFF) & U64_MAX
-    mm = task.mm
-    if fixed:
-        if length > TASK_SIZE or addr > TASK_SIZE - length:
-            raise syscall_error(errno.ENOMEM)
-        if addr < MMAP_MIN_ADDR:
-            raise syscall_error(errno.EPERM)  # as mmap's deviation (docs/deviations.md)
-    if len(mm.vmas) > k.max_map_count:
-        raise syscall_error(errno.ENOMEM)
-    if not fixed:
-        found = mapping.get_unmapped_area(mm, 0, length, False)
-        if found is None:
-            raise syscall_error(errno.ENOMEM)
-        addr = found
-    vm_flags = prot | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_SHARED | VM_MAYSHARE
-    if readonly:  # a read-only file: never writable, not VM_SHARED
-        vm_flags &= ~(VM_MAYWRITE | VM_SHARED)
     access = OpenFlag.RDONLY if readonly else OpenFlag.RDWR
     ofd = OpenFile(seg.inode, access, seg.name)
-    mapping.map_region(mm, addr, length, vm_flags, 0, ofd, seg.inode)
-    return addr
+    return shm_mmap(task.mm, ofd, size, addr if fixed else None, prot, k.max_map_count)
 
 
 def sys_shmdt(k: Kernel, task: Task, addr: int) -> None:
     """Implements shmdt(2): unmap the attach that starts at ``addr``.
 
-    As Linux does: the first segment VMA at or above ``addr`` whose page offset
-    equals its distance from ``addr`` is unmapped, then every later VMA of the
-    same attach that lies within the segment's size of ``addr``.  EINVAL when
-    ``addr`` is not page aligned or no attach starts there.
+    EINVAL when ``addr`` is not page aligned or no attach starts there (see
+    :func:`mmapsim.mm.shm_attach.shm_detach`).
     """
     if addr & _PAGE_OFF:
         raise syscall_error(errno.EINVAL)
-    mm = task.mm
-    vmas = [v for v in mm.vmas if v.end > addr]
-    first = next((i for i, v in enumerate(vmas) if _attached_at(v, addr)), None)
-    if first is None:
-        raise syscall_error(errno.EINVAL)
-    found = vmas[first]
-    file, size = found.file, found.inode.size if found.inode is not None else 0
-    size = (size + _PAGE_OFF) & ~_PAGE_OFF
-    doomed = [found]
-    for vma in vmas[first + 1 :]:
-        if vma.end - addr > size:
-            break
-        if _attached_at(vma, addr) and vma.file is file:
-            doomed.append(vma)
-    for vma in doomed:
-        mapping.unmap(mm, vma.start, vma.end)
-
-
-def _attached_at(vma: Vma, addr: int) -> bool:
-    """A segment VMA whose page offset is its distance in pages from ``addr``."""
-    inode = vma.inode
-    if inode is None or not isinstance(inode.vm_ops, ShmSegment):
-        return False
-    return ((vma.start - addr) & U64_MAX) >> PAGE_SHIFT == vma.pgoff
+    shm_detach(task.mm, addr)
 
 
 def sys_shmctl(k: Kernel, task: Task, shmid: int, cmd: int, buf: object) -> ShmInfo | None:

@@ -23,8 +23,8 @@ from mmapsim.constants import (
     OpenFlag,
 )
 from mmapsim.errors import syscall_error
+from mmapsim.fs import open as fs_open
 from mmapsim.fs.file import OpenFile
-from mmapsim.fs.inode import InodeKind
 from mmapsim.kernel import Kernel, Task
 
 #: NAME_MAX minus the length of "memfd:".
@@ -59,7 +59,6 @@ def sys_memfd_create(k: Kernel, task: Task, name: str, flags: int) -> int:
     if flags & MFD_HUGETLB:
         raise syscall_error(errno.ENOMEM)
     mode = 0o666 if flags & MFD_NOEXEC_SEAL else 0o777
-    inode = k.fs.new_inode(InodeKind.SHMEM, mode)
-    inode.name = f"/memfd:{name}"
+    inode = fs_open.new_memfd(k.fs, name, mode)
     ofd = OpenFile(inode, OpenFlag.RDWR, inode.name)
     return k.install_fd(task, ofd, bool(flags & MFD_CLOEXEC))

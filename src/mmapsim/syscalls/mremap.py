@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import errno
+from functools import partial
 
-from mmapsim.abi import U64_MAX
 from mmapsim.constants import MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE_SIZE
 from mmapsim.errors import syscall_error
 from mmapsim.kernel import Kernel, Task
+from mmapsim.mm.mapping import page_align64, vm_enough_memory
 from mmapsim.mm.memlayout import TASK_SIZE
 from mmapsim.mm.remap import Remap, do_mremap
-from mmapsim.syscalls.mman import _vm_enough_memory
 
 _PAGE_OFF = PAGE_SIZE - 1
-
-
-def _page_align(n: int) -> int:
-    """PAGE_ALIGN on an unsigned long: it wraps to 0 near 2**64."""
-    return ((n + _PAGE_OFF) & ~_PAGE_OFF) & U64_MAX
 
 
 def sys_mremap(
@@ -35,7 +30,7 @@ def sys_mremap(
         raise syscall_error(errno.EINVAL)
     if addr & _PAGE_OFF:
         raise syscall_error(errno.EINVAL)
-    old_len, new_len = _page_align(old_len), _page_align(new_len)
+    old_len, new_len = page_align64(old_len), page_align64(new_len)
     if new_len == 0 or new_len > TASK_SIZE:
         raise syscall_error(errno.EINVAL)
     mm = task.mm
@@ -51,8 +46,6 @@ def sys_mremap(
         if len(mm.vmas) + 2 >= k.max_map_count - 3:
             raise syscall_error(errno.ENOMEM)
 
-    def charge(length: int) -> None:
-        _vm_enough_memory(k, length)
-
+    charge = partial(vm_enough_memory, mm)
     req = Remap(addr, old_len, new_len, flags, new_addr, k.max_map_count, charge)
     return do_mremap(mm, req)

@@ -1,1 +1,1 @@
-"""User space that the simulated kernel runs but does not contain: the dynamic loader (ld.so)."""
+"""User space: code that runs in a process and makes system calls (ld.so), never called by them."""

@@ -35,7 +35,7 @@ from mmapsim.kernel import Kernel, Task
 from mmapsim.loader.binfmt import LoadedObject
 from mmapsim.loader.elf import ElfImage, Segment, read_elf
 from mmapsim.mm.memlayout import page_align, page_down
-from mmapsim.syscalls import files, mman
+from mmapsim.syscalls import files, fork_exec, mman
 
 #: Where ld.so looks for a library that ld.so.cache would name (x86-64 Debian/Ubuntu).
 SEARCH_DIRS = (
@@ -53,6 +53,22 @@ _DENY = _PRIVATE | int(MapFlag.DENYWRITE)
 _FIXED = _DENY | int(MapFlag.FIXED)
 _RDONLY = int(OpenFlag.RDONLY | OpenFlag.CLOEXEC)
 _RW = int(Prot.READ | Prot.WRITE)
+
+
+def start(k: Kernel, task: Task, exe: LoadedObject, interp: LoadedObject) -> None:
+    """ld.so's work before ``main``, run by the new image after execve returns.
+
+    ``exe`` and ``interp`` are what execve mapped (the auxiliary vector's
+    AT_PHDR and AT_BASE).  A needed library that cannot be found ends the
+    process with ``_exit(127)``, as ld.so does.
+
+    Preconditions: ``task`` has just returned from the execve that mapped
+    ``exe`` and ``interp``.
+    """
+    try:
+        map_libraries(k, task, exe, interp)
+    except OSError:
+        fork_exec.sys_exit(k, task, 127)
 
 
 def map_libraries(k: Kernel, task: Task, exe: LoadedObject, interp: LoadedObject) -> None:

@@ -115,8 +115,9 @@ class Steps:
 
     def add(self, who: str | None, source: str, result: list[str], failed: bool) -> None:
         """Keep one step: what was called, what it gave, and what changed."""
-        delta = self.tracker.update(_names(self.machine))
-        events = [event_json(e) for e in self.events]
+        names = _names(self.machine)
+        delta = self.tracker.update(names)
+        events = [event_json(e, names) for e in self.events]
         self.events.clear()
         number = len(self.records) + 1
         self.records.append(StepRecord(number, who, source, result, events, delta, failed))

@@ -62,9 +62,13 @@ class Recording:
     steps: list[StepRecord]
 
 
-def event_json(event: Event) -> Json:
-    """An event in words, with the fields the page links to (pid, va, pfn...)."""
-    view: Json = {"kind": type(event).__name__, "text": event.describe()}
+def event_json(event: Event, names: dict[int, str] | None = None) -> Json:
+    """An event in words, with the fields the page links to (pid, va, pfn...).
+
+    ``names`` gives the scenario's process names by pid, so that the words say
+    ``A`` or ``Child`` as the run's trace does, not ``pid 102``.
+    """
+    view: Json = {"kind": type(event).__name__, "text": event.describe(names)}
     for f in dataclasses.fields(event):
         value: Any = getattr(event, f.name)
         if f.name in ("pid", "va", "pfn", "old_pfn", "new_pfn", "pgoff", "path"):
@@ -135,7 +139,9 @@ def _stored_frames(tracker: Tracker, pid: int | None, hints: Hints) -> None:
             hints.frames.add(pages[vpn][0])
 
 
-def _step_record(result: StepResult, events: list[Event], delta: Json) -> StepRecord:
+def _step_record(
+    result: StepResult, events: list[Event], delta: Json, names: dict[int, str]
+) -> StepRecord:
     step = result.asked or result.step  # a question shows its ask line
     failed = result.failed  # an expect that did not hold, a death no expect announced
     return StepRecord(
@@ -143,7 +149,7 @@ def _step_record(result: StepResult, events: list[Event], delta: Json) -> StepRe
         process=step.process,
         source=step.source + (f"   # {step.comment}" if step.comment else ""),
         result=[str(text).rstrip() for text in result_lines(result)],
-        events=[event_json(e) for e in events],
+        events=[event_json(e, names) for e in events],
         delta=delta,
         failed=failed,
     )
@@ -181,7 +187,7 @@ def record(scenario: Scenario, observer: Observer | None = None) -> Recording:
                 delta = tracker.update(names, hints)
                 if observer is not None:
                     observer(machine, tracker, names)
-                record_ = _step_record(result, list(events), delta)
+                record_ = _step_record(result, list(events), delta, names)
                 record_.narration = narration.get(result.step.line, [])
                 steps.append(record_)
                 events.clear()

@@ -1,6 +1,9 @@
 """The calls a scenario can make, by their C names, with C's parameter types.
 
-Each call has the parameters of its C prototype.  Arguments are converted as a C
+Each system call has the parameters of its C prototype, from
+:data:`mmapsim.abi.PROTOTYPES`; this module adds only what the language needs:
+what each call returns, a summary, which trailing parameters may be left out,
+and the helpers (``memcpy``, ``file``, ``len``, ...).  Arguments are converted as a C
 compiler converts them: an address or a length is an unsigned 64-bit value
 (``-1`` becomes ``SIZE_MAX``), an ``int`` wraps to 32 bits, an ``off_t`` to a
 signed 64-bit value.  Buffers are Python's: ``read`` returns the bytes it read and
@@ -12,17 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-
-class CType(Enum):
-    """How an argument is converted before the call."""
-
-    PTR = "void *"
-    SIZE = "size_t"
-    INT = "int"
-    MODE = "mode_t"
-    OFF = "off_t"
-    PATH = "const char *"
-    DATA = "const void *"
+from mmapsim import abi
+from mmapsim.abi import DATA, INT, PATH, PTR, SIZE, CType
 
 
 class Returns(Enum):
@@ -59,137 +53,120 @@ class CallSpec:
     def prototype(self) -> str:
         """The call as C declares it: ``munmap(void *addr, size_t length)``."""
         args = ", ".join(
-            f"{ctype.value}{name}" if ctype.value.endswith("*") else f"{ctype.value} {name}"
+            f"{ctype.spelling}{name}"
+            if ctype.spelling.endswith("*")
+            else f"{ctype.spelling} {name}"
             for name, ctype in self.params
         )
         return f"{self.name}({args})"
 
 
-def _spec(name: str, params: str, returns: Returns, summary: str, *, optional: int = 0) -> CallSpec:
-    types = {
-        "addr": CType.PTR,
-        "dest": CType.PTR,
-        "src": CType.PTR,
-        "length": CType.SIZE,
-        "n": CType.SIZE,
-        "mode": CType.MODE,
-        "offset": CType.OFF,
-        "path": CType.PATH,
-        "data": CType.DATA,
-        "old_address": CType.PTR,
-        "new_address": CType.PTR,
-        "old_size": CType.SIZE,
-        "new_size": CType.SIZE,
-        "field": CType.PATH,
-    }
-    # "length:off" gives a parameter a type of its own (ftruncate's length is an off_t)
-    named = [p.partition(":") for p in params.split()]
-    parsed = tuple(
-        (p, CType.OFF if kind == "off" else types.get(p, CType.INT)) for p, _, kind in named
-    )
-    return CallSpec(name, parsed, returns, optional, True, summary)
+def _syscall(
+    name: str, returns: Returns, summary: str, *, optional: int = 0, c_name: str | None = None
+) -> CallSpec:
+    """A system call with the parameters of its C prototype (``abi.PROTOTYPES``)."""
+    return CallSpec(c_name or name, abi.PROTOTYPES[name], returns, optional, True, summary)
+
+
+def _helper(name: str, params: str, returns: Returns, summary: str) -> CallSpec:
+    """A helper of the language that runs in a process: ``params`` are ``name:type``."""
+    ctypes = {"ptr": PTR, "size": SIZE, "int": INT, "str": PATH}
+    parsed = tuple((p.split(":")[0], ctypes[p.split(":")[1]]) for p in params.split())
+    return CallSpec(name, parsed, returns, 0, True, summary)
+
+
+def _machine_helper(name: str, params: tuple[tuple[str, CType], ...], summary: str) -> CallSpec:
+    """A helper that asks the machine, not a process."""
+    return CallSpec(name, params, Returns.NONE, 0, False, summary)
 
 
 CALLS: dict[str, CallSpec] = {
     spec.name: spec
     for spec in (
-        _spec("open", "path flags mode", Returns.INT, "open a file", optional=1),
-        _spec("close", "fd", Returns.INT, "close a file descriptor"),
-        _spec("read", "fd n", Returns.BYTES, "read n bytes at the file offset"),
-        _spec("write", "fd data", Returns.INT, "write bytes at the file offset"),
-        _spec("pread", "fd n offset", Returns.BYTES, "read n bytes at offset"),
-        _spec("pwrite", "fd data offset", Returns.INT, "write bytes at offset"),
-        _spec("lseek", "fd offset whence", Returns.INT, "move the file offset"),
-        _spec("ftruncate", "fd length:off", Returns.INT, "set a file's size"),
-        _spec("fsync", "fd", Returns.INT, "write a file's dirty pages to disk"),
-        _spec("unlink", "path", Returns.INT, "remove a file's name"),
-        _spec("chmod", "path mode", Returns.INT, "change a file's permission bits"),
-        _spec("pipe", "", Returns.PAIR, "a pipe: (read fd, write fd)"),
-        _spec("fstat", "fd", Returns.STAT, "a file's status (.st_size, ...)"),
-        _spec("mmap", "addr length prot flags fd offset", Returns.ADDR, "map pages"),
-        _spec("munmap", "addr length", Returns.INT, "unmap pages"),
-        _spec("msync", "addr length flags", Returns.INT, "write mapped pages back"),
-        _spec("mprotect", "addr length prot", Returns.INT, "change page protections"),
+        _syscall("open", Returns.INT, "open a file", optional=1),
+        _syscall("close", Returns.INT, "close a file descriptor"),
+        _syscall("read", Returns.BYTES, "read n bytes at the file offset"),
+        _syscall("write", Returns.INT, "write bytes at the file offset"),
+        _syscall("pread", Returns.BYTES, "read n bytes at offset"),
+        _syscall("pwrite", Returns.INT, "write bytes at offset"),
+        _syscall("lseek", Returns.INT, "move the file offset"),
+        _syscall("ftruncate", Returns.INT, "set a file's size"),
+        _syscall("fsync", Returns.INT, "write a file's dirty pages to disk"),
+        _syscall("unlink", Returns.INT, "remove a file's name"),
+        _syscall("chmod", Returns.INT, "change a file's permission bits"),
+        _syscall("pipe", Returns.PAIR, "a pipe: (read fd, write fd)"),
+        _syscall("fstat", Returns.STAT, "a file's status (.st_size, ...)"),
+        _syscall("mmap", Returns.ADDR, "map pages"),
+        _syscall("munmap", Returns.INT, "unmap pages"),
+        _syscall("msync", Returns.INT, "write mapped pages back"),
+        _syscall("mprotect", Returns.INT, "change page protections"),
         # mremap, madvise, mincore and the locking calls
-        _spec(
-            "mremap",
-            "old_address old_size new_size flags new_address",
-            Returns.ADDR,
-            "grow, shrink or move a mapping",
-            optional=2,
-        ),
-        _spec("madvise", "addr length advice", Returns.INT, "advise the kernel about pages"),
-        _spec("mincore", "addr length", Returns.BYTES, "one byte per page: 1 if resident"),
-        _spec("mlock", "addr length", Returns.INT, "lock pages in memory (made present)"),
-        _spec("mlock2", "addr length flags", Returns.INT, "mlock, MLOCK_ONFAULT: as they fault"),
-        _spec("munlock", "addr length", Returns.INT, "unlock pages"),
-        _spec("mlockall", "flags", Returns.INT, "lock every mapping (MCL_CURRENT, MCL_FUTURE)"),
-        _spec("munlockall", "", Returns.INT, "unlock every mapping"),
-        _spec("execve", "path", Returns.INT, "run a new program in this process"),
-        _spec("exit", "status", Returns.INT, "end this process", optional=1),
-        _spec("_exit", "status", Returns.INT, "end this process", optional=1),
-        _spec("memcpy", "dest src n", Returns.ADDR, "copy n bytes in memory (loads, stores)"),
-        _spec("memset", "dest c n", Returns.ADDR, "fill n bytes with c (stores)"),
-        _spec("frame", "addr", Returns.INT, "the frame number mapped at addr (-1: none)"),
-        _spec("start", "path", Returns.ADDR, "the lowest address mapping path ([heap], a file)"),
-        _spec("perms", "addr", Returns.BYTES, 'the permissions of the mapping at addr ("rw-p")'),
-        _spec("smaps", "addr field", Returns.INT, 'a counter of smaps at addr, in kB ("Rss")'),
-        CallSpec("file", (("path", CType.PATH),), Returns.NONE, 0, False, "a file's bytes now"),
+        _syscall("mremap", Returns.ADDR, "grow, shrink or move a mapping", optional=2),
+        _syscall("madvise", Returns.INT, "advise the kernel about pages"),
+        _syscall("mincore", Returns.BYTES, "one byte per page: 1 if resident"),
+        _syscall("mlock", Returns.INT, "lock pages in memory (made present)"),
+        _syscall("mlock2", Returns.INT, "mlock, MLOCK_ONFAULT: as they fault"),
+        _syscall("munlock", Returns.INT, "unlock pages"),
+        _syscall("mlockall", Returns.INT, "lock every mapping (MCL_CURRENT, MCL_FUTURE)"),
+        _syscall("munlockall", Returns.INT, "unlock every mapping"),
+        # the language has no string arrays: execve's argv is the path alone
         CallSpec(
-            "disk",
-            (("path", CType.PATH),),
-            Returns.NONE,
+            "execve",
+            abi.PROTOTYPES["execve"][:1],
+            Returns.INT,
             0,
-            False,
-            "a file's bytes on its disk (what survives a crash)",
+            True,
+            "run a new program in this process",
         ),
-        CallSpec("len", (("value", CType.DATA),), Returns.NONE, 0, False, "length of bytes"),
-        CallSpec("program", (), Returns.NONE, 0, False, "a tiny static program, for execve"),
+        _syscall("exit", Returns.INT, "end this process", optional=1),
+        _syscall("exit", Returns.INT, "end this process", optional=1, c_name="_exit"),
+        _helper(
+            "memcpy",
+            "dest:ptr src:ptr n:size",
+            Returns.ADDR,
+            "copy n bytes in memory (loads, stores)",
+        ),
+        _helper("memset", "dest:ptr c:int n:size", Returns.ADDR, "fill n bytes with c (stores)"),
+        _helper("frame", "addr:ptr", Returns.INT, "the frame number mapped at addr (-1: none)"),
+        _helper(
+            "start", "path:str", Returns.ADDR, "the lowest address mapping path ([heap], a file)"
+        ),
+        _helper(
+            "perms", "addr:ptr", Returns.BYTES, 'the permissions of the mapping at addr ("rw-p")'
+        ),
+        _helper(
+            "smaps", "addr:ptr field:str", Returns.INT, 'a counter of smaps at addr, in kB ("Rss")'
+        ),
+        _machine_helper("file", (("path", PATH),), "a file's bytes now"),
+        _machine_helper(
+            "disk", (("path", PATH),), "a file's bytes on its disk (what survives a crash)"
+        ),
+        _machine_helper("len", (("value", DATA),), "length of bytes"),
+        _machine_helper("program", (), "a tiny static program, for execve"),
+        # System V and POSIX shared memory, memfd, dup, waitpid
+        _syscall("shmget", Returns.INT, "a System V segment"),
+        _syscall("shmat", Returns.ADDR, "attach a segment"),
+        _syscall("shmdt", Returns.INT, "detach a segment"),
+        # the language has no structures: IPC_SET's shmid_ds is its mode alone
+        CallSpec(
+            "shmctl",
+            (*abi.PROTOTYPES["shmctl"][:2], ("mode", INT)),
+            Returns.SHMID_DS,
+            1,
+            True,
+            "IPC_STAT (its fields), IPC_SET (a mode), IPC_RMID",
+        ),
+        _syscall("shm_open", Returns.INT, "POSIX shm", optional=1),
+        _syscall("shm_unlink", Returns.INT, "remove a POSIX shm name"),
+        _syscall("memfd_create", Returns.INT, "an anonymous file", optional=1),
+        _syscall("dup", Returns.INT, "another fd for the same open file"),
+        _syscall("dup2", Returns.INT, "make fd2 share fd's file"),
+        _syscall("waitpid", Returns.PAIR, "(pid, status) of an ended child", optional=1),
     )
 }
-
-
-def _ipc_spec(
-    name: str, params: str, returns: Returns, summary: str, *, optional: int = 0
-) -> CallSpec:
-    """A call of the second round: ``params`` are ``name:ctype`` (C's prototype)."""
-    ctypes = {"int": CType.INT, "ptr": CType.PTR, "size": CType.SIZE, "str": CType.PATH}
-    parsed = tuple((p.split(":")[0], ctypes[p.split(":")[1]]) for p in params.split())
-    return CallSpec(name, parsed, returns, optional, True, summary)
-
-
-# System V and POSIX shared memory, memfd, dup, waitpid, and the wait-status macros.
+# the wait-status macros of <sys/wait.h>
 CALLS.update(
-    (spec.name, spec)
-    for spec in (
-        _ipc_spec("shmget", "key:int size:size shmflg:int", Returns.INT, "a System V segment"),
-        _ipc_spec("shmat", "shmid:int shmaddr:ptr shmflg:int", Returns.ADDR, "attach a segment"),
-        _ipc_spec("shmdt", "shmaddr:ptr", Returns.INT, "detach a segment"),
-        _ipc_spec(
-            "shmctl",
-            "shmid:int cmd:int mode:int",
-            Returns.SHMID_DS,
-            "IPC_STAT (its fields), IPC_SET (a mode), IPC_RMID",
-            optional=1,
-        ),
-        _ipc_spec("shm_open", "name:str oflag:int mode:int", Returns.INT, "POSIX shm", optional=1),
-        _ipc_spec("shm_unlink", "name:str", Returns.INT, "remove a POSIX shm name"),
-        _ipc_spec(
-            "memfd_create", "name:str flags:int", Returns.INT, "an anonymous file", optional=1
-        ),
-        _ipc_spec("dup", "oldfd:int", Returns.INT, "another fd for the same open file"),
-        _ipc_spec("dup2", "oldfd:int newfd:int", Returns.INT, "make newfd share oldfd's file"),
-        _ipc_spec(
-            "waitpid",
-            "pid:int options:int",
-            Returns.PAIR,
-            "(pid, status) of an ended child",
-            optional=1,
-        ),
-    )
-)
-CALLS.update(
-    (name, CallSpec(name, (("status", CType.INT),), Returns.NONE, 0, False, "a wait status"))
+    (name, _machine_helper(name, (("status", INT),), "a wait status"))
     for name in ("WIFEXITED", "WEXITSTATUS", "WIFSIGNALED", "WTERMSIG")
 )
 

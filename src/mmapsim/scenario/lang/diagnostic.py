@@ -26,3 +26,19 @@ class ScenarioError(Exception):
     def in_file(self, path: str) -> ScenarioError:
         """The same error, reported against ``path``."""
         return ScenarioError(self.message, self.line, self.col, path)
+
+
+class ScenarioErrors(ScenarioError):
+    """Mistakes in several scenario files, reported together, one per line.
+
+    It is a :class:`ScenarioError` (the first one's place), so whatever handles
+    one bad file handles several.
+    """
+
+    def __init__(self, errors: list[ScenarioError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, first.line, first.col, first.path)
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return "\n".join(str(err) for err in self.errors)

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mmapsim.scenario.lang.calls import CType, Returns
+from mmapsim import abi
+from mmapsim.abi import CType
+from mmapsim.scenario.lang.calls import Returns
 from mmapsim.scenario.lang.ipc_values import ShmDs
 
 U64 = 1 << 64
@@ -93,7 +95,7 @@ def kind_of(value: Value) -> str:
 
 def to_c(value: Value, ctype: CType) -> int | bytes | str:
     """Convert ``value`` to the C type of a parameter, wrapping as C does."""
-    if ctype is CType.PATH:
+    if ctype is abi.PATH:
         if not isinstance(value, bytes):
             raise WrongValueError(f"a path is a string, not {kind_of(value)}")
         path = value.decode("utf-8", "surrogateescape")
@@ -101,15 +103,16 @@ def to_c(value: Value, ctype: CType) -> int | bytes | str:
         if problem is not None:
             raise WrongValueError(problem)
         return path
-    if ctype is CType.DATA:
+    if ctype is abi.DATA:
         if isinstance(value, bytes):
             return value
         raise WrongValueError(f"data are bytes or a string, not {kind_of(value)}")
     number = as_int(value)
-    if ctype in (CType.PTR, CType.SIZE):
+    if ctype in (abi.PTR, abi.SIZE):
         return number % U64
-    # a mode_t has the 32 bits of an int; the machine takes them as the C int they are
-    bits = 32 if ctype in (CType.INT, CType.MODE) else 64
+    # an off_t has 64 bits; every other type here (int, unsigned int, mode_t, key_t,
+    # pid_t) has the 32 bits of an int, which the machine takes as the C int they are
+    bits = 64 if ctype is abi.OFF else 32
     number &= (1 << bits) - 1
     return number - (1 << bits) if number >> (bits - 1) else number
 

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from mmapsim.contract import MachineAPI
 from mmapsim.scenario.lang.checker import check_scenario
-from mmapsim.scenario.lang.diagnostic import ScenarioError
+from mmapsim.scenario.lang.diagnostic import ScenarioError, ScenarioErrors
 from mmapsim.scenario.lang.parser import parse_file
 from mmapsim.scenario.lang.syntax import Fork, Note, Scenario
 from mmapsim.scenario.lang.values import Addr
@@ -72,12 +72,25 @@ def machine_for(kernel: str, *, like_host: bool = False) -> Iterator[MachineAPI]
 
 
 def load(paths: Sequence[str]) -> list[Scenario]:
-    """Parse and check every file first, so that a bad one runs nothing."""
+    """Parse and check every file first, so that a bad one runs nothing.
+
+    Every bad file is reported, not only the first: the errors are joined, one
+    ``file:line:col: message`` per line, into one ScenarioError.
+    """
     scenarios = []
+    errors: list[ScenarioError] = []
     for path in paths:
-        scenario = parse_file(path)
-        check_scenario(scenario)
+        try:
+            scenario = parse_file(path)
+            check_scenario(scenario)
+        except ScenarioError as err:
+            errors.append(err)
+            continue
         scenarios.append(scenario)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ScenarioErrors(errors)
     return scenarios
 
 

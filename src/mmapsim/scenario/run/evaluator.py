@@ -15,9 +15,7 @@ from typing import Any
 
 from mmapsim.constants import C_CONSTANTS, MAP_FAILED
 from mmapsim.contract import MachineAPI, ProcessAPI, read_disk, syscall
-from mmapsim.errors import NotOnThisKernel
-from mmapsim.host.boundary import HostRefused
-from mmapsim.host.limits import HostTimeout
+from mmapsim.errors import HostRefused, HostTimeout, NotOnThisKernel
 from mmapsim.scenario.lang import arith
 from mmapsim.scenario.lang.allowed_python import BINOPS
 from mmapsim.scenario.lang.bounds import MAX_ACCESS, check_held, check_int

@@ -18,9 +18,7 @@ from typing import Any
 
 from mmapsim.clock import NS_PER_SEC
 from mmapsim.contract import CRASH_NEEDS_SIM, MachineAPI, crash, sync
-from mmapsim.errors import NotOnThisKernel, ProcessKilled
-from mmapsim.host.boundary import HostRefused
-from mmapsim.host.limits import MAX_CALL_SECONDS, HostTimeout
+from mmapsim.errors import HostRefused, HostTimeout, NotOnThisKernel, ProcessKilled
 from mmapsim.scenario.lang.diagnostic import ScenarioError
 from mmapsim.scenario.lang.syntax import (
     Ask,
@@ -239,9 +237,10 @@ class Runner:
 
     def _sleep(self, step: Sleep) -> StepResult:
         """A sleep; on the real kernel one lasts at most a call's wall time (never a hang)."""
-        if not hasattr(self.machine, "advance") and step.ns > MAX_CALL_SECONDS * NS_PER_SEC:
+        limit: float | None = getattr(self.machine, "max_call_seconds", None)  # HostMachine's
+        if limit is not None and step.ns > limit * NS_PER_SEC:
             raise ScenarioError(
-                f"a sleep on the real kernel lasts at most {MAX_CALL_SECONDS:g} seconds "
+                f"a sleep on the real kernel lasts at most {limit:g} seconds "
                 "(the wall time of one call); split it over lines",
                 step.line,
                 1,

@@ -7,14 +7,9 @@ computed by running the exercise on the simulator.
 
 from __future__ import annotations
 
-from mmapsim import Machine
-from mmapsim.scenario.lang.checker import check_scenario
-from mmapsim.scenario.lang.parser import parse_text
 from mmapsim.scenario.learn.exercises.claims import CLAIMS
 from mmapsim.scenario.learn.exercises.sheet import Sheet
 from mmapsim.scenario.learn.exercises.topics import TOPICS
-from mmapsim.scenario.learn.questions import answer_of
-from mmapsim.scenario.run.runner import Runner
 
 __all__ = ["CLAIMS", "TOPICS", "claims_of", "generate", "solve"]
 
@@ -38,6 +33,12 @@ def claims_of(topic: str) -> list[str]:
 
 def solve(text: str, name: str = "<exercise>") -> str:
     """``text`` with each question's answer, from the simulator, written into its comment."""
+    from mmapsim import Machine  # the simulator only when an answer is asked for
+    from mmapsim.scenario.lang.checker import check_scenario
+    from mmapsim.scenario.lang.parser import parse_text
+    from mmapsim.scenario.learn.questions import answer_of
+    from mmapsim.scenario.run.runner import Runner
+
     scenario = parse_text(text, name)
     check_scenario(scenario)
     answers: dict[int, str] = {}

@@ -71,8 +71,9 @@ def private_cow(s: Sheet) -> None:
     s.ask(f'file("{path}")[0:5]', "a private copy is never written back", [lit(old), lit(new)])
     s.ask(f"{x}: msync(p, 4096, MS_SYNC)", "msync succeeds, but a private page has nowhere to go")
     s.claim("private-program")
-    s.ask(f'{x}: perms(start("/usr/bin/prog") + 0x1000)',
-          "the text of the program: executable, private (p), from its file",
+    s.step(f"{x}: t = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0)",
+           "as execve maps a program's text")  # fmt: skip
+    s.ask(f"{x}: perms(t)", "a program's text: executable, private (p), from its file",
           [lit("r-xp"), lit("r-xs"), lit("rw-p")])  # fmt: skip
 
 

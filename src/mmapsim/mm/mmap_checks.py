@@ -1,10 +1,11 @@
-"""do_mmap's checks of the mapped object, and the memory that MAP_HUGETLB names.
+"""do_mmap's checks of the mapped object.
 
-Linux 6.x on x86-64 (mm/mmap.c ``do_mmap``, ``ksys_mmap_pgoff``,
-fs/hugetlbfs ``hugetlbfs_file_mmap``).  A check here either fails at once
-(``syscall_error``), or is an error of the object's own ``mmap`` operation,
-which Linux reports only after a MAP_FIXED mapping has unmapped what was in
-its way (``MmapPlan.op_error``: the hole is the contract).
+Linux 6.x on x86-64 (mm/mmap.c ``do_mmap``, fs/hugetlbfs
+``hugetlbfs_file_mmap``), for :func:`mmapsim.mm.mapping.do_mmap`.  A check
+here either fails at once (``syscall_error``), or is an error of the object's
+own ``mmap`` operation, which Linux reports only after a MAP_FIXED mapping has
+unmapped what was in its way (``MmapPlan.op_error``: the hole is the
+contract).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from mmapsim.constants import (
 )
 from mmapsim.errors import syscall_error
 from mmapsim.fs.file import OpenFile
+from mmapsim.fs.hugetlbfs import hugetlb_inode_page_size
 from mmapsim.fs.inode import MAX_LFS_FILESIZE, Inode, InodeKind
 from mmapsim.mm.vma import (
     VM_DONTDUMP,
@@ -72,31 +74,6 @@ LEGACY_MAP_MASK = (
     | MAP_ABOVE4G
     | MAP_HUGE_BITS
 )
-#: The huge page sizes of this machine (2 MiB, and 1 GiB: the CPU has pdpe1gb),
-#: by the log2 that MAP_HUGE_SHIFT's bits name; 0 names the default size.
-HUGE_PAGE_SIZES = {0: 1 << 21, 21: 1 << 21, 30: 1 << 30}
-
-
-def huge_page_size(flags: int) -> int:
-    """hstate_sizelog: the huge page size MAP_HUGETLB asks for (EINVAL: none)."""
-    size = HUGE_PAGE_SIZES.get((flags >> 26) & 0x3F)
-    if size is None:
-        raise syscall_error(errno.EINVAL)
-    return size
-
-
-def hugetlb_inode_page_size(inode: Inode | None) -> int | None:
-    """The huge page size of a hugetlbfs inode, None for anything else."""
-    return getattr(inode, "huge_page_size", None)
-
-
-class HugetlbInode(Inode):
-    """The unnamed hugetlbfs file that MAP_HUGETLB of anonymous memory maps
-    (``hugetlb_file_setup``): shown as ``/anon_hugepage (deleted)``."""
-
-    __slots__ = ("huge_page_size",)
-
-    huge_page_size: int
 
 
 @dataclass(slots=True)
@@ -127,7 +104,11 @@ def check_file(
     length: int,
     vm_flags: int,
 ) -> MmapPlan:
-    """do_mmap's checks for a file mapping (``file`` None: a MAP_HUGETLB file)."""
+    """do_mmap's checks for a file mapping (``file`` None: a MAP_HUGETLB file).
+
+    Preconditions: ``length`` is page aligned and not 0; ``vm_flags`` are
+    do_mmap's (protection, VM_MAY* bits, the mm's default flags).
+    """
     writable = file is None or file.writable
     if not file_mmap_ok(inode, pgoff, length):
         raise syscall_error(errno.EOVERFLOW)
@@ -185,7 +166,11 @@ def _mappable(inode: Inode) -> bool:
 
 
 def check_anon(flags: int, addr: int, vm_flags: int) -> MmapPlan:
-    """do_mmap's checks for an anonymous mapping."""
+    """do_mmap's checks for an anonymous mapping.
+
+    Preconditions: ``addr`` is where the mapping goes (its page offset is the
+    address's page number); ``vm_flags`` are do_mmap's.
+    """
     kind = flags & MAP_TYPE
     if kind == MAP_SHARED:
         if flags & MAP_GROWSDOWN:
