@@ -10,20 +10,21 @@ memory.  Frame ``pfn`` is always the same 4 KiB of the same bank::
 
 ``ZERO_PFN`` is bank aligned: ``banks`` starts with placeholders for the frame
 numbers below it, and the zero frame is the first page of the first real bank;
-it is never written.  A bank is an ``mmap`` object (the CPU slices it: a load
-is one copy into ``bytes``), and ``views`` holds one memoryview per bank for
-the kernel's own copies.
+it is never written.  A bank is an ``mmap`` object, which the CPU slices (a
+load is one copy into ``bytes``, a store one slice assignment); ``views``
+holds one memoryview per bank for the kernel's own copies.
 
 A frame is a number, not an object: what the kernel knows of it lives in
-lists indexed by ``pfn`` (``refcount``, ``mapcount``: small ints, which
-Python shares; ``flags``: a bytearray), and for a file frame in two maps by
-``pfn`` (``inode``, ``pgoff``), so a resident page costs no Python object of
-its own and nothing the garbage collector walks.  A frame is either *anonymous* (``PG_ANON``:
-private memory of processes, made by a write fault or a copy-on-write copy) or
-a *page-cache* frame of an inode at a page offset (``inode[pfn]``; ``PG_CACHE``
-while the page cache holds it).  The one *zero frame* backs every untouched
-anonymous page that has only been read; it is never freed, never written, and
-(as on Linux) never counted in a mapping's Rss nor in its own ``mapcount``.
+lists indexed by ``pfn`` (``refcount``, ``mapcount``: small ints, which Python
+shares; ``flags``: a bytearray), and for a file frame in two maps by ``pfn``
+(``inode``, ``pgoff``), so a resident page costs no Python object of its own
+and nothing the garbage collector walks.  A frame is either *anonymous*
+(``PG_ANON``: private memory of processes, made by a write fault or a
+copy-on-write copy) or a *page-cache* frame of an inode at a page offset
+(``inode[pfn]``; ``PG_CACHE`` while the page cache holds it).  The one *zero
+frame* backs every untouched anonymous page that has only been read; it is
+never freed, never written, and (as on Linux) never counted in a mapping's
+Rss nor in its own ``mapcount``.
 
 Banks are not inherited by a fork of the host process (``MADV_DONTFORK``): a
 machine made before ``os.fork()`` is not usable in the child, which starts an
