@@ -5,7 +5,11 @@ Every mismatch is a bug in mmapsim, reported as a :class:`KernelPanic` named
 after the invariant.  What is checked:
 
 - frames: each frame's ``mapcount`` equals the PTEs that map it, its
-  ``refcount`` that plus its page-cache slot; no frame is live with no reference;
+  ``refcount`` that plus its page-cache slot; its ``PG_CACHE`` and ``PG_DIRTY``
+  flags match the caches' slots and dirty sets; a frame is anonymous or a
+  file's, never both; no frame is live with no reference, a free one has no
+  flags, counts or owner; ``nr_used`` counts the live ones; the zero frame is
+  pinned, unmapped in its counts, and all zeros;
 - page caches: ``dirty`` sets match the frames' dirty bits; a cached frame
   knows its inode and offset; a regular file's disk image is ``size`` bytes;
 - address spaces: VMAs sorted, disjoint, aligned, non-empty, registered with
@@ -37,8 +41,19 @@ from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.invariants_ipc import check_segments, check_zombies
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.memlayout import TASK_SIZE
+from mmapsim.mm.pagetable import PFN_SHIFT, PTE_READ, PTE_WRITE, describe
+from mmapsim.mm.vma import Vma
 from mmapsim.mm.vmaset import vm_start_gap
-from mmapsim.physmem import ZERO_PFN
+from mmapsim.physmem import (
+    FIRST_PFN,
+    PG_ANON,
+    PG_CACHE,
+    PG_DIRTY,
+    PG_LAZYFREE,
+    PG_REFERENCED,
+    ZERO_PFN,
+    PhysicalMemory,
+)
 
 if TYPE_CHECKING:
     from mmapsim.kernel import Kernel
@@ -137,59 +152,94 @@ def _check_mm(
     gaps.append((prev_end, TASK_SIZE))
     if [g for g in gaps if g[0] < g[1]] != mm.vmas.gaps.all():
         _fail("gap index", f"pid {mm.pid}: gaps differ from a recount")
+    physmem = mm.physmem
     for vpn, pte in mm.pt.items():
         va = vpn << 12
         owner = mm.vmas.find(va)
         if owner is None:
             _fail("pte outside vma", f"pid {mm.pid} va {va:#x}")
             return
-        _check_pte(mm.pid, va, owner.shared, owner.readable, owner.writable, pte)
-        if pte.frame.pfn != ZERO_PFN:
-            mapcount[pte.frame.pfn] += 1
+        _check_pte(physmem, mm.pid, va, owner, pte)
+        pfn = pte >> PFN_SHIFT
+        if pfn != ZERO_PFN:
+            mapcount[pfn] += 1
 
 
-def _check_pte(
-    pid: int, va: int, shared: bool, readable: bool, writable: bool, pte: object
-) -> None:
-    from mmapsim.mm.pagetable import Pte
-
-    assert isinstance(pte, Pte)
-    frame = pte.frame
-    if pte.readable != readable or (pte.writable and not writable):
-        _fail("pte protection", f"pid {pid} va {va:#x}: {pte!r} allows more than its vma")
-    if not pte.writable:
+def _check_pte(physmem: PhysicalMemory, pid: int, va: int, vma: Vma, pte: int) -> None:
+    pfn = pte >> PFN_SHIFT
+    if bool(pte & PTE_READ) != vma.readable or (pte & PTE_WRITE and not vma.writable):
+        _fail("pte protection", f"pid {pid} va {va:#x}: {describe(pte)} allows more than its vma")
+    if pfn >= physmem.next_pfn:
+        _fail("pte pfn", f"pid {pid} va {va:#x}: {describe(pte)} maps no frame")
+    if not pte & PTE_WRITE:
         return
-    if not shared and not (frame.is_anon and frame.mapcount == 1):
-        _fail("cow", f"pid {pid} va {va:#x}: writable private pte on a shared frame {frame!r}")
-    inode = frame.inode
-    if shared and inode is not None and inode.kind is InodeKind.REGULAR and not frame.dirty:
+    frame = physmem.describe(pfn)
+    if not vma.shared and not (physmem.flags[pfn] & PG_ANON and physmem.mapcount[pfn] == 1):
+        _fail("cow", f"pid {pid} va {va:#x}: writable private pte on a shared frame {frame}")
+    inode = physmem.inode.get(pfn)
+    clean = not physmem.flags[pfn] & PG_DIRTY
+    if vma.shared and inode is not None and inode.kind is InodeKind.REGULAR and clean:
         _fail("write-notify", f"pid {pid} va {va:#x}: writable pte on a clean file page")
 
 
 def _check_frames(kernel: Kernel, mapcount: Counter[int], inodes: dict[int, Inode]) -> None:
+    """Every frame's counts and flags against a recount from the page tables and caches."""
+    physmem = kernel.physmem
     cached: set[int] = set()
+    dirty: set[int] = set()
     for inode in inodes.values():
-        for pgoff, frame in inode.cache.items():
-            if frame.inode is not inode or frame.pgoff != pgoff:
-                _fail("page cache", f"{frame!r} filed at {inode!r} pgoff {pgoff}")
-            cached.add(frame.pfn)
-        dirty = {p for p, f in inode.cache.items() if f.dirty}
-        if dirty != inode.dirty:
-            _fail("dirty set", f"{inode!r}: {sorted(inode.dirty)} vs frames {sorted(dirty)}")
+        for pgoff, pfn in inode.cache.items():
+            if physmem.inode.get(pfn) is not inode or physmem.pgoff.get(pfn) != pgoff:
+                _fail("page cache", f"{physmem.describe(pfn)} filed at {inode!r} pgoff {pgoff}")
+            cached.add(pfn)
+        if not inode.dirty.issubset(inode.cache):
+            _fail("dirty set", f"{inode!r}: dirty pages {sorted(inode.dirty)} not all cached")
+        dirty.update(inode.cache[p] for p in inode.dirty)
         if inode.kind is InodeKind.REGULAR and len(inode.disk) != inode.size:
             _fail("disk size", f"{inode!r} disk has {len(inode.disk)} bytes")
-    for pfn, frame in kernel.physmem.frames.items():
-        expected_ref = mapcount[pfn] + (1 if pfn in cached else 0)
-        if frame.mapcount != mapcount[pfn] or frame.refcount != expected_ref:
-            _fail(
-                "frame counts",
-                f"{frame!r}: recount map={mapcount[pfn]} ref={expected_ref}",
-            )
-        if expected_ref == 0:
-            _fail("frame leak", f"{frame!r} is live with no reference")
-    stray = set(mapcount) - set(kernel.physmem.frames)
+    _check_zero_frame(physmem)
+    free = set(physmem.free_pfns)
+    if len(free) != len(physmem.free_pfns):
+        _fail("free list", "a frame is on the free list twice")
+    for pfn in range(FIRST_PFN, physmem.next_pfn):
+        _check_frame(physmem, pfn, mapcount[pfn], pfn in cached, pfn in dirty, pfn in free)
+    if physmem.nr_used != physmem.next_pfn - FIRST_PFN - len(free):
+        _fail("frames in use", f"nr_used {physmem.nr_used}, recount {len(physmem.live_pfns())}")
+    stray = {pfn for pfn in mapcount if pfn in free or pfn >= physmem.next_pfn}
     if stray:
         _fail("freed frame mapped", f"pfns {sorted(stray)} are mapped but free")
+
+
+def _check_frame(
+    physmem: PhysicalMemory, pfn: int, maps: int, cached: bool, dirty: bool, free: bool
+) -> None:
+    """One frame: ``refcount == mapcount + cached``, its flags and owner."""
+    frame = physmem.describe(pfn)
+    flags = physmem.flags[pfn]
+    expected_ref = maps + cached
+    if physmem.mapcount[pfn] != maps or physmem.refcount[pfn] != expected_ref:
+        _fail("frame counts", f"{frame}: recount map={maps} ref={expected_ref}")
+    if free:
+        if flags or pfn in physmem.inode or pfn in physmem.pgoff:
+            _fail("free frame", f"{frame} is free with flags {flags:#x} or an inode")
+        return
+    if expected_ref == 0:
+        _fail("frame leak", f"{frame} is live with no reference")
+    if bool(flags & PG_CACHE) != cached or bool(flags & PG_DIRTY) != dirty:
+        _fail("frame flags", f"{frame} flags {flags:#x}: cached={cached} dirty={dirty}")
+    if bool(flags & PG_ANON) == (pfn in physmem.inode) or (pfn in physmem.inode) != (
+        pfn in physmem.pgoff
+    ):
+        _fail("frame owner", f"{frame} flags {flags:#x}: anonymous or a file's, not both")
+
+
+def _check_zero_frame(physmem: PhysicalMemory) -> None:
+    # populate may mark even the zero frame referenced (smaps never counts it)
+    flags = physmem.flags[ZERO_PFN] & ~PG_REFERENCED
+    if physmem.refcount[ZERO_PFN] != 1 or physmem.mapcount[ZERO_PFN] or flags:
+        _fail("zero frame", f"counts or flags changed: {physmem.describe(ZERO_PFN)}")
+    if physmem.page(ZERO_PFN) != bytes(4096):
+        _fail("zero frame", "the zero frame was written")
 
 
 def _check_locks(mm: AddressSpace) -> None:
@@ -204,7 +254,12 @@ def _check_locks(mm: AddressSpace) -> None:
             _fail("lockonfault", f"{vma!r} is VM_LOCKONFAULT without VM_LOCKED")
         if flags & VM_DROPPABLE and flags & VM_LOCKED:
             _fail("locked droppable", f"{vma!r} is droppable memory and locked")
+    physmem = mm.physmem
+    page_flags, mapcount = physmem.flags, physmem.mapcount
     for vpn, pte in mm.pt.items():
-        frame = pte.frame
-        if frame.lazyfree and (frame.inode is not None or (pte.writable and frame.mapcount == 1)):
-            _fail("lazyfree", f"pid {mm.pid} va {vpn << 12:#x}: {frame!r} lazy-free and dirty")
+        pfn = pte >> PFN_SHIFT
+        if page_flags[pfn] & PG_LAZYFREE and (
+            pfn in physmem.inode or (pte & PTE_WRITE and mapcount[pfn] == 1)
+        ):
+            frame = physmem.describe(pfn)
+            _fail("lazyfree", f"pid {mm.pid} va {vpn << 12:#x}: {frame} lazy-free and dirty")

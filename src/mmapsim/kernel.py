@@ -257,6 +257,7 @@ class Kernel:
             if task.alive:
                 self.teardown(task, "close")
                 task.exit_status = 0
+        self.physmem.release()
 
     def fd_file(self, task: Task, fd: int, *, raw: bool = False) -> OpenFile:
         """The description behind ``fd`` (Linux's ``fdget``); EBADF when there is none.

@@ -22,9 +22,9 @@ from mmapsim.errors import ProcessKilled
 from mmapsim.kernel import Task
 from mmapsim.loader.aslr import Randomizer
 from mmapsim.mm.fault import MemoryFault
-from mmapsim.mm.proc_maps import render_maps, render_smaps
+from mmapsim.mm.proc_maps import pagemap_entry, render_maps, render_smaps
 from mmapsim.pageinfo import PageInfo
-from mmapsim.physmem import ZERO_PFN, OutOfMemory
+from mmapsim.physmem import OutOfMemory
 from mmapsim.process_ipc import IpcCalls
 from mmapsim.process_memory import MemoryCalls
 from mmapsim.syscalls import brk, files, fork_exec, mman
@@ -248,16 +248,7 @@ class Process(IpcCalls, MemoryCalls):
 
     def pagemap(self, va: int) -> PageInfo:
         """What /proc/<pid>/pagemap says of the page holding ``va``."""
-        pte = self._live().mm.pt.get(abi.address("va", va) >> 12)
-        if pte is None:
-            return PageInfo(present=False, pfn=None, file_or_shared=False, exclusive=False)
-        frame = pte.frame
-        return PageInfo(
-            present=True,
-            pfn=frame.pfn,
-            file_or_shared=frame.inode is not None,
-            exclusive=frame.pfn != ZERO_PFN and frame.mapcount == 1,
-        )
+        return pagemap_entry(self._live().mm, abi.address("va", va))
 
     def __repr__(self) -> str:
         state = "alive" if self.alive else "dead"

@@ -129,7 +129,8 @@ def dirty_pages(fs: FileSystem, skip: Iterable[str] = ()) -> list[DirtyPage]:
         for pgoff in sorted(inode.dirty):
             start = pgoff << PAGE_SHIFT
             keep = max(0, min(PAGE_SIZE, inode.size - start))
-            data = bytes(inode.cache[pgoff].data[:keep]) + bytes(PAGE_SIZE - keep)
+            frame = fs.pagecache.physmem.page(inode.cache[pgoff])
+            data = bytes(frame[:keep]) + bytes(PAGE_SIZE - keep)
             found.append(DirtyPage(path, pgoff, data))
     return found
 

@@ -2,7 +2,7 @@
 
 An inode has its bytes on "disk" (``disk``, always ``size`` bytes long: the size
 is metadata and reaches the disk at once) and its page cache (``cache``: page
-offset -> frame, some of them ``dirty``: newer than the disk).  ``read()`` and
+offset -> frame number, some of them ``dirty``: newer than the disk).  ``read()`` and
 ``write()`` and shared mappings all go through the cache (the unified page
 cache of Linux); only writeback changes ``disk``.
 
@@ -21,7 +21,6 @@ from mmapsim.fs.disk import Disk
 if TYPE_CHECKING:
     from mmapsim.fs.pipe import Pipe
     from mmapsim.mm.vma import Vma
-    from mmapsim.physmem import Frame
 
 
 class VmOps(Protocol):
@@ -63,7 +62,7 @@ class Inode:
     """One file's metadata, disk image and page cache.
 
     Invariant: ``len(disk) == size`` for regular files; ``dirty`` is exactly the
-    set of page offsets whose cached frame has ``frame.dirty`` set; ``dirtied_ns``
+    set of page offsets whose cached frame has ``PG_DIRTY`` set; ``dirtied_ns``
     is when that set last became non-empty.
     """
 
@@ -96,7 +95,7 @@ class Inode:
         self.dev = dev
         self.size = 0
         self.disk = Disk()
-        self.cache: dict[int, Frame] = {}
+        self.cache: dict[int, int] = {}  # pgoff -> pfn
         self.dirty: set[int] = set()
         #: Uptime when the inode last went from clean to dirty (Linux's
         #: ``inode->dirtied_when``): the writeback daemon's expiry is per inode.

@@ -36,10 +36,10 @@ from mmapsim.errors import syscall_error
 from mmapsim.events import EventBus, PageCacheRead, PageDirtied, Writeback
 from mmapsim.fs.diskspace import DiskSpace
 from mmapsim.fs.inode import Inode, InodeKind
-from mmapsim.physmem import Frame, PhysicalMemory
+from mmapsim.physmem import PG_CACHE, PG_DIRTY, PhysicalMemory
 
 
-def _no_mkclean(frame: Frame) -> None:
+def _no_mkclean(physmem: PhysicalMemory, pfn: int) -> None:
     return None
 
 
@@ -78,29 +78,34 @@ class PageCache:
         self.clock = clock
         self.space = space or DiskSpace()
         self.disk_dev = disk_dev  # files on this device take blocks of ``space``
-        self.mkclean: Callable[[Frame], None] = _no_mkclean
+        self.mkclean: Callable[[PhysicalMemory, int], None] = _no_mkclean
         self.unmap_range: Callable[[Inode, int], None] = _no_unmap
         #: Called when an inode gets its first dirty page (the writeback daemon listens).
         self.on_first_dirty: Callable[[Inode], None] = _no_note
 
     # -- lookup -------------------------------------------------------------
 
-    def find_or_read(self, inode: Inode, pgoff: int) -> tuple[Frame, bool]:
-        """The cached frame of ``inode`` at ``pgoff``, read from disk on a miss.
+    def find_or_read(self, inode: Inode, pgoff: int) -> tuple[int, bool]:
+        """The cached frame of ``inode`` at ``pgoff``, read from disk on a miss
+        straight into a new frame (a hole stays the frame's zeros).
 
-        Returns ``(frame, major)``; ``major`` is True when the disk was read.
+        Returns ``(pfn, major)``; ``major`` is True when the disk was read.
         """
-        frame = inode.cache.get(pgoff)
-        if frame is not None:
-            return frame, False
-        frame = self.physmem.alloc(inode.disk.page(pgoff))
-        frame.inode = inode
-        frame.pgoff = pgoff
-        inode.cache[pgoff] = frame
-        self.physmem.get(frame)
+        pfn = inode.cache.get(pgoff)
+        if pfn is not None:
+            return pfn, False
+        physmem = self.physmem
+        pfn = physmem.alloc(PG_CACHE, 0)
+        physmem.get(pfn)  # the page cache's reference
+        physmem.inode[pfn] = inode
+        physmem.pgoff[pfn] = pgoff
+        on_disk = inode.disk.pages.get(pgoff)
+        if on_disk is not None:
+            physmem.page(pfn)[:] = on_disk
+        inode.cache[pgoff] = pfn
         if self.bus.active:
-            self.bus.emit(PageCacheRead(inode.name, pgoff, frame.pfn))
-        return frame, True
+            self.bus.emit(PageCacheRead(inode.name, pgoff, pfn))
+        return pfn, True
 
     # -- blocks -------------------------------------------------------------
 
@@ -144,24 +149,25 @@ class PageCache:
                 free -= 1
         return length
 
-    def set_dirty(self, frame: Frame) -> None:
+    def set_dirty(self, pfn: int) -> None:
         """Mark a cached frame dirty (newer than the disk); its page takes a block."""
-        if frame.dirty:
+        physmem = self.physmem
+        if physmem.flags[pfn] & PG_DIRTY:
             return
-        inode = frame.inode
-        assert inode is not None
-        if not self.reserve(inode, frame.pgoff):  # a caller that did not check first
-            inode.disk.blocks.add(frame.pgoff)
+        inode = physmem.inode[pfn]
+        pgoff = physmem.pgoff[pfn]
+        if not self.reserve(inode, pgoff):  # a caller that did not check first
+            inode.disk.blocks.add(pgoff)
             self.space.take()
-        frame.dirty = True
+        physmem.flags[pfn] |= PG_DIRTY
         first = not inode.dirty
         if first:
             inode.dirtied_ns = self.clock.uptime_ns
-        inode.dirty.add(frame.pgoff)
+        inode.dirty.add(pgoff)
         if first:
             self.on_first_dirty(inode)
         if self.bus.active:
-            self.bus.emit(PageDirtied(inode.name, frame.pgoff, frame.pfn))
+            self.bus.emit(PageDirtied(inode.name, pgoff, pfn))
 
     # -- read and write -------------------------------------------------------
 
@@ -182,10 +188,10 @@ class PageCache:
             start = max(pgoff << PAGE_SHIFT, offset)
             if start > pos:
                 chunks.append(bytes(start - pos))  # a run of holes
-            frame, _ = self.find_or_read(inode, pgoff)
+            pfn, _ = self.find_or_read(inode, pgoff)
             in_page = start & (PAGE_SIZE - 1)
             n = min(PAGE_SIZE - in_page, end - start)
-            chunks.append(bytes(frame.data[in_page : in_page + n]))
+            chunks.append(bytes(self.physmem.page(pfn)[in_page : in_page + n]))
             pos = start + n
         if pos < end:
             chunks.append(bytes(end - pos))
@@ -218,11 +224,11 @@ class PageCache:
             self.resize(inode, end)
         pos = offset
         while pos < end:
-            frame, _ = self.find_or_read(inode, pos >> PAGE_SHIFT)
+            pfn, _ = self.find_or_read(inode, pos >> PAGE_SHIFT)
             in_page = pos & (PAGE_SIZE - 1)
             n = min(PAGE_SIZE - in_page, end - pos)
-            frame.data[in_page : in_page + n] = data[pos - offset : pos - offset + n]
-            self.set_dirty(frame)
+            self.physmem.page(pfn)[in_page : in_page + n] = data[pos - offset : pos - offset + n]
+            self.set_dirty(pfn)
             pos += n
         inode.touch(self.clock.now_ns())
         return len(data)
@@ -249,22 +255,23 @@ class PageCache:
             self._writeback_page(inode, inode.cache[pgoff], cause)
         return len(pgoffs)
 
-    def _writeback_page(self, inode: Inode, frame: Frame, cause: str) -> None:
+    def _writeback_page(self, inode: Inode, pfn: int, cause: str) -> None:
         """Write one dirty page; the part of the last page past end of file is
         zeroed in the cached page itself, as ext4's writeback does
         (``block_write_full_page``), so later mappings read zeros there."""
-        self.mkclean(frame)
-        start = frame.pgoff << PAGE_SHIFT
+        physmem = self.physmem
+        self.mkclean(physmem, pfn)
+        pgoff = physmem.pgoff[pfn]
+        start = pgoff << PAGE_SHIFT
         n = max(0, min(PAGE_SIZE, inode.size - start))
+        data = physmem.page(pfn)
         if n < PAGE_SIZE and inode.kind is InodeKind.REGULAR:
-            frame.data[n:] = bytes(PAGE_SIZE - n)
-        inode.disk[start : start + n] = frame.data[:n]
-        frame.dirty = False
-        inode.dirty.discard(frame.pgoff)
+            data[n:] = bytes(PAGE_SIZE - n)
+        inode.disk[start : start + n] = data[:n]
+        physmem.flags[pfn] &= ~PG_DIRTY
+        inode.dirty.discard(pgoff)
         if self.bus.active:
-            self.bus.emit(
-                Writeback(inode.name, frame.pgoff, frame.pfn, cause, self.clock.uptime_ns)
-            )
+            self.bus.emit(Writeback(inode.name, pgoff, pfn, cause, self.clock.uptime_ns))
 
     # -- size changes -------------------------------------------------------
 
@@ -288,18 +295,19 @@ class PageCache:
     def _zero_tail(self, inode: Inode, size: int) -> None:
         """Zero the bytes of the cached last page beyond ``size``."""
         in_page = size & (PAGE_SIZE - 1)
-        frame = inode.cache.get(size >> PAGE_SHIFT)
-        if in_page and frame is not None:
-            frame.data[in_page:] = bytes(PAGE_SIZE - in_page)
+        pfn = inode.cache.get(size >> PAGE_SHIFT)
+        if in_page and pfn is not None:
+            self.physmem.page(pfn)[in_page:] = bytes(PAGE_SIZE - in_page)
 
     def evict(self, inode: Inode, pgoff: int) -> None:
         """Drop one page from the cache (its data is lost if dirty: truncation)."""
-        frame = inode.cache.pop(pgoff)
-        if frame.dirty:
+        pfn = inode.cache.pop(pgoff)
+        physmem = self.physmem
+        if physmem.flags[pfn] & PG_DIRTY:
             self._unreserve(inode, pgoff)
-        frame.dirty = False
+        physmem.flags[pfn] &= ~(PG_DIRTY | PG_CACHE)
         inode.dirty.discard(pgoff)
-        self.physmem.put(frame)
+        physmem.put(pfn)
 
     def shrink(self, batch: int = 64) -> int:
         """Reclaim up to ``batch`` page-cache frames that no PTE maps; count them.
@@ -308,17 +316,21 @@ class PageCache:
         ones back first.  Mapped pages and shared anonymous memory (which would
         need swap) are not reclaimed here.
         """
+        physmem = self.physmem
+        owners, mapcount, flags = physmem.inode, physmem.mapcount, physmem.flags
         victims = [
-            f
-            for f in self.physmem.frames.values()
-            if f.inode is not None and f.mapcount == 0 and f.inode.kind is InodeKind.REGULAR
+            pfn
+            for pfn in physmem.live_pfns()
+            if flags[pfn] & PG_CACHE
+            and not mapcount[pfn]
+            and (owner := owners.get(pfn)) is not None
+            and owner.kind is InodeKind.REGULAR
         ][:batch]
-        for frame in victims:
-            inode = frame.inode
-            assert inode is not None
-            if frame.dirty:
-                self._writeback_page(inode, frame, "reclaim")
-            self.evict(inode, frame.pgoff)
+        for pfn in victims:
+            inode = owners[pfn]
+            if flags[pfn] & PG_DIRTY:
+                self._writeback_page(inode, pfn, "reclaim")
+            self.evict(inode, physmem.pgoff[pfn])
         return len(victims)
 
     def release(self, inode: Inode) -> None:

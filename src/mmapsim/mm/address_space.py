@@ -20,12 +20,17 @@ from mmapsim.fs.file import OpenFile
 from mmapsim.fs.pagecache import PageCache
 from mmapsim.mm.fault import handle_fault
 from mmapsim.mm.memlayout import MMAP_BASE
-from mmapsim.mm.pagetable import PageTable, Pte
+from mmapsim.mm.pagetable import PFN_SHIFT, PTE_READ, PTE_WRITE, PTE_YOUNG, PageTable
 from mmapsim.mm.vma import Vma, VmFlag
 from mmapsim.mm.vmaset import VmaSet
-from mmapsim.physmem import ZERO_PFN, Frame, PhysicalMemory
+from mmapsim.physmem import BANK_MASK, BANK_SHIFT, PhysicalMemory
 
 _OFF = PAGE_SIZE - 1
+#: A PTE's frame, in the CPU's arithmetic: ``pte >> PFN_SHIFT`` is the pfn, so
+#: ``pte >> _PTE_BANK_SHIFT`` is its bank and ``pte & _IN_BANK`` the byte offset
+#: of the frame in that bank (the pfn's low BANK_SHIFT bits, already times 4096).
+_PTE_BANK_SHIFT = PFN_SHIFT + BANK_SHIFT
+_IN_BANK = BANK_MASK << PFN_SHIFT
 
 
 class FileRefs(Protocol):
@@ -45,6 +50,7 @@ class AddressSpace:
     """
 
     __slots__ = (
+        "banks",
         "brk",
         "brk_start",
         "bus",
@@ -68,6 +74,7 @@ class AddressSpace:
     ) -> None:
         self.pid = pid
         self.physmem = physmem
+        self.banks = physmem.banks  # the RAM as the CPU reaches it (see load and store)
         self.pagecache = pagecache
         self.bus = bus
         self.files = files
@@ -84,21 +91,19 @@ class AddressSpace:
         """Read ``size`` bytes at ``va``, faulting pages in as needed."""
         off = va & _OFF
         if off + size <= PAGE_SIZE:
-            pte = self.pt.get(va >> PAGE_SHIFT)
-            if pte is None or not pte.readable:
+            vpn = va >> PAGE_SHIFT
+            pte = self.pt.get(vpn)
+            if pte is None or not pte & PTE_READ:
                 pte = handle_fault(self, va, False)
-            pte.young = True
-            return bytes(pte.frame.data[off : off + size])
+            if not pte & PTE_YOUNG:
+                self.pt[vpn] = pte | PTE_YOUNG
+            at = (pte & _IN_BANK) | off
+            return self.banks[pte >> _PTE_BANK_SHIFT][at : at + size]
         out = bytearray()
         end = va + size
         while va < end:
-            off = va & _OFF
-            n = min(PAGE_SIZE - off, end - va)
-            pte = self.pt.get(va >> PAGE_SHIFT)
-            if pte is None or not pte.readable:
-                pte = handle_fault(self, va, False)
-            pte.young = True
-            out += pte.frame.data[off : off + n]
+            n = min(PAGE_SIZE - (va & _OFF), end - va)
+            out += self.load(va, n)
             va += n
         return bytes(out)
 
@@ -107,49 +112,57 @@ class AddressSpace:
         size = len(data)
         off = va & _OFF
         if off + size <= PAGE_SIZE:
-            pte = self.pt.get(va >> PAGE_SHIFT)
-            if pte is None or not pte.writable:
+            vpn = va >> PAGE_SHIFT
+            pte = self.pt.get(vpn)
+            if pte is None or not pte & PTE_WRITE:
                 pte = handle_fault(self, va, True)
-            pte.young = True
-            pte.frame.data[off : off + size] = data
+            elif not pte & PTE_YOUNG:
+                self.pt[vpn] = pte | PTE_YOUNG
+            at = (pte & _IN_BANK) | off
+            self.banks[pte >> _PTE_BANK_SHIFT][at : at + size] = data
             return
         view = memoryview(data)
         pos = 0
         while pos < size:
-            off = (va + pos) & _OFF
-            n = min(PAGE_SIZE - off, size - pos)
-            pte = self.pt.get((va + pos) >> PAGE_SHIFT)
-            if pte is None or not pte.writable:
-                pte = handle_fault(self, va + pos, True)
-            pte.young = True
-            pte.frame.data[off : off + n] = view[pos : pos + n]
+            n = min(PAGE_SIZE - ((va + pos) & _OFF), size - pos)
+            self.store(va + pos, view[pos : pos + n])
             pos += n
 
     # -- page-table bookkeeping --------------------------------------------
 
-    def ptes_in(self, start: int, end: int) -> list[tuple[int, Pte]]:
-        """The ``(vpn, pte)`` pairs of ``[start, end)``, lowest first."""
+    def ptes_in(self, start: int, end: int, ordered: bool = True) -> dict[int, int]:
+        """The entries ``vpn -> pte`` of ``[start, end)``, lowest first (or in
+        the table's own order when not ``ordered``: the caller needs no order)."""
         first, last = start >> PAGE_SHIFT, end >> PAGE_SHIFT
         pt = self.pt
-        if last - first <= len(pt):
-            return [(v, pt[v]) for v in range(first, last) if v in pt]
-        return sorted((v, p) for v, p in pt.items() if first <= v < last)
+        if last - first <= len(pt) >> 1:
+            return {v: pt[v] for v in range(first, last) if v in pt}
+        if first <= min(pt, default=first) and max(pt, default=first) < last:
+            found = dict(pt)  # the range holds the whole table (a process of one big VMA)
+        else:
+            found = {v: p for v, p in pt.items() if first <= v < last}
+        return found if not ordered else {v: found[v] for v in sorted(found)}
 
-    def unmap_frame(self, frame: Frame) -> None:
-        """Drop the reference one PTE held on ``frame``."""
-        if frame.pfn == ZERO_PFN:
-            return
-        frame.mapcount -= 1
-        if self.physmem.put(frame) and self.bus.active:
-            self.bus.emit(FrameFreed(frame.pfn))
+    def unmap_pfn(self, pfn: int) -> None:
+        """Drop the reference one PTE held on frame ``pfn``."""
+        if self.physmem.unmap(pfn) and self.bus.active:
+            self.bus.emit(FrameFreed(pfn))
 
     def zap_range(self, start: int, end: int) -> None:
         """Remove every PTE of ``[start, end)`` (zap_page_range)."""
-        for vpn, pte in self.ptes_in(start, end):
-            del self.pt[vpn]
-            if self.bus.active:
-                self.bus.emit(PageUnmapped(self.pid, vpn << PAGE_SHIFT, pte.frame.pfn))
-            self.unmap_frame(pte.frame)
+        ptes = self.ptes_in(start, end)
+        if not ptes:
+            return
+        pt = self.pt
+        if not self.bus.active:
+            for vpn in ptes:
+                del pt[vpn]
+            self.physmem.unmap_many([pte >> PFN_SHIFT for pte in ptes.values()])
+            return
+        for vpn, pte in ptes.items():
+            del pt[vpn]
+            self.bus.emit(PageUnmapped(self.pid, vpn << PAGE_SHIFT, pte >> PFN_SHIFT))
+            self.unmap_pfn(pte >> PFN_SHIFT)
 
     # -- VMAs joining and leaving ------------------------------------------
 
@@ -223,5 +236,9 @@ class AddressSpace:
         if self.bus.active:
             vmas = list(self.vmas)
             self.bus.emit(AddressSpaceEmptied(self.pid, why, len(vmas), len(self.pt)))
+        elif self.pt:  # no one watches: the whole table goes at once, in vpn order
+            pt = self.pt
+            self.physmem.unmap_many([pt[vpn] >> PFN_SHIFT for vpn in sorted(pt)])
+            pt.clear()
         for vma in self.vmas:
             self.remove_vma(vma)

@@ -45,9 +45,10 @@ from mmapsim.events import PageUnmapped
 from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.mlock import populate_vma_range
+from mmapsim.mm.pagetable import PFN_SHIFT, PTE_WRITE, PTE_YOUNG
 from mmapsim.mm.vma import Vma, VmFlag
 from mmapsim.mm.vma_flags import modify_flags
-from mmapsim.physmem import ZERO_PFN
+from mmapsim.physmem import PG_ANON, PG_CACHE, PG_DIRTY, PG_LAZYFREE, ZERO_PFN
 
 #: The flag advices: (bits cleared, bits set), as madvise_vma_behavior sets them.
 FLAG_ADVICE: dict[int, tuple[VmFlag, VmFlag]] = {
@@ -143,12 +144,13 @@ def _free(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
     page dirty again (the hardware dirty bit, in this model)."""
     if vma.flags & VmFlag.LOCKED or not vma.is_anonymous or vma.shared:
         raise syscall_error(errno.EINVAL)
-    for _, pte in mm.ptes_in(start, end):
-        frame = pte.frame
-        if frame.is_anon and frame.mapcount == 1:
-            frame.lazyfree = True
-            pte.writable = False
-            pte.young = False
+    physmem, pt = mm.physmem, mm.pt
+    flags, mapcount = physmem.flags, physmem.mapcount
+    for vpn, pte in mm.ptes_in(start, end).items():
+        pfn = pte >> PFN_SHIFT
+        if flags[pfn] & PG_ANON and mapcount[pfn] == 1:
+            flags[pfn] |= PG_LAZYFREE
+            pt[vpn] = pte & ~(PTE_WRITE | PTE_YOUNG)
 
 
 def _remove(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
@@ -171,8 +173,8 @@ def punch_hole(mm: AddressSpace, inode: Inode, first: int, stop: int) -> None:
     if first >= stop:
         return
     for pgoff in range(first, stop):
-        frame = inode.cache.get(pgoff)
-        if frame is None:
+        pfn = inode.cache.get(pgoff)
+        if pfn is None:
             continue
         for vma in list(inode.mappings):
             owner = vma.mm
@@ -180,7 +182,7 @@ def punch_hole(mm: AddressSpace, inode: Inode, first: int, stop: int) -> None:
                 continue
             vpn = (vma.start >> PAGE_SHIFT) + pgoff - vma.pgoff
             pte = owner.pt.get(vpn)
-            if pte is not None and pte.frame is frame:
+            if pte is not None and pte >> PFN_SHIFT == pfn:
                 _zap_pte(owner, vpn)
         mm.pagecache.evict(inode, pgoff)
     lo, hi = first << PAGE_SHIFT, min(stop << PAGE_SHIFT, inode.size)
@@ -191,10 +193,10 @@ def punch_hole(mm: AddressSpace, inode: Inode, first: int, stop: int) -> None:
 
 def _zap_pte(mm: AddressSpace, vpn: int) -> None:
     """Remove one PTE (and its reference on the frame)."""
-    frame = mm.pt.pop(vpn).frame
+    pfn = mm.pt.pop(vpn) >> PFN_SHIFT
     if mm.bus.active:
-        mm.bus.emit(PageUnmapped(mm.pid, vpn << PAGE_SHIFT, frame.pfn))
-    mm.unmap_frame(frame)
+        mm.bus.emit(PageUnmapped(mm.pid, vpn << PAGE_SHIFT, pfn))
+    mm.unmap_pfn(pfn)
 
 
 def _willneed(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
@@ -211,23 +213,28 @@ def _cold(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
     """madvise_cold: pages mapped by this process alone become old."""
     if vma.flags & VmFlag.LOCKED:
         raise syscall_error(errno.EINVAL)
-    for _, pte in mm.ptes_in(start, end):
-        if pte.frame.pfn != ZERO_PFN and pte.frame.mapcount == 1:
-            pte.young = False
+    pt, mapcount = mm.pt, mm.physmem.mapcount
+    for vpn, pte in mm.ptes_in(start, end).items():
+        pfn = pte >> PFN_SHIFT
+        if pfn != ZERO_PFN and mapcount[pfn] == 1:
+            pt[vpn] = pte & ~PTE_YOUNG
 
 
 def _pageout(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
     """madvise_pageout: reclaim what only this process maps and needs no swap."""
     if vma.flags & VmFlag.LOCKED:
         raise syscall_error(errno.EINVAL)
-    for vpn, pte in mm.ptes_in(start, end):
-        frame = pte.frame
-        inode = frame.inode
-        if inode is None or frame.mapcount != 1:
+    physmem = mm.physmem
+    for vpn, pte in mm.ptes_in(start, end).items():
+        pfn = pte >> PFN_SHIFT
+        inode = physmem.inode.get(pfn)
+        if inode is None or physmem.mapcount[pfn] != 1:
             continue  # anonymous memory would need swap; shared frames are skipped
+        pgoff = physmem.pgoff[pfn]
         _zap_pte(mm, vpn)
-        if inode.kind is InodeKind.REGULAR and not frame.dirty and frame.mapcount == 0:
-            mm.pagecache.evict(inode, frame.pgoff)
+        cached = physmem.refcount[pfn] == 1 and physmem.flags[pfn] & PG_CACHE
+        if inode.kind is InodeKind.REGULAR and cached and not physmem.flags[pfn] & PG_DIRTY:
+            mm.pagecache.evict(inode, pgoff)
 
 
 _ACTIONS: dict[int, Callable[[AddressSpace, Vma, int, int], None]] = {

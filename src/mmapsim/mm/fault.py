@@ -36,15 +36,16 @@ from mmapsim.events import (
     CowCopy,
     CowReuse,
     FaultAround,
+    FrameFreed,
     PageFault,
     SignalSent,
     ZeroPageMapped,
 )
 from mmapsim.fs.inode import InodeKind
 from mmapsim.mm.memlayout import STACK_GUARD_GAP, STACK_RLIMIT
-from mmapsim.mm.pagetable import Pte
-from mmapsim.mm.vma import AnonVma, Vma, VmFlag
-from mmapsim.physmem import ZERO_PFN, Frame, OutOfMemory
+from mmapsim.mm.pagetable import PFN_SHIFT, PTE_READ, PTE_RWY, PTE_WRITE, PTE_YOUNG
+from mmapsim.mm.vma import VM_HUGETLB, AnonVma, Vma, VmFlag
+from mmapsim.physmem import PG_ANON, PG_LAZYFREE, ZERO_PFN, OutOfMemory
 
 if TYPE_CHECKING:
     from mmapsim.mm.address_space import AddressSpace
@@ -53,6 +54,10 @@ if TYPE_CHECKING:
 #: fault_around_bytes (64 KiB) in pages, and the entries of one page table.
 FAULT_AROUND_PAGES = 16
 PTRS_PER_PTE = 512
+
+_RY = PTE_READ | PTE_YOUNG
+#: What a load of untouched anonymous memory maps: the zero frame, read-only.
+_ZERO_PTE = ZERO_PFN << PFN_SHIFT | _RY
 
 
 class MemoryFault(Exception):
@@ -71,33 +76,57 @@ def _kill(mm: AddressSpace, sig: signal.Signals, va: int, reason: str) -> Memory
     return MemoryFault(sig, va, reason)
 
 
-def handle_fault(mm: AddressSpace, va: int, write: bool) -> Pte:
-    """Resolve a fault at ``va`` and return the PTE, or raise MemoryFault."""
+def handle_fault(mm: AddressSpace, va: int, write: bool) -> int:
+    """Resolve a fault at ``va`` and return the PTE now there, or raise MemoryFault.
+
+    The common faults take three calls: this one, the VMA look-up and the frame
+    allocation (a private anonymous write) or the page-cache look-up.
+    """
     vma = mm.vmas.find(va)
+    if (
+        vma is None
+        or not (vma.writable if write else vma.readable)
+        or (vma.inode is not None and int(vma.flags) & VM_HUGETLB)
+    ):
+        vma = _bad_access(mm, vma, va, write)
+    vpn = va >> PAGE_SHIFT
+    pt = mm.pt
+    pte = pt.get(vpn)
+    if mm.bus.active:  # the cause first, then what resolving it does
+        mm.bus.emit(PageFault(mm.pid, va & PAGE_MASK, write, _reads_disk(vma, va, pte)))
+    try:
+        if pte is not None:
+            if write:
+                pte = pt[vpn] = _fault_write_protected(mm, vma, va, pte)
+            return pte
+        if write and vma.inode is None:  # do_anonymous_page, a store
+            pfn = mm.physmem.alloc(PG_ANON, 1)  # mapped by the PTE made below
+            if vma.anon_vma is None:
+                vma.anon_vma = _mergeable_anon_vma(mm, vma) or AnonVma()
+            if mm.bus.active:
+                mm.bus.emit(AnonPageAllocated(mm.pid, va & PAGE_MASK, pfn))
+            pte = pt[vpn] = pfn << PFN_SHIFT | PTE_RWY
+            return pte
+        pte = pt[vpn] = _fault_missing(mm, vma, va, write)
+        return pte
+    except OutOfMemory:
+        raise _kill(mm, signal.SIGKILL, va, "out of memory: the OOM killer chose it") from None
+
+
+def _bad_access(mm: AddressSpace, vma: Vma | None, va: int, write: bool) -> Vma:
+    """The slow checks of an access: a stack to grow, or the signal to send."""
     if vma is None:
         vma = _expand_stack(mm, va)
         if vma is None:
             raise _kill(mm, signal.SIGSEGV, va, "no mapping at this address")
     if not (vma.writable if write else vma.readable):
         raise _kill(mm, signal.SIGSEGV, va, "access not allowed by the mapping's protection")
-    if vma.flags & VmFlag.HUGETLB:
+    if int(vma.flags) & VM_HUGETLB:
         raise _kill(mm, signal.SIGBUS, va, "no huge page is reserved for this hugetlb mapping")
-    vpn = va >> PAGE_SHIFT
-    pte = mm.pt.get(vpn)
-    if mm.bus.active:  # the cause first, then what resolving it does
-        mm.bus.emit(PageFault(mm.pid, va & PAGE_MASK, write, _reads_disk(vma, va, pte)))
-    try:
-        if pte is None:
-            pte, _ = _fault_missing(mm, vma, va, write)
-            mm.pt[vpn] = pte
-        elif write:
-            _fault_write_protected(mm, vma, va, pte)
-    except OutOfMemory:
-        raise _kill(mm, signal.SIGKILL, va, "out of memory: the OOM killer chose it") from None
-    return pte
+    return vma
 
 
-def _reads_disk(vma: Vma, va: int, pte: Pte | None) -> bool:
+def _reads_disk(vma: Vma, va: int, pte: int | None) -> bool:
     """Whether resolving this fault reads the file's page from disk (a major fault)."""
     inode = vma.inode
     if pte is not None or inode is None:
@@ -106,28 +135,34 @@ def _reads_disk(vma: Vma, va: int, pte: Pte | None) -> bool:
     return pgoff < (inode.size + PAGE_SIZE - 1) >> PAGE_SHIFT and pgoff not in inode.cache
 
 
-def _fault_missing(mm: AddressSpace, vma: Vma, va: int, write: bool) -> tuple[Pte, bool]:
+def _fault_missing(mm: AddressSpace, vma: Vma, va: int, write: bool) -> int:
     """No PTE yet: fill it from the zero frame, a new frame or the page cache."""
-    if vma.inode is None:
-        return _fault_anonymous(mm, vma, va, write), False
     inode = vma.inode
-    pgoff = vma.pgoff_of(va)
+    if inode is None:  # a load of untouched anonymous memory
+        if mm.bus.active:
+            mm.bus.emit(ZeroPageMapped(mm.pid, va & PAGE_MASK, ZERO_PFN))
+        return _ZERO_PTE
+    pgoff = vma.pgoff + ((va - vma.start) >> PAGE_SHIFT)
     if pgoff >= (inode.size + PAGE_SIZE - 1) >> PAGE_SHIFT:
         raise _kill(mm, signal.SIGBUS, va, "page wholly beyond the end of the file")
-    if not write:
+    cache = inode.cache
+    if not write and len(cache) > (pgoff in cache):  # a neighbour may be cached
         _fault_around(mm, vma, va)
-    frame, major = mm.pagecache.find_or_read(inode, pgoff)
+    pfn = cache.get(pgoff)
+    if pfn is None:
+        pfn = mm.pagecache.find_or_read(inode, pgoff)[0]
+    physmem = mm.physmem
     if vma.shared:
         # a read maps the page read-only, shmem too: its first store dirties it
         # (Linux's hardware dirty bit, which smaps reads)
         if write:
-            _dirty(mm, frame, va)
-        return _map(mm, frame, write), major
+            _dirty(mm, pfn, va)
+        physmem.map(pfn)
+        return pfn << PFN_SHIFT | (PTE_RWY if write else _RY)
     if not write:
-        return _map(mm, frame, False), major
-    copy = _copy(mm, vma, va, frame)
-    copy.mapcount = copy.refcount = 1
-    return Pte(copy, True, True), major
+        physmem.map(pfn)
+        return pfn << PFN_SHIFT | _RY
+    return _copy(mm, vma, va, pfn) << PFN_SHIFT | PTE_RWY
 
 
 def _fault_around(mm: AddressSpace, vma: Vma, va: int) -> None:
@@ -143,58 +178,52 @@ def _fault_around(mm: AddressSpace, vma: Vma, va: int) -> None:
     from_pte = max(pte_off & ~(FAULT_AROUND_PAGES - 1), pte_off - min(pte_off, vma_off))
     to_pte = min(from_pte + FAULT_AROUND_PAGES, PTRS_PER_PTE, pte_off + vma_pages - vma_off)
     last_pgoff = (inode.size + PAGE_SIZE - 1) // PAGE_SIZE - 1
-    mapped = 0
+    cache, pt = inode.cache, mm.pt
+    base = vma.pgoff - (vma.start >> PAGE_SHIFT)  # pgoff = vpn + base
+    found = {}
     for near in range(vpn - pte_off + from_pte, vpn - pte_off + to_pte):
-        pgoff = vma.pgoff_of(near << PAGE_SHIFT)
-        frame = inode.cache.get(pgoff)
-        if near == vpn or frame is None or pgoff > last_pgoff or near in mm.pt:
+        pgoff = near + base
+        pfn = cache.get(pgoff)
+        if near == vpn or pfn is None or pgoff > last_pgoff or near in pt:
             continue
-        mm.pt[near] = _map(mm, frame, False)
-        mapped += 1
-    if mapped and mm.bus.active:
-        mm.bus.emit(FaultAround(mm.pid, va & PAGE_MASK, mapped))
-
-
-def _fault_anonymous(mm: AddressSpace, vma: Vma, va: int, write: bool) -> Pte:
-    if not write:
+        found[near] = pfn << PFN_SHIFT | _RY
+    if found:
+        pt.update(found)
+        mm.physmem.map_many([pte >> PFN_SHIFT for pte in found.values()])
         if mm.bus.active:
-            mm.bus.emit(ZeroPageMapped(mm.pid, va & PAGE_MASK, ZERO_PFN))
-        return Pte(mm.physmem.zero_frame, True, False)
-    frame = mm.physmem.alloc(None, 1)  # mapped by the PTE made below
-    if vma.anon_vma is None:
-        vma.anon_vma = _mergeable_anon_vma(mm, vma) or AnonVma()
-    if mm.bus.active:
-        mm.bus.emit(AnonPageAllocated(mm.pid, va & PAGE_MASK, frame.pfn))
-    return Pte(frame, True, True)
+            mm.bus.emit(FaultAround(mm.pid, va & PAGE_MASK, len(found)))
 
 
-def _fault_write_protected(mm: AddressSpace, vma: Vma, va: int, pte: Pte) -> None:
-    """A store to a present read-only PTE in a writable VMA."""
-    frame = pte.frame
+def _fault_write_protected(mm: AddressSpace, vma: Vma, va: int, pte: int) -> int:
+    """A store to a present read-only PTE in a writable VMA (do_wp_page); the new PTE."""
+    pfn = pte >> PFN_SHIFT
+    physmem = mm.physmem
     if vma.shared:
-        _dirty(mm, frame, va)
-        pte.writable = True
-        return
-    if frame.is_anon and frame.mapcount == 1 and frame.refcount == 1:
-        pte.writable = True
-        frame.lazyfree = False  # written again after MADV_FREE: dirty, kept
+        _dirty(mm, pfn, va)
+        return pte | PTE_WRITE | PTE_YOUNG
+    if physmem.reusable(pfn):
+        physmem.flags[pfn] &= ~PG_LAZYFREE  # written again after MADV_FREE: dirty, kept
         if mm.bus.active:
-            mm.bus.emit(CowReuse(mm.pid, va & PAGE_MASK, frame.pfn))
-        return
-    copy = _copy(mm, vma, va, frame)
-    mm.unmap_frame(frame)
-    copy.mapcount = copy.refcount = 1
-    pte.frame = copy
-    pte.writable = True
+            mm.bus.emit(CowReuse(mm.pid, va & PAGE_MASK, pfn))
+        return pte | PTE_WRITE | PTE_YOUNG
+    copy = physmem.alloc(PG_ANON, 1, pfn)  # as _copy does, inline: the common COW fault
+    if vma.anon_vma is None:
+        vma.anon_vma = _mergeable_anon_vma(mm, vma) or AnonVma()
+    freed = physmem.unmap(pfn)
+    if mm.bus.active:
+        mm.bus.emit(CowCopy(mm.pid, va & PAGE_MASK, pfn, copy))
+        if freed:
+            mm.bus.emit(FrameFreed(pfn))
+    return copy << PFN_SHIFT | (pte & PTE_READ) | PTE_WRITE | PTE_YOUNG
 
 
-def _copy(mm: AddressSpace, vma: Vma, va: int, frame: Frame) -> Frame:
-    """Copy-on-write: a new anonymous frame with ``frame``'s bytes."""
-    copy = mm.physmem.alloc(None if frame.pfn == ZERO_PFN else frame.data)
+def _copy(mm: AddressSpace, vma: Vma, va: int, pfn: int) -> int:
+    """Copy-on-write: a new anonymous frame, mapped once, with ``pfn``'s bytes."""
+    copy = mm.physmem.alloc(PG_ANON, 1, pfn)
     if vma.anon_vma is None:
         vma.anon_vma = _mergeable_anon_vma(mm, vma) or AnonVma()
     if mm.bus.active:
-        mm.bus.emit(CowCopy(mm.pid, va & PAGE_MASK, frame.pfn, copy.pfn))
+        mm.bus.emit(CowCopy(mm.pid, va & PAGE_MASK, pfn, copy))
     return copy
 
 
@@ -227,21 +256,16 @@ def _reusable(anon_vma: AnonVma | None) -> AnonVma | None:
     return anon_vma if anon_vma is not None and not anon_vma.forked else None
 
 
-def _map(mm: AddressSpace, frame: Frame, writable: bool) -> Pte:
-    frame.mapcount += 1
-    mm.physmem.get(frame)
-    return Pte(frame, True, writable)
-
-
-def _dirty(mm: AddressSpace, frame: Frame, va: int) -> None:
+def _dirty(mm: AddressSpace, pfn: int, va: int) -> None:
     """page_mkwrite: the first store to a clean shared page dirties it (and
     reserves its block: SIGBUS when the disk is full, as ext4 answers)."""
-    inode = frame.inode
+    physmem = mm.physmem
+    inode = physmem.inode.get(pfn)
     if inode is None:
         return
-    if not mm.pagecache.reserve(inode, frame.pgoff):
+    if not mm.pagecache.reserve(inode, physmem.pgoff[pfn]):
         raise _kill(mm, signal.SIGBUS, va, "no space left on the disk for this page")
-    mm.pagecache.set_dirty(frame)
+    mm.pagecache.set_dirty(pfn)
     if inode.kind is InodeKind.REGULAR:
         inode.touch(mm.pagecache.clock.now_ns())
 

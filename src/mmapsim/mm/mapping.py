@@ -44,6 +44,7 @@ from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.fault import MemoryFault, handle_fault
 from mmapsim.mm.memlayout import MMAP_MIN_ADDR, TASK_SIZE
 from mmapsim.mm.mmap_checks import MmapPlan, check_anon, check_file
+from mmapsim.mm.pagetable import PFN_SHIFT, PTE_WRITE
 from mmapsim.mm.unmapped_area import PMD_SIZE
 from mmapsim.mm.unmapped_area import get_unmapped_area as get_unmapped_area  # for mm.remap
 from mmapsim.mm.vma import (
@@ -64,6 +65,7 @@ from mmapsim.mm.vma import (
     Vma,
     VmFlag,
 )
+from mmapsim.physmem import PG_REFERENCED
 
 _PAGE_OFF = PAGE_SIZE - 1
 #: The lowest address the kernel can return that is not an errno (-4095..-1).
@@ -342,9 +344,9 @@ def populate(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
         end = min(end, max(start, vma.start + (vma.inode.pages - vma.pgoff) * PAGE_SIZE))
     for va in range(start, end, PAGE_SIZE):
         pte = mm.pt.get(va >> 12)
-        if pte is None or (write and not pte.writable):
+        if pte is None or (write and not pte & PTE_WRITE):
             try:
                 pte = handle_fault(mm, va, write)
             except MemoryFault:
                 return
-        pte.frame.referenced = True  # get_user_pages marks what it touches accessed
+        mm.physmem.flags[pte >> PFN_SHIFT] |= PG_REFERENCED  # get_user_pages marks it

@@ -30,7 +30,7 @@ def residency(mm: AddressSpace, addr: int, pages: int) -> bytes:
         vmas.append(vma)
         vpn = vma.end >> PAGE_SHIFT
     out = bytearray(pages)
-    for vpn, _ in mm.ptes_in(addr, stop << PAGE_SHIFT):
+    for vpn in mm.ptes_in(addr, stop << PAGE_SHIFT):
         out[vpn - first] = 1
     for vma in vmas:
         if vma.inode is None:

@@ -27,6 +27,7 @@ from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
 from mmapsim.errors import syscall_error
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.fault import MemoryFault, handle_fault
+from mmapsim.mm.pagetable import PFN_SHIFT, PTE_WRITE
 from mmapsim.mm.vma import (
     VM_ACCESS_FLAGS,
     VM_LOCKED,
@@ -38,6 +39,7 @@ from mmapsim.mm.vma import (
     VmFlag,
 )
 from mmapsim.mm.vma_flags import modify_flags
+from mmapsim.physmem import PG_REFERENCED
 
 
 def populate_vma_range(mm: AddressSpace, vma: Vma, start: int, end: int, write: bool) -> int:
@@ -51,15 +53,15 @@ def populate_vma_range(mm: AddressSpace, vma: Vma, start: int, end: int, write: 
     if vma.inode is not None:
         file_pages = (vma.inode.size + PAGE_SIZE - 1) >> PAGE_SHIFT
         stop = min(end, max(start, vma.start + ((file_pages - vma.pgoff) << PAGE_SHIFT)))
-    pt = mm.pt
+    pt, flags = mm.pt, mm.physmem.flags
     for va in range(start, stop, PAGE_SIZE):
         pte = pt.get(va >> PAGE_SHIFT)
-        if pte is None or (write and not pte.writable):
+        if pte is None or (write and not pte & PTE_WRITE):
             try:
                 pte = handle_fault(mm, va, write)
             except MemoryFault as fault:
                 return errno.ENOMEM if fault.signal is signal.SIGKILL else errno.EFAULT
-        pte.frame.referenced = True  # get_user_pages marks what it touches accessed
+        flags[pte >> PFN_SHIFT] |= PG_REFERENCED  # get_user_pages marks what it touches
     return errno.EFAULT if stop < end else 0
 
 

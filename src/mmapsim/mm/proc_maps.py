@@ -5,6 +5,10 @@
 73: the file's path (`` (deleted)`` once unlinked), ``/dev/zero (deleted)`` for
 shared anonymous memory, ``[heap]``/``[stack]``, or nothing.
 
+``pagemap`` (``pagemap_pmd_range``): one entry per virtual page, whether a
+frame is present, its number, whether it is a file page (or shared
+anonymous memory) and whether this process alone maps it.
+
 ``smaps`` adds the page counts of each VMA: Rss and Pss; shared (mapped by more
 than one process) or private; clean or dirty (a dirty page-cache page, or any
 anonymous page); Anonymous; Locked; and the VmFlags mnemonics.  The zero frame
@@ -16,8 +20,10 @@ from __future__ import annotations
 from mmapsim.constants import PAGE_SHIFT
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.mapping import hugetlb_page_size
+from mmapsim.mm.pagetable import PFN_SHIFT, PTE_YOUNG
 from mmapsim.mm.vma import SMAPS_FLAG_NAMES, Vma, VmFlag
-from mmapsim.physmem import ZERO_PFN
+from mmapsim.pageinfo import PageInfo
+from mmapsim.physmem import PG_DIRTY, PG_LAZYFREE, PG_REFERENCED, ZERO_PFN
 
 _NAME_COLUMN = 72
 _PSS_SHIFT = 12
@@ -68,20 +74,26 @@ def _counts(mm: AddressSpace, vma: Vma) -> dict[str, int]:
     keys = ("rss", "pss", "pss_dirty", "sc", "sd", "pc", "pd", "anon", "locked", "ref")
     c = dict.fromkeys(keys, 0)
     page = 1 << PAGE_SHIFT
-    for _, pte in mm.ptes_in(vma.start, vma.end):
-        frame = pte.frame
-        if frame.pfn == ZERO_PFN:
+    physmem = mm.physmem
+    flags, mapcount, owner = physmem.flags, physmem.mapcount, physmem.inode
+    locked = bool(vma.flags & VmFlag.LOCKED)
+    for pte in mm.ptes_in(vma.start, vma.end).values():
+        pfn = pte >> PFN_SHIFT
+        if pfn == ZERO_PFN:
             continue
-        dirty = frame.dirty or (frame.inode is None and not frame.lazyfree)
-        share = (page << _PSS_SHIFT) // max(1, frame.mapcount)
+        anon = pfn not in owner
+        f = flags[pfn]
+        dirty = bool(f & PG_DIRTY) or (anon and not f & PG_LAZYFREE)
+        maps = mapcount[pfn]
+        share = (page << _PSS_SHIFT) // max(1, maps)
         c["rss"] += page
-        c["ref"] += page if pte.young or frame.referenced else 0
+        c["ref"] += page if pte & PTE_YOUNG or f & PG_REFERENCED else 0
         c["pss"] += share
         c["pss_dirty"] += share if dirty else 0
-        key = ("s" if frame.mapcount >= 2 else "p") + ("d" if dirty else "c")
+        key = ("s" if maps >= 2 else "p") + ("d" if dirty else "c")
         c[key] += page
-        c["anon"] += page if frame.inode is None else 0
-        c["locked"] += share if vma.flags & VmFlag.LOCKED else 0
+        c["anon"] += page if anon else 0
+        c["locked"] += share if locked else 0
     return c
 
 
@@ -133,3 +145,18 @@ _ZERO_FIELDS = (
 def render_smaps(mm: AddressSpace, pkeys: bool = False) -> str:
     """The whole text of /proc/<pid>/smaps."""
     return "".join(smaps_entry(mm, vma, pkeys) for vma in mm.vmas)
+
+
+def pagemap_entry(mm: AddressSpace, va: int) -> PageInfo:
+    """What /proc/<pid>/pagemap says of the page holding ``va``."""
+    pte = mm.pt.get(va >> PAGE_SHIFT)
+    if pte is None:
+        return PageInfo(present=False, pfn=None, file_or_shared=False, exclusive=False)
+    pfn = pte >> PFN_SHIFT
+    physmem = mm.physmem
+    return PageInfo(
+        present=True,
+        pfn=pfn,
+        file_or_shared=pfn in physmem.inode,
+        exclusive=pfn != ZERO_PFN and physmem.mapcount[pfn] == 1,
+    )

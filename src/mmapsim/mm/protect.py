@@ -19,8 +19,9 @@ from mmapsim.errors import syscall_error
 from mmapsim.fs.inode import InodeKind
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.mapping import populate, vm_enough_memory
-from mmapsim.mm.pagetable import Pte
+from mmapsim.mm.pagetable import PFN_SHIFT, PTE_READ, PTE_WRITE
 from mmapsim.mm.vma import Vma, VmFlag
+from mmapsim.physmem import PG_DIRTY
 
 
 def new_flags(vma: Vma, prot_bits: VmFlag) -> VmFlag:
@@ -54,8 +55,7 @@ def mprotect_fixup(
         _check_split(mm, max_map_count)
         mm.split(vma, end)
     vma.set_flags(flags)
-    for _, pte in mm.ptes_in(vma.start, vma.end):
-        _change_pte(vma, pte)
+    _change_ptes(mm, vma)
     locked_private = old & (VmFlag.WRITE | VmFlag.SHARED | VmFlag.LOCKED) == VmFlag.LOCKED
     merged = mm.try_merge(vma)
     if locked_private and flags & VmFlag.WRITE:
@@ -68,20 +68,27 @@ def _check_split(mm: AddressSpace, max_map_count: int) -> None:
         raise syscall_error(errno.ENOMEM)
 
 
-def _change_pte(vma: Vma, pte: Pte) -> None:
-    pte.readable = vma.readable
-    if not vma.writable:
-        pte.writable = False
-    elif not pte.writable:
-        pte.writable = _writable_without_fault(vma, pte)
+def _change_ptes(mm: AddressSpace, vma: Vma) -> None:
+    """change_protection: the VMA's entries follow its new protection."""
+    pt = mm.pt
+    for vpn, pte in mm.ptes_in(vma.start, vma.end).items():
+        new = (pte | PTE_READ) if vma.readable else (pte & ~PTE_READ)
+        if not vma.writable:
+            new &= ~PTE_WRITE
+        elif not new & PTE_WRITE and _writable_without_fault(mm, vma, pte >> PFN_SHIFT):
+            new |= PTE_WRITE
+        if new != pte:
+            pt[vpn] = new
 
 
-def _writable_without_fault(vma: Vma, pte: Pte) -> bool:
-    frame = pte.frame
+def _writable_without_fault(mm: AddressSpace, vma: Vma, pfn: int) -> bool:
+    physmem = mm.physmem
     if vma.shared:
-        inode = frame.inode
-        return inode is not None and (inode.kind is InodeKind.SHMEM or frame.dirty)
-    return frame.is_anon and frame.mapcount == 1 and frame.refcount == 1
+        inode = physmem.inode.get(pfn)
+        return inode is not None and (
+            inode.kind is InodeKind.SHMEM or bool(physmem.flags[pfn] & PG_DIRTY)
+        )
+    return physmem.reusable(pfn)
 
 
 def do_mprotect(

@@ -194,9 +194,10 @@ def _move_ptes(mm: AddressSpace, addr: int, new_addr: int, length: int) -> None:
     """move_page_tables: each PTE of the old range now maps the new address."""
     shift = (new_addr - addr) >> PAGE_SHIFT
     pt = mm.pt
-    for vpn, pte in mm.ptes_in(addr, addr + length):
+    moved = mm.ptes_in(addr, addr + length)
+    for vpn in moved:
         del pt[vpn]
-        pt[vpn + shift] = pte
+    pt.update({vpn + shift: pte for vpn, pte in moved.items()})
 
 
 def _empty_source(mm: AddressSpace, vma: Vma, addr: int, old_len: int) -> None:

@@ -14,22 +14,26 @@ from __future__ import annotations
 
 from mmapsim.constants import PAGE_SHIFT
 from mmapsim.fs.inode import Inode, InodeKind
-from mmapsim.physmem import Frame
+from mmapsim.mm.pagetable import PFN_SHIFT, PTE_WRITE
+from mmapsim.physmem import PhysicalMemory
 
 
-def mkclean(frame: Frame) -> None:
-    """Write-protect every shared mapping of ``frame`` (it was just written back)."""
-    inode = frame.inode
+def mkclean(physmem: PhysicalMemory, pfn: int) -> None:
+    """Write-protect every shared mapping of frame ``pfn`` (it was just written back)."""
+    inode = physmem.inode.get(pfn)
     if inode is None or inode.kind is InodeKind.SHMEM:
         return
+    pgoff = physmem.pgoff[pfn]
     for vma in inode.mappings:
         if not vma.shared or vma.mm is None:
             continue
-        va = vma.start + ((frame.pgoff - vma.pgoff) << PAGE_SHIFT)
+        va = vma.start + ((pgoff - vma.pgoff) << PAGE_SHIFT)
         if vma.start <= va < vma.end:
-            pte = vma.mm.pt.get(va >> PAGE_SHIFT)
-            if pte is not None and pte.frame is frame:
-                pte.writable = False
+            pt = vma.mm.pt
+            vpn = va >> PAGE_SHIFT
+            pte = pt.get(vpn)
+            if pte is not None and pte >> PFN_SHIFT == pfn:
+                pt[vpn] = pte & ~PTE_WRITE
 
 
 def unmap_mapping_range(inode: Inode, first_pgoff: int) -> None:

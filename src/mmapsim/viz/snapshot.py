@@ -26,9 +26,10 @@ from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
 from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.kernel import Kernel, Task
 from mmapsim.machine import Machine
+from mmapsim.mm.pagetable import PFN_SHIFT, PTE_READ, PTE_WRITE
 from mmapsim.mm.proc_maps import maps_line, vma_name
 from mmapsim.mm.vma import Vma
-from mmapsim.physmem import ZERO_PFN, Frame
+from mmapsim.physmem import PG_DIRTY, ZERO_PFN, PhysicalMemory
 from mmapsim.viz.contents import encode_rows
 from mmapsim.viz.kinds import is_program, vma_kind, vma_role
 from mmapsim.viz.kinds_ipc import ipc_label
@@ -103,9 +104,9 @@ def vma_head(task: Task, vma: Vma) -> Json:
     }
 
 
-def page_state(vma: Vma, readable: bool, writable: bool, frame: Frame) -> str:
+def page_state(vma: Vma, readable: bool, writable: bool, pfn: int) -> str:
     """The state of one present page (see the module docstring)."""
-    if frame.pfn == ZERO_PFN:
+    if pfn == ZERO_PFN:
         return "zero"
     if writable:
         return "rw"
@@ -118,8 +119,8 @@ def process_pages(task: Task) -> dict[int, tuple[int, str]]:
     """Every present page of ``task``: virtual page number -> (pfn, state)."""
     out: dict[int, tuple[int, str]] = {}
     for vma in task.mm.vmas:
-        for vpn, pte in task.mm.ptes_in(vma.start, vma.end):
-            out[vpn] = (pte.frame.pfn, page_state(vma, pte.readable, pte.writable, pte.frame))
+        for vpn, pte in task.mm.ptes_in(vma.start, vma.end).items():
+            out[vpn] = _page(vma, pte)
     return out
 
 
@@ -129,31 +130,37 @@ def one_page(task: Task, vpn: int) -> tuple[int, str] | None:
     vma = task.mm.vmas.find(vpn << PAGE_SHIFT)
     if pte is None or vma is None:
         return None
-    return pte.frame.pfn, page_state(vma, pte.readable, pte.writable, pte.frame)
+    return _page(vma, pte)
+
+
+def _page(vma: Vma, pte: int) -> tuple[int, str]:
+    pfn = pte >> PFN_SHIFT
+    return pfn, page_state(vma, bool(pte & PTE_READ), bool(pte & PTE_WRITE), pfn)
 
 
 # -- frames -------------------------------------------------------------------
 
 
 def frame_view(
-    frame: Frame,
+    physmem: PhysicalMemory,
+    pfn: int,
     users: list[tuple[int, int]],
     ints: list[list[int]],
     zero_users: int = 0,
 ) -> Json:
     """One frame: what holds it, who maps it, whether it is dirty, and its bytes."""
-    mapped = zero_users if frame.pfn == ZERO_PFN else frame.mapcount
-    view: Json = {"pfn": frame.pfn, "map": mapped, "dirty": frame.dirty}
-    inode = frame.inode
-    if frame.pfn == ZERO_PFN:
+    mapped = zero_users if pfn == ZERO_PFN else physmem.mapcount[pfn]
+    view: Json = {"pfn": pfn, "map": mapped, "dirty": bool(physmem.flags[pfn] & PG_DIRTY)}
+    inode = physmem.inode.get(pfn)
+    if pfn == ZERO_PFN:
         view["owner"] = "zero"
     elif inode is None:
         view["owner"] = "anon"
     else:
         owner = "shmem" if inode.kind is InodeKind.SHMEM else "file"
-        view.update(owner=owner, file=inode_label(inode), pgoff=frame.pgoff)
+        view.update(owner=owner, file=inode_label(inode), pgoff=physmem.pgoff[pfn])
         view["program"] = bool(inode.mode & 0o111) and owner == "file"
-    rows, cut = encode_rows(frame.data)
+    rows, cut = encode_rows(physmem.page(pfn))
     view["rows"] = rows
     if cut:
         view["cut"] = cut
@@ -198,7 +205,9 @@ def file_pages(inode: Inode) -> list[int]:
     return sorted(pages)
 
 
-def file_view(inode: Inode, disk_rows: dict[int, list[list[object]]], total: int) -> Json:
+def file_view(
+    physmem: PhysicalMemory, inode: Inode, disk_rows: dict[int, list[list[object]]], total: int
+) -> Json:
     """A file: size, and per page its bytes on disk beside the frame that caches it.
 
     ``disk_rows`` holds the encoded disk bytes of each page shown (see
@@ -208,9 +217,9 @@ def file_view(inode: Inode, disk_rows: dict[int, list[list[object]]], total: int
     shmem = inode.kind is InodeKind.SHMEM
     for pgoff, disk in disk_rows.items():
         row: Json = {"pgoff": pgoff, "disk": None if shmem else disk}
-        frame = inode.cache.get(pgoff)
-        if frame is not None:
-            row.update(pfn=frame.pfn, dirty=frame.dirty)
+        pfn = inode.cache.get(pgoff)
+        if pfn is not None:
+            row.update(pfn=pfn, dirty=bool(physmem.flags[pfn] & PG_DIRTY))
         rows.append(row)
     return {
         "ino": inode.ino,

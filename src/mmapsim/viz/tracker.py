@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
 from mmapsim.kernel import Kernel, Task
 from mmapsim.machine import Machine
-from mmapsim.physmem import ZERO_PFN, Frame
+from mmapsim.physmem import PG_DIRTY, ZERO_PFN, PhysicalMemory
 from mmapsim.viz.contents import encode_rows
 from mmapsim.viz.snapshot import (
     FILE_PAGES,
@@ -155,8 +155,7 @@ class Tracker:
             if vma is not None:
                 first, last = vma.start >> PAGE_SHIFT, vma.end >> PAGE_SHIFT
                 vpns.extend(v for v in old if first <= v < last)
-                for vpn, _ in task.mm.ptes_in(vma.start, vma.end):
-                    vpns.append(vpn)
+                vpns.extend(task.mm.ptes_in(vma.start, vma.end))
         for vpn in vpns:
             page = one_page(task, vpn)
             if page is not None:
@@ -202,39 +201,43 @@ class Tracker:
         self, touched: set[int], hints: Hints | None
     ) -> tuple[list[Json], list[int]]:
         physmem = self.kernel.physmem
-        live = physmem.frames
+        refcount = physmem.refcount
         if hints is None:
-            candidates = set(live) | set(self.frames) | touched
+            candidates = set(physmem.live_pfns()) | set(self.frames) | touched
         else:
             candidates = touched | hints.frames
         out: list[Json] = []
         removed: list[int] = []
         for pfn in sorted(candidates):
-            frame: Frame | None = physmem.zero_frame if pfn == ZERO_PFN else live.get(pfn)
+            live = pfn < len(refcount) and refcount[pfn] > 0
             users = self.users.get(pfn, set())
-            if frame is None or (pfn == ZERO_PFN and not users):
+            if not live or (pfn == ZERO_PFN and not users):
                 if self.frames.pop(pfn, None) is not None:
                     removed.append(pfn)
                     self._raw.pop(pfn, None)
                     self._meta.pop(pfn, None)
                 continue
-            view = self._frame_if_changed(frame, users)
+            view = self._frame_if_changed(physmem, pfn, users)
             if view is not None:
                 out.append(view)
         return out, removed
 
-    def _frame_if_changed(self, frame: Frame, users: set[tuple[int, int]]) -> Json | None:
-        pfn = frame.pfn
-        inode = frame.inode
-        meta = (frame.mapcount, frame.dirty, id(inode), frame.pgoff, hash(frozenset(users)))
+    def _frame_if_changed(
+        self, physmem: PhysicalMemory, pfn: int, users: set[tuple[int, int]]
+    ) -> Json | None:
+        inode = physmem.inode.get(pfn)
+        dirty = bool(physmem.flags[pfn] & PG_DIRTY)
+        pgoff = physmem.pgoff.get(pfn, 0)
+        meta = (physmem.mapcount[pfn], dirty, id(inode), pgoff, hash(frozenset(users)))
         raw = self._raw.get(pfn)
-        if raw is not None and raw == frame.data and self._meta.get(pfn) == meta:
+        data = physmem.page(pfn)
+        if raw is not None and raw == data and self._meta.get(pfn) == meta:
             ints = self._ints(users)
             if ints == self.frames[pfn].get("ints", []):
                 return None
-        self._raw[pfn] = bytearray(frame.data)
+        self._raw[pfn] = bytearray(data)
         self._meta[pfn] = meta
-        view = frame_view(frame, list(users), self._ints(users), len(users))
+        view = frame_view(physmem, pfn, list(users), self._ints(users), len(users))
         self.frames[pfn] = view
         return view
 
@@ -263,7 +266,7 @@ class Tracker:
                     cached = (disk, encode_rows(disk)[0])
                     self._disk[(inode.ino, pgoff)] = cached
                 shown[pgoff] = cached[1]
-            view = file_view(inode, shown, len(pages))
+            view = file_view(self.kernel.physmem, inode, shown, len(pages))
             if view != self.files.get(inode.ino):
                 self.files[inode.ino] = view
                 out.append(view)

@@ -147,8 +147,9 @@ def page_states(machine: MachineAPI, path: str, size: int) -> dict[int, tuple[bo
     pages = (size + PAGE_SIZE - 1) // PAGE_SIZE
     kernel: Any = getattr(machine, "kernel", None)
     if kernel is not None:
+        dirty = kernel.fs.lookup(path).dirty
         cache = kernel.fs.lookup(path).cache
-        return {n: (n in cache, n in cache and bool(cache[n].dirty)) for n in range(pages)}
+        return {n: (n in cache, n in dirty) for n in range(pages)}
     method = getattr(machine, "page_cache_state", None)
     if method is None:
         return {}
