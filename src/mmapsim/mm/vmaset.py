@@ -41,10 +41,14 @@ class VmaSet:
     the last, up to TASK_SIZE).
     """
 
-    __slots__ = ("_tree", "gaps")
+    __slots__ = ("_last", "_tree", "gaps")
 
     def __init__(self) -> None:
         self._tree: SortedChunks[Vma] = SortedChunks()
+        #: The VMA that the last successful find() returned (Linux's per-thread
+        #: vmacache of old): a fault next to the last one skips the tree.  It
+        #: is always in the set; removing a VMA forgets it.
+        self._last: Vma | None = None
         self.gaps = GapIndex()
         self.gaps.add(0, TASK_SIZE)
 
@@ -59,8 +63,14 @@ class VmaSet:
 
     def find(self, va: int) -> Vma | None:
         """The VMA containing ``va``, or None."""
+        vma = self._last
+        if vma is not None and vma.start <= va < vma.end:
+            return vma
         vma = self._tree.floor_value(va)
-        return vma if vma is not None and va < vma.end else None
+        if vma is not None and va < vma.end:
+            self._last = vma
+            return vma
+        return None
 
     def find_from(self, va: int) -> Vma | None:
         """The first VMA that ends above ``va`` (Linux's ``find_vma``)."""
@@ -122,6 +132,7 @@ class VmaSet:
         self.gaps.remove(*_gap_between(prev, vma))
         self.gaps.remove(*_gap_between(vma, nxt))
         self._tree.remove(vma.start)
+        self._last = None
         self.gaps.add(*_gap_between(prev, nxt))
 
     def split(self, vma: Vma, at: int) -> Vma:
@@ -145,6 +156,7 @@ class VmaSet:
         if vma.anon_vma is None:
             vma.anon_vma = nxt.anon_vma
         self._tree.remove(nxt.start)
+        self._last = None
         return nxt
 
     def extend_down(self, vma: Vma, new_start: int) -> None:
@@ -168,4 +180,7 @@ class VmaSet:
         self._tree.check()
         if any(key != vma.start for key, vma in self._tree.items()):
             raise KernelPanic("VmaSet.check", "a VMA's key is not its start")
+        last = self._last
+        if last is not None and self._tree.floor_value(last.start) is not last:
+            raise KernelPanic("VmaSet.check", f"the last found {last!r} is not in the set")
         self.gaps.check()
