@@ -31,6 +31,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from mmapsim.constants import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
+from mmapsim.errors import KernelPanic
 from mmapsim.events import (
     AnonPageAllocated,
     CowCopy,
@@ -170,7 +171,8 @@ def _fault_around(mm: AddressSpace, vma: Vma, va: int) -> None:
     already in the page cache, in the 16-page window aligned in the address space,
     clipped to the VMA, the page table and the end of the file."""
     inode = vma.inode
-    assert inode is not None
+    if inode is None:
+        raise KernelPanic("_fault_around", f"{vma!r} maps no file")
     vpn = va >> PAGE_SHIFT
     pte_off = vpn & (PTRS_PER_PTE - 1)
     vma_off = vpn - (vma.start >> PAGE_SHIFT)

@@ -23,10 +23,11 @@ from __future__ import annotations
 import errno
 import signal
 
-from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
+from mmapsim.constants import MCL_CURRENT, PAGE_SHIFT, PAGE_SIZE
 from mmapsim.errors import syscall_error
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.fault import MemoryFault, handle_fault
+from mmapsim.mm.memlayout import TASK_SIZE
 from mmapsim.mm.pagetable import PFN_SHIFT, PTE_WRITE
 from mmapsim.mm.vma import (
     VM_ACCESS_FLAGS,
@@ -65,14 +66,18 @@ def populate_vma_range(mm: AddressSpace, vma: Vma, start: int, end: int, write: 
     return errno.EFAULT if stop < end else 0
 
 
-def mm_populate(mm: AddressSpace, start: int, end: int, ignore_errors: bool) -> int:
-    """``__mm_populate``: fault in the locked or populated VMAs of ``[start, end)``;
-    returns 0 or the first errno (with ``ignore_errors``, always 0)."""
+def mm_populate(mm: AddressSpace, start: int, end: int, ignore_errors: bool) -> None:
+    """``__mm_populate``: fault in the locked or populated VMAs of ``[start, end)``.
+
+    Raises OSError with the first failure (EFAULT for a page that cannot be
+    faulted in, ENOMEM when memory runs out), unless ``ignore_errors``.
+    Partial effect, as on Linux: the pages before the failure stay present.
+    """
     va = start
     while va < end:
         vma = mm.vmas.find_from(va)
         if vma is None or vma.start >= end:
-            return 0
+            return
         lo, hi = max(va, vma.start), min(end, vma.end)
         va = hi
         flags = int(vma.flags)
@@ -83,8 +88,39 @@ def mm_populate(mm: AddressSpace, start: int, end: int, ignore_errors: bool) -> 
         else:
             err = populate_vma_range(mm, vma, lo, hi, flags & (VM_WRITE | VM_SHARED) == VM_WRITE)
         if err and not ignore_errors:
-            return err
-    return 0
+            raise syscall_error(err)
+
+
+#: __mlock_posix_error_return: what mlock reports for a populate failure.
+_POSIX_ERROR = {errno.EFAULT: errno.ENOMEM, errno.ENOMEM: errno.EAGAIN}
+
+
+def do_mlock(mm: AddressSpace, start: int, end: int, lock_flags: int, max_map_count: int) -> None:
+    """do_mlock: give ``[start, end)`` the lock flags, then populate it; a populate
+    failure is POSIX's errno (EFAULT becomes ENOMEM, ENOMEM becomes EAGAIN).
+
+    Partial effect, as on Linux: the VMAs before a hole stay locked (and are
+    not populated), and a VMA whose pages cannot all be faulted in (PROT_NONE,
+    beyond end of file) stays locked.
+
+    Preconditions: ``start`` and ``end`` are page aligned, ``start < end``.
+    """
+    apply_lock_flags(mm, start, end, lock_flags, max_map_count)
+    try:
+        mm_populate(mm, start, end, ignore_errors=False)
+    except OSError as err:
+        raise syscall_error(_POSIX_ERROR[err.errno or errno.EFAULT]) from None
+
+
+def do_mlockall(mm: AddressSpace, flags: int, max_map_count: int) -> None:
+    """mlockall's work: the lock flags of every VMA and of later ones, then
+    (MCL_CURRENT) every VMA populated, the pages that cannot be left out.
+
+    Preconditions: ``flags`` is a valid mlockall flag set (0: munlockall).
+    """
+    apply_mlockall(mm, flags, max_map_count)
+    if flags & MCL_CURRENT:
+        mm_populate(mm, 0, TASK_SIZE, ignore_errors=True)
 
 
 def _lockable(vma: Vma) -> bool:

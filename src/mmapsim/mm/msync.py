@@ -17,35 +17,45 @@ from __future__ import annotations
 import errno
 
 from mmapsim.constants import MsFlag
+from mmapsim.errors import syscall_error
 from mmapsim.fs.inode import InodeKind
 from mmapsim.mm.address_space import AddressSpace
 from mmapsim.mm.vma import VmFlag
 
 
-def sync_range(mm: AddressSpace, start: int, end: int, flags: MsFlag) -> int:
-    """Do msync's work on ``[start, end)``; returns 0 or the errno to fail with."""
+def sync_range(mm: AddressSpace, start: int, end: int, flags: MsFlag) -> None:
+    """Do msync's work on ``[start, end)`` (the VMA walk of ``SYSCALL_DEFINE3(msync)``).
+
+    Raises OSError: ENOMEM for a hole (at once for plain MS_ASYNC, else after
+    the walk), EBUSY for MS_INVALIDATE over a locked VMA.  Partial effect, as on
+    Linux: the shared file mappings before the failing VMA are written back.
+
+    Preconditions: ``start`` is page aligned and ``start < end``; ``flags`` holds
+    no unknown bit and not both MS_ASYNC and MS_SYNC.
+    """
     unmapped_error = 0
     vma = mm.vmas.find_from(start)
     while True:
         if vma is None:
-            return errno.ENOMEM
+            raise syscall_error(errno.ENOMEM)
         if start < vma.start:
             if flags == MsFlag.ASYNC:
-                return errno.ENOMEM
+                raise syscall_error(errno.ENOMEM)
             start = vma.start
             if start >= end:
-                return errno.ENOMEM
+                raise syscall_error(errno.ENOMEM)
             unmapped_error = errno.ENOMEM
         if flags & MsFlag.INVALIDATE and vma.flags & VmFlag.LOCKED:
-            return errno.EBUSY
+            raise syscall_error(errno.EBUSY)
         first = vma.pgoff_of(start)
         last = vma.pgoff_of(min(end, vma.end) - 1)
         start = vma.end
         inode = vma.inode
         syncable = inode is not None and inode.kind is InodeKind.REGULAR
-        if flags & MsFlag.SYNC and vma.shared and syncable:
-            assert inode is not None
+        if flags & MsFlag.SYNC and vma.shared and inode is not None and syncable:
             mm.pagecache.writeback(inode, first, last + 1, cause="msync")
         if start >= end:
-            return unmapped_error
+            if unmapped_error:
+                raise syscall_error(unmapped_error)
+            return
         vma = mm.vmas.find_from(start)

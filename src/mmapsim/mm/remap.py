@@ -68,25 +68,24 @@ def do_mremap(mm: AddressSpace, req: Remap) -> int:
     """mremap after its argument checks; returns the new address."""
     if req.flags & MREMAP_FIXED and req.old_len == req.new_len:
         return _remap_move(mm, req)
-    vma = mm.vmas.find(req.addr)
-    _check_prep_vma(vma, req)
-    assert vma is not None
+    vma = _check_prep_vma(mm.vmas.find(req.addr), req)
     if req.implies_new_addr:
         return _mremap_to(mm, req)
     return _mremap_at(mm, vma, req)
 
 
-def _check_prep_vma(vma: Vma | None, req: Remap) -> None:
-    """check_prep_vma: what the VMA at ``addr`` must allow."""
+def _check_prep_vma(vma: Vma | None, req: Remap) -> Vma:
+    """check_prep_vma: what the VMA at ``addr`` must allow; returns it."""
     if vma is None:
         raise syscall_error(errno.EFAULT)
     if req.new_len <= req.old_len and not req.implies_new_addr:
-        return  # a shrink or nothing, in place: no more checks
+        return vma  # a shrink or nothing, in place: no more checks
     if req.old_len == 0 and not vma.flags & (VmFlag.SHARED | VmFlag.MAYSHARE):
         raise syscall_error(errno.EINVAL)  # "duplicating" a private mapping
     needed = min(req.old_len, req.new_len)
     if needed > vma.end - req.addr:
         raise syscall_error(errno.EFAULT)
+    return vma
 
 
 def _shrink(mm: AddressSpace, req: Remap) -> None:

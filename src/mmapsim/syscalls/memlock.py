@@ -32,20 +32,10 @@ def _lock_range(addr: int, length: int) -> tuple[int, int]:
 
 
 def _do_mlock(k: Kernel, task: Task, addr: int, length: int, lock_flags: int) -> None:
-    """do_mlock: lock, then populate; a populate failure is POSIX's errno
-    (EFAULT becomes ENOMEM, ENOMEM becomes EAGAIN).
-
-    Partial effect, as on Linux: the VMAs before a hole stay locked (and are
-    not populated), and a VMA whose pages cannot all be faulted in (PROT_NONE,
-    beyond end of file) stays locked.
-    """
+    """mlock and mlock2 after their flag checks: the range, then do_mlock."""
     start, end = _lock_range(addr, length)
-    if start == end:
-        return
-    mlock.apply_lock_flags(task.mm, start, end, lock_flags, k.max_map_count)
-    err = mlock.mm_populate(task.mm, start, end, ignore_errors=False)
-    if err:
-        raise syscall_error({errno.EFAULT: errno.ENOMEM, errno.ENOMEM: errno.EAGAIN}[err])
+    if start != end:
+        mlock.do_mlock(task.mm, start, end, lock_flags, k.max_map_count)
 
 
 def sys_mlock(k: Kernel, task: Task, addr: int, length: int) -> None:
@@ -76,15 +66,13 @@ def sys_mlockall(k: Kernel, task: Task, flags: int) -> None:
     (ignoring the pages that cannot be), MCL_FUTURE locks later mappings."""
     if not flags or flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) or flags == MCL_ONFAULT:
         raise syscall_error(errno.EINVAL)
-    mlock.apply_mlockall(task.mm, flags, k.max_map_count)
-    if flags & MCL_CURRENT:
-        mlock.mm_populate(task.mm, 0, TASK_SIZE, ignore_errors=True)
+    mlock.do_mlockall(task.mm, flags, k.max_map_count)
 
 
 def sys_munlockall(k: Kernel, task: Task) -> None:
     """Implements the semantics of Linux's munlockall(2): nothing stays locked,
     and later mappings are not locked."""
-    mlock.apply_mlockall(task.mm, 0, k.max_map_count)
+    mlock.do_mlockall(task.mm, 0, k.max_map_count)
 
 
 def sys_mincore(k: Kernel, task: Task, addr: int, length: int) -> bytes:

@@ -107,9 +107,7 @@ def sys_msync(k: Kernel, task: Task, addr: int, length: int, flags: int) -> None
         raise syscall_error(errno.ENOMEM)
     if end == addr:
         return
-    err = sync_range(task.mm, addr, end, MsFlag(flags))
-    if err:
-        raise syscall_error(err)
+    sync_range(task.mm, addr, end, MsFlag(flags))
 
 
 def sys_mprotect(k: Kernel, task: Task, addr: int, length: int, prot: int) -> None:
