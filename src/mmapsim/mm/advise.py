@@ -39,7 +39,7 @@ import errno
 from collections.abc import Callable
 
 from mmapsim import constants as c
-from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
+from mmapsim.constants import PAGE_SHIFT
 from mmapsim.errors import syscall_error
 from mmapsim.events import PageUnmapped
 from mmapsim.fs.inode import Inode, InodeKind
@@ -169,7 +169,7 @@ def punch_hole(mm: AddressSpace, inode: Inode, first: int, stop: int) -> None:
     """Pages ``[first, stop)`` of ``inode`` become a hole: unmapped everywhere
     (private copies stay, as ``truncate_pagecache_range`` leaves them), dropped
     from the page cache and zeroed on disk; the size stays."""
-    stop = min(stop, (inode.size + PAGE_SIZE - 1) >> PAGE_SHIFT)
+    stop = min(stop, inode.pages)
     if first >= stop:
         return
     for pgoff in range(first, stop):
@@ -204,7 +204,7 @@ def _willneed(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
     inode = vma.inode
     if inode is None or inode.kind is not InodeKind.REGULAR:
         return  # anonymous or shared memory: only swapped-out pages would be read
-    last = min(vma.pgoff_of(end - 1) + 1, (inode.size + PAGE_SIZE - 1) >> PAGE_SHIFT)
+    last = min(vma.pgoff_of(end - 1) + 1, inode.pages)
     for pgoff in range(vma.pgoff_of(start), last):
         mm.pagecache.find_or_read(inode, pgoff)
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import signal
 from typing import TYPE_CHECKING
 
-from mmapsim.constants import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
+from mmapsim.constants import PAGE_MASK, PAGE_SHIFT
 from mmapsim.errors import KernelPanic
 from mmapsim.events import (
     AnonPageAllocated,
@@ -133,7 +133,7 @@ def _reads_disk(vma: Vma, va: int, pte: int | None) -> bool:
     if pte is not None or inode is None:
         return False
     pgoff = vma.pgoff_of(va)
-    return pgoff < (inode.size + PAGE_SIZE - 1) >> PAGE_SHIFT and pgoff not in inode.cache
+    return pgoff < inode.pages and pgoff not in inode.cache
 
 
 def _fault_missing(mm: AddressSpace, vma: Vma, va: int, write: bool) -> int:
@@ -144,7 +144,7 @@ def _fault_missing(mm: AddressSpace, vma: Vma, va: int, write: bool) -> int:
             mm.bus.emit(ZeroPageMapped(mm.pid, va & PAGE_MASK, ZERO_PFN))
         return _ZERO_PTE
     pgoff = vma.pgoff + ((va - vma.start) >> PAGE_SHIFT)
-    if pgoff >= (inode.size + PAGE_SIZE - 1) >> PAGE_SHIFT:
+    if pgoff >= inode.pages:
         raise _kill(mm, signal.SIGBUS, va, "page wholly beyond the end of the file")
     cache = inode.cache
     if not write and len(cache) > (pgoff in cache):  # a neighbour may be cached
@@ -179,7 +179,7 @@ def _fault_around(mm: AddressSpace, vma: Vma, va: int) -> None:
     vma_pages = (vma.end - vma.start) >> PAGE_SHIFT
     from_pte = max(pte_off & ~(FAULT_AROUND_PAGES - 1), pte_off - min(pte_off, vma_off))
     to_pte = min(from_pte + FAULT_AROUND_PAGES, PTRS_PER_PTE, pte_off + vma_pages - vma_off)
-    last_pgoff = (inode.size + PAGE_SIZE - 1) // PAGE_SIZE - 1
+    last_pgoff = inode.pages - 1
     cache, pt = inode.cache, mm.pt
     base = vma.pgoff - (vma.start >> PAGE_SHIFT)  # pgoff = vpn + base
     found = {}

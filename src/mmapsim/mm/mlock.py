@@ -52,7 +52,7 @@ def populate_vma_range(mm: AddressSpace, vma: Vma, start: int, end: int, write: 
     """
     stop = end
     if vma.inode is not None:
-        file_pages = (vma.inode.size + PAGE_SIZE - 1) >> PAGE_SHIFT
+        file_pages = vma.inode.pages
         stop = min(end, max(start, vma.start + ((file_pages - vma.pgoff) << PAGE_SHIFT)))
     pt, flags = mm.pt, mm.physmem.flags
     for va in range(start, stop, PAGE_SIZE):

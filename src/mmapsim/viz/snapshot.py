@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmapsim.constants import PAGE_SHIFT, PAGE_SIZE
+from mmapsim.constants import PAGE_SHIFT
 from mmapsim.fs.inode import Inode, InodeKind
 from mmapsim.kernel import Kernel, Task
 from mmapsim.machine import Machine
@@ -201,7 +201,7 @@ def visible_inodes(kernel: Kernel, tasks: list[Task]) -> list[Inode]:
 
 def file_pages(inode: Inode) -> list[int]:
     """The page offsets the picture shows: those in the file or in its cache."""
-    pages = set(inode.cache) | set(range((inode.size + PAGE_SIZE - 1) // PAGE_SIZE))
+    pages = set(inode.cache) | set(range(inode.pages))
     return sorted(pages)
 
 
