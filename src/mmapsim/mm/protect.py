@@ -1,6 +1,8 @@
-"""mprotect's work on an address space: mprotect_fixup and change_protection.
+"""mprotect's work on an address space: the VMA walk, mprotect_fixup, change_protection.
 
-Linux semantics (mm/mprotect.c): the range's VMAs are split at its ends, get
+:func:`do_mprotect` is ``do_mprotect_pkey`` after its argument checks: it walks
+the VMAs of the range (ENOMEM at a hole, EACCES for what a VMA may not become)
+and fixes each one up.  Linux semantics (mm/mprotect.c): the range's VMAs are split at its ends, get
 their new flags, and merge with neighbours that now match.  Making a private
 mapping writable charges it (``VM_ACCOUNT``); making an untouched anonymous
 mapping read-only again gives the charge back.  Existing PTEs follow the new
