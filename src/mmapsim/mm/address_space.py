@@ -149,7 +149,10 @@ class AddressSpace:
             self.bus.emit(FrameFreed(pfn))
 
     def zap_range(self, start: int, end: int) -> None:
-        """Remove every PTE of ``[start, end)`` (zap_page_range)."""
+        """Remove every PTE of ``[start, end)`` (zap_page_range).
+
+        Preconditions: ``start`` and ``end`` are page aligned, ``start <= end``.
+        """
         ptes = self.ptes_in(start, end)
         if not ptes:
             return
@@ -211,7 +214,11 @@ class AddressSpace:
         """Split ``vma`` at ``at``; the new high part takes its references and is returned.
 
         A hugetlb VMA splits only on a huge page boundary (EINVAL, as
-        ``hugetlb_vm_op_split``)."""
+        ``hugetlb_vm_op_split``).
+
+        Preconditions: ``vma`` is in this address space and ``vma.start < at < vma.end``,
+        ``at`` page aligned.
+        """
         if vma.flags & VmFlag.HUGETLB:
             size = getattr(vma.inode, "huge_page_size", 1 << 21)
             if at & (size - 1):

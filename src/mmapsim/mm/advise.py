@@ -77,6 +77,9 @@ def advise(mm: AddressSpace, start: int, end: int, advice: int, max_map_count: i
     Partial effect, as on Linux: holes are skipped and reported with ENOMEM
     at the end; an error in one VMA is raised at once, after the VMAs before
     it have taken the advice.
+
+    Preconditions: ``start`` and ``end`` are page aligned, ``start < end``; ``advice`` is
+    one madvise accepts (madvise_behavior_valid).
     """
     unmapped = False
     va = start
@@ -168,7 +171,11 @@ def _remove(mm: AddressSpace, vma: Vma, start: int, end: int) -> None:
 def punch_hole(mm: AddressSpace, inode: Inode, first: int, stop: int) -> None:
     """Pages ``[first, stop)`` of ``inode`` become a hole: unmapped everywhere
     (private copies stay, as ``truncate_pagecache_range`` leaves them), dropped
-    from the page cache and zeroed on disk; the size stays."""
+    from the page cache and zeroed on disk; the size stays.
+
+    Preconditions: ``inode`` is a file of the page cache that ``mm`` may change
+    (FALLOC_FL_PUNCH_HOLE's checks are done).
+    """
     stop = min(stop, inode.pages)
     if first >= stop:
         return
@@ -256,6 +263,8 @@ def populate(mm: AddressSpace, start: int, end: int, write: bool) -> None:
     ENOMEM for a hole, EINVAL for a VMA that forbids the access, EFAULT for a
     page beyond the end of its file.  Partial effect: the pages before the
     failure stay populated.
+
+    Preconditions: ``start`` and ``end`` are page aligned, ``start < end``.
     """
     va = start
     while va < end:

@@ -24,7 +24,10 @@ from mmapsim.mm.vma import VM_LOCKED_MASK, AnonVma, Vma, VmFlag
 
 
 def dup_mmap(parent: AddressSpace, child: AddressSpace) -> None:
-    """Fill the empty ``child`` with a copy-on-write copy of ``parent``."""
+    """Fill the empty ``child`` with a copy-on-write copy of ``parent``.
+
+    Preconditions: ``child`` is a new address space with no VMA and no PTE.
+    """
     child.brk_start = parent.brk_start
     child.brk = parent.brk
     child.mmap_base = parent.mmap_base

@@ -39,7 +39,10 @@ def current_brk(mm: AddressSpace) -> int:
 
 
 def do_brk(mm: AddressSpace, brk: int, max_map_count: int) -> int:
-    """Move the break to ``brk`` if it can; returns the break after the call."""
+    """Move the break to ``brk`` if it can; returns the break after the call.
+
+    Preconditions: ``mm.brk_start`` is set (a loader made the heap's start).
+    """
     old = current_brk(mm)
     if brk < mm.brk_start or brk > TASK_SIZE:
         return old

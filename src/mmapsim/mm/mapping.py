@@ -306,7 +306,10 @@ def unmap(mm: AddressSpace, start: int, end: int) -> None:
 
 def check_splits(mm: AddressSpace, start: int, end: int) -> None:
     """A hugetlb VMA splits only on a huge page boundary (``hugetlb_vm_op_split``):
-    EINVAL before anything changes when ``start`` or ``end`` would cut one elsewhere."""
+    EINVAL before anything changes when ``start`` or ``end`` would cut one elsewhere.
+
+    Preconditions: ``start`` and ``end`` are page aligned.
+    """
     for at in (start, end):
         vma = mm.vmas.find(at)
         if vma is not None and vma.start < at and vma.flags & VmFlag.HUGETLB:
@@ -325,7 +328,10 @@ def hugetlb_page_size(vma: Vma) -> int:
 
 
 def splits_needed(mm: AddressSpace, start: int, end: int) -> bool:
-    """Whether munmap of ``[start, end)`` must cut one VMA in two (map_count check)."""
+    """Whether munmap of ``[start, end)`` must cut one VMA in two (map_count check).
+
+    Preconditions: ``start`` and ``end`` are page aligned, ``start < end``.
+    """
     vma = mm.vmas.find(start)
     return vma is not None and vma.start < start and end < vma.end
 

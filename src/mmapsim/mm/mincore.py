@@ -18,7 +18,11 @@ from mmapsim.mm.address_space import AddressSpace
 
 
 def residency(mm: AddressSpace, addr: int, pages: int) -> bytes:
-    """One byte per page of the ``pages`` pages at ``addr``: 1 resident, 0 not."""
+    """One byte per page of the ``pages`` pages at ``addr``: 1 resident, 0 not.
+
+    Preconditions: ``addr`` is page aligned and ``addr + pages`` pages end inside user
+    space.
+    """
     first = addr >> PAGE_SHIFT
     stop = first + pages
     vmas = []

@@ -49,6 +49,9 @@ def populate_vma_range(mm: AddressSpace, vma: Vma, start: int, end: int, write: 
 
     ``write``: fault for writing (a private writable mapping's copy-on-write is
     broken); otherwise a read fault maps what a load would.
+
+    Preconditions: ``[start, end)`` is page aligned and lies inside ``vma``, a VMA of
+    ``mm``.
     """
     stop = end
     if vma.inode is not None:
@@ -72,6 +75,8 @@ def mm_populate(mm: AddressSpace, start: int, end: int, ignore_errors: bool) -> 
     Raises OSError with the first failure (EFAULT for a page that cannot be
     faulted in, ENOMEM when memory runs out), unless ``ignore_errors``.
     Partial effect, as on Linux: the pages before the failure stay present.
+
+    Preconditions: ``start`` and ``end`` are page aligned.
     """
     va = start
     while va < end:
@@ -136,6 +141,9 @@ def apply_lock_flags(
 
     Partial effect, as on Linux: a hole fails with ENOMEM after the VMAs
     before it have their new flags.
+
+    Preconditions: ``start`` and ``end`` are page aligned, ``start < end``; ``lock_flags``
+    holds only VM_LOCKED and VM_LOCKONFAULT.
     """
     vma = mm.vmas.find(start)
     if vma is None:

@@ -46,6 +46,9 @@ def mprotect_fixup(
     A split that would pass ``max_map_count`` fails with ENOMEM (split_vma); a
     split already made stays, as on Linux.  A locked private mapping that
     becomes writable has every page faulted in for writing at once.
+
+    Preconditions: ``[start, end)`` is page aligned and lies inside ``vma``, a VMA of
+    ``mm``; ``flags`` passed mprotect's checks for ``vma``.
     """
     old = vma.flags
     if flags == old:

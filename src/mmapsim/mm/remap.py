@@ -65,7 +65,11 @@ class Remap:
 
 
 def do_mremap(mm: AddressSpace, req: Remap) -> int:
-    """mremap after its argument checks; returns the new address."""
+    """mremap after its argument checks; returns the new address.
+
+    Preconditions: ``req`` passed sys_mremap's checks (aligned ``addr``, known flags,
+    page-aligned lengths, MREMAP_FIXED's range).
+    """
     if req.flags & MREMAP_FIXED and req.old_len == req.new_len:
         return _remap_move(mm, req)
     vma = _check_prep_vma(mm.vmas.find(req.addr), req)

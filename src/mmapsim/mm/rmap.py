@@ -19,7 +19,10 @@ from mmapsim.physmem import PhysicalMemory
 
 
 def mkclean(physmem: PhysicalMemory, pfn: int) -> None:
-    """Write-protect every shared mapping of frame ``pfn`` (it was just written back)."""
+    """Write-protect every shared mapping of frame ``pfn`` (it was just written back).
+
+    Preconditions: ``pfn`` is a live frame that has just been written back.
+    """
     inode = physmem.inode.get(pfn)
     if inode is None or inode.kind is InodeKind.SHMEM:
         return
@@ -37,7 +40,11 @@ def mkclean(physmem: PhysicalMemory, pfn: int) -> None:
 
 
 def unmap_mapping_range(inode: Inode, first_pgoff: int) -> None:
-    """Remove every PTE that maps page ``first_pgoff`` or later of ``inode``."""
+    """Remove every PTE that maps page ``first_pgoff`` or later of ``inode``.
+
+    Preconditions: ``first_pgoff`` is the first page the file loses (truncation unmaps,
+    then evicts the pages from the cache and sets the size).
+    """
     for vma in list(inode.mappings):
         if vma.mm is None:
             continue

@@ -116,7 +116,10 @@ class VmaSet:
     # -- changes ------------------------------------------------------------
 
     def insert(self, vma: Vma) -> None:
-        """Add a VMA into free space."""
+        """Add a VMA into free space.
+
+        Preconditions: ``vma`` lies wholly in free space of this set.
+        """
         prev, nxt = self._tree.floor_and_next(vma.start)
         lo, hi = _gap_between(prev, nxt)
         if not (lo <= vma.start and vma.end <= (hi if nxt is None else nxt.start)):
@@ -127,7 +130,10 @@ class VmaSet:
         self.gaps.add(*_gap_between(vma, nxt))
 
     def remove(self, vma: Vma) -> None:
-        """Take a VMA out; its range becomes free."""
+        """Take a VMA out; its range becomes free.
+
+        Preconditions: ``vma`` is in this set.
+        """
         prev, nxt = self._neighbours(vma)
         self.gaps.remove(*_gap_between(prev, vma))
         self.gaps.remove(*_gap_between(vma, nxt))
@@ -136,7 +142,10 @@ class VmaSet:
         self.gaps.add(*_gap_between(prev, nxt))
 
     def split(self, vma: Vma, at: int) -> Vma:
-        """Cut ``vma`` at ``at``; ``vma`` keeps the low part, the high part is returned."""
+        """Cut ``vma`` at ``at``; ``vma`` keeps the low part, the high part is returned.
+
+        Preconditions: ``vma`` is in this set and ``vma.start < at < vma.end``.
+        """
         if not vma.start < at < vma.end:
             raise KernelPanic("VmaSet.split", f"{at:#x} is not inside {vma!r}")
         self._neighbours(vma)  # it must be in the set
@@ -148,7 +157,10 @@ class VmaSet:
         return high
 
     def merge_next(self, vma: Vma) -> Vma:
-        """Absorb the VMA right after ``vma`` into it; returns the absorbed one."""
+        """Absorb the VMA right after ``vma`` into it; returns the absorbed one.
+
+        Preconditions: ``vma`` is in this set and the next VMA starts at ``vma.end``.
+        """
         _, nxt = self._neighbours(vma)
         if nxt is None or nxt.start != vma.end:
             raise KernelPanic("VmaSet.merge_next", f"{vma!r} and {nxt!r} are not adjacent")
