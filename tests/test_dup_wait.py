@@ -193,3 +193,14 @@ def test_a_dup_is_not_close_on_exec(machine: Any) -> None:
     assert _errno(p.fstat, fd) == errno.EBADF
     assert p.read(copy, 4) == b"kept"
     assert p.pread(20, 4, 0) == b"kept"
+
+
+@pytest.mark.parametrize("fd2", [1024, 4096, 2**31 - 1])
+def test_dup2_beyond_rlimit_nofile_is_ebadf(machine: Any, fd2: int) -> None:
+    """RLIMIT_NOFILE is 1024 on both machines: dup2 to 1024 or above is EBADF."""
+    p = machine.spawn()
+    fd = new_file(machine, p, "/tmp/f", b"x")
+    with pytest.raises(OSError) as caught:
+        p.dup2(fd, fd2)
+    assert caught.value.errno == errno.EBADF
+    assert p.dup2(fd, 1000) == 1000
