@@ -203,22 +203,15 @@ def _fault_write_protected(mm: AddressSpace, vma: Vma, va: int, pte: int) -> int
     if vma.shared:
         _dirty(mm, pfn, va)
         return pte | PTE_WRITE | PTE_YOUNG
-    flags, refcount = physmem.flags, physmem.refcount
-    left = refcount[pfn] - 1
-    if flags[pfn] & PG_ANON and left == 0 and physmem.mapcount[pfn] == 1:  # reusable(pfn)
-        flags[pfn] &= ~PG_LAZYFREE  # written again after MADV_FREE: dirty, kept
+    if physmem.reusable(pfn):
+        physmem.flags[pfn] &= ~PG_LAZYFREE  # written again after MADV_FREE: dirty, kept
         if mm.bus.active:
             mm.bus.emit(CowReuse(mm.pid, va & PAGE_MASK, pfn))
         return pte | PTE_WRITE | PTE_YOUNG
     copy = physmem.alloc(PG_ANON, 1, pfn)  # as _copy does, inline: the common COW fault
     if vma.anon_vma is None:
         vma.anon_vma = _mergeable_anon_vma(mm, vma) or AnonVma()
-    if pfn != ZERO_PFN and left > 0:  # unmap(pfn), inline: another PTE or the cache holds it
-        physmem.mapcount[pfn] -= 1
-        refcount[pfn] = left
-        freed = False
-    else:
-        freed = physmem.unmap(pfn)
+    freed = physmem.unmap(pfn)
     if mm.bus.active:
         mm.bus.emit(CowCopy(mm.pid, va & PAGE_MASK, pfn, copy))
         if freed:
