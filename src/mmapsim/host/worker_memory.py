@@ -10,11 +10,31 @@ first address in the worker's fault page (``exit_status``).
 from __future__ import annotations
 
 import ctypes
-from typing import Final
+import errno
+import os
+import signal
+from collections.abc import Callable
+from typing import Final, NoReturn
 
-from mmapsim.constants import PAGE_SIZE
-from mmapsim.host import libc_memory
+from mmapsim.constants import (
+    MADV_POPULATE_READ,
+    MADV_POPULATE_WRITE,
+    MAP_ANONYMOUS,
+    MAP_FIXED_NOREPLACE,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    MS_ASYNC,
+    PAGE_SIZE,
+    PROT_NONE,
+    PROT_READ,
+    PROT_WRITE,
+)
+from mmapsim.host import libc, libc_memory
 from mmapsim.host.boundary import USER_SPAN
+
+_Holes = tuple[tuple[int, bool], ...]
+_Pieces = tuple[tuple[int, int], ...]
+_CLAIM: Final = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE
 
 
 class MemoryOps:
@@ -22,8 +42,10 @@ class MemoryOps:
 
     word: ctypes.c_uint64  # the fault page's word (see ``exit_status.FaultPage``)
 
-    def op_load(self, addr: int, size: int) -> bytes:
+    def op_load(self, addr: int, size: int, holes: _Holes | None = None) -> bytes:
         """Read page by page, noting each page's first address before touching it."""
+        if holes is not None:
+            return self._through(addr, size, holes, None)
         if (addr & (PAGE_SIZE - 1)) + size <= PAGE_SIZE:  # within one page
             self.word.value = addr
             return _read(addr, size)
@@ -36,8 +58,11 @@ class MemoryOps:
             va += n
         return b"".join(chunks)
 
-    def op_store(self, addr: int, data: bytes) -> None:
+    def op_store(self, addr: int, data: bytes, holes: _Holes | None = None) -> None:
         """Write page by page, noting each page's first address before touching it."""
+        if holes is not None:
+            self._through(addr, len(data), holes, data)
+            return
         src = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
         done, total, word = 0, len(data), self.word
         while done < total:
@@ -47,11 +72,59 @@ class MemoryOps:
             ctypes.memmove(va, src + done, n)
             done += n
 
+    def _through(self, addr: int, size: int, holes: _Holes, data: bytes | None) -> bytes:
+        """A load (``data`` None) or a store whose range meets pages that are not the
+        program's: ``holes`` holds each such page the access reaches, in order, with
+        whether the kernel would grow a ``MAP_GROWSDOWN`` mapping of the program there.
+
+        At each, ``_at_hole`` first makes sure that the access takes the program's
+        answer there (the fault, or the growth) and never a page of the worker's own,
+        whatever this process mapped there since the controller's check.
+        """
+        stops = dict(holes)
+        src = 0 if data is None else ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
+        chunks, va, end, word = [], addr, addr + size, self.word
+        while va < end:
+            n = min(end, (va | (PAGE_SIZE - 1)) + 1) - va
+            grows = stops.get(va & ~(PAGE_SIZE - 1))
+            if grows is not None:
+                _at_hole(va, grows, word)
+            word.value = va
+            if data is None:
+                chunks.append(_read(va, n))
+            else:
+                ctypes.memmove(va, (src or 0) + va - addr, n)
+            va += n
+        return b"".join(chunks)
+
+    def op_munmap(self, addr: int, length: int, pieces: _Pieces | None = None) -> None:
+        """munmap(2); over holes, of the program's ``pieces`` only (munmap skips holes)."""
+        if pieces is None:
+            libc.munmap(addr, length)
+            return
+        _planted()
+        for start, end in pieces:
+            libc.munmap(start, end - start)
+
+    def op_msync(self, addr: int, length: int, flags: int, pieces: _Pieces | None = None) -> None:
+        """msync(2); over holes, of the program's ``pieces`` only, then ENOMEM (``_each``)."""
+        if pieces is None:
+            libc.msync(addr, length, flags)
+            return
+        _each(lambda va, n: libc.msync(va, n, flags), addr, pieces, flags == MS_ASYNC)
+
     def op_mremap(self, addr: int, old_len: int, new_len: int, flags: int, new_addr: int) -> int:
         return libc_memory.mremap(addr, old_len, new_len, flags, new_addr)
 
-    def op_madvise(self, addr: int, length: int, advice: int) -> None:
-        libc_memory.madvise(addr, length, advice)
+    def op_madvise(
+        self, addr: int, length: int, advice: int, pieces: _Pieces | None = None
+    ) -> None:
+        """madvise(2); over holes, of the program's ``pieces`` only, then ENOMEM (``_each``)."""
+        if pieces is None:
+            libc_memory.madvise(addr, length, advice)
+            return
+        stops = advice in (MADV_POPULATE_READ, MADV_POPULATE_WRITE)  # they end at a hole
+        _each(lambda va, n: libc_memory.madvise(va, n, advice), addr, pieces, stops)
 
     def op_mincore(self, addr: int, length: int) -> bytes:
         return libc_memory.mincore(addr, length, USER_SPAN)
@@ -70,6 +143,87 @@ class MemoryOps:
 
     def op_munlockall(self) -> None:
         libc_memory.munlockall()
+
+
+def _each(call: Callable[[int, int], None], addr: int, pieces: _Pieces, stops: bool) -> None:
+    """A call that Linux makes VMA by VMA over a range with holes (msync, madvise):
+    on each of the program's ``pieces`` in turn, the first error raised at once;
+    then ENOMEM for the holes.  ``stops``: the kernel ends at the first hole
+    (msync with MS_ASYNC alone, the MADV_POPULATE advices).  With no piece, the
+    call of zero bytes makes the kernel's checks of the other arguments."""
+    _planted()
+    if not pieces:
+        call(addr, 0)
+    for start, end in pieces:
+        if stops and start > addr:
+            break
+        call(start, end - start)
+        addr = end
+    raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM))
+
+
+def _at_hole(va: int, grows: bool, word: ctypes.c_uint64) -> None:
+    """Make the access about to touch ``va`` (its page is not the program's) take the
+    answer the program alone gets there; return only if the access may go on.
+
+    The page is claimed with a MAP_FIXED_NOREPLACE mapping without access: if that
+    succeeds, nothing of this process can come there any more and the access
+    takes the kernel's own SIGSEGV at ``va``; if the page is mapped (EEXIST), it is
+    this process's own memory, mapped since the controller's check: the process
+    dies as the fault would, SIGSEGV with ``va`` in its fault page, and the page is
+    never touched.  Where no page can be mapped at all (below mmap_min_addr, past
+    user space), the kernel's fault is left to come.  Where the kernel would grow
+    a ``MAP_GROWSDOWN`` mapping of the program (``grows``), the page must stay
+    free: it is only checked to be unmapped (msync's ENOMEM), and then touched.
+    """
+    _planted()
+    page = va & ~(PAGE_SIZE - 1)
+    if grows:
+        try:
+            libc.msync(page, PAGE_SIZE, MS_ASYNC)
+        except OSError:
+            return  # unmapped: the kernel grows the mapping (or faults)
+        _die(va, word)
+    try:
+        got = libc.mmap(page, PAGE_SIZE, PROT_NONE, _CLAIM, -1, 0)
+    except OSError as exc:
+        if exc.errno == errno.EEXIST:
+            _die(va, word)
+        return
+    if got != page:  # a kernel older than MAP_FIXED_NOREPLACE took it as a hint
+        libc.munmap(got, PAGE_SIZE)
+
+
+def _die(va: int, word: ctypes.c_uint64) -> NoReturn:
+    """End this process as a fault at ``va`` would: SIGSEGV, ``va`` in the fault page."""
+    word.value = va
+    signal.signal(signal.SIGSEGV, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGSEGV})
+    os.kill(os.getpid(), signal.SIGSEGV)
+    os._exit(128 + signal.SIGSEGV)  # pragma: no cover - the signal ended it
+
+
+#: Test hook (``op_raw_probe``): files to map at given addresses right before the
+#: next hole is checked, as the worker's own memory would come there.
+_PLANTS: list[tuple[int, str]] = []
+
+
+def plant(arg: str) -> int:
+    """Test hook: ``"<hex address> <path>"``, mapped before the next hole (``_planted``)."""
+    addr, path = arg.split(" ", 1)
+    _PLANTS.append((int(addr, 16), path))
+    return 0
+
+
+def _planted() -> None:
+    """Map the files of ``plant`` (shared, one page each), once."""
+    while _PLANTS:
+        addr, path = _PLANTS.pop()
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            libc.mmap(addr, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | 0x100000, fd, 0)
+        finally:
+            os.close(fd)
 
 
 def _read(va: int, n: int) -> bytes:
