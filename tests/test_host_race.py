@@ -27,13 +27,14 @@ _PROBE = textwrap.dedent(
     import json, os, warnings
     warnings.simplefilter("ignore")
     from mmapsim.constants import (
-        MADV_REMOVE, MAP_ANONYMOUS, MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED, MS_SYNC,
-        O_CREAT, O_RDWR, PAGE_SIZE, PROT_READ, PROT_WRITE,
+        MADV_REMOVE, MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED,
+        MREMAP_FIXED, MREMAP_MAYMOVE, MS_SYNC, PAGE_SIZE, PROT_READ, PROT_WRITE,
     )
-    from mmapsim.errors import ProcessKilled
+    from mmapsim.errors import HostRefused, ProcessKilled
     from mmapsim.host import HostMachine
 
     P, RW = PAGE_SIZE, PROT_READ | PROT_WRITE
+    ANON, MOVE_TO = MAP_ANONYMOUS, MREMAP_MAYMOVE | MREMAP_FIXED
     MARK = b"W" * P
     out = {}
 
@@ -43,11 +44,13 @@ _PROBE = textwrap.dedent(
 
     with HostMachine() as m:
         real = m._state.ns.real("/worker-page")
+        spare = []
 
         def setup(flags=MAP_PRIVATE | MAP_ANONYMOUS):
             with open(real, "wb") as f:
                 f.write(MARK)
             p = m.spawn()
+            spare.append(p.mmap(0, P, RW, MAP_PRIVATE | MAP_ANONYMOUS))  # a mapping elsewhere
             a = p.mmap(0, 3 * P, RW, flags)
             p.munmap(a + P, P)  # the hole
             return p, a, a + P
@@ -94,7 +97,8 @@ _PROBE = textwrap.dedent(
         p.store(a, b"A")
         plant(p, hole)
         p.munmap(a, 3 * P)
-        out["munmap"] = [p.alive, mapped(p.pid, real), intact(), p.pages.ranges()]
+        gone = [(s, e) for s, e in p.pages.ranges() if s < a + 3 * P and e > a]
+        out["munmap"] = [p.alive, mapped(p.pid, real), intact(), gone]
 
         for name, call in (
             ("msync", lambda p, a: p.msync(a, 3 * P, MS_SYNC)),
@@ -108,6 +112,33 @@ _PROBE = textwrap.dedent(
             except OSError as exc:
                 err = exc.errno
             out[name] = [err, p.alive, mapped(p.pid, real), intact()]
+
+        def refused(call):
+            try:
+                call()
+            except HostRefused:
+                return True
+            return False
+
+        for name, call in (
+            ("map_fixed", lambda p, a: p.mmap(a, 3 * P, RW, MAP_FIXED | MAP_PRIVATE | ANON)),
+            ("mremap_shrink", lambda p, a: p.mremap(a, 3 * P, P)),
+            ("mremap_fixed", lambda p, a: p.mremap(spare[-1], P, 3 * P, MOVE_TO, a)),
+        ):
+            p, a, hole = setup()
+            p.store(a, b"A")
+            plant(p, hole)
+            out[name] = [refused(lambda: call(p, a)), p.alive, mapped(p.pid, real), intact(),
+                         p.load(a, 1) == b"A"]
+        p, a, hole = setup()
+        try:
+            p.mmap(a, 3 * P, RW, MAP_FIXED | MAP_SHARED, 99, 0)
+            err = 0
+        except OSError as exc:
+            err = exc.errno
+        with open(f"/proc/{p.pid}/maps") as f:
+            held = [line for line in f if line.split()[1] == "---s"]
+        out["claims_undone"] = [err, held, p.load(a, 1) == bytes(1)]
     print(json.dumps(out))
     """
 )
@@ -166,3 +197,22 @@ def test_msync_and_madvise_over_a_hole_skip_the_worker_page_and_fail_with_enomem
     assert alive
     assert mapped
     assert intact
+
+
+@pytest.mark.parametrize("name", ["map_fixed", "mremap_shrink", "mremap_fixed"])
+def test_a_call_that_unmaps_its_range_is_refused_when_a_worker_page_came_into_its_hole(
+    out, name
+):
+    refused, alive, mapped, intact, kept = out[name]
+    assert refused  # as if the worker's page had been there at the check
+    assert alive
+    assert mapped  # the worker's page is still there, and unchanged
+    assert intact
+    assert kept  # and so are the program's pages
+
+
+def test_the_holes_held_for_a_call_that_fails_are_let_go(out):
+    err, held, kept = out["claims_undone"]
+    assert err == 9  # EBADF, before the kernel unmaps anything
+    assert held == []  # no mapping of the worker's is left in the hole
+    assert kept

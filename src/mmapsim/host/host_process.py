@@ -18,7 +18,14 @@ from mmapsim.host.boundary import Op, ProgramPages, Verdict
 from mmapsim.host.channel import ChannelBroken, ChannelClosed
 from mmapsim.host.host_process_batch import BatchCalls
 from mmapsim.host.host_process_ipc import HostIpcCalls
-from mmapsim.host.host_process_memory import GROWS, MemoryCalls, _base, _pieces, hugetlb_extent
+from mmapsim.host.host_process_memory import (
+    GROWS,
+    MemoryCalls,
+    _base,
+    _pieces,
+    claims,
+    hugetlb_extent,
+)
 from mmapsim.host.state import MachineState, ProcRecord
 from mmapsim.pageinfo import PageInfo
 
@@ -167,14 +174,16 @@ class HostProcess(HostIpcCalls, MemoryCalls, BatchCalls):
         va, n, prot, flags, fd, off = abi.decode("mmap", addr, length, prot, flags, fd, offset)
         args = (prot, flags, fd)
         n = hugetlb_extent(flags, n)
+        holes: tuple[tuple[int, int], ...] = ()
         if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
             try:
-                self._guard(Op.MAP_FIXED, va, n, noreplace=not flags & MAP_FIXED)
+                verdict = self._guard(Op.MAP_FIXED, va, n, noreplace=not flags & MAP_FIXED)
             except HostRefused:
                 if flags & MAP_FIXED:
                     self._probe_fixed(va, n, *args, off)
                 raise
-        start = _int(self._syscall("mmap", va, n, *args, off))
+            holes = claims(verdict, va, n)
+        start = _int(self._syscall("mmap", va, n, *args, off, *holes))
         self._record.pages.add(start, n)
         return start
 

@@ -61,10 +61,12 @@ class MemoryCalls:
         """Implements mremap(2) on the real kernel; returns the new address."""
         args = abi.decode("mremap", old_addr, old_size, new_size, flags, new_addr)
         addr, old_len, new_len, flags, new = args
-        self._guard(Op.REMAP, addr, old_len)  # a shrink unmaps its tail across holes
+        verdict = self._guard(Op.REMAP, addr, old_len)  # a shrink unmaps its tail across holes
+        holes = claims(verdict, addr, old_len)
         if flags & c.MREMAP_FIXED:
-            self._guard(Op.REMAP, new, new_len)  # unmapped first, as MAP_FIXED
-        result = self._syscall("mremap", addr, old_len, new_len, flags, new)
+            verdict = self._guard(Op.REMAP, new, new_len)  # unmapped first, as MAP_FIXED
+            holes += claims(verdict, new, new_len)
+        result = self._syscall("mremap", addr, old_len, new_len, flags, new, *holes)
         assert isinstance(result, int)
         if flags & c.MREMAP_DONTUNMAP:
             self.pages.add(result, new_len)  # the old range stays the program's
@@ -123,6 +125,20 @@ class MemoryCalls:
 def _pieces(verdict: Verdict) -> tuple[object, ...]:
     """The extra argument of a munmap, msync or madvise over holes (``Verdict.pieces``)."""
     return () if verdict.pieces is None else (verdict.pieces,)
+
+
+def claims(verdict: Verdict, addr: int, length: int) -> tuple[tuple[int, int], ...]:
+    """The holes of a range that a MAP_FIXED mmap or mremap would unmap: the worker
+    holds them first (``worker_memory.claimed``).  None for a range without holes."""
+    if verdict.pieces is None:
+        return ()
+    start, end = addr & ~(PAGE_SIZE - 1), (addr + length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+    out, va = [], start
+    for s, e in (*verdict.pieces, (end, end)):
+        if s > va:
+            out.append((va, s))
+        va = max(va, e)
+    return tuple(out)
 
 
 def _base(verdict: Verdict, addr: int) -> int:

@@ -23,7 +23,7 @@ from mmapsim.host.boundary import USER_SPAN, HostRefused
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.exit_status import FaultPage
 from mmapsim.host.worker_ipc import IpcOps
-from mmapsim.host.worker_memory import MemoryOps, TouchedPages, plant
+from mmapsim.host.worker_memory import MemoryOps, TouchedPages, _Range, claimed, plant
 
 #: The file descriptor that a worker's channel lives at, out of the way of the
 #: program's own descriptors (which start at 3, as in a freshly exec'd program).
@@ -114,8 +114,14 @@ class Worker(IpcOps, MemoryOps):
 
     # -- memory ------------------------------------------------------------
 
-    def op_mmap(self, addr: int, length: int, prot: int, flags: int, fd: int, off: int) -> int:
-        return libc.mmap(addr, length, prot, flags, self._fd(fd), off)
+    def op_mmap(
+        self, addr: int, length: int, prot: int, flags: int, fd: int, off: int, *claims: _Range
+    ) -> int:
+        """mmap(2); a MAP_FIXED one over holes claims them first (``worker_memory.claimed``)."""
+        if not claims:
+            return libc.mmap(addr, length, prot, flags, self._fd(fd), off)
+        with claimed(claims):
+            return libc.mmap(addr, length, prot, flags, self._fd(fd), off)
 
     def op_mprotect(self, addr: int, length: int, prot: int) -> None:
         libc.mprotect(addr, length, prot)

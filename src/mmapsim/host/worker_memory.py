@@ -9,11 +9,12 @@ first address in the worker's fault page (``exit_status``).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Final, NoReturn
 
 from mmapsim.constants import (
@@ -30,11 +31,13 @@ from mmapsim.constants import (
     PROT_WRITE,
 )
 from mmapsim.host import libc, libc_memory
-from mmapsim.host.boundary import USER_SPAN
+from mmapsim.host.boundary import USER_SPAN, HostRefused
 
 _Holes = tuple[tuple[int, bool], ...]
 _Pieces = tuple[tuple[int, int], ...]
+_Range = tuple[int, int]
 _CLAIM: Final = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE
+_SHARED_CLAIM: Final = MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE
 
 
 class MemoryOps:
@@ -113,8 +116,14 @@ class MemoryOps:
             return
         _each(lambda va, n: libc.msync(va, n, flags), addr, pieces, flags == MS_ASYNC)
 
-    def op_mremap(self, addr: int, old_len: int, new_len: int, flags: int, new_addr: int) -> int:
-        return libc_memory.mremap(addr, old_len, new_len, flags, new_addr)
+    def op_mremap(
+        self, addr: int, old_len: int, new_len: int, flags: int, new_addr: int, *claims: _Range
+    ) -> int:
+        """mremap(2); over holes, it claims them first (``claimed``)."""
+        if not claims:
+            return libc_memory.mremap(addr, old_len, new_len, flags, new_addr)
+        with claimed(claims):
+            return libc_memory.mremap(addr, old_len, new_len, flags, new_addr)
 
     def op_madvise(
         self, addr: int, length: int, advice: int, pieces: _Pieces | None = None
@@ -201,6 +210,60 @@ def _die(va: int, word: ctypes.c_uint64) -> NoReturn:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGSEGV})
     os.kill(os.getpid(), signal.SIGSEGV)
     os._exit(128 + signal.SIGSEGV)  # pragma: no cover - the signal ended it
+
+
+@contextlib.contextmanager
+def claimed(holes: tuple[_Range, ...]) -> Iterator[None]:
+    """Hold each hole of a call that unmaps what its range holds (a MAP_FIXED mmap,
+    mremap) with a mapping of this process's own, for the call to replace.
+
+    Each is a MAP_FIXED_NOREPLACE shared anonymous mapping without access (it
+    merges with no other mapping); while it stands, nothing this process maps
+    can come there, so the call unmaps nothing of the worker's.  A hole that is
+    mapped already holds the worker's own memory, mapped since the controller's
+    check: the call is refused (HostRefused), as if that memory had been there
+    then.  If the call fails, the claims it left (``_standing``) are unmapped.
+    """
+    _planted()
+    done: list[_Range] = []
+    for start, end in holes:
+        try:
+            got = libc.mmap(start, end - start, PROT_NONE, _SHARED_CLAIM, -1, 0)
+        except OSError as exc:
+            _unmap(done)
+            raise HostRefused(
+                f"the host worker's own memory came to {start:#x}, in the range of the call"
+            ) from exc
+        if got != start:  # a kernel older than MAP_FIXED_NOREPLACE took it as a hint
+            _unmap([*done, (got, got + end - start)])
+            raise HostRefused(f"{start:#x} cannot be held for the call")
+        done.append((start, end))
+    try:
+        yield
+    except BaseException:
+        _unmap(_standing(done))
+        raise
+
+
+def _unmap(ranges: list[_Range]) -> None:
+    for start, end in ranges:
+        libc.munmap(start, end - start)
+
+
+def _standing(claims: list[_Range]) -> list[_Range]:
+    """The claims still mapped after a failed call: shared, without access, in maps.
+
+    The kernel may have unmapped some of them before it failed; a mapping that
+    the worker made there since would have access, and is left alone.
+    """
+    with open("/proc/self/maps", "rb") as maps:
+        held = []
+        for line in maps:
+            head, perms = line.split(b" ", 2)[:2]
+            if perms == b"---s":
+                low, high = head.split(b"-")
+                held.append((int(low, 16), int(high, 16)))
+    return [(s, e) for s, e in claims if any(lo <= s and e <= hi for lo, hi in held)]
 
 
 #: Test hook (``op_raw_probe``): files to map at given addresses right before the
