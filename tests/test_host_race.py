@@ -27,7 +27,8 @@ _PROBE = textwrap.dedent(
     import json, os, warnings
     warnings.simplefilter("ignore")
     from mmapsim.constants import (
-        MADV_REMOVE, MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED,
+        IPC_CREAT, IPC_PRIVATE, SHM_REMAP, MADV_REMOVE,
+        MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED,
         MREMAP_FIXED, MREMAP_MAYMOVE, MS_SYNC, PAGE_SIZE, PROT_READ, PROT_WRITE,
     )
     from mmapsim.errors import HostRefused, ProcessKilled
@@ -124,6 +125,8 @@ _PROBE = textwrap.dedent(
             ("map_fixed", lambda p, a: p.mmap(a, 3 * P, RW, MAP_FIXED | MAP_PRIVATE | ANON)),
             ("mremap_shrink", lambda p, a: p.mremap(a, 3 * P, P)),
             ("mremap_fixed", lambda p, a: p.mremap(spare[-1], P, 3 * P, MOVE_TO, a)),
+            ("shmat", lambda p, a: p.shmat(p.shmget(IPC_PRIVATE, 3 * P, IPC_CREAT | 0o600), a,
+                                           SHM_REMAP)),
         ):
             p, a, hole = setup()
             p.store(a, b"A")
@@ -199,7 +202,7 @@ def test_msync_and_madvise_over_a_hole_skip_the_worker_page_and_fail_with_enomem
     assert intact
 
 
-@pytest.mark.parametrize("name", ["map_fixed", "mremap_shrink", "mremap_fixed"])
+@pytest.mark.parametrize("name", ["map_fixed", "mremap_shrink", "mremap_fixed", "shmat"])
 def test_a_call_that_unmaps_its_range_is_refused_when_a_worker_page_came_into_its_hole(
     out, name
 ):

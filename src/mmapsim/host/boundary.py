@@ -44,8 +44,9 @@ execution would touch a worker page is refused with :class:`HostRefused`.
   on the simulator).  An *unmap*, *sync* or *advise* goes on past holes: it is
   sent with the program's ranges in it (``Verdict.pieces``), the only ones the
   worker acts on (sync and advise then fail with ENOMEM, as over a hole); a
-  MAP_FIXED mmap and mremap, which unmap what their ranges hold, first have the
-  worker hold the holes with mappings of its own for the call to replace.
+  MAP_FIXED mmap, mremap and shmat with SHM_REMAP, which unmap what their
+  ranges hold, first have the worker hold the holes with mappings of its own
+  for the call to replace (``worker_memory.claimed``).
 * A load or a store that would reach a worker page, and any call that starts
   on one, is refused; so is a load or a store whose first hole lies just below
   the worker's ``[stack]``, where the kernel would grow the stack instead of
@@ -357,7 +358,7 @@ def guard(
     if gap is not None and (hit is None or gap < hit) and not whole and not noreplace:
         if op in (Op.PROTECT, Op.LOCK, Op.QUERY):  # the program's prefix, then ENOMEM
             return Verdict(max(0, gap - addr), True, None if gap > addr else gap)
-        if hit is None and op in (Op.UNMAP, Op.SYNC, Op.ADVISE, Op.MAP_FIXED, Op.REMAP):
+        if hit is None and op in (Op.UNMAP, Op.SYNC, Op.ADVISE, Op.MAP_FIXED, Op.REMAP, Op.ATTACH):
             return Verdict(length, pieces=_pieces(pages, start, end))
     if hit is None:
         return Verdict(length)
