@@ -38,15 +38,18 @@ execution would touch a worker page is refused with :class:`HostRefused`.
   the hole to the kernel's judgement.  A load or a store carries the first
   page that is not the program's (``Verdict.hole``): the worker stops there and
   takes the fault the program alone would take (``worker_memory``).  A
-  *protect*, *lock* or *query* (``Op.stops_at_hole``) is sent for the program's
-  prefix before its first hole or worker page, then fails with ENOMEM, as Linux
-  does for the program alone (so ``mprotect(addr, 2**63, ...)`` is ENOMEM, as
-  on the simulator).  An *unmap*, *sync* or *advise* goes on past holes: it is
-  sent with the program's ranges in it (``Verdict.pieces``), the only ones the
-  worker acts on (sync and advise then fail with ENOMEM, as over a hole); a
-  MAP_FIXED mmap, mremap and shmat with SHM_REMAP, which unmap what their
-  ranges hold, first have the worker hold the holes with mappings of its own
-  for the call to replace (``worker_memory.claimed``).
+  *protect* or a *query* is sent for the program's prefix before its first
+  hole or worker page, then fails with ENOMEM, as Linux does for the program
+  alone (so ``mprotect(addr, 2**63, ...)`` is ENOMEM, as on the simulator); so
+  is a *lock* before a worker page, but over a real hole it goes unchanged
+  (Linux populates nothing it locked before a hole; worker memory come there
+  would be locked or unlocked, never read or changed).  An *unmap*, *sync* or
+  *advise* goes on past holes: it is sent with the program's ranges in it
+  (``Verdict.pieces``), the only ones the worker acts on (sync and advise then
+  fail with ENOMEM, as over a hole); a MAP_FIXED mmap and shmat with
+  SHM_REMAP, which unmap what their ranges hold, first have the worker hold
+  the holes with mappings of its own for the call to replace
+  (``worker_memory.claimed``); mremap has it check them right before the call.
 * A load or a store that would reach a worker page, and any call that starts
   on one, is refused; so is a load or a store whose first hole lies just below
   the worker's ``[stack]``, where the kernel would grow the stack instead of
@@ -356,7 +359,7 @@ def guard(
             raise HostRefused.worker_page(op, gap, pid)  # the kernel would grow the stack there
         return Verdict(length, hole=gap)  # the worker stops there (``worker_memory``)
     if gap is not None and (hit is None or gap < hit) and not whole and not noreplace:
-        if op in (Op.PROTECT, Op.LOCK, Op.QUERY):  # the program's prefix, then ENOMEM
+        if op in (Op.PROTECT, Op.QUERY):  # the program's prefix, then ENOMEM
             return Verdict(max(0, gap - addr), True, None if gap > addr else gap)
         if hit is None and op in (Op.UNMAP, Op.SYNC, Op.ADVISE, Op.MAP_FIXED, Op.REMAP, Op.ATTACH):
             return Verdict(length, pieces=_pieces(pages, start, end))

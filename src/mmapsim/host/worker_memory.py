@@ -119,11 +119,15 @@ class MemoryOps:
     def op_mremap(
         self, addr: int, old_len: int, new_len: int, flags: int, new_addr: int, *claims: _Range
     ) -> int:
-        """mremap(2); over holes, it claims them first (``claimed``)."""
-        if not claims:
-            return libc_memory.mremap(addr, old_len, new_len, flags, new_addr)
-        with claimed(claims):
-            return libc_memory.mremap(addr, old_len, new_len, flags, new_addr)
+        """mremap(2); over holes, right after checking that each is still free.
+
+        Linux 6.17 moves every VMA of the old range and keeps what the new range
+        held at its holes, so a hole cannot be held for mremap to replace (as
+        ``claimed`` does): each is held and let go at once, and the call is
+        refused if one holds the worker's memory now.
+        """
+        _unmap(_hold(claims))
+        return libc_memory.mremap(addr, old_len, new_len, flags, new_addr)
 
     def op_madvise(
         self, addr: int, length: int, advice: int, pieces: _Pieces | None = None
@@ -224,6 +228,16 @@ def claimed(holes: tuple[_Range, ...]) -> Iterator[None]:
     check: the call is refused (HostRefused), as if that memory had been there
     then.  If the call fails, the claims it left (``_standing``) are unmapped.
     """
+    done = _hold(holes)
+    try:
+        yield
+    except BaseException:
+        _unmap(_standing(done))
+        raise
+
+
+def _hold(holes: tuple[_Range, ...]) -> list[_Range]:
+    """The claims of ``claimed``, made (HostRefused where one cannot be)."""
     _planted()
     done: list[_Range] = []
     for start, end in holes:
@@ -238,11 +252,7 @@ def claimed(holes: tuple[_Range, ...]) -> Iterator[None]:
             _unmap([*done, (got, got + end - start)])
             raise HostRefused(f"{start:#x} cannot be held for the call")
         done.append((start, end))
-    try:
-        yield
-    except BaseException:
-        _unmap(_standing(done))
-        raise
+    return done
 
 
 def _unmap(ranges: list[_Range]) -> None:
