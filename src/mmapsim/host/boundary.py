@@ -277,15 +277,14 @@ def _first_in(ranges: list[tuple[int, int]], start: int, end: int) -> int | None
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """How to send a call: for ``length`` bytes (from ``base`` if set), then ENOMEM if
-    ``then_enomem``.  Where the range holds a hole, ``hole`` (a load or a store: the
-    first page that is not the program's) or ``pieces`` (munmap, msync, madvise: the
-    program's ranges in it) go with the call, so that the worker touches nothing else
-    whatever it maps there meanwhile (see ``worker_memory``)."""
+    """How to send a call: for ``length`` bytes, then ENOMEM if ``then_enomem``.
+
+    Over a hole, ``hole`` (a load or a store: the first page not the program's)
+    or ``pieces`` (the program's ranges in the range) go with the call, so that
+    the worker touches nothing else whatever it maps there meanwhile."""
 
     length: int
     then_enomem: bool = False
-    base: int | None = None
     hole: int | None = None
     pieces: tuple[tuple[int, int], ...] | None = None
 
@@ -360,7 +359,7 @@ def guard(
         return Verdict(length, hole=gap)  # the worker stops there (``worker_memory``)
     if gap is not None and (hit is None or gap < hit) and not whole and not noreplace:
         if op in (Op.PROTECT, Op.QUERY):  # the program's prefix, then ENOMEM
-            return Verdict(max(0, gap - addr), True, None if gap > addr else gap)
+            return Verdict(gap - addr, then_enomem=True)  # aligned: gap >= addr
         if hit is None and op in (Op.UNMAP, Op.SYNC, Op.ADVISE, Op.MAP_FIXED, Op.REMAP, Op.ATTACH):
             return Verdict(length, pieces=_pieces(pages, start, end))
     if hit is None:

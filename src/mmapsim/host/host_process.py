@@ -21,7 +21,6 @@ from mmapsim.host.host_process_ipc import HostIpcCalls
 from mmapsim.host.host_process_memory import (
     GROWS,
     MemoryCalls,
-    _base,
     _pieces,
     claims,
     hugetlb_extent,
@@ -225,7 +224,7 @@ class HostProcess(HostIpcCalls, MemoryCalls, BatchCalls):
         """
         va, n, prot = abi.decode("mprotect", addr, length, prot)
         verdict = self._guard(Op.PROTECT, va, n, whole=bool(prot & GROWS))
-        self._syscall("mprotect", _base(verdict, va), verdict.length, prot)
+        self._syscall("mprotect", va, verdict.length, prot)
         verdict.finish()
 
     def load(self, addr: int, size: int) -> bytes:

@@ -86,7 +86,7 @@ class MemoryCalls:
         """Implements mincore(2) on the real kernel: one byte per page."""
         addr, length = abi.decode("mincore", addr, length)
         verdict = self._guard(Op.QUERY, addr, length)
-        result = self._syscall("mincore", _base(verdict, addr), verdict.length)
+        result = self._syscall("mincore", addr, verdict.length)
         assert isinstance(result, bytes)
         verdict.finish()
         return result
@@ -95,21 +95,21 @@ class MemoryCalls:
         """Implements mlock(2) on the real kernel."""
         addr, length = abi.decode("mlock", addr, length)
         verdict = self._guard(Op.LOCK, addr, length)
-        self._syscall("mlock", _base(verdict, addr), verdict.length)
+        self._syscall("mlock", addr, verdict.length)
         verdict.finish()
 
     def mlock2(self, addr: int, length: int, flags: int) -> None:
         """Implements mlock2(2) on the real kernel."""
         addr, length, flags = abi.decode("mlock2", addr, length, flags)
         verdict = self._guard(Op.LOCK, addr, length)
-        self._syscall("mlock2", _base(verdict, addr), verdict.length, flags)
+        self._syscall("mlock2", addr, verdict.length, flags)
         verdict.finish()
 
     def munlock(self, addr: int, length: int) -> None:
         """Implements munlock(2) on the real kernel."""
         addr, length = abi.decode("munlock", addr, length)
         verdict = self._guard(Op.LOCK, addr, length)
-        self._syscall("munlock", _base(verdict, addr), verdict.length)
+        self._syscall("munlock", addr, verdict.length)
         verdict.finish()
 
     def mlockall(self, flags: int) -> None:
@@ -139,11 +139,6 @@ def claims(verdict: Verdict, addr: int, length: int) -> tuple[tuple[int, int], .
             out.append((va, s))
         va = max(va, e)
     return tuple(out)
-
-
-def _base(verdict: Verdict, addr: int) -> int:
-    """Where the call's prefix starts (``Verdict.base``: a hole at a misaligned start)."""
-    return addr if verdict.base is None else verdict.base
 
 
 def access_holes(
