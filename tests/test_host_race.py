@@ -219,3 +219,33 @@ def test_the_holes_held_for_a_call_that_fails_are_let_go(out):
     assert err == 9  # EBADF, before the kernel unmaps anything
     assert held == []  # no mapping of the worker's is left in the hole
     assert kept
+
+
+def test_a_call_over_the_program_s_own_mapped_pages_is_sent_as_before():
+    """The common case carries nothing more: no hole, no pieces, no extra call."""
+    from mmapsim.constants import MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE
+    from mmapsim.host import HostMachine
+
+    with HostMachine() as m:
+        p = m.spawn()
+        a = p.mmap(0, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+        sent: list[tuple[str, tuple[object, ...]]] = []
+        rpc = m._state.rpc
+
+        def spy(chan, op, args, fds, *, pid):
+            sent.append((op, args))
+            return rpc(chan, op, args, fds, pid=pid)
+
+        m._state.rpc = spy
+        p.store(a, b"xy")
+        assert p.load(a, 2) == b"xy"
+        p.mprotect(a, PAGE_SIZE, PROT_READ)
+        p.msync(a, PAGE_SIZE, 0)
+        p.munmap(a, 2 * PAGE_SIZE)
+        assert sent == [
+            ("store", (a, b"xy")),
+            ("load", (a, 2)),
+            ("mprotect", (a, PAGE_SIZE, PROT_READ)),
+            ("msync", (a, PAGE_SIZE, 0)),
+            ("munmap", (a, 2 * PAGE_SIZE)),
+        ]
