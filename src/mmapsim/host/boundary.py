@@ -29,27 +29,34 @@ The verdict follows one rule: *the answer is the one Linux gives the program
 alone*, as if the worker's pages were holes, and a call whose kernel
 execution would touch a worker page is refused with :class:`HostRefused`.
 
-* A range that holds no worker page goes to the kernel unchanged: there the
-  kernel's answer is the program-alone answer, whatever holes it holds.
-* Arguments that the kernel rejects before looking at any page (a misaligned
-  address, a zero or overflowing length, a range past the user address space
-  for munmap) go to the kernel unchanged too: it fails without touching memory.
-* An operation that **stops at the first hole** (``Op.stops_at_hole``:
-  mprotect, mlock, mincore, and the CPU's load and store) touches nothing past
-  the first page that is not the program's.  If that page lies in a real hole,
-  the call goes unchanged (the kernel stops there: ENOMEM, or the access faults
-  there).  If it is a worker page past the start of the range, a *protect*,
-  *lock* or *query* is sent for the program's prefix only and then fails with
-  ENOMEM, exactly as Linux would for the program alone (so
-  ``mprotect(addr, 2**63, ...)`` is ENOMEM, as on the simulator).  A load or a
-  store that would reach a worker page, and any call that starts on one, is
-  refused; so is a load or a store whose first hole lies just below the
-  worker's ``[stack]``, where the kernel would grow the stack instead of
-  faulting.
-* An operation that **goes on past holes** (munmap, msync, madvise, mremap, a
-  MAP_FIXED mmap) is refused if its range holds any worker page.  Only a
-  MAP_FIXED_NOREPLACE mapping over one of the program's pages goes on: its
-  answer is EEXIST there, and the kernel changes nothing.
+* A range of the program's pages, all mapped, goes to the kernel unchanged;
+  so do arguments that the kernel rejects before looking at any page (a
+  misaligned address, a zero or overflowing length, a range past the user
+  address space for munmap).
+* The worker may map memory of its own (a malloc, an arena) into a hole of the
+  range between this check and the call: so a call over a hole never leaves
+  the hole to the kernel's judgement.  A load or a store carries the first
+  page that is not the program's (``Verdict.hole``): the worker stops there and
+  takes the fault the program alone would take (``worker_memory``).  A
+  *protect* or a *query* is sent for the program's prefix before its first
+  hole or worker page, then fails with ENOMEM, as Linux does for the program
+  alone (so ``mprotect(addr, 2**63, ...)`` is ENOMEM, as on the simulator); so
+  is a *lock* before a worker page, but over a real hole it goes unchanged
+  (Linux populates nothing it locked before a hole; worker memory come there
+  would be locked or unlocked, never read or changed).  An *unmap*, *sync* or
+  *advise* goes on past holes: it is sent with the program's ranges in it
+  (``Verdict.pieces``), the only ones the worker acts on (sync and advise then
+  fail with ENOMEM, as over a hole); a MAP_FIXED mmap and shmat with
+  SHM_REMAP, which unmap what their ranges hold, first have the worker hold
+  the holes with mappings of its own for the call to replace
+  (``worker_memory.claimed``); mremap has it check them right before the call.
+* A load or a store that would reach a worker page, and any call that starts
+  on one, is refused; so is a load or a store whose first hole lies just below
+  the worker's ``[stack]``, where the kernel would grow the stack instead of
+  faulting.  An operation that goes on past holes (munmap, msync, madvise,
+  mremap, a MAP_FIXED mmap) is refused if its range holds any worker page.
+  Only a MAP_FIXED_NOREPLACE mapping over one of the program's pages goes on:
+  its answer is EEXIST there, and the kernel changes nothing.
 
 :class:`HostRefused` is a ``PermissionError`` (errno EPERM) that names the first
 worker address the call would have touched.  The scenario language reports it
@@ -270,10 +277,16 @@ def _first_in(ranges: list[tuple[int, int]], start: int, end: int) -> int | None
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """How to send a call: for ``length`` bytes, then ENOMEM if ``then_enomem``."""
+    """How to send a call: for ``length`` bytes, then ENOMEM if ``then_enomem``.
+
+    Over a hole, ``hole`` (a load or a store: the first page not the program's)
+    or ``pieces`` (the program's ranges in the range) go with the call, so that
+    the worker touches nothing else whatever it maps there meanwhile."""
 
     length: int
     then_enomem: bool = False
+    hole: int | None = None
+    pieces: tuple[tuple[int, int], ...] | None = None
 
     def finish(self) -> None:
         """Raise the ENOMEM that the program alone gets after its prefix."""
@@ -310,13 +323,22 @@ def _rejected_early(op: Op, addr: int, length: int) -> bool:
 
 
 def guard(
-    pid: int, pages: ProgramPages, op: Op, addr: int, length: int, *, noreplace: bool = False
+    pid: int,
+    pages: ProgramPages,
+    op: Op,
+    addr: int,
+    length: int,
+    *,
+    noreplace: bool = False,
+    whole: bool = False,
 ) -> Verdict:
     """Decide a call over ``[addr, addr + length)`` of process ``pid`` (see the module doc).
 
     ``noreplace``: a MAP_FIXED_NOREPLACE mapping (or shmat without SHM_REMAP),
     which the kernel refuses with EEXIST over any mapping, changing nothing; it
     goes to the kernel when the program's own pages make that EEXIST its answer.
+    ``whole``: a protect that the kernel itself ends at a hole in its own way
+    (PROT_GROWSDOWN), sent unchanged over real holes.
 
     Raises :class:`HostRefused` if the call would touch a page of the worker;
     otherwise says how much of the range to send to the kernel.
@@ -330,10 +352,16 @@ def guard(
     pages.keep_mapped(near, start, end)
     worker = worker_ranges(near, pages)
     hit = _first_in(worker, start, end)
-    if op in (Op.READ, Op.WRITE):
-        gap = pages.first_gap(start, end)
-        if gap is not None and (hit is None or gap < hit) and below_stack(gap):
+    gap = pages.first_gap(start, end)
+    if op in (Op.READ, Op.WRITE) and gap is not None and (hit is None or gap < hit):
+        if below_stack(gap):
             raise HostRefused.worker_page(op, gap, pid)  # the kernel would grow the stack there
+        return Verdict(length, hole=gap)  # the worker stops there (``worker_memory``)
+    if gap is not None and (hit is None or gap < hit) and not whole and not noreplace:
+        if op in (Op.PROTECT, Op.QUERY):  # the program's prefix, then ENOMEM
+            return Verdict(gap - addr, then_enomem=True)  # aligned: gap >= addr
+        if hit is None and op in (Op.UNMAP, Op.SYNC, Op.ADVISE, Op.MAP_FIXED, Op.REMAP, Op.ATTACH):
+            return Verdict(length, pieces=_pieces(pages, start, end))
     if hit is None:
         return Verdict(length)
     if noreplace and _first_in(pages.ranges(), start, end) is not None:
@@ -346,6 +374,11 @@ def guard(
         if gap > start and op in (Op.PROTECT, Op.LOCK, Op.QUERY):
             return Verdict(gap - addr, then_enomem=True)
     raise HostRefused.worker_page(op, hit, pid)
+
+
+def _pieces(pages: ProgramPages, start: int, end: int) -> tuple[tuple[int, int], ...]:
+    """The program's ranges within ``[start, end)``, cut to it, in address order."""
+    return tuple((max(s, start), min(e, end)) for s, e in pages.ranges() if s < end and e > start)
 
 
 def program_lines(maps: str, pages: ProgramPages) -> tuple[str, int]:
@@ -364,14 +397,3 @@ def program_lines(maps: str, pages: ProgramPages) -> tuple[str, int]:
 
 __all__ = ["HostRefused", "Op", "ProgramPages", "Verdict", "guard"]
 
-
-def hugetlb_extent(flags: int, length: int) -> int:
-    """The bytes an anonymous MAP_HUGETLB mapping of ``length`` covers: the kernel
-    rounds the length up to the huge page size (``ksys_mmap_pgoff``), so the
-    boundary must guard, and the program owns, all of it."""
-    if flags & 0x40020 != 0x40020:  # MAP_HUGETLB | MAP_ANONYMOUS
-        return length
-    size = {0: 1 << 21, 21: 1 << 21, 30: 1 << 30}.get((flags >> 26) & 0x3F)
-    if size is None:  # no such huge page size: EINVAL before anything is touched
-        return length
-    return ((length + size - 1) & ~(size - 1)) % (1 << 64) or length

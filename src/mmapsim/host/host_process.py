@@ -18,7 +18,13 @@ from mmapsim.host.boundary import Op, ProgramPages, Verdict
 from mmapsim.host.channel import ChannelBroken, ChannelClosed
 from mmapsim.host.host_process_batch import BatchCalls
 from mmapsim.host.host_process_ipc import HostIpcCalls
-from mmapsim.host.host_process_memory import MemoryCalls
+from mmapsim.host.host_process_memory import (
+    GROWS,
+    MemoryCalls,
+    _pieces,
+    claims,
+    hugetlb_extent,
+)
 from mmapsim.host.state import MachineState, ProcRecord
 from mmapsim.pageinfo import PageInfo
 
@@ -111,7 +117,9 @@ class HostProcess(HostIpcCalls, MemoryCalls, BatchCalls):
         """The pages that belong to the program (see ``boundary``)."""
         return self._record.pages
 
-    def _guard(self, op: Op, addr: int, length: int, *, noreplace: bool = False) -> Verdict:
+    def _guard(
+        self, op: Op, addr: int, length: int, *, noreplace: bool = False, whole: bool = False
+    ) -> Verdict:
         """The boundary's verdict on a call over ``[addr, addr + length)``.
 
         Raises HostRefused for a call that would touch the host worker's own
@@ -123,7 +131,9 @@ class HostProcess(HostIpcCalls, MemoryCalls, BatchCalls):
                 self._gone()
             try:
                 pages = self._record.pages
-                return boundary.guard(self.pid, pages, op, addr, length, noreplace=noreplace)
+                return boundary.guard(
+                    self.pid, pages, op, addr, length, noreplace=noreplace, whole=whole
+                )
             except FileNotFoundError:
                 self._gone()
 
@@ -162,15 +172,17 @@ class HostProcess(HostIpcCalls, MemoryCalls, BatchCalls):
         """
         va, n, prot, flags, fd, off = abi.decode("mmap", addr, length, prot, flags, fd, offset)
         args = (prot, flags, fd)
-        n = boundary.hugetlb_extent(flags, n)
+        n = hugetlb_extent(flags, n)
+        holes: tuple[tuple[int, int], ...] = ()
         if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
             try:
-                self._guard(Op.MAP_FIXED, va, n, noreplace=not flags & MAP_FIXED)
+                verdict = self._guard(Op.MAP_FIXED, va, n, noreplace=not flags & MAP_FIXED)
             except HostRefused:
                 if flags & MAP_FIXED:
                     self._probe_fixed(va, n, *args, off)
                 raise
-        start = _int(self._syscall("mmap", va, n, *args, off))
+            holes = claims(verdict, va, n)
+        start = _int(self._syscall("mmap", va, n, *args, off, *holes))
         self._record.pages.add(start, n)
         return start
 
@@ -193,15 +205,15 @@ class HostProcess(HostIpcCalls, MemoryCalls, BatchCalls):
     def munmap(self, addr: int, length: int) -> None:
         """Implements munmap(2) on the real kernel (never over the worker's pages)."""
         va, n = abi.decode("munmap", addr, length)
-        self._guard(Op.UNMAP, va, n)
-        self._syscall("munmap", va, n)
+        verdict = self._guard(Op.UNMAP, va, n)
+        self._syscall("munmap", va, n, *_pieces(verdict))
         self._record.pages.remove(va, n)
 
     def msync(self, addr: int, length: int, flags: int) -> None:
         """Implements msync(2) on the real kernel (never over the worker's pages)."""
         va, n, flags = abi.decode("msync", addr, length, flags)
-        self._guard(Op.SYNC, va, n)
-        self._syscall("msync", va, n, flags)
+        verdict = self._guard(Op.SYNC, va, n)
+        self._syscall("msync", va, n, flags, *_pieces(verdict))
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
         """Implements mprotect(2) on the real kernel.
@@ -211,26 +223,26 @@ class HostProcess(HostIpcCalls, MemoryCalls, BatchCalls):
         hole to the program, and is never changed (see ``boundary``).
         """
         va, n, prot = abi.decode("mprotect", addr, length, prot)
-        verdict = self._guard(Op.PROTECT, va, n)
+        verdict = self._guard(Op.PROTECT, va, n, whole=bool(prot & GROWS))
         self._syscall("mprotect", va, verdict.length, prot)
         verdict.finish()
 
     def load(self, addr: int, size: int) -> bytes:
         """A real CPU read of ``size`` bytes at ``addr`` in this process."""
         va, n = abi.address("addr", addr), abi.u64("size", size)
-        self._guard(Op.READ, va, n)
+        verdict = self._guard(Op.READ, va, n)
         self._state.limits.check_io("load", n)
-        data = _bytes(self._access("load", va, n))
+        data = _bytes(self._access("load", va, n, *self._holes(verdict, va, n)))
         growth.adopt_growth(self.pid, self.pages, va, n)
         return data
 
     def store(self, addr: int, data: bytes) -> None:
         """A real CPU write of ``data`` at ``addr`` in this process."""
         va, payload = abi.address("addr", addr), abi.data("data", data)
-        self._guard(Op.WRITE, va, len(payload))
+        verdict = self._guard(Op.WRITE, va, len(payload))
         self._state.limits.check_io("store", len(payload))
         limits.check_store(self._state, len(payload))
-        self._access("store", va, payload)
+        self._access("store", va, payload, *self._holes(verdict, va, len(payload)))
         growth.adopt_growth(self.pid, self.pages, va, len(payload))
 
     # -- files ----------------------------------------------------------------

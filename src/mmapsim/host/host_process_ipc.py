@@ -27,6 +27,7 @@ from mmapsim.contract import IpcAPI
 from mmapsim.errors import HostRefused
 from mmapsim.host import boundary
 from mmapsim.host.boundary import Op, Verdict
+from mmapsim.host.host_process_memory import claims
 from mmapsim.host.state import MachineState, ProcRecord
 from mmapsim.shminfo import ShmInfo
 
@@ -70,9 +71,11 @@ class HostIpcCalls:
         shmid, va, flags = abi.decode("shmat", shmid, addr, shmflg)
         size = self._segment_size(shmid)
         start = va & ~(SHMLBA - 1) if flags & SHM_RND else va
+        holes: tuple[tuple[int, int], ...] = ()
         if start and size:
-            self._guard(Op.ATTACH, start, size, noreplace=not flags & SHM_REMAP)
-        got = _int(self._syscall("shmat", shmid, va, flags))
+            verdict = self._guard(Op.ATTACH, start, size, noreplace=not flags & SHM_REMAP)
+            holes = claims(verdict, start, size)  # held by the worker first, as for MAP_FIXED
+        got = _int(self._syscall("shmat", shmid, va, flags, *holes))
         if size:
             self._record.pages.add(got, size)
         return got

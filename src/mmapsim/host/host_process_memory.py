@@ -18,8 +18,12 @@ from typing import Final
 
 from mmapsim import abi
 from mmapsim import constants as c
+from mmapsim.constants import PAGE_SIZE
 from mmapsim.contract import MemoryAPI
 from mmapsim.host.boundary import Op, ProgramPages, Verdict
+
+#: PROT_GROWSDOWN and PROT_GROWSUP: an mprotect that the kernel ends in its own way.
+GROWS: Final = c.PROT_GROWSDOWN | c.PROT_GROWSUP
 
 #: Advices that would poison or offline a real page of this computer's RAM:
 #: refused with EPERM, as for a process without CAP_SYS_ADMIN (the simulator agrees).
@@ -32,8 +36,20 @@ class MemoryCalls:
     def _syscall(self, op: str, *args: object) -> object:  # pragma: no cover - HostProcess's
         raise NotImplementedError
 
-    def _guard(self, op: Op, addr: int, length: int, *, noreplace: bool = False) -> Verdict:
+    def _guard(
+        self, op: Op, addr: int, length: int, *, noreplace: bool = False, whole: bool = False
+    ) -> Verdict:
         raise NotImplementedError  # pragma: no cover - HostProcess's
+
+    pid: int
+
+    def _holes(self, verdict: Verdict, addr: int, length: int) -> tuple[object, ...]:
+        """The extra argument of a load or a store over a hole: each page that is not
+        the program's that the access reaches, with whether the kernel grows one of
+        the program's ``MAP_GROWSDOWN`` mappings there (``worker_memory._through``)."""
+        if verdict.hole is None:
+            return ()
+        return (access_holes(self.pid, self.pages, verdict.hole, addr + length),)
 
     @property
     def pages(self) -> ProgramPages:
@@ -45,10 +61,12 @@ class MemoryCalls:
         """Implements mremap(2) on the real kernel; returns the new address."""
         args = abi.decode("mremap", old_addr, old_size, new_size, flags, new_addr)
         addr, old_len, new_len, flags, new = args
-        self._guard(Op.REMAP, addr, old_len)  # a shrink unmaps its tail across holes
+        verdict = self._guard(Op.REMAP, addr, old_len)  # a shrink unmaps its tail across holes
+        holes = claims(verdict, addr, old_len)
         if flags & c.MREMAP_FIXED:
-            self._guard(Op.REMAP, new, new_len)  # unmapped first, as MAP_FIXED
-        result = self._syscall("mremap", addr, old_len, new_len, flags, new)
+            verdict = self._guard(Op.REMAP, new, new_len)  # unmapped first, as MAP_FIXED
+            holes += claims(verdict, new, new_len)
+        result = self._syscall("mremap", addr, old_len, new_len, flags, new, *holes)
         assert isinstance(result, int)
         if flags & c.MREMAP_DONTUNMAP:
             self.pages.add(result, new_len)  # the old range stays the program's
@@ -59,10 +77,10 @@ class MemoryCalls:
     def madvise(self, addr: int, length: int, advice: int) -> None:
         """Implements madvise(2) on the real kernel (never MADV_HWPOISON: EPERM)."""
         addr, length, advice = abi.decode("madvise", addr, length, advice)
-        self._guard(Op.ADVISE, addr, length)
+        verdict = self._guard(Op.ADVISE, addr, length)
         if advice in MEMORY_FAILURE:
             _refuse_memory_failure(addr, length)
-        self._syscall("madvise", addr, length, advice)
+        self._syscall("madvise", addr, length, advice, *_pieces(verdict))
 
     def mincore(self, addr: int, length: int) -> bytes:
         """Implements mincore(2) on the real kernel: one byte per page."""
@@ -104,6 +122,64 @@ class MemoryCalls:
         self._syscall("munlockall")
 
 
+def _pieces(verdict: Verdict) -> tuple[object, ...]:
+    """The extra argument of a munmap, msync or madvise over holes (``Verdict.pieces``)."""
+    return () if verdict.pieces is None else (verdict.pieces,)
+
+
+def claims(verdict: Verdict, addr: int, length: int) -> tuple[tuple[int, int], ...]:
+    """The holes of a range that a MAP_FIXED mmap or mremap would unmap: the worker
+    holds them first (``worker_memory.claimed``).  None for a range without holes."""
+    if verdict.pieces is None:
+        return ()
+    start, end = addr & ~(PAGE_SIZE - 1), (addr + length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+    out, va = [], start
+    for s, e in (*verdict.pieces, (end, end)):
+        if s > va:
+            out.append((va, s))
+        va = max(va, e)
+    return tuple(out)
+
+
+def access_holes(
+    pid: int, pages: ProgramPages, hole: int, end: int
+) -> tuple[tuple[int, bool], ...]:
+    """The pages that are not the program's that an access from below ``hole`` up to
+    ``end`` reaches, from ``hole`` on: past one where the kernel grows a
+    ``MAP_GROWSDOWN`` mapping of the program (the first VMA above it, whose top page
+    is the program's, ``expand_downwards``) the access goes on, to the next."""
+    out: list[tuple[int, bool]] = []
+    vmas: list[tuple[int, int, bool]] | None = None
+    gap: int | None = hole
+    while gap is not None:
+        above = next((s for s, _ in pages.ranges() if s > gap), None)
+        grows = False
+        if above is not None:
+            vmas = _vmas(pid) if vmas is None else vmas
+            first = next(((s, e, gd) for s, e, gd in vmas if e > gap), None)
+            grows = first is not None and first[0] == above and first[2]
+            grows = grows and first is not None and (first[1] - PAGE_SIZE) in pages
+        out.append((gap, grows))
+        if not grows or above is None:
+            break
+        gap = pages.first_gap(above, (end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
+    return tuple(out)
+
+
+def _vmas(pid: int) -> list[tuple[int, int, bool]]:
+    """Each VMA of ``pid``: ``[start, end)`` and whether its smaps VmFlags hold ``gd``."""
+    found: list[tuple[int, int, bool]] = []
+    with open(f"/proc/{pid}/smaps", "rb") as smaps:
+        for line in smaps:
+            head = line.split(b" ", 1)[0]
+            if b"-" in head and not head.endswith(b":"):
+                low, high = head.split(b"-")
+                found.append((int(low, 16), int(high, 16), False))
+            elif head == b"VmFlags:" and found and b" gd" in line:
+                found[-1] = (found[-1][0], found[-1][1], True)
+    return found
+
+
 def _refuse_memory_failure(addr: int, length: int) -> None:
     """madvise's checks before CAP_SYS_ADMIN's: EINVAL for an unaligned or
     wrapping range, nothing for an empty one, then EPERM."""
@@ -112,6 +188,18 @@ def _refuse_memory_failure(addr: int, length: int) -> None:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
     if aligned:
         raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+
+def hugetlb_extent(flags: int, length: int) -> int:
+    """The bytes an anonymous MAP_HUGETLB mapping of ``length`` covers: the kernel
+    rounds the length up to the huge page size (``ksys_mmap_pgoff``), so the
+    boundary must guard, and the program owns, all of it."""
+    if flags & 0x40020 != 0x40020:  # MAP_HUGETLB | MAP_ANONYMOUS
+        return length
+    size = {0: 1 << 21, 21: 1 << 21, 30: 1 << 30}.get((flags >> 26) & 0x3F)
+    if size is None:  # no such huge page size: EINVAL before anything is touched
+        return length
+    return ((length + size - 1) & ~(size - 1)) % (1 << 64) or length
 
 
 #: API.md's memory calls on the real kernel, checked by mypy (mmapsim.contract).

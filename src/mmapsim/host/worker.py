@@ -23,7 +23,7 @@ from mmapsim.host.boundary import USER_SPAN, HostRefused
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.exit_status import FaultPage
 from mmapsim.host.worker_ipc import IpcOps
-from mmapsim.host.worker_memory import MemoryOps, TouchedPages
+from mmapsim.host.worker_memory import MemoryOps, TouchedPages, _Range, claimed, plant
 
 #: The file descriptor that a worker's channel lives at, out of the way of the
 #: program's own descriptors (which start at 3, as in a freshly exec'd program).
@@ -114,14 +114,14 @@ class Worker(IpcOps, MemoryOps):
 
     # -- memory ------------------------------------------------------------
 
-    def op_mmap(self, addr: int, length: int, prot: int, flags: int, fd: int, off: int) -> int:
-        return libc.mmap(addr, length, prot, flags, self._fd(fd), off)
-
-    def op_munmap(self, addr: int, length: int) -> None:
-        libc.munmap(addr, length)
-
-    def op_msync(self, addr: int, length: int, flags: int) -> None:
-        libc.msync(addr, length, flags)
+    def op_mmap(
+        self, addr: int, length: int, prot: int, flags: int, fd: int, off: int, *claims: _Range
+    ) -> int:
+        """mmap(2); a MAP_FIXED one over holes claims them first (``worker_memory.claimed``)."""
+        if not claims:
+            return libc.mmap(addr, length, prot, flags, self._fd(fd), off)
+        with claimed(claims):
+            return libc.mmap(addr, length, prot, flags, self._fd(fd), off)
 
     def op_mprotect(self, addr: int, length: int, prot: int) -> None:
         libc.mprotect(addr, length, prot)
@@ -329,6 +329,8 @@ def _raw_probe(kind: str, arg: str) -> int:
             os.close(libc.syscall(_RAW["open"], -100 % 2**64, addr, O_CLOEXEC))
         elif kind == "socket":  # socket(int(arg), SOCK_STREAM, 0)
             os.close(libc.syscall(_RAW[kind], int(arg), 1, 0))
+        elif kind == "plant":  # map file ``path`` at ``addr`` right before the next hole
+            return plant(arg)
         elif kind == "scribble":  # write 0x3f over each shared writable mapping here
             return _scribble()
         elif kind == "open_memory":  # open the memory of process ``arg`` for writing

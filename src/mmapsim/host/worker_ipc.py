@@ -16,6 +16,7 @@ import os
 from typing import Final
 
 from mmapsim.constants import IPC_SET, IPC_STAT, WNOHANG
+from mmapsim.host.worker_memory import claimed
 
 SYS_SHMGET: Final = 29
 SYS_SHMAT: Final = 30
@@ -57,8 +58,9 @@ class IpcOps:
     def op_shmget(self, key: int, size: int, shmflg: int) -> int:
         return _sys(SYS_SHMGET, key, size, shmflg)
 
-    def op_shmat(self, shmid: int, addr: int, shmflg: int) -> int:
-        return _sys(SYS_SHMAT, shmid, addr, shmflg)
+    def op_shmat(self, shmid: int, addr: int, shmflg: int, *holes: tuple[int, int]) -> int:
+        with claimed(holes):  # a fixed SHM_REMAP attach over holes (``worker_memory``)
+            return _sys(SYS_SHMAT, shmid, addr, shmflg)
 
     def op_shmdt(self, addr: int) -> None:
         _sys(SYS_SHMDT, addr)
