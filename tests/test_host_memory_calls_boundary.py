@@ -86,6 +86,18 @@ def test_locking_and_mincore_stop_where_the_worker_begins(host):
         p.mincore(worker, PAGE)
 
 
+def test_a_zero_length_lock_inside_a_worker_page_is_refused(host):
+    """mlock(addr, 0) of an address inside a page locks that page (the kernel rounds
+    the start down and the length up): over the worker's page it is refused."""
+    p = host.spawn()
+    worker = _worker_page(p)
+    for call in (p.mlock, p.munlock):
+        with pytest.raises(HostRefused):
+            call(worker + 1, 0)
+    with pytest.raises(HostRefused):
+        p.mlock2(worker + 1, 0, 0)
+
+
 def test_moved_pages_stay_the_programs(host):
     """After mremap moves a mapping, its new place is the program's and the old is not."""
     p = host.spawn()

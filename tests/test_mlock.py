@@ -128,6 +128,16 @@ def test_mlock_rounds_the_address_down_and_the_end_up(machine):
     assert "lo" not in vmflags(p, a + 2 * PAGE)
 
 
+def test_a_zero_length_mlock_inside_a_page_locks_that_page(machine):
+    """mlock(a + 5, 0): the length grows by the offset in the page, so one page is locked."""
+    p = machine.spawn()
+    a = _anon(p)
+    p.mlock(a + 5, 0)
+    assert kb(p, a, "Locked") == 4
+    p.munlock(a + 5, 0)
+    assert kb(p, a, "Locked") == 0
+
+
 def test_mlock_of_a_shared_file_reads_without_dirtying(machine):
     """A shared mapping is populated by reading: its pages are present and clean."""
     p = machine.spawn()

@@ -93,7 +93,7 @@ class MemoryCalls:
 
     def mlock(self, addr: int, length: int) -> None:
         """Implements mlock(2) on the real kernel."""
-        addr, length = abi.decode("mlock", addr, length)
+        addr, length = _lock_span(*abi.decode("mlock", addr, length))
         verdict = self._guard(Op.LOCK, addr, length)
         self._syscall("mlock", addr, verdict.length)
         verdict.finish()
@@ -101,13 +101,14 @@ class MemoryCalls:
     def mlock2(self, addr: int, length: int, flags: int) -> None:
         """Implements mlock2(2) on the real kernel."""
         addr, length, flags = abi.decode("mlock2", addr, length, flags)
+        addr, length = _lock_span(addr, length)
         verdict = self._guard(Op.LOCK, addr, length)
         self._syscall("mlock2", addr, verdict.length, flags)
         verdict.finish()
 
     def munlock(self, addr: int, length: int) -> None:
         """Implements munlock(2) on the real kernel."""
-        addr, length = abi.decode("munlock", addr, length)
+        addr, length = _lock_span(*abi.decode("munlock", addr, length))
         verdict = self._guard(Op.LOCK, addr, length)
         self._syscall("munlock", addr, verdict.length)
         verdict.finish()
@@ -204,3 +205,18 @@ def hugetlb_extent(flags: int, length: int) -> int:
 
 #: API.md's memory calls on the real kernel, checked by mypy (mmapsim.contract).
 _contract: type[MemoryAPI] = MemoryCalls
+
+
+def _lock_span(addr: int, length: int) -> tuple[int, int]:
+    """The range mlock, mlock2 and munlock act on, as the kernel computes it
+    (``len = PAGE_ALIGN(len + offset_in_page(start)); start &= PAGE_MASK``), so
+    that the boundary decides the pages the kernel will lock: ``mlock(addr, 0)``
+    of an address inside a page locks that page.  A range whose end wraps is
+    left as it is, for the kernel's EINVAL."""
+    off = addr & (PAGE_SIZE - 1)
+    span = (length + off + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1) & (2**64 - 1)
+    start = addr - off
+    if start + span > 2**64 - 1:
+        return addr, length
+    return start, span
+
