@@ -204,3 +204,21 @@ def test_dup2_beyond_rlimit_nofile_is_ebadf(machine: Any, fd2: int) -> None:
         p.dup2(fd, fd2)
     assert caught.value.errno == errno.EBADF
     assert p.dup2(fd, 1000) == 1000
+
+
+def test_fork_with_every_descriptor_open(machine: Any) -> None:
+    """fork(2) needs no descriptor: with the table full it works, the child's table
+    is full too (EMFILE), and a closed one is reused at once."""
+    p = machine.spawn()
+    machine.write_file("/tmp/f", b"x")
+    with pytest.raises(OSError) as caught:
+        for _ in range(2000):
+            p.open("/tmp/f", O_RDWR)
+    assert caught.value.errno == errno.EMFILE
+    child = p.fork()
+    with pytest.raises(OSError) as caught:
+        child.open("/tmp/f", O_RDWR)
+    assert caught.value.errno == errno.EMFILE
+    child.close(5)
+    assert child.open("/tmp/f", O_RDWR) == 5
+    assert p.fork().pid > 0

@@ -101,6 +101,7 @@ class HostMachine:
             chan, theirs = state.new_channel()
             try:
                 with theirs:
+                    parent._call("fork_room")
                     pid = parent._call("fork", slot, fds=(theirs.fileno(),))
             except BaseException as exc:
                 state.free_slots.append(slot)

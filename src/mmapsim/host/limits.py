@@ -47,6 +47,11 @@ MAX_MEMORY: Final = 2 * GiB
 MAX_DISK_BYTES: Final = GiB
 MAX_IO_BYTES: Final = 64 * MiB
 MAX_CALL_SECONDS: Final = 30.0
+#: RLIMIT_NOFILE of every process of a machine: the simulator's fd table limit
+#: (``FdTable.limit``) and the soft limit a login gets.  The hard limit is one
+#: more, so that a worker whose table is full can still take the descriptor of
+#: a fork child's channel (``Worker.op_fork_room``).
+NOFILE: Final = 1024
 
 
 @dataclass(frozen=True, slots=True)

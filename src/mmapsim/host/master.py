@@ -19,11 +19,8 @@ from typing import NoReturn
 
 from mmapsim.host import fence, libc
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
+from mmapsim.host.limits import NOFILE
 from mmapsim.host.zygote import run_zygote
-
-#: RLIMIT_NOFILE of every process of a machine, soft and hard: the simulator's
-#: fd table limit (``FdTable.limit``), and the soft limit a login gets.
-NOFILE = 1024
 
 
 class Master:
@@ -68,7 +65,7 @@ class Master:
                 if fsize is not None:
                     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
                 # RLIMIT_NOFILE as a login gets it and the simulator has it: 1024
-                resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
+                resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE + 1))
                 run_zygote(fd, root, master_pid)
             finally:
                 os._exit(127)

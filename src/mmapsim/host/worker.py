@@ -12,24 +12,23 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import resource
 import signal
-import stat
 from collections.abc import Callable
 from typing import Final, NoReturn
 
 from mmapsim.constants import O_CLOEXEC
 from mmapsim.host import exec_image, libc
-from mmapsim.host.boundary import USER_SPAN, HostRefused
 from mmapsim.host.channel import Channel, ChannelBroken, ChannelClosed
 from mmapsim.host.exit_status import FaultPage
+from mmapsim.host.limits import NOFILE
+from mmapsim.host.worker_files import FileOps
 from mmapsim.host.worker_ipc import IpcOps
 from mmapsim.host.worker_memory import MemoryOps, TouchedPages, _Range, claimed, plant
 
 #: The file descriptor that a worker's channel lives at, out of the way of the
 #: program's own descriptors (which start at 3, as in a freshly exec'd program).
 CHANNEL_FD: Final = 1023
-MAX_RW_COUNT: Final = 0x7FFFF000
-READ_CHUNK: Final = 1 << 20
 
 _CHILD: Final = object()  # a fork child: the parent's request is not its to answer
 _ANSWERED: Final = object()  # a batch: each of its calls was answered in turn
@@ -56,6 +55,11 @@ def announce(chan: Channel) -> FaultPage:
     return page
 
 
+def _program_nofile() -> None:
+    """RLIMIT_NOFILE's soft limit back at the program's NOFILE."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE + 1))
+
+
 def reset_signals() -> None:
     """SIGINT, SIGTERM and SIGCHLD back to their default actions.
 
@@ -70,7 +74,7 @@ def reset_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
-class Worker(IpcOps, MemoryOps):
+class Worker(FileOps, IpcOps, MemoryOps):
     """Serves the system calls of one real process."""
 
     def __init__(self, chan: Channel, page: FaultPage) -> None:
@@ -157,20 +161,33 @@ class Worker(IpcOps, MemoryOps):
 
     # -- processes ---------------------------------------------------------
 
+    def op_fork_room(self) -> None:
+        """Before a fork: room for one descriptor above the program's RLIMIT_NOFILE,
+        for the child's channel, even when the program has every descriptor open
+        (fork(2) itself needs none).  ``op_fork`` gives the room back."""
+        resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE + 1, NOFILE + 1))
+
     def op_fork(self, _slot: int, fd: int) -> object:
         """fork(2): the child keeps ``fd`` as its channel and answers nothing here.
 
-        The child gives up its parent's fault page and announces its own.
+        The child gives up its parent's fault page and announces its own.  Both
+        then have RLIMIT_NOFILE's soft limit back at NOFILE.
         """
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except BaseException:
+            _program_nofile()
+            raise
         if pid == 0:
             self.chan.close()
             self.chan = adopt_channel(fd)
             self.page.release()
             self.page = announce(self.chan)
             self.word = self.page.word
+            _program_nofile()
             return _CHILD
         os.close(fd)
+        _program_nofile()
         return pid
 
     def op_execve(self, path: str, argv: list[str], fault_fd: int) -> None:
@@ -195,79 +212,6 @@ class Worker(IpcOps, MemoryOps):
     def op_exit(self, status: int) -> NoReturn:
         os._exit(status)
 
-    # -- files -------------------------------------------------------------
-
-    def op_open(self, path: str, flags: int, mode: int) -> int:
-        fd = os.open(path, flags, mode)
-        if not flags & O_CLOEXEC:  # Python adds O_CLOEXEC; open(2) does not
-            os.set_inheritable(fd, True)
-        return fd
-
-    def op_close(self, fd: int) -> None:
-        os.close(self._fd(fd))
-
-    def op_read(self, fd: int, n: int, cap: int) -> bytes:
-        """read(2) into a buffer of ``n`` bytes, in chunks (see ``_check_count``).
-
-        At most ``cap`` bytes (the machine's max_io_bytes) come back: a read
-        that would give more is refused once ``cap`` bytes were read.
-        """
-        fd = self._fd(fd)
-        if n > READ_CHUNK:
-            _check_count(fd, n, None)
-        n = _capped(n, cap)
-        if n <= READ_CHUNK or not _is_seekable_data(fd):
-            return _within(os.read(fd, min(n, READ_CHUNK)), cap)
-        chunks = []
-        while n > 0:
-            chunk = os.read(fd, min(n, READ_CHUNK))
-            chunks.append(chunk)
-            n -= len(chunk)
-            if len(chunk) < READ_CHUNK:
-                break
-        return _within(b"".join(chunks), cap)
-
-    def op_write(self, fd: int, data: bytes) -> int:
-        return os.write(self._fd(fd), data)
-
-    def op_pread(self, fd: int, n: int, offset: int, cap: int) -> bytes:
-        """pread(2) into a buffer of ``n`` bytes, in chunks (see ``_check_count``, ``op_read``)."""
-        fd = self._fd(fd)
-        if n > READ_CHUNK:
-            _check_count(fd, n, offset)
-        n = _capped(n, cap)
-        chunks = []
-        while True:
-            chunk = os.pread(fd, min(n, READ_CHUNK), offset)
-            chunks.append(chunk)
-            n, offset = n - len(chunk), offset + len(chunk)
-            if n <= 0 or len(chunk) < READ_CHUNK:
-                return _within(b"".join(chunks), cap)
-
-    def op_pwrite(self, fd: int, data: bytes, offset: int) -> int:
-        return os.pwrite(self._fd(fd), data, offset)
-
-    def op_lseek(self, fd: int, offset: int, whence: int) -> int:
-        return os.lseek(self._fd(fd), offset, whence)
-
-    def op_ftruncate(self, fd: int, length: int) -> None:
-        os.ftruncate(self._fd(fd), length)
-
-    def op_fsync(self, fd: int) -> None:
-        fd = self._fd(fd)
-        if fd < 0:  # os.fsync raises ValueError for these; fsync(2) says EBADF
-            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-        os.fsync(fd)
-
-    def op_fstat(self, fd: int) -> os.stat_result:
-        return os.fstat(self._fd(fd))
-
-    def op_unlink(self, path: str) -> None:
-        os.unlink(path)
-
-    def op_chmod(self, path: str, mode: int) -> None:
-        os.chmod(path, mode)
-
     def op_raw_probe(self, kind: str, arg: str) -> int:
         """Test-only: a raw system call made by code inside the worker; its errno (0: done).
 
@@ -279,39 +223,11 @@ class Worker(IpcOps, MemoryOps):
             raise NotImplementedError("unknown host call 'raw_probe'")
         return _raw_probe(kind, arg)
 
-    def op_pipe(self) -> tuple[int, int]:
-        """pipe2(O_NONBLOCK): a call never blocks the one-call-at-a-time controller."""
-        rfd, wfd = os.pipe2(os.O_NONBLOCK)
-        os.set_inheritable(rfd, True)
-        os.set_inheritable(wfd, True)
-        return rfd, wfd
 
-
-LLONG_MAX: Final = 2**63 - 1
 #: The calls a batch may hold: accesses, which change no mapping.
 _BATCHED: Final = frozenset({"load", "store"})
 #: A batch's answers are sent once they carry this many bytes of loads.
 HELD_BYTES: Final = 1 << 18
-
-
-def _check_count(fd: int, count: int, pos: int | None) -> None:
-    """What the kernel says of a read count that the chunks would not show it.
-
-    A program's buffer of ``count`` bytes is implicit here.  No buffer can reach
-    past user space: then the real kernel is asked with a scratch buffer, and it
-    fails before copying (access_ok gives EFAULT).  Below that, rw_verify_area
-    rejects a range whose end passes LLONG_MAX with EINVAL; the chunks read less
-    at a time, so that one check is made here, from the file's real position.
-    """
-    if count >= USER_SPAN:
-        libc.refuse_read(fd, count, pos)
-    if pos is None:
-        try:
-            pos = os.lseek(fd, 0, os.SEEK_CUR)
-        except OSError:  # a pipe or socket has no position, and no such check
-            return
-    if pos >= 0 and pos + count > LLONG_MAX:
-        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
 
 
 _RAW: Final = {"open": 257, "socket": 41, "execve": 59}  # openat, socket, execve (x86-64)
@@ -374,27 +290,3 @@ def _open_memory(pid: int) -> int:
         except OSError as exc:
             code = exc.errno or -1
     return code
-
-
-def _capped(n: int, cap: int) -> int:
-    """The count to read: the kernel's MAX_RW_COUNT, and one byte past ``cap`` to see more."""
-    return min(n, MAX_RW_COUNT, cap + 1)
-
-
-def _within(data: bytes, cap: int) -> bytes:
-    """``data``, unless it passes the per-call limit ``cap``."""
-    if len(data) > cap:
-        raise HostRefused(
-            f"a read of more than {cap} bytes refused: one call of this HostMachine moves "
-            "at most that many (HostMachine(max_io_bytes=...))"
-        )
-    return data
-
-
-def _is_seekable_data(fd: int) -> bool:
-    """True for regular files and devices, whose reads fill the whole count."""
-    try:
-        mode = os.fstat(fd).st_mode
-    except OSError:
-        return False
-    return not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode))
