@@ -219,7 +219,8 @@ def test_fork_with_every_descriptor_open(machine: Any) -> None:
             opened += 1
         except OSError as exc:
             failure = exc
-    assert failure is not None and failure.errno == errno.EMFILE
+    assert failure is not None
+    assert failure.errno == errno.EMFILE
     assert 1000 < opened < 1024
     child = p.fork()
     with pytest.raises(OSError) as caught:
