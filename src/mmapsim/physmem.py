@@ -2,9 +2,9 @@
 
 The machine's RAM is real memory of this process, taken from the host kernel in
 2 MiB banks that are populated in one call and kept, once a machine is closed
-or gone, in a pool that the next machine takes from (zeroed with one slice
-assignment), so a fault takes a frame without asking the host for fresh
-memory.  Frame ``pfn`` is always the same 4 KiB of the same bank::
+or gone, in a pool that the next machine takes from (each page zeroed when
+it is first given out, unless a copy fills it), so a fault takes a frame
+without asking the host for fresh memory.  Frame ``pfn`` is always the same 4 KiB of the same bank::
 
     bank = banks[pfn >> BANK_SHIFT]        offset = (pfn & BANK_MASK) << PAGE_SHIFT
 
@@ -80,7 +80,6 @@ _pool: list[mmap.mmap] = []
 _pool_pid = os.getpid()
 #: The most banks the pool keeps (512 MiB); a bank beyond goes back to the host.
 POOL_BANKS = 256
-_ZERO_BANK = bytes(_BANK_SIZE)
 #: The bank of frame numbers below ZERO_PFN (no frame), and of a bank given back.
 _NO_BANK = mmap.mmap(-1, 1)
 _NO_VIEW = memoryview(b"")
@@ -112,6 +111,7 @@ class PhysicalMemory:
         "pgoff",
         "reclaim",
         "refcount",
+        "unzeroed",
         "views",
     )
 
@@ -121,6 +121,9 @@ class PhysicalMemory:
         self.reclaim: Callable[[], int] | None = None
         #: The RAM, one 2 MiB bank per BANK_PAGES frame numbers, and a view of each.
         self.banks: list[mmap.mmap] = [_NO_BANK] * _FIRST_BANK
+        #: By bank: True for a bank taken from the pool, whose fresh pages still
+        #: hold a former machine's bytes (each is zeroed when first given out).
+        self.unzeroed = bytearray(_FIRST_BANK)
         self.views: list[memoryview] = [_NO_VIEW] * _FIRST_BANK
         self.refcount = [0] * ZERO_PFN
         self.mapcount = [0] * ZERO_PFN
@@ -134,11 +137,13 @@ class PhysicalMemory:
         self.nr_used = 0
         weakref.finalize(self, _give_back, self.banks, os.getpid())
         self._add_bank()
+        self.page(ZERO_PFN)[:] = _ZERO_PAGE
         self.refcount[ZERO_PFN] = 1  # pinned forever
 
     def _add_bank(self) -> None:
         """One more bank of RAM and the array slots of its frames."""
-        bank = _take_bank()
+        bank, zeroed = _take_bank()
+        self.unzeroed.append(not zeroed)
         self.banks.append(bank)
         self.views.append(memoryview(bank))
         self.refcount.extend(_NO_COUNTS)
@@ -162,9 +167,11 @@ class PhysicalMemory:
         else:
             pfn = self.next_pfn
             self.next_pfn = pfn + 1
-            fresh = True  # a page never used since its bank was zeroed
             if not pfn & BANK_MASK:
                 self._add_bank()
+            # a page never used since its bank was zeroed; a bank from the pool
+            # is zeroed page by page, only where no copy fills the page anyway
+            fresh = not self.unzeroed[pfn >> BANK_SHIFT]
         if src != ZERO_PFN or not fresh:
             views = self.views
             at = (pfn & BANK_MASK) << PAGE_SHIFT
@@ -312,17 +319,16 @@ def _pool_bank(bank: mmap.mmap, pid: int) -> None:
         _pool.append(bank)
 
 
-def _take_bank() -> mmap.mmap:
-    """A zeroed bank: one from the pool, else new host memory."""
+def _take_bank() -> tuple[mmap.mmap, bool]:
+    """A bank, and whether it is zeroed: one from the pool (not zeroed: its pages
+    are zeroed one by one as they are given out), else new host memory (zeroed)."""
     global _pool_pid
     if _pool_pid != os.getpid():  # a forked child: the pool's banks are not mapped here
         _pool.clear()
         _pool_pid = os.getpid()
     if _pool:
-        bank = _pool.pop()
-        bank[:] = _ZERO_BANK
-        return bank
-    return _new_bank()
+        return _pool.pop(), False
+    return _new_bank(), True
 
 
 def _new_bank() -> mmap.mmap:
