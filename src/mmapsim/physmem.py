@@ -41,6 +41,7 @@ together; a frame returns to the free list when its ``refcount`` drops to zero.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import weakref
@@ -327,7 +328,12 @@ def _take_bank() -> tuple[mmap.mmap, bool]:
         _pool.clear()
         _pool_pid = os.getpid()
     if _pool:
-        return _pool.pop(), False
+        bank = _pool.pop()
+        # the host may have paged out an idle bank (proactive reclaim): one call
+        # brings every page back, where 512 host faults would come one by one
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            bank.madvise(_MADV_POPULATE_WRITE)
+        return bank, False
     return _new_bank(), True
 
 
