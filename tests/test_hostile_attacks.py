@@ -134,8 +134,11 @@ def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("MMAPSIM_HOST_TMPDIR", str(base))
     CANARY.write_bytes(b"untouched")
     before = _descendants()
-    yield base
-    assert CANARY.read_bytes() == b"untouched"
+    try:
+        yield base
+        assert CANARY.read_bytes() == b"untouched"
+    finally:
+        CANARY.unlink(missing_ok=True)  # the computer keeps nothing of the test
     assert os.listdir(base) == []  # every private root is gone
     for _ in range(50):  # a killed worker may take a moment to be reaped
         if _descendants() <= before:
