@@ -21,7 +21,7 @@ packages it does not name put where the code has them:
 - ``mm``, then ``ipc`` (System V segments), then ``fs`` (inodes, page cache),
   then ``physmem``;
 - the shared vocabulary: ``abi``, ``clock``, ``constants``, ``errors``,
-  ``events``, ``pageinfo``, ``shminfo``, ``shm_name``.
+  ``display``, ``events``, ``pageinfo``, ``shminfo``, ``shm_name``.
 
 A unit may import its own layer's units and any lower layer's.  What counts:
 
@@ -60,7 +60,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "ipc",
         "fs",
         "physmem",
-        "abi clock constants errors events pageinfo shminfo shm_name",
+        "abi clock constants display errors events pageinfo shminfo shm_name",
     )
 )
 #: What the real-kernel machine may use: the contract, the ABI and the vocabulary.
@@ -79,16 +79,9 @@ HOST_MAY_IMPORT = frozenset(
     ]
 )
 #: Upward imports that exist today, as (importing module, imported module): why each is there.
-KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    # Machine.show() and Process.show() draw the machine inline (a notebook's
-    # picture); the imports are late because viz imports machine.
-    ("mmapsim.machine", "mmapsim.viz.inline"): "Machine.show draws with viz",
-    ("mmapsim.process", "mmapsim.viz.inline"): "Process.show draws with viz",
-}
+KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 #: Host imports of the simulator that exist today: why each is there.
-KNOWN_HOST: dict[tuple[str, str], str] = {
-    ("mmapsim.host.host_process_ipc", "mmapsim.process_ipc"): "key_t's decoder, not yet in abi",
-}
+KNOWN_HOST: dict[tuple[str, str], str] = {}
 MAX_LINES = 400
 
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
-from mmapsim import abi
+from mmapsim import abi, display
 from mmapsim.clock import NS_PER_SEC
 from mmapsim.contract import SimOnly
 from mmapsim.events import EventBus
@@ -288,11 +288,10 @@ class Machine:
     def __repr__(self) -> str:
         return f"<Machine {len(self.processes)} processes>"
 
-    def _repr_html_(self) -> str:
-        """The machine drawn by the step-through page, for Jupyter (mmapsim.viz)."""
-        from mmapsim.viz.inline import machine_html
-
-        return machine_html(self)
+    def _repr_html_(self) -> str | None:
+        """The machine drawn by the step-through page, for Jupyter, once
+        :mod:`mmapsim.viz` is imported (:mod:`mmapsim.display`)."""
+        return display.html("machine", self)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mmapsim import abi
+from mmapsim import abi, display
 from mmapsim.abi import U64_MAX
 from mmapsim.contract import SimOnlyProcess
 from mmapsim.errors import ProcessKilled
@@ -254,11 +254,10 @@ class Process(IpcCalls, MemoryCalls):
         state = "alive" if self.alive else "dead"
         return f"<Process {self.pid} {self.name!r} {state}>"
 
-    def _repr_html_(self) -> str:
-        """The process's mappings and present pages as a table, for Jupyter (mmapsim.viz)."""
-        from mmapsim.viz.inline import process_html
-
-        return process_html(self)
+    def _repr_html_(self) -> str | None:
+        """The process's mappings and present pages as a table, for Jupyter, once
+        :mod:`mmapsim.viz` is imported (:mod:`mmapsim.display`)."""
+        return display.html("process", self)
 
 
 #: API.md's Process and the simulator's extras, checked by mypy (mmapsim.contract).

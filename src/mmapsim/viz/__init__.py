@@ -8,10 +8,15 @@ what changed in the machine; :func:`snapshot` is the whole machine at once.
 :mod:`mmapsim.viz.export` turns a page into images and a printable handout.
 """
 
+from mmapsim import display
 from mmapsim.viz.inline import Steps, machine_html, process_html, steps
 from mmapsim.viz.page import Links, page_data, render_page, write_html
 from mmapsim.viz.record import Recording, StepRecord, record, record_file
 from mmapsim.viz.snapshot import snapshot
+
+# Machine and Process show themselves in Jupyter with these from now on
+display.register_html("machine", machine_html)
+display.register_html("process", process_html)
 
 __all__ = [
     "Links",
