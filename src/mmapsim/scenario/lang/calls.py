@@ -17,6 +17,7 @@ from enum import Enum
 
 from mmapsim import abi
 from mmapsim.abi import DATA, INT, PATH, PTR, SIZE, CType
+from mmapsim.scenario.lang.ipc_values import SHM_FIELDS
 
 
 class Returns(Enum):
@@ -202,18 +203,7 @@ VIEWS: dict[str, tuple[int, bool]] = {
 }
 
 #: Fields of fstat's answer (and of shmctl IPC_STAT's) that a scenario can read.
-STAT_FIELDS = (
-    "st_size",
-    "st_mode",
-    "st_mtime_ns",
-    "st_ctime_ns",
-    "shm_perm_key",
-    "shm_perm_mode",
-    "shm_segsz",
-    "shm_nattch",
-    "shm_cpid",
-    "shm_lpid",
-)
+STAT_FIELDS = ("st_size", "st_mode", "st_mtime_ns", "st_ctime_ns", *SHM_FIELDS)
 
 #: Names that stand for C values besides the constants: NULL and MAP_FAILED.
 NULL = "NULL"
