@@ -60,7 +60,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "ipc",
         "fs",
         "physmem",
-        "abi clock constants display errors events pageinfo shminfo shm_name",
+        "abi clock constants display errors events lazy pageinfo shminfo shm_name",
     )
 )
 #: What the real-kernel machine may use: the contract, the ABI and the vocabulary.

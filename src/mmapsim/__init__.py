@@ -10,9 +10,9 @@ build the whole simulator before a command asks for it.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
 
+from mmapsim import lazy
 from mmapsim.constants import (  # mremap, madvise, mlock: one block
     IPC_CREAT,
     IPC_EXCL,
@@ -98,18 +98,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    """``mmapsim.Machine`` and the other lazy names: import the module, keep the name."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy.exports(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -15,8 +15,9 @@ Each name is imported on first use (PEP 562): importing a submodule such as
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
+
+from mmapsim import lazy
 
 if TYPE_CHECKING:
     from mmapsim.scenario.lang.checker import check_scenario
@@ -47,15 +48,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """A public name of the language: import its module, keep the name."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy.exports(__name__, _LAZY, globals())
